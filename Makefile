@@ -1,0 +1,40 @@
+# The two commands a newcomer needs:  make run   and   make test
+SHELL := /bin/bash
+PY := .venv/bin/python
+export DJANGO_SETTINGS_MODULE ?= gridops.settings.dev
+
+.PHONY: run test setup setup-test db db-stop lint migrate demo-data serve bench clean-db
+
+setup:
+	@scripts/bootstrap.sh run
+
+setup-test:
+	@scripts/bootstrap.sh test
+
+db:
+	@if [ -z "$$DATABASE_URL" ]; then scripts/pg.sh start; fi
+
+db-stop:
+	@scripts/pg.sh stop
+
+migrate: db
+	@$(PY) manage.py migrate --noinput -v 0
+
+demo-data: migrate
+	@$(PY) manage.py load_demo_data
+
+## Start the platform with the Gongdao demo data on http://127.0.0.1:8000
+run: setup demo-data
+	@$(PY) manage.py demo_logins
+	@$(PY) manage.py runserver 127.0.0.1:8000
+
+## Lint, then the whole test suite on real PostGIS
+test: setup-test db
+	@.venv/bin/ruff check .
+	@DJANGO_SETTINGS_MODULE=gridops.settings.test .venv/bin/python -m pytest $(PYTEST_ARGS)
+
+lint:
+	@.venv/bin/ruff check .
+
+bench: setup db
+	@$(PY) bench/locate_bench.py

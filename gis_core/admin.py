@@ -1,0 +1,25 @@
+"""Admin map widgets served from the app's own static files (no CDN, no outside tiles)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis import admin
+from django.contrib.gis.forms.widgets import OpenLayersWidget
+
+
+class LocalOpenLayersWidget(OpenLayersWidget):
+    """OpenLayers from /static/vendor/ol; a base tile layer only when MAP_TILE_URL is set."""
+
+    template_name = "gis_core/openlayers_local.html"
+
+    class Media:
+        css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
+        js = ("vendor/ol/dist/ol.js", "gis/js/OLMapWidget.js")
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["tile_url"] = settings.MAP_TILE_URL
+        return context
+
+
+class LocalGISModelAdmin(admin.GISModelAdmin):
+    gis_widget = LocalOpenLayersWidget

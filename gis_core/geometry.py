@@ -1,0 +1,131 @@
+"""Shapely helpers: metric reprojection, measurements and polygon clean-up.
+
+Input geometries are in EPSG:4326 (lon, lat) unless a name says otherwise;
+metric work is always done in EPSG:4549 (CGCS2000 / 3-degree GK CM 120E,
+metres), never in degrees.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from gis_core.coords import get_transformer
+from gis_core.srid import METRIC_SRID, STORAGE_SRID
+
+
+class InvalidGeometry(ValueError):
+    """Raised when a geometry cannot be turned into a usable polygonal area."""
+
+
+def _reproject(geom: BaseGeometry, src: int, dst: int) -> BaseGeometry:
+    """Return ``geom`` reprojected from EPSG ``src`` to EPSG ``dst`` as a 2D geometry."""
+    transformer = get_transformer(src, dst)
+
+    def _fn(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+        return transformer.transform(x, y, errcheck=True)
+
+    return shapely.transform(geom, _fn, include_z=False, interleaved=False)
+
+
+def to_metric(geom: BaseGeometry) -> BaseGeometry:
+    """Reproject a shapely geometry from EPSG:4326 (degrees) to EPSG:4549 (metres)."""
+    return _reproject(geom, STORAGE_SRID, METRIC_SRID)
+
+
+def from_metric(geom: BaseGeometry) -> BaseGeometry:
+    """Reproject a shapely geometry from EPSG:4549 (metres) to EPSG:4326 (degrees)."""
+    return _reproject(geom, METRIC_SRID, STORAGE_SRID)
+
+
+def area_km2(geom_4326: BaseGeometry) -> float:
+    """Return the area in square kilometres of an EPSG:4326 geometry, measured in EPSG:4549."""
+    return float(to_metric(geom_4326).area) / 1e6
+
+
+def distance_m(a_4326: BaseGeometry, b_4326: BaseGeometry) -> float:
+    """Return the planar distance in metres between two EPSG:4326 geometries, in EPSG:4549."""
+    return float(to_metric(a_4326).distance(to_metric(b_4326)))
+
+
+def _polygon_parts(geom: BaseGeometry) -> list[Polygon]:
+    """Return the non-empty Polygon parts of any geometry, recursing into collections."""
+    if geom.is_empty:
+        return []
+    if isinstance(geom, Polygon):
+        return [geom]
+    if isinstance(geom, (MultiPolygon, GeometryCollection)):
+        parts: list[Polygon] = []
+        for sub in geom.geoms:
+            parts.extend(_polygon_parts(sub))
+        return parts
+    return []
+
+
+def force_2d_multipolygon(geom: BaseGeometry) -> MultiPolygon:
+    """Return ``geom`` (any SRID, unchanged) as a 2D MultiPolygon.
+
+    Drop Z/M, wrap a Polygon, keep only the polygonal parts of a
+    GeometryCollection. Raise ``InvalidGeometry`` if no polygon area remains.
+    """
+    if geom is None or not isinstance(geom, BaseGeometry):
+        raise InvalidGeometry(f"expected a shapely geometry, got {type(geom).__name__}")
+    flat = shapely.force_2d(geom)
+    parts = [p for p in _polygon_parts(flat) if p.area > 0.0]
+    if not parts:
+        raise InvalidGeometry(
+            f"geometry of type {geom.geom_type} has no polygon area "
+            "(expected Polygon or MultiPolygon)"
+        )
+    if isinstance(flat, MultiPolygon) and len(parts) == len(flat.geoms):
+        return flat
+    return MultiPolygon(parts)
+
+
+_VALIDITY_RE = re.compile(r"^(?P<reason>.*?)\s*\[(?P<where>[^\]]*)\]\s*$")
+
+
+def _validity_note(geom: BaseGeometry) -> str:
+    """Turn GEOS' explain_validity text into a note like 'self-intersection at (x y) repaired'."""
+    text = explain_validity(geom)
+    match = _VALIDITY_RE.match(text)
+    if match is None:
+        return f"{text.strip().lower() or 'invalid geometry'} repaired"
+    return f"{match['reason'].strip().lower()} at ({match['where'].strip()}) repaired"
+
+
+def _make_valid_polygonal(geom: BaseGeometry) -> MultiPolygon:
+    """Repair ``geom`` with shapely.make_valid and return its polygonal part (same SRID)."""
+    fixed = shapely.make_valid(geom, method="structure", keep_collapsed=False)
+    parts = [p for p in _polygon_parts(fixed) if p.area > 0.0]
+    if not parts:
+        raise InvalidGeometry("geometry has no polygon area after repair")
+    result = MultiPolygon(parts)
+    if not result.is_valid:
+        # Parts touching along an edge; merging them yields a valid polygonal set.
+        merged = shapely.unary_union(parts)
+        result = MultiPolygon(_polygon_parts(merged))
+    return result
+
+
+def repair_polygonal(geom: BaseGeometry) -> tuple[MultiPolygon, str | None]:
+    """Return a valid 2D MultiPolygon for ``geom`` and a repair note (None if already valid).
+
+    The SRID/units are unchanged. Raise ``InvalidGeometry`` when the
+    geometry is empty, not polygonal, or has no area after repair.
+    """
+    if geom is None or not isinstance(geom, BaseGeometry):
+        raise InvalidGeometry(f"expected a shapely geometry, got {type(geom).__name__}")
+    if geom.is_empty:
+        raise InvalidGeometry("geometry is empty")
+    flat = shapely.force_2d(geom)
+    if flat.is_valid:
+        return force_2d_multipolygon(flat), None
+    note = _validity_note(flat)
+    return _make_valid_polygonal(flat), note

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GridopsConfig(AppConfig):
+    name = "gridops"
+    verbose_name = "Platform"

@@ -1,0 +1,20 @@
+"""Print where to log in and the demo logins."""
+from django.core.management.base import BaseCommand
+
+from gridops.demo_users import DEMO_USERS
+
+
+class Command(BaseCommand):
+    help = "Print the platform's address and the demo logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args, **opts):
+        url = opts["url"]
+        self.stdout.write(self.style.SUCCESS(f"\nThe platform: {url}/  (map)   {url}/admin/  (admin)"))
+        self.stdout.write(f"API: {url}/api/   OpenAPI schema: {url}/api/schema/")
+        self.stdout.write("Demo logins:")
+        for user in DEMO_USERS:
+            self.stdout.write(f"  {user.username:<10} {user.password:<20} {user.what}")
+        self.stdout.write("")

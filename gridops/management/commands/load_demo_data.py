@@ -1,0 +1,33 @@
+"""Load a town's demo data set (boundaries, people, teams, cameras) idempotently."""
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from cameras.services import CameraDataError, cameras_load
+from gridops.demo_users import ensure_demo_users
+from grids.dataset import DatasetError, load_dataset
+
+
+class Command(BaseCommand):
+    help = "Load data/boundaries/<town> (default gongdao) and the demo users; safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dir", default=str(Path(settings.BASE_DIR) / "data" / "boundaries" / "gongdao"))
+
+    def handle(self, *args, **opts):
+        directory = Path(opts["dir"])
+        if not directory.is_dir():
+            raise CommandError(f"no data set at {directory}")
+        try:
+            with transaction.atomic():
+                summary = load_dataset(directory)
+                cameras = cameras_load(directory / "cameras.geojson")
+                users = ensure_demo_users()
+        except (DatasetError, CameraDataError) as exc:
+            raise CommandError(f"nothing loaded: {exc}") from exc
+        change = "new generation" if summary.new_generation else "unchanged generation"
+        self.stdout.write(self.style.SUCCESS(
+            f"{summary.town}: {summary.villages} villages, {summary.grids} grids ({change} {summary.generation}), "
+            f"{summary.people} people, {summary.memberships} team posts, {cameras} cameras, {users} demo users"))

@@ -1,0 +1,102 @@
+"""Thin API views: validate the query, call a selector or the locator, serialize."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.filters import InBBoxFilter
+
+from gridops.api import validated_query
+from grids import selectors
+from grids.locator import locate
+from grids.models import BoundaryGeneration, Grid, Town
+from grids.serializers import (
+    GridSerializer,
+    LocateQuerySerializer,
+    TeamSerializer,
+    TownSerializer,
+    VillageSerializer,
+)
+
+
+class VillageFilter(serializers.Serializer):
+    town = serializers.RegexField(r"^\d{9}$", required=False, help_text="9-digit town code")
+
+
+class GridFilter(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Grid.Kind.choices, required=False)
+    village = serializers.RegexField(r"^\d{12}$", required=False, help_text="12-digit village code")
+    generation = serializers.IntegerField(required=False, min_value=1, help_text="default: the active one")
+
+
+class TownViewSet(viewsets.ReadOnlyModelViewSet):
+    """Towns (and street offices) as GeoJSON features."""
+
+    serializer_class = TownSerializer
+    queryset = Town.objects.all()
+    lookup_field = "code"
+
+
+class VillageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Villages and communities as GeoJSON features."""
+
+    serializer_class = VillageSerializer
+    filter_backends = [InBBoxFilter]
+    bbox_filter_field = "boundary"
+    bbox_filter_include_overlapping = True
+    lookup_field = "code"
+
+    @extend_schema(parameters=[VillageFilter])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.village_list(town_code=validated_query(VillageFilter, self.request).get("town"))
+
+
+class GridViewSet(viewsets.ReadOnlyModelViewSet):
+    """Grids of the active generation (or ?generation=) as GeoJSON features."""
+
+    serializer_class = GridSerializer
+    filter_backends = [InBBoxFilter]
+    bbox_filter_field = "boundary"
+    bbox_filter_include_overlapping = True
+    lookup_field = "code"
+
+    @extend_schema(parameters=[GridFilter])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        p = validated_query(GridFilter, self.request)
+        return selectors.grid_list(generation_id=p.get("generation"), kind=p.get("kind"),
+                                   village_code=p.get("village"))
+
+    @extend_schema(responses=TeamSerializer)
+    @action(detail=True, permission_classes=[IsAuthenticated])
+    def team(self, request, code=None):
+        """Return the grid's team: the leader and the A/B holders of every role."""
+        team = selectors.team_of_grid(grid=self.get_object())
+        if team is None:
+            return Response({"detail": "this grid has no team"}, status=404)
+        return Response(TeamSerializer(team).data)
+
+
+class LocateApi(APIView):
+    """Locate a point into the village and grid(s) of the active (or given) generation."""
+
+    @extend_schema(parameters=[LocateQuerySerializer])
+    def get(self, request):
+        q = validated_query(LocateQuerySerializer, request)
+        generation = None
+        if q.get("generation"):
+            generation = get_object_or_404(BoundaryGeneration, pk=q["generation"])
+        try:
+            result = locate(q["lon"], q["lat"], q["crs"], generation=generation)
+        except ValueError as exc:
+            raise serializers.ValidationError({"lon": str(exc), "lat": str(exc)}) from exc
+        return Response(result.as_dict())

@@ -1,0 +1,219 @@
+"""Draw the illustrative town, village and grid polygons (planar work in EPSG:4549, output EPSG:4326).
+
+The town is the part of the district outline north of a west-east line, the line's northing tuned so the
+town has the reported area. Communities are Voronoi cells of seeds at and around the town seat inside a
+disc (the town centre); villages are Lloyd-relaxed Voronoi cells of the rest; grids are Lloyd-relaxed
+Voronoi cells of each village. All boundaries are then noded together on a 1 mm grid and polygonized,
+so every grid, village and the town are unions of the same faces and share edges exactly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, Polygon, box
+from shapely.geometry.base import BaseGeometry
+
+from grids.demo import geometry as geo
+from grids.demo.sources import TownSource, VillageSource
+
+TARGET_AREA_KM2 = 106.6
+NORTHING_SEARCH_M = (3_604_000.0, 3_607_000.0)
+CENTRE_RADIUS_M = 1400.0
+COMMUNITY_SEED_DISTANCE_M = 900.0
+COMMUNITY_GRID_WEIGHT = 3.0
+COMMUNITY_GRIDS = (2, 3)
+VILLAGE_MIN_GRIDS = 2
+VILLAGE_LLOYD_STEPS = 30
+GRID_LLOYD_STEPS = 20
+FRINGE_CLASS = "镇乡结合区"
+
+
+@dataclass
+class TownOutline:
+    """The clipped town outline (EPSG:4549) and how it was obtained."""
+
+    polygon: Polygon
+    northing_m: float
+    parts: int
+    discarded_km2: float
+
+
+@dataclass
+class Partition:
+    """Final geometry: ``villages`` follow the source order, ``grid_village`` indexes into it."""
+
+    outline: TownOutline
+    town: Polygon
+    villages: list[Polygon]
+    grids: list[Polygon]
+    grid_village: list[int]
+
+
+def clip_town(district_m: Polygon, northing_m: float) -> TownOutline:
+    """Return the main polygon of ``district_m`` (EPSG:4549) north of ``northing_m``."""
+    minx, _, maxx, maxy = district_m.bounds
+    parts = geo.polygon_parts(district_m.intersection(box(minx - 1.0, northing_m, maxx + 1.0, maxy + 1.0)))
+    discarded = sum(part.area for part in parts[1:]) / 1e6
+    return TownOutline(polygon=parts[0], northing_m=northing_m, parts=len(parts), discarded_km2=discarded)
+
+
+def tune_outline(district_m: Polygon, seat_m: Point, target_km2: float = TARGET_AREA_KM2) -> TownOutline:
+    """Return the outline whose area is ``target_km2``, the clip northing bisected and rounded to 1 cm."""
+    low, high = NORTHING_SEARCH_M
+    for _ in range(60):
+        mid = (low + high) / 2.0
+        if clip_town(district_m, mid).polygon.area / 1e6 > target_km2:
+            low = mid
+        else:
+            high = mid
+    outline = clip_town(district_m, round((low + high) / 2.0, 2))
+    outline.polygon = geo.largest_part(geo.snap(outline.polygon))
+    if not outline.polygon.contains(seat_m):
+        raise ValueError("the town outline does not contain the town seat")
+    return outline
+
+
+def bearing_deg(origin: Point, target: Point) -> float:
+    """Return the grid bearing (degrees clockwise from grid north, EPSG:4549) from origin to target."""
+    return math.degrees(math.atan2(target.x - origin.x, target.y - origin.y)) % 360.0
+
+
+def community_seeds(seat_m: Point, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``count`` seeds (metres): the seat first, the others on a circle around it."""
+    seeds = [(seat_m.x, seat_m.y)]
+    for k in range(count - 1):
+        angle = math.radians(20.0 + k * 360.0 / max(count - 1, 1) + rng.uniform(-15.0, 15.0))
+        seeds.append((seat_m.x + COMMUNITY_SEED_DISTANCE_M * math.sin(angle),
+                      seat_m.y + COMMUNITY_SEED_DISTANCE_M * math.cos(angle)))
+    return np.array(seeds)
+
+
+def village_cells(
+    town: Polygon, seat_m: Point, units: tuple[VillageSource, ...], rng: np.random.Generator
+) -> list[Polygon]:
+    """Return one polygon (EPSG:4549) per unit, in ``units`` order, partitioning ``town``."""
+    communities = [i for i, unit in enumerate(units) if unit.kind == "community"]
+    rural = [i for i, unit in enumerate(units) if unit.kind != "community"]
+    centre = geo.largest_part(geo.snap(town.intersection(seat_m.buffer(CENTRE_RADIUS_M, quad_segs=8))))
+    centre_cells = geo.voronoi_cells(community_seeds(seat_m, len(communities), rng), centre)
+    ring = geo.snap(town.difference(centre))
+    ring_seeds = geo.random_points_in(geo.largest_part(ring), len(rural), rng)
+    ring_cells = geo.lloyd_cells(ring, ring_seeds, VILLAGE_LLOYD_STEPS)
+    cells = geo.merge_fragments(centre_cells + ring_cells)
+    centre_cells, ring_cells = cells[: len(communities)], cells[len(communities):]
+    order = name_ring_cells(ring_cells, centre_cells, [units[i] for i in communities],
+                            [units[i] for i in rural], seat_m)
+    result: list[Polygon] = [Polygon()] * len(units)
+    for position, unit_index in enumerate(communities):
+        result[unit_index] = centre_cells[position]
+    for cell_index, rural_position in enumerate(order):
+        result[rural[rural_position]] = ring_cells[cell_index]
+    return result
+
+
+def name_ring_cells(
+    ring_cells: list[Polygon], centre_cells: list[Polygon], communities: list[VillageSource],
+    villages: list[VillageSource], seat_m: Point,
+) -> list[int]:
+    """Return, for each ring cell, the position in ``villages`` of the village it becomes.
+
+    A village named like a community takes the cell sharing most border with it; the town-rural fringe
+    villages (镇乡结合区) take the cells sharing most border with the centre, clockwise from north; the
+    others take the remaining cells clockwise from north, all in code order.
+    """
+    free = list(range(len(ring_cells)))
+    chosen: dict[int, int] = {}
+    for position, village in enumerate(villages):
+        twins = [c for c, unit in zip(centre_cells, communities, strict=True) if unit.stem == village.stem]
+        if twins:
+            cell = max(free, key=lambda i: (geo.shared_length(ring_cells[i], twins[0]), -i))
+            chosen[position] = cell
+            free.remove(cell)
+    centre = shapely.union_all(centre_cells)
+    fringe = [p for p, v in enumerate(villages) if v.urban_rural_class == FRINGE_CLASS and p not in chosen]
+    by_contact = sorted(free, key=lambda i: (-geo.shared_length(ring_cells[i], centre), i))
+    clockwise = _clockwise(by_contact[: len(fringe)], ring_cells, seat_m)
+    chosen.update(zip(fringe, clockwise, strict=True))
+    rest = [p for p in range(len(villages)) if p not in chosen]
+    remaining = _clockwise([i for i in free if i not in clockwise], ring_cells, seat_m)
+    chosen.update(zip(rest, remaining, strict=True))
+    order = [0] * len(ring_cells)
+    for position, cell in chosen.items():
+        order[cell] = position
+    return order
+
+
+def _clockwise(indices: list[int], cells: list[Polygon], seat_m: Point) -> list[int]:
+    return sorted(indices, key=lambda i: (bearing_deg(seat_m, cells[i].centroid), i))
+
+
+def allocate_grids(areas_m2: list[float], kinds: list[str], total: int) -> list[int]:
+    """Return grid counts per unit by largest remainder on area (communities weighted, bounded)."""
+    weights = [a * (COMMUNITY_GRID_WEIGHT if k == "community" else 1.0) for a, k in zip(areas_m2, kinds, strict=True)]
+    quotas = [total * w / sum(weights) for w in weights]
+    bounds = [COMMUNITY_GRIDS if k == "community" else (VILLAGE_MIN_GRIDS, total) for k in kinds]
+    counts = [min(max(math.floor(q), lo), hi) for q, (lo, hi) in zip(quotas, bounds, strict=True)]
+    while sum(counts) != total:
+        step = 1 if sum(counts) < total else -1
+        movable = [i for i, (lo, hi) in enumerate(bounds) if lo <= counts[i] + step <= hi]
+        if not movable:
+            raise ValueError("cannot allocate grids within bounds")
+        pick = max(movable, key=lambda i: (step * (quotas[i] - counts[i]), -i))
+        counts[pick] += step
+    return counts
+
+
+def grid_cells(village: Polygon, count: int, rng: np.random.Generator) -> list[Polygon]:
+    """Return ``count`` Lloyd-relaxed Voronoi cells (EPSG:4549) partitioning ``village``."""
+    seeds = geo.random_points_in(village, count, rng)
+    return geo.merge_fragments(geo.lloyd_cells(village, seeds, GRID_LLOYD_STEPS))
+
+
+def assemble(outline: Polygon, cells: list[Polygon], cell_village: list[int]) -> list[Polygon]:
+    """Return the grids rebuilt from the noded faces of all cells (EPSG:4549, edges shared exactly)."""
+    faces = geo.node_faces(outline, cells)
+    owners = geo.assign_faces(faces, cells)
+    grids: list[BaseGeometry] = [
+        geo.dissolve([face for face, owner in zip(faces, owners, strict=True) if owner == index])
+        for index in range(len(cells))
+    ]
+    if any(grid.is_empty for grid in grids):
+        raise ValueError("a grid received no face")
+    return geo.merge_fragments(grids, cell_village)
+
+
+def to_storage_polygon(geom_m: BaseGeometry) -> Polygon:
+    """Return a single EPSG:4326 polygon, exterior counter-clockwise (RFC 7946), from EPSG:4549."""
+    geom = geo.to_storage(geom_m)
+    if geom.geom_type != "Polygon" or not geom.is_valid:
+        raise ValueError(f"expected one valid polygon, got {geom.geom_type}")
+    return shapely.orient_polygons(geom, exterior_cw=False)
+
+
+def build_partition(source: TownSource, seed: int, total_grids: int) -> Partition:
+    """Return the town, village and comprehensive grid polygons (EPSG:4326) of ``source``."""
+    rng = np.random.default_rng(seed)
+    seat_m = geo.to_metric(source.seat_wgs84)
+    outline = tune_outline(geo.to_metric(source.district_wgs84), seat_m)
+    villages_m = village_cells(outline.polygon, seat_m, source.villages, rng)
+    counts = allocate_grids([v.area for v in villages_m], [u.kind for u in source.villages], total_grids)
+    cells: list[Polygon] = []
+    cell_village: list[int] = []
+    for index, (village, count) in enumerate(zip(villages_m, counts, strict=True)):
+        cells.extend(grid_cells(village, count, rng))
+        cell_village.extend([index] * count)
+    grids_m = assemble(outline.polygon, cells, cell_village)
+    villages_out = [
+        geo.dissolve([g for g, v in zip(grids_m, cell_village, strict=True) if v == index])
+        for index in range(len(source.villages))
+    ]
+    return Partition(
+        outline=outline,
+        town=to_storage_polygon(geo.dissolve(grids_m)),
+        villages=[to_storage_polygon(v) for v in villages_out],
+        grids=[to_storage_polygon(g) for g in grids_m],
+        grid_village=cell_village,
+    )

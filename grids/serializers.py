@@ -1,0 +1,94 @@
+"""Output and input serializers of the grids API (GeoJSON through djangorestframework-gis)."""
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework_gis.fields import GeometryField
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from gis_core.coords import ACCEPTED_CRS, UnknownCRS, parse_crs
+from grids.models import Grid, GridTeam, TeamMembership, Town, Village
+
+PRECISION = 7  # about 1 cm: enough for a map, small payloads
+
+
+class TownSerializer(GeoFeatureModelSerializer):
+    boundary = GeometryField(precision=PRECISION)
+
+    class Meta:
+        model = Town
+        geo_field = "boundary"
+        id_field = "id"
+        fields = ["id", "code", "name", "boundary"]
+
+
+class VillageSerializer(GeoFeatureModelSerializer):
+    boundary = GeometryField(precision=PRECISION)
+    town_code = serializers.CharField(source="town.code", read_only=True)
+
+    class Meta:
+        model = Village
+        geo_field = "boundary"
+        id_field = "id"
+        fields = ["id", "code", "name", "official_name", "kind", "town_code", "boundary"]
+
+
+class GridSerializer(GeoFeatureModelSerializer):
+    boundary = GeometryField(precision=PRECISION)
+    village_code = serializers.CharField(source="village.code", read_only=True)
+    village_name = serializers.CharField(source="village.name", read_only=True)
+    leader = serializers.CharField(source="team.leader.name", read_only=True, default=None)
+
+    class Meta:
+        model = Grid
+        geo_field = "boundary"
+        id_field = "id"
+        fields = ["id", "code", "name", "kind", "purpose", "generation", "village_code", "village_name",
+                  "leader", "boundary"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    person_id = serializers.CharField(source="person.external_id")
+    name = serializers.CharField(source="person.name")
+    phone = serializers.CharField(source="person.phone")
+
+    class Meta:
+        model = TeamMembership
+        fields = ["role", "slot", "on_duty", "person_id", "name", "phone"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    grid_code = serializers.CharField(source="grid.code")
+    grid_name = serializers.CharField(source="grid.name")
+    village = serializers.CharField(source="grid.village.name")
+    leader = serializers.SerializerMethodField()
+    members = MembershipSerializer(source="memberships", many=True)
+
+    class Meta:
+        model = GridTeam
+        fields = ["grid_code", "grid_name", "village", "leader", "members"]
+
+    def get_leader(self, team: GridTeam) -> dict:
+        return {"person_id": team.leader.external_id, "name": team.leader.name, "phone": team.leader.phone}
+
+
+class LocateQuerySerializer(serializers.Serializer):
+    """The query of GET /api/locate: coordinates in one of the accepted CRSs."""
+
+    lon = serializers.FloatField(help_text="x: longitude, or easting in metres for EPSG:4549")
+    lat = serializers.FloatField(help_text="y: latitude, or northing in metres for EPSG:4549")
+    crs = serializers.CharField(required=False, default="EPSG:4326", help_text=f"one of {', '.join(ACCEPTED_CRS)}")
+    generation = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_crs(self, value: str) -> str:
+        try:
+            return parse_crs(value)
+        except UnknownCRS as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate(self, attrs: dict) -> dict:
+        import math
+
+        for name in ("lon", "lat"):
+            if not math.isfinite(attrs[name]):
+                raise serializers.ValidationError({name: "must be a finite number"})
+        return attrs
