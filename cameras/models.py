@@ -42,7 +42,7 @@ class Camera(models.Model):
     def compute_sector(self) -> None:
         """Derive the view-sector polygon (computed in EPSG:4549, stored in EPSG:4326)."""
         poly = view_sector(self.location.x, self.location.y, self.bearing_deg, self.fov_deg, self.range_m)
-        self.sector = GEOSGeometry(poly.wkb, srid=4326)
+        self.sector = GEOSGeometry(memoryview(poly.wkb), srid=4326)
 
     def save(self, *args, **kwargs):
         self.compute_sector()

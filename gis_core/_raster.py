@@ -29,6 +29,8 @@ NO_GRID = -1
 # Margin (degrees) added around the feature bounding box so that points on
 # the outermost edges still fall inside the raster.
 _EXTENT_MARGIN_DEG = 1e-6
+# Fine cells per block side for the two-level build.
+BLOCK = 8
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Raster:
     comprehensive grid), ``NO_GRID`` (pure cell outside every comprehensive
     grid) or ``IMPURE``. ``cell_offsets``/``cell_feats`` is a CSR list per
     cell: for pure cells the dedicated features that cover the whole cell
-    (sorted by rank), for impure cells every candidate feature.
+    (sorted by rank), for impure cells every candidate feature;
+    ``cell_count`` holds the list lengths.
     """
 
     x0: float
@@ -51,6 +54,7 @@ class Raster:
     cell_state: NDArray[np.int32]
     cell_offsets: IntArray
     cell_feats: IntArray
+    cell_count: NDArray[np.int32]
 
     @property
     def pure_fraction(self) -> float:
@@ -78,15 +82,44 @@ def choose_shape(bounds: tuple[float, float, float, float], max_cells: int) -> t
     return nx, ny
 
 
-def _cell_boxes(
-    x0: float, y0: float, dx: float, dy: float, nx: int, ny: int, eps: float
+def _boxes(
+    x0: float, y0: float, dx: float, dy: float, ix: IntArray, iy: IntArray, span: int, lim: tuple[int, int], eps: float
 ) -> NDArray[np.object_]:
-    """Return shapely boxes (degrees) of all cells in row-major order, grown by ``eps``."""
-    ix = np.tile(np.arange(nx, dtype=np.float64), ny)
-    iy = np.repeat(np.arange(ny, dtype=np.float64), nx)
-    return shapely.box(
-        x0 + ix * dx - eps, y0 + iy * dy - eps, x0 + (ix + 1.0) * dx + eps, y0 + (iy + 1.0) * dy + eps
-    )
+    """Return boxes (degrees) covering ``span`` x ``span`` fine cells from (ix, iy), grown by ``eps``."""
+    ix_hi = np.minimum(ix + span, lim[0])
+    iy_hi = np.minimum(iy + span, lim[1])
+    return shapely.box(x0 + ix * dx - eps, y0 + iy * dy - eps, x0 + ix_hi * dx + eps, y0 + iy_hi * dy + eps)
+
+
+def block_cells(blocks: IntArray, n_bx: int, nx: int, ny: int, block: int) -> tuple[IntArray, IntArray]:
+    """Return (fine cell numbers, position in ``blocks``) of every fine cell inside ``blocks``."""
+    off = np.arange(block * block)
+    fx = ((blocks % n_bx)[:, None] * block + off % block).ravel()
+    fy = ((blocks // n_bx)[:, None] * block + off // block).ravel()
+    owner = np.repeat(np.arange(blocks.size), block * block)
+    valid = (fx < nx) & (fy < ny)
+    return (fy * nx + fx)[valid], owner[valid]
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Cell/feature intersection pairs of one raster level and the cells' classification."""
+
+    cell: IntArray
+    feat: IntArray
+    proper: NDArray[np.bool_]
+    state: NDArray[np.int32]
+    pure: NDArray[np.bool_]
+
+
+def _classify_boxes(
+    tree: shapely.STRtree, geoms: NDArray[np.object_], is_comp: NDArray[np.bool_], boxes: NDArray[np.object_]
+) -> _Level:
+    """Intersect ``boxes`` with the prepared ``geoms`` and classify each box."""
+    cell, feat = tree.query(boxes, predicate="intersects")
+    proper = shapely.contains_properly(geoms[feat], boxes[cell])
+    state, pure = _classify_cells(cell, feat, proper, is_comp, boxes.shape[0])
+    return _Level(cell, feat, proper, state, pure)
 
 
 def build_raster(
@@ -98,7 +131,12 @@ def build_raster(
     max_cells: int,
     eps: float,
 ) -> Raster:
-    """Build the lookup raster for prepared EPSG:4326 ``geoms`` indexed by ``tree``."""
+    """Build the lookup raster for prepared EPSG:4326 ``geoms`` indexed by ``tree``.
+
+    Cells are first classified in blocks of ``BLOCK`` x ``BLOCK``; only
+    impure blocks are split into fine cells (a cell inside a pure block is
+    pure with the same answer).
+    """
     b = shapely.total_bounds(geoms)
     x0, y0 = b[0] - _EXTENT_MARGIN_DEG, b[1] - _EXTENT_MARGIN_DEG
     x1, y1 = b[2] + _EXTENT_MARGIN_DEG, b[3] + _EXTENT_MARGIN_DEG
@@ -106,19 +144,41 @@ def build_raster(
     if nx < 1 or ny < 1:
         raise ValueError(f"raster shape must be positive, got {(nx, ny)}")
     dx, dy = (x1 - x0) / nx, (y1 - y0) / ny
-    boxes = _cell_boxes(x0, y0, dx, dy, nx, ny, eps)
-    cell, feat = tree.query(boxes, predicate="intersects")
-    proper = shapely.contains_properly(geoms[feat], boxes[cell])
-    state, pure = _classify_cells(cell, feat, proper, is_comp, nx * ny)
-    keep = ~pure[cell] | (~is_comp[feat] & proper)
-    cell, feat = cell[keep], feat[keep]
-    order = np.lexsort((rank[feat], cell))
-    counts = np.bincount(cell, minlength=nx * ny)
-    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    return Raster(
-        float(x0), float(y0), float(dx), float(dy), int(nx), int(ny),
-        state, offsets, feat[order].astype(np.int64),
+    n_bx, n_by = -(-nx // BLOCK), -(-ny // BLOCK)
+    blocks = np.arange(n_bx * n_by)
+    coarse = _classify_boxes(
+        tree,
+        geoms,
+        is_comp,
+        _boxes(x0, y0, dx, dy, (blocks % n_bx) * BLOCK, (blocks // n_bx) * BLOCK, BLOCK, (nx, ny), eps),
     )
+    fine_cells, fine_block = block_cells(np.flatnonzero(~coarse.pure), n_bx, nx, ny, BLOCK)
+    fine = _classify_boxes(
+        tree, geoms, is_comp, _boxes(x0, y0, dx, dy, fine_cells % nx, fine_cells // nx, 1, (nx, ny), eps)
+    )
+    state = np.empty(nx * ny, dtype=np.int32)
+    pure_blocks = np.flatnonzero(coarse.pure)
+    cells_in_pure, owner = block_cells(pure_blocks, n_bx, nx, ny, BLOCK)
+    state[cells_in_pure] = coarse.state[pure_blocks[owner]]
+    state[fine_cells] = fine.state
+    cell, feat = _csr_pairs(coarse, fine, fine_cells, is_comp, (n_bx, nx, ny))
+    order = np.lexsort((rank[feat], cell))
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(cell, minlength=nx * ny)))).astype(np.int64)
+    count = np.diff(offsets).astype(np.int32)
+    return Raster(float(x0), float(y0), float(dx), float(dy), int(nx), int(ny), state, offsets, feat[order], count)
+
+
+def _csr_pairs(
+    coarse: _Level, fine: _Level, fine_cells: IntArray, is_comp: NDArray[np.bool_], dims: tuple[int, int, int]
+) -> tuple[IntArray, IntArray]:
+    """Return (fine cell, feature) pairs: covering dedicated grids of pure cells, candidates of impure ones."""
+    n_bx, nx, ny = dims
+    ded = coarse.pure[coarse.cell] & ~is_comp[coarse.feat] & coarse.proper
+    blk_cells, pos = block_cells(coarse.cell[ded], n_bx, nx, ny, BLOCK)
+    keep = ~fine.pure[fine.cell] | (~is_comp[fine.feat] & fine.proper)
+    cell = np.concatenate([blk_cells, fine_cells[fine.cell[keep]]]).astype(np.int64)
+    feat = np.concatenate([coarse.feat[ded][pos], fine.feat[keep]]).astype(np.int64)
+    return cell, feat
 
 
 def _classify_cells(

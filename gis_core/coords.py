@@ -91,10 +91,7 @@ def parse_crs(value: str) -> str:
             return canonical
     accepted = ", ".join(ACCEPTED_CRS)
     aliases = ", ".join(sorted({k for k in _ALIASES if not k.startswith("epsg:")}))
-    raise UnknownCRS(
-        f"unknown CRS {value!r}; accepted values are {accepted} "
-        f"(case-insensitive aliases: {aliases})"
-    )
+    raise UnknownCRS(f"unknown CRS {value!r}; accepted values are {accepted} (case-insensitive aliases: {aliases})")
 
 
 def validate_lonlat(lon: float, lat: float) -> None:
@@ -163,10 +160,7 @@ def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArra
 
 def _in_china(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:
     """Return True where the public GCJ-02 rule applies a shift (degrees)."""
-    return (
-        (lon >= _CHINA_LON[0]) & (lon <= _CHINA_LON[1])
-        & (lat >= _CHINA_LAT[0]) & (lat <= _CHINA_LAT[1])
-    )
+    return (lon >= _CHINA_LON[0]) & (lon <= _CHINA_LON[1]) & (lat >= _CHINA_LAT[0]) & (lat <= _CHINA_LAT[1])
 
 
 def wgs84_to_gcj02_array(lons: ArrayLike, lats: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -177,6 +171,33 @@ def wgs84_to_gcj02_array(lons: ArrayLike, lats: ArrayLike) -> tuple[FloatArray, 
     return np.where(mask, lon + dlon, lon), np.where(mask, lat + dlat, lat)
 
 
+def _fixed_point(
+    forward: _ArrayConverter, target_x: FloatArray, target_y: FloatArray, x: FloatArray, y: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Solve ``forward(x, y) == target`` by fixed-point iteration from (x, y), in degrees.
+
+    Each point is refined until its own correction is below 1e-9 degrees (at
+    most 50 rounds), so a point's result does not depend on its batch.
+    """
+    x, y = x.copy(), y.copy()
+    active = np.flatnonzero(np.ones(x.shape, dtype=bool))
+    for _ in range(_INVERSE_MAX_ITER):
+        if active.size == 0:
+            break
+        fx, fy = forward(x[active], y[active])
+        step_x, step_y = fx - target_x[active], fy - target_y[active]
+        x[active] -= step_x
+        y[active] -= step_y
+        active = active[(np.abs(step_x) >= _INVERSE_TOL_DEG) | (np.abs(step_y) >= _INVERSE_TOL_DEG)]
+    return x, y
+
+
+def _gcj_shift(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Apply the GCJ-02 shift without the out-of-China rule (degrees)."""
+    dlon, dlat = _gcj_offset(lon, lat)
+    return lon + dlon, lat + dlat
+
+
 def gcj02_to_wgs84_array(lons: ArrayLike, lats: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert GCJ-02 lon/lat arrays (degrees) to WGS84 by exact fixed-point inversion.
 
@@ -184,18 +205,9 @@ def gcj02_to_wgs84_array(lons: ArrayLike, lats: ArrayLike) -> tuple[FloatArray, 
     degrees (at most 50 rounds). Points outside China are unchanged.
     """
     g_lon, g_lat = validate_lonlat_arrays(lons, lats)
-    mask = _in_china(g_lon, g_lat)
     lon, lat = g_lon.copy(), g_lat.copy()
-    for _ in range(_INVERSE_MAX_ITER):
-        dlon, dlat = _gcj_offset(lon, lat)
-        step_lon = np.where(mask, lon + dlon - g_lon, 0.0)
-        step_lat = np.where(mask, lat + dlat - g_lat, 0.0)
-        lon -= step_lon
-        lat -= step_lat
-        if max(np.max(np.abs(step_lon), initial=0.0), np.max(np.abs(step_lat), initial=0.0)) < (
-            _INVERSE_TOL_DEG
-        ):
-            break
+    mask = _in_china(g_lon, g_lat)
+    lon[mask], lat[mask] = _fixed_point(_gcj_shift, g_lon[mask], g_lat[mask], g_lon[mask], g_lat[mask])
     return lon, lat
 
 
@@ -228,17 +240,7 @@ def bd09_to_gcj02_array(lons: ArrayLike, lats: ArrayLike) -> tuple[FloatArray, F
     y = b_lat - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    lon, lat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_INVERSE_MAX_ITER):
-        f_lon, f_lat = _gcj_to_bd(lon, lat)
-        step_lon, step_lat = f_lon - b_lon, f_lat - b_lat
-        lon -= step_lon
-        lat -= step_lat
-        if max(np.max(np.abs(step_lon), initial=0.0), np.max(np.abs(step_lat), initial=0.0)) < (
-            _INVERSE_TOL_DEG
-        ):
-            break
-    return lon, lat
+    return _fixed_point(_gcj_to_bd, b_lon, b_lat, z * np.cos(theta), z * np.sin(theta))
 
 
 # --------------------------------------------------------------------------

@@ -80,8 +80,7 @@ def force_2d_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     parts = [p for p in _polygon_parts(flat) if p.area > 0.0]
     if not parts:
         raise InvalidGeometry(
-            f"geometry of type {geom.geom_type} has no polygon area "
-            "(expected Polygon or MultiPolygon)"
+            f"geometry of type {geom.geom_type} has no polygon area (expected Polygon or MultiPolygon)"
         )
     if isinstance(flat, MultiPolygon) and len(parts) == len(flat.geoms):
         return flat

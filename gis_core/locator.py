@@ -27,10 +27,10 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from gis_core._nearest import NearestTable, boundary_segments
 from gis_core._raster import IMPURE, Raster, build_raster
-from gis_core.coords import get_transformer, validate_lonlat, validate_lonlat_arrays
+from gis_core.coords import validate_lonlat, validate_lonlat_arrays
 from gis_core.geometry import InvalidGeometry
-from gis_core.srid import METRIC_SRID, STORAGE_SRID
 
 COMPREHENSIVE = "comprehensive"
 DEDICATED = "dedicated"
@@ -126,48 +126,15 @@ def _group_first(points: IntArray, keys: IntArray) -> tuple[IntArray, IntArray]:
     return sorted_pts[first], order[first]
 
 
-def _lookup(values: IntArray, idx: IntArray) -> IntArray:
-    """Return ``values[idx]`` with -1 wherever ``idx`` is negative."""
-    out = np.full(idx.shape, -1, dtype=np.int64)
-    ok = idx >= 0
-    out[ok] = values[idx[ok]]
-    return out
-
-
 def _expand_csr(
-    offsets: IntArray, values: IntArray, rows: IntArray, owners: IntArray
+    offsets: IntArray, values: IntArray, rows: IntArray, counts: NDArray[np.int32], owners: IntArray
 ) -> tuple[IntArray, IntArray]:
-    """Return (owner per pair, value per pair) for CSR ``rows``, each tagged with its owner."""
-    counts = offsets[rows + 1] - offsets[rows]
+    """Return (owner per pair, value per pair) for CSR ``rows`` (``counts`` long), tagged with owners."""
     total = int(counts.sum())
     if total == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts = np.repeat(offsets[rows] - (np.cumsum(counts) - counts), counts)
     return np.repeat(owners, counts), values[starts + np.arange(total)]
-
-
-
-def _boundary_segments(
-    geoms: NDArray[np.object_], owners: IntArray
-) -> tuple[shapely.STRtree, IntArray]:
-    """Return an STRtree of all ring segments in EPSG:4549 metres and each one's owner.
-
-    For a point not covered by a polygon, its distance to the polygon equals
-    its distance to the nearest boundary segment, and a segment is much
-    cheaper to measure than a whole polygon.
-    """
-    parts, part_owner = shapely.get_parts(geoms, return_index=True)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
-    mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(
-        coords[:, 0], coords[:, 1], errcheck=True
-    )
-    same = coord_ring[1:] == coord_ring[:-1]
-    start = np.column_stack([mx[:-1], my[:-1]])[same]
-    end = np.column_stack([mx[1:], my[1:]])[same]
-    seg_owner = owners[part_owner[ring_part[coord_ring[:-1][same]]]]
-    segments = shapely.linestrings(np.stack([start, end], axis=1))
-    return shapely.STRtree(segments), seg_owner.astype(np.int64)
 
 
 class PolygonIndex:
@@ -193,8 +160,11 @@ class PolygonIndex:
         if len(set(ids)) != len(ids):
             raise ValueError("grid ids must be unique")
         self._ids = np.array(ids, dtype=np.int64)
+        # Copies with a trailing -1 so that feature index -1 maps to -1.
+        self._ids_or_none = np.append(self._ids, -1)
         self._codes = [f.code for f in self.features]
         self._village = np.array([f.village_id for f in self.features], dtype=np.int64)
+        self._village_or_none = np.append(self._village, -1)
         self._is_comp = np.array([f.kind == COMPREHENSIVE for f in self.features], dtype=bool)
         by_code = sorted(range(len(ids)), key=lambda i: (self._codes[i], ids[i]))
         self._rank = np.empty(len(ids), dtype=np.int64)
@@ -202,21 +172,16 @@ class PolygonIndex:
         self._geoms = np.array(geoms, dtype=object)
         shapely.prepare(self._geoms)
         self._tree = shapely.STRtree(self._geoms)
-        self._build_nearest()
         self.raster: Raster | None = None
         if len(geoms):
             self.raster = build_raster(
-                self._tree, self._geoms, self._is_comp, self._rank,
-                raster_shape, max_cells, cell_eps_deg,
+                self._tree, self._geoms, self._is_comp, self._rank, raster_shape, max_cells, cell_eps_deg
             )
-
-    def _build_nearest(self) -> None:
-        """Build the nearest-grid search structure over comprehensive boundaries."""
         comp = np.flatnonzero(self._is_comp)
-        self._seg_tree: shapely.STRtree | None = None
-        self._seg_owner = np.empty(0, dtype=np.int64)
+        self._nearest_table: NearestTable | None = None
         if comp.size:
-            self._seg_tree, self._seg_owner = _boundary_segments(self._geoms[comp], comp)
+            segments = boundary_segments(self._geoms[comp], comp)
+            self._nearest_table = NearestTable(segments, self.raster, self._rank)
 
     # ------------------------------------------------------------------ API
 
@@ -244,22 +209,25 @@ class PolygonIndex:
         x, y = x.ravel(), y.ravel()
         n = x.shape[0]
         comp = np.full(n, -1, dtype=np.int64)
+        cells = np.full(n, -1, dtype=np.int64)
         ded_pts, ded_feats = np.empty(0, np.int64), np.empty(0, np.int64)
         if self.raster is not None and n:
-            ded_pts, ded_feats = self._raster_pass(x, y, comp)
+            pts, found = self.raster.cells_of(x, y)
+            cells[pts] = found
+            ded_pts, ded_feats = self._raster_pass(x, y, pts, found, comp)
         outside = comp < 0
         nearest = comp.copy()
         dist = np.zeros(n, dtype=np.float64)
         out_idx = np.flatnonzero(outside)
         if out_idx.size:
-            nearest[out_idx], dist[out_idx] = self._nearest(x[out_idx], y[out_idx])
+            nearest[out_idx], dist[out_idx] = self._nearest(x[out_idx], y[out_idx], cells[out_idx])
         order = np.lexsort((self._rank[ded_feats], ded_pts))
         offsets = np.concatenate(([0], np.cumsum(np.bincount(ded_pts, minlength=n))))
         return LocateArrays(
-            grid_id=_lookup(self._ids, comp),
-            village_id=_lookup(self._village, comp),
+            grid_id=self._ids_or_none[comp],
+            village_id=self._village_or_none[comp],
             outside=outside,
-            nearest_grid_id=_lookup(self._ids, nearest),
+            nearest_grid_id=self._ids_or_none[nearest],
             nearest_distance_m=dist,
             dedicated_offsets=offsets.astype(np.int64),
             dedicated_ids=self._ids[ded_feats[order]],
@@ -267,46 +235,35 @@ class PolygonIndex:
 
     # ------------------------------------------------------------ internals
 
-    def _raster_pass(self, x: FloatArray, y: FloatArray, comp: IntArray) -> tuple[IntArray, IntArray]:
-        """Fill ``comp`` (feature index per point) and return dedicated (point, feature) pairs."""
+    def _raster_pass(
+        self, x: FloatArray, y: FloatArray, pts: IntArray, cells: IntArray, comp: IntArray
+    ) -> tuple[IntArray, IntArray]:
+        """Fill ``comp`` (feature index per point) for points ``pts`` in raster ``cells``.
+
+        Return the dedicated (point, feature) pairs.
+        """
         raster = self.raster
         assert raster is not None
-        pts, cells = raster.cells_of(x, y)
         state = raster.cell_state[cells]
         pure = state != IMPURE
         comp[pts[pure]] = state[pure]
-        pair_pts, pair_feats = _expand_csr(raster.cell_offsets, raster.cell_feats, cells, pts)
+        counts = raster.cell_count[cells]
+        sel = np.flatnonzero(counts)
+        pair_pts, pair_feats = _expand_csr(raster.cell_offsets, raster.cell_feats, cells[sel], counts[sel], pts[sel])
         if pair_pts.size == 0:
             return pair_pts, pair_feats
-        counts = raster.cell_offsets[cells + 1] - raster.cell_offsets[cells]
-        tested = np.repeat(~pure, counts)
+        tested = np.repeat(~pure[sel], counts[sel])
         hit = np.ones(pair_pts.shape[0], dtype=bool)
-        hit[tested] = shapely.intersects_xy(
-            self._geoms[pair_feats[tested]], x[pair_pts[tested]], y[pair_pts[tested]]
-        )
+        hit[tested] = shapely.intersects_xy(self._geoms[pair_feats[tested]], x[pair_pts[tested]], y[pair_pts[tested]])
         comp_hit = hit & tested & self._is_comp[pair_feats]
         if comp_hit.any():
-            first_pts, first = _group_first(
-                pair_pts[comp_hit], self._rank[pair_feats[comp_hit]]
-            )
+            first_pts, first = _group_first(pair_pts[comp_hit], self._rank[pair_feats[comp_hit]])
             comp[first_pts] = pair_feats[comp_hit][first]
         ded = hit & ~self._is_comp[pair_feats]
         return pair_pts[ded], pair_feats[ded]
 
-    def _nearest(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, FloatArray]:
-        """Return (nearest comprehensive feature index, distance in EPSG:4549 metres)."""
-        n = x.shape[0]
-        if self._seg_tree is None:
-            return np.full(n, -1, dtype=np.int64), np.full(n, np.inf)
-        mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(x, y)
-        feat = np.full(n, -1, dtype=np.int64)
-        dist = np.full(n, np.inf)
-        ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
-        pairs, d = self._seg_tree.query_nearest(
-            shapely.points(mx[ok], my[ok]), return_distance=True, all_matches=True
-        )
-        owners = self._seg_owner[pairs[1]]
-        first_pts, first = _group_first(pairs[0], self._rank[owners])
-        feat[ok[first_pts]] = owners[first]
-        dist[ok[first_pts]] = d[first]
-        return feat, dist
+    def _nearest(self, x: FloatArray, y: FloatArray, cells: IntArray | None = None) -> tuple[IntArray, FloatArray]:
+        """Return (nearest comprehensive feature index or -1, distance in EPSG:4549 metres)."""
+        if self._nearest_table is None:
+            return np.full(x.shape[0], -1, dtype=np.int64), np.full(x.shape[0], np.inf)
+        return self._nearest_table.nearest(x, y, cells)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.db.models import Func, Value
+from django.db.models.functions import Round
 
 from gis_core.db import GeographyDistance, KnnDistance
 
@@ -28,7 +29,8 @@ class GridQuerySet(models.QuerySet):
         """Return the nearest grids first, with ``distance_m`` (geodesic metres) annotated.
 
         The KNN operator orders a shortlist through the spatial index; the true distance in
-        metres is then computed on that shortlist only and decides the final order.
+        metres is then computed on that shortlist only and decides the final order; distances
+        equal to the centimetre (a shared vertex) are a tie, broken by the smaller code.
         """
         ids = list(
             self.order_by(KnnDistance("boundary", _point_value(point)))
@@ -37,7 +39,7 @@ class GridQuerySet(models.QuerySet):
         return (
             self.model.objects.filter(pk__in=ids)
             .annotate(distance_m=GeographyDistance("boundary", _point_value(point)))
-            .order_by("distance_m", "code")
+            .order_by(Round("distance_m", 2), "code")
         )
 
 

@@ -18,6 +18,9 @@ METRIC_SRID = 4549
 STORAGE_SRID = 4326
 GRID_SIZE_M = 0.001
 """Precision grid (metres, EPSG:4549) every planar construction is snapped to before noding."""
+MAX_SEGMENT_M = 100.0
+"""Longest edge (metres) of the noded linework: straight in EPSG:4549 is not straight in EPSG:4326,
+so edges are densified before projecting to keep thin wedges from folding over."""
 
 
 @lru_cache(maxsize=2)
@@ -136,9 +139,13 @@ def _best_neighbour(part: Polygon, owner: int, cells: list[BaseGeometry], groups
 
 
 def node_faces(outline: Polygon, cells: Sequence[BaseGeometry]) -> list[Polygon]:
-    """Return the faces (EPSG:4549) of all cell boundaries noded on the 1 mm grid, inside ``outline``."""
+    """Return the faces (EPSG:4549) of all cell boundaries inside ``outline``.
+
+    The linework is noded on the 1 mm grid, then every edge is densified once (to MAX_SEGMENT_M), so
+    neighbouring faces share bit-identical vertices.
+    """
     lines = [outline.boundary] + [cell.boundary for cell in cells]
-    noded = shapely.union_all(lines, grid_size=GRID_SIZE_M)
+    noded = shapely.segmentize(shapely.union_all(lines, grid_size=GRID_SIZE_M), MAX_SEGMENT_M)
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     return [face for face in faces if outline.contains(face.point_on_surface())]
 
@@ -158,9 +165,42 @@ def assign_faces(faces: Sequence[Polygon], cells: Sequence[BaseGeometry]) -> lis
     return owners
 
 
-def dissolve(faces: Sequence[Polygon]) -> BaseGeometry:
-    """Return the union of edge-sharing faces (EPSG:4549) on the 1 mm grid."""
-    return shapely.union_all(list(faces), grid_size=GRID_SIZE_M)
+def dissolve(faces: Sequence[BaseGeometry]) -> BaseGeometry:
+    """Return the union of faces that share edges exactly (any SRID; no snapping, no new vertices)."""
+    return shapely.union_all(list(faces))
+
+
+def connect_owners(faces: Sequence[Polygon], owners: list[int], groups: Sequence[object]) -> list[int]:
+    """Return face owners such that every owner's faces form one polygon.
+
+    Faces of a minor part move to the owner sharing most border with that part, preferring an owner of
+    the same group (village).
+    """
+    owners = list(owners)
+    for _ in range(len(faces)):
+        moved = False
+        for owner in sorted(set(owners)):
+            members = [i for i, o in enumerate(owners) if o == owner]
+            parts = polygon_parts(dissolve([faces[i] for i in members]))
+            for part in parts[1:]:
+                target = _best_owner(part, owner, faces, owners, groups)
+                for i in members:
+                    if part.contains(faces[i].point_on_surface()):
+                        owners[i] = target
+                moved = True
+        if not moved:
+            return owners
+    raise ValueError("cannot make every owner's faces connected")
+
+
+def _best_owner(
+    part: Polygon, owner: int, faces: Sequence[Polygon], owners: list[int], groups: Sequence[object]
+) -> int:
+    shapes = {
+        other: dissolve([f for f, o in zip(faces, owners, strict=True) if o == other])
+        for other in sorted(set(owners)) if other != owner
+    }
+    return _best_neighbour(part, owner, [shapes.get(i, Polygon()) for i in range(len(groups))], list(groups))
 
 
 def offset(point: Point, dx_m: float, dy_m: float) -> Point:

@@ -21,13 +21,14 @@ from grids.demo.sources import TownSource, VillageSource
 
 TARGET_AREA_KM2 = 106.6
 NORTHING_SEARCH_M = (3_604_000.0, 3_607_000.0)
-CENTRE_RADIUS_M = 1400.0
+CENTRE_RADIUS_M = (1150.0, 1650.0)
+CENTRE_VERTICES = 9
 COMMUNITY_SEED_DISTANCE_M = 900.0
 COMMUNITY_GRID_WEIGHT = 3.0
 COMMUNITY_GRIDS = (2, 3)
 VILLAGE_MIN_GRIDS = 2
-VILLAGE_LLOYD_STEPS = 30
-GRID_LLOYD_STEPS = 20
+VILLAGE_LLOYD_STEPS = 8
+GRID_LLOYD_STEPS = 10
 FRINGE_CLASS = "镇乡结合区"
 
 
@@ -43,13 +44,25 @@ class TownOutline:
 
 @dataclass
 class Partition:
-    """Final geometry: ``villages`` follow the source order, ``grid_village`` indexes into it."""
+    """Final EPSG:4326 geometry: ``villages`` in source order, ``grid_village`` indexes into it."""
 
     outline: TownOutline
     town: Polygon
     villages: list[Polygon]
     grids: list[Polygon]
     grid_village: list[int]
+    overlays: list[Polygon]
+
+
+@dataclass
+class Plan:
+    """The construction before noding, all EPSG:4549: outline, villages, grid cells and their village."""
+
+    outline: TownOutline
+    seat_m: Point
+    villages_m: list[Polygon]
+    cells: list[Polygon]
+    cell_village: list[int]
 
 
 def clip_town(district_m: Polygon, northing_m: float) -> TownOutline:
@@ -91,13 +104,23 @@ def community_seeds(seat_m: Point, count: int, rng: np.random.Generator) -> np.n
     return np.array(seeds)
 
 
+def centre_outline(seat_m: Point, rng: np.random.Generator) -> Polygon:
+    """Return an irregular star-shaped polygon (EPSG:4549) around the seat: the town centre."""
+    ring = []
+    for k in range(CENTRE_VERTICES):
+        angle = math.radians((k + rng.uniform(-0.3, 0.3)) * 360.0 / CENTRE_VERTICES)
+        radius = rng.uniform(*CENTRE_RADIUS_M)
+        ring.append((seat_m.x + radius * math.sin(angle), seat_m.y + radius * math.cos(angle)))
+    return Polygon(ring)
+
+
 def village_cells(
     town: Polygon, seat_m: Point, units: tuple[VillageSource, ...], rng: np.random.Generator
 ) -> list[Polygon]:
     """Return one polygon (EPSG:4549) per unit, in ``units`` order, partitioning ``town``."""
     communities = [i for i, unit in enumerate(units) if unit.kind == "community"]
     rural = [i for i, unit in enumerate(units) if unit.kind != "community"]
-    centre = geo.largest_part(geo.snap(town.intersection(seat_m.buffer(CENTRE_RADIUS_M, quad_segs=8))))
+    centre = geo.largest_part(geo.snap(town.intersection(centre_outline(seat_m, rng))))
     centre_cells = geo.voronoi_cells(community_seeds(seat_m, len(communities), rng), centre)
     ring = geo.snap(town.difference(centre))
     ring_seeds = geo.random_points_in(geo.largest_part(ring), len(rural), rng)
@@ -121,7 +144,8 @@ def name_ring_cells(
     """Return, for each ring cell, the position in ``villages`` of the village it becomes.
 
     A village named like a community takes the cell sharing most border with it; the town-rural fringe
-    villages (镇乡结合区) take the cells sharing most border with the centre, clockwise from north; the
+    villages (镇乡结合区) take the cells sharing most border with the centre (then the nearest to the
+    seat), clockwise from north; the
     others take the remaining cells clockwise from north, all in code order.
     """
     free = list(range(len(ring_cells)))
@@ -134,7 +158,8 @@ def name_ring_cells(
             free.remove(cell)
     centre = shapely.union_all(centre_cells)
     fringe = [p for p, v in enumerate(villages) if v.urban_rural_class == FRINGE_CLASS and p not in chosen]
-    by_contact = sorted(free, key=lambda i: (-geo.shared_length(ring_cells[i], centre), i))
+    by_contact = sorted(free, key=lambda i: (-geo.shared_length(ring_cells[i], centre),
+                                             ring_cells[i].distance(seat_m), i))
     clockwise = _clockwise(by_contact[: len(fringe)], ring_cells, seat_m)
     chosen.update(zip(fringe, clockwise, strict=True))
     rest = [p for p in range(len(villages)) if p not in chosen]
@@ -172,17 +197,27 @@ def grid_cells(village: Polygon, count: int, rng: np.random.Generator) -> list[P
     return geo.merge_fragments(geo.lloyd_cells(village, seeds, GRID_LLOYD_STEPS))
 
 
-def assemble(outline: Polygon, cells: list[Polygon], cell_village: list[int]) -> list[Polygon]:
-    """Return the grids rebuilt from the noded faces of all cells (EPSG:4549, edges shared exactly)."""
-    faces = geo.node_faces(outline, cells)
-    owners = geo.assign_faces(faces, cells)
-    grids: list[BaseGeometry] = [
-        geo.dissolve([face for face, owner in zip(faces, owners, strict=True) if owner == index])
-        for index in range(len(cells))
-    ]
-    if any(grid.is_empty for grid in grids):
-        raise ValueError("a grid received no face")
-    return geo.merge_fragments(grids, cell_village)
+def _faces_of(faces: list[Polygon], members: list[bool]) -> BaseGeometry:
+    return geo.dissolve([face for face, member in zip(faces, members, strict=True) if member])
+
+
+def assemble(plan: Plan, overlays: list[tuple[Polygon, int]]) -> tuple[list[Polygon], list[Polygon]]:
+    """Return the grids and the overlay polygons rebuilt from shared noded faces (EPSG:4549).
+
+    An overlay (shape, village index) becomes the largest connected union of the faces of that village
+    whose interior point lies in the shape, so it shares its vertices with the grids it crosses.
+    """
+    faces = geo.node_faces(plan.outline.polygon, plan.cells + [shape for shape, _ in overlays])
+    owners = geo.connect_owners(faces, geo.assign_faces(faces, plan.cells), plan.cell_village)
+    grids = [_faces_of(faces, [owner == index for owner in owners]) for index in range(len(plan.cells))]
+    if any(grid.geom_type != "Polygon" for grid in grids):
+        raise ValueError("a grid is empty or in several parts")
+    probes = [face.point_on_surface() for face in faces]
+    shapes = []
+    for shape, village in overlays:
+        members = [plan.cell_village[o] == village and shape.contains(p) for o, p in zip(owners, probes, strict=True)]
+        shapes.append(geo.largest_part(_faces_of(faces, members)))
+    return grids, shapes
 
 
 def to_storage_polygon(geom_m: BaseGeometry) -> Polygon:
@@ -193,9 +228,8 @@ def to_storage_polygon(geom_m: BaseGeometry) -> Polygon:
     return shapely.orient_polygons(geom, exterior_cw=False)
 
 
-def build_partition(source: TownSource, seed: int, total_grids: int) -> Partition:
-    """Return the town, village and comprehensive grid polygons (EPSG:4326) of ``source``."""
-    rng = np.random.default_rng(seed)
+def plan_partition(source: TownSource, rng: np.random.Generator, total_grids: int) -> Plan:
+    """Return the town outline, village polygons and grid cells (EPSG:4549) before noding."""
     seat_m = geo.to_metric(source.seat_wgs84)
     outline = tune_outline(geo.to_metric(source.district_wgs84), seat_m)
     villages_m = village_cells(outline.polygon, seat_m, source.villages, rng)
@@ -205,15 +239,21 @@ def build_partition(source: TownSource, seed: int, total_grids: int) -> Partitio
     for index, (village, count) in enumerate(zip(villages_m, counts, strict=True)):
         cells.extend(grid_cells(village, count, rng))
         cell_village.extend([index] * count)
-    grids_m = assemble(outline.polygon, cells, cell_village)
+    return Plan(outline=outline, seat_m=seat_m, villages_m=villages_m, cells=cells, cell_village=cell_village)
+
+
+def build_partition(plan: Plan, overlays: list[tuple[Polygon, int]]) -> Partition:
+    """Return the town, villages, grids and overlays (EPSG:4326) sharing their edges exactly."""
+    grids_m, overlays_m = assemble(plan, overlays)
     villages_out = [
-        geo.dissolve([g for g, v in zip(grids_m, cell_village, strict=True) if v == index])
-        for index in range(len(source.villages))
+        geo.dissolve([g for g, v in zip(grids_m, plan.cell_village, strict=True) if v == index])
+        for index in range(len(plan.villages_m))
     ]
     return Partition(
-        outline=outline,
+        outline=plan.outline,
         town=to_storage_polygon(geo.dissolve(grids_m)),
         villages=[to_storage_polygon(v) for v in villages_out],
         grids=[to_storage_polygon(g) for g in grids_m],
-        grid_village=cell_village,
+        grid_village=plan.cell_village,
+        overlays=[to_storage_polygon(o) for o in overlays_m],
     )

@@ -275,7 +275,9 @@ def test_nearest_matches_polygon_distances(partition) -> None:  # noqa: ANN001
     pts = np.array([to_metric(Point(lons[i], lats[i])) for i in out], dtype=object)
     dist = shapely.distance(metric[:, None], pts[None, :])
     best = dist.min(axis=0)
-    np.testing.assert_allclose(res.nearest_distance_m[out], best, rtol=1e-9, atol=1e-6)
+    # Points a hair outside a straight lon/lat edge can be a hair inside the same
+    # edge once projected (edges bend slightly): allow 1 cm.
+    np.testing.assert_allclose(res.nearest_distance_m[out], best, rtol=1e-9, atol=0.01)
     ids = np.array([f.id for f in comps])[dist.argmin(axis=0)]
     assert (ids == res.nearest_grid_id[out]).mean() > 0.999
 
