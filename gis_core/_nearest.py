@@ -1,13 +1,17 @@
 """Nearest comprehensive grid (EPSG:4549 metres) for points outside every grid.
 
-For a point not covered by a polygon, its distance to the polygon equals
-its distance to the nearest boundary segment. All ring segments of the
-comprehensive grids are kept in EPSG:4549 metres. For every raster cell a
-point could be outside in, a short list of candidate segments is
-precomputed (segments that can be nearest for *some* point of the cell),
-together with an affine approximation of the EPSG:4326 -> EPSG:4549
-projection over that cell (error ~1e-5 m for 20-50 m cells). Points outside
-the raster use pyproj and a GEOS STRtree instead.
+For a point outside every comprehensive grid, its distance to the union of
+the grids equals its distance to the nearest segment of the union's
+boundary, so only ring segments that are not shared (in opposite
+directions) by two grids are kept, in EPSG:4549 metres.
+
+Two lookup levels answer most points with numpy: the locator raster
+(cells that are not wholly inside a grid) and a coarser "far" grid that
+extends one raster span beyond it on every side. For each of their cells a
+short list of candidate segments is precomputed (every segment that can be
+nearest for *some* point of the cell), with an affine approximation of the
+EPSG:4326 -> EPSG:4549 projection over that cell (error well below 1 mm).
+Points beyond the far grid use pyproj and a GEOS STRtree.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from gis_core._raster import BLOCK, Raster
+from gis_core._raster import Grid, choose_shape
 from gis_core.coords import get_transformer
 from gis_core.srid import METRIC_SRID, STORAGE_SRID
 
@@ -35,230 +39,64 @@ _REACH_METRES = 0.01
 _TIE_REL = 1e-12
 # Candidate lists longer than this are padded to the next power of two.
 _EXACT_WIDTHS = 8
+# The far grid reaches this many raster spans beyond the raster per side.
+FAR_MARGIN_SPANS = 1.0
+FAR_MAX_CELLS = 1 << 16
+# Cells per block side when candidates are first gathered with GEOS.
+_BUILD_BLOCK = 8
 
 
 @dataclass(frozen=True)
 class Segments:
-    """Ring segments a->b of the comprehensive grids in EPSG:4549 metres."""
+    """Segments a -> a + e of the grids' outer boundary in EPSG:4549 metres."""
 
     ax: FloatArray
     ay: FloatArray
-    bx: FloatArray
-    by: FloatArray
-    owner: IntArray
+    ex: FloatArray
+    ey: FloatArray
+    inv_len2: FloatArray  # 1 / |e|^2, 0 for degenerate segments
+    owner: IntArray  # feature index
     tree: shapely.STRtree
 
-    def table(self) -> FloatArray:
-        """Return rows (ax, ay, ex, ey, 1/|e|^2) per segment, e = b - a (metres; 0 for points)."""
-        ex, ey = self.bx - self.ax, self.by - self.ay
-        ee = ex * ex + ey * ey
-        inv = np.divide(1.0, ee, out=np.zeros_like(ee), where=ee > 0.0)
-        return np.column_stack([self.ax, self.ay, ex, ey, inv])
+
+def _unshared(lon: FloatArray, lat: FloatArray, same: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Return a mask of segments i -> i+1 (degrees) that no other ring runs in reverse."""
+    starts = np.flatnonzero(same)
+    fwd = {(lon[i], lat[i], lon[i + 1], lat[i + 1]) for i in starts}
+    keep = np.array([(lon[i + 1], lat[i + 1], lon[i], lat[i]) not in fwd for i in starts], dtype=bool)
+    mask = np.zeros(same.shape, dtype=bool)
+    mask[starts[keep]] = True
+    return mask
 
 
 def boundary_segments(geoms: NDArray[np.object_], owners: IntArray) -> Segments:
-    """Return the ring segments of EPSG:4326 ``geoms`` in EPSG:4549, tagged with ``owners``."""
-    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    """Return the unshared ring segments of EPSG:4326 ``geoms`` in EPSG:4549, tagged with ``owners``."""
+    oriented = shapely.orient_polygons(geoms)  # shells CCW, holes CW: shared edges run opposite
+    parts, part_owner = shapely.get_parts(oriented, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    keep = _unshared(coords[:, 0], coords[:, 1], coord_ring[1:] == coord_ring[:-1])
     mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(coords[:, 0], coords[:, 1], errcheck=True)
-    same = coord_ring[1:] == coord_ring[:-1]
-    ax, ay, bx, by = mx[:-1][same], my[:-1][same], mx[1:][same], my[1:][same]
-    owner = owners[part_owner[ring_part[coord_ring[:-1][same]]]].astype(np.int64)
-    lines = shapely.linestrings(np.stack([np.column_stack([ax, ay]), np.column_stack([bx, by])], axis=1))
-    return Segments(ax, ay, bx, by, owner, shapely.STRtree(lines))
-
-
-def segment_distances(
-    px: FloatArray, py: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray
-) -> FloatArray:
-    """Return the planar distance (metres) from points p to segments a-b, element-wise."""
+    ax, ay, bx, by = mx[:-1][keep], my[:-1][keep], mx[1:][keep], my[1:][keep]
+    owner = owners[part_owner[ring_part[coord_ring[:-1][keep]]]].astype(np.int64)
     ex, ey = bx - ax, by - ay
-    dx, dy = px - ax, py - ay
-    ee = ex * ex + ey * ey
-    t = np.divide(dx * ex + dy * ey, ee, out=np.zeros_like(ee), where=ee > 0.0)
+    len2 = ex * ex + ey * ey
+    inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0.0)
+    lines = shapely.linestrings(np.stack([np.column_stack([ax, ay]), np.column_stack([bx, by])], axis=1))
+    return Segments(ax, ay, ex, ey, inv, owner, shapely.STRtree(lines))
+
+
+def _squared_distances(s: Segments, px: FloatArray, py: FloatArray, seg: IntArray) -> FloatArray:
+    """Return squared distances (m^2) from points (px, py) to segments ``seg`` (broadcast)."""
+    dx = px - s.ax[seg]
+    dy = py - s.ay[seg]
+    ex, ey = s.ex[seg], s.ey[seg]
+    t = dx * ex + dy * ey
+    t *= s.inv_len2[seg]
     np.clip(t, 0.0, 1.0, out=t)
-    return np.hypot(dx - t * ex, dy - t * ey)
-
-
-def _pick_by_rank(
-    groups: IntArray, dist: FloatArray, feat: IntArray, rank: IntArray, n_groups: int
-) -> tuple[IntArray, FloatArray]:
-    """Return per group (contiguous ``groups`` ids 0..n-1) the closest feature, ties by rank."""
-    out_feat = np.full(n_groups, -1, dtype=np.int64)
-    out_dist = np.full(n_groups, np.inf)
-    if groups.size == 0:
-        return out_feat, out_dist
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    best = np.minimum.reduceat(dist, starts)
-    counts = np.diff(np.r_[starts, groups.shape[0]])
-    tied = dist <= np.repeat(best, counts) * (1.0 + _TIE_REL)
-    tie_rank = np.where(tied, rank[feat], np.iinfo(np.int64).max)
-    best_rank = np.minimum.reduceat(tie_rank, starts)
-    by_rank = np.empty(rank.shape[0], dtype=np.int64)
-    by_rank[rank] = np.arange(rank.shape[0])
-    out_feat[groups[starts]] = by_rank[best_rank]
-    out_dist[groups[starts]] = best
-    return out_feat, out_dist
-
-
-class NearestTable:
-    """Find the nearest comprehensive grid of EPSG:4326 points in metres (EPSG:4549)."""
-
-    def __init__(self, segments: Segments, raster: Raster | None, rank: IntArray) -> None:
-        """Precompute per-cell candidate segments and projection for cells not fully inside."""
-        self.segments = segments
-        self.raster = raster
-        self._rank = rank
-        if raster is not None:
-            self._build_cells(raster)
-
-    def _build_cells(self, raster: Raster) -> None:
-        """Fill the per-cell affine projection and candidate-segment CSR (metres).
-
-        Candidates are found per block of ``BLOCK`` x ``BLOCK`` cells with
-        GEOS, then narrowed per cell with numpy.
-        """
-        cells = np.flatnonzero(raster.cell_state < 0)
-        self._slot = np.full(raster.nx * raster.ny, -1, dtype=np.int64)
-        self._slot[cells] = np.arange(cells.size)
-        nodes = _grid_nodes(raster)
-        ix, iy = cells % raster.nx, cells // raster.nx
-        self._ex, self._ny, radius, jac = _cell_frames(nodes, raster, ix, iy, ix + 1, iy + 1)
-        lon_c, lat_c = raster.x0 + (ix + 0.5) * raster.dx, raster.y0 + (iy + 0.5) * raster.dy
-        self._frame = np.column_stack([self._ex, self._ny, *jac, lon_c, lat_c])
-        n_bx = -(-raster.nx // BLOCK)
-        blocks, cell_block = np.unique((iy // BLOCK) * n_bx + ix // BLOCK, return_inverse=True)
-        bx, by = (blocks % n_bx) * BLOCK, (blocks // n_bx) * BLOCK
-        bx_hi, by_hi = np.minimum(bx + BLOCK, raster.nx), np.minimum(by + BLOCK, raster.ny)
-        b_ex, b_ny, b_radius, _ = _cell_frames(nodes, raster, bx, by, bx_hi, by_hi)
-        b_offsets, b_cand = self._candidates_geos(b_ex, b_ny, b_radius)
-        pair_cell, seg = _expand(b_offsets, b_cand, cell_block.astype(np.int64))
-        s = self.segments
-        d = segment_distances(self._ex[pair_cell], self._ny[pair_cell], s.ax[seg], s.ay[seg], s.bx[seg], s.by[seg])
-        starts = np.flatnonzero(np.r_[True, pair_cell[1:] != pair_cell[:-1]])
-        dmin = np.minimum.reduceat(d, starts)
-        keep = d <= (dmin + _reach(radius))[pair_cell]
-        pair_cell, seg = pair_cell[keep], seg[keep]
-        order = np.lexsort((self._rank[s.owner[seg]], pair_cell))
-        offsets = np.r_[0, np.cumsum(np.bincount(pair_cell, minlength=cells.size))].astype(np.int64)
-        self._groups = _WidthGroups(offsets, seg[order], s.table(), s.owner)
-
-    def _candidates_geos(self, ex: FloatArray, ny: FloatArray, radius: FloatArray) -> tuple[IntArray, IntArray]:
-        """Return a CSR of segments that can be nearest to some point within ``radius`` m of (ex, ny)."""
-        centres = shapely.points(ex, ny)
-        near_pairs, near_d = self.segments.tree.query_nearest(centres, return_distance=True, all_matches=False)
-        dmin = np.full(ex.shape[0], np.inf)
-        np.minimum.at(dmin, near_pairs[0], near_d)
-        owner, seg = self.segments.tree.query(centres, predicate="dwithin", distance=dmin + _reach(radius))
-        order = np.argsort(owner, kind="stable")
-        offsets = np.r_[0, np.cumsum(np.bincount(owner, minlength=ex.shape[0]))].astype(np.int64)
-        return offsets, seg[order].astype(np.int64)
-
-    @property
-    def mean_candidates(self) -> float:
-        """Return the mean number of candidate segments per precomputed cell."""
-        return self._groups.mean_count if self.raster is not None else 0.0
-
-    def nearest(self, x: FloatArray, y: FloatArray, cells: IntArray | None = None) -> tuple[IntArray, FloatArray]:
-        """Return (nearest feature index, distance in metres) for EPSG:4326 points known outside.
-
-        ``cells`` optionally gives each point's raster cell (-1 outside the raster).
-        """
-        n = x.shape[0]
-        feat = np.full(n, -1, dtype=np.int64)
-        dist = np.full(n, np.inf)
-        done = np.zeros(n, dtype=bool)
-        if self.raster is not None:
-            if cells is None:
-                cells = np.full(n, -1, dtype=np.int64)
-                pts, found = self.raster.cells_of(x, y)
-                cells[pts] = found
-            slots = np.where(cells >= 0, self._slot[np.maximum(cells, 0)], -1)
-            pts = np.flatnonzero(slots >= 0)
-            feat[pts], dist[pts] = self._nearest_in_cells(x[pts], y[pts], slots[pts])
-            done[pts] = True
-        rest = np.flatnonzero(~done)
-        if rest.size:
-            feat[rest], dist[rest] = self._nearest_exact(x[rest], y[rest])
-        return feat, dist
-
-    def _nearest_in_cells(self, x: FloatArray, y: FloatArray, slots: IntArray) -> tuple[IntArray, FloatArray]:
-        """Return nearest feature/distance (metres) for points using the per-cell tables."""
-        f = self._frame[slots]
-        du, dv = x - f[:, 6], y - f[:, 7]
-        px = f[:, 0] + f[:, 2] * du + f[:, 3] * dv
-        py = f[:, 1] + f[:, 4] * du + f[:, 5] * dv
-        return self._groups.nearest(px, py, slots)
-
-    def _nearest_exact(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, FloatArray]:
-        """Return nearest feature/distance (metres) via pyproj and the GEOS segment tree."""
-        n = x.shape[0]
-        feat = np.full(n, -1, dtype=np.int64)
-        dist = np.full(n, np.inf)
-        mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(x, y)
-        ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
-        if ok.size == 0:
-            return feat, dist
-        pairs, d = self.segments.tree.query_nearest(
-            shapely.points(mx[ok], my[ok]), return_distance=True, all_matches=True
-        )
-        order = np.argsort(pairs[0], kind="stable")
-        found, found_d = _pick_by_rank(
-            pairs[0][order], d[order], self.segments.owner[pairs[1][order]], self._rank, ok.size
-        )
-        feat[ok], dist[ok] = found, found_d
-        return feat, dist
-
-
-class _WidthGroups:
-    """Candidate segments per cell, stored as dense (5, rows, width) tables by list length.
-
-    Lists are in grid-code rank order; longer lists are padded with their
-    last entry, which never changes the first minimum.
-    """
-
-    def __init__(self, offsets: IntArray, cand: IntArray, segtab: FloatArray, seg_owner: IntArray) -> None:
-        """Group the CSR candidate lists (segment indices) of all slots by padded width."""
-        counts = np.diff(offsets)
-        self.mean_count = float(counts.mean()) if counts.size else 0.0
-        pow2 = 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
-        self.width = np.where(counts <= _EXACT_WIDTHS, counts, pow2)
-        self.row = np.zeros(counts.size, dtype=np.int64)
-        self.tables: dict[int, tuple[FloatArray, IntArray]] = {}
-        for w in np.unique(self.width[self.width > 0]):
-            slots = np.flatnonzero(self.width == w)
-            self.row[slots] = np.arange(slots.size)
-            take = offsets[slots][:, None] + np.minimum(np.arange(w), counts[slots][:, None] - 1)
-            # Component-major (5, rows, width) so each gathered column is contiguous.
-            self.tables[int(w)] = (np.ascontiguousarray(np.moveaxis(segtab[cand[take]], 2, 0)), seg_owner[cand[take]])
-
-    def nearest(self, px: FloatArray, py: FloatArray, slots: IntArray) -> tuple[IntArray, FloatArray]:
-        """Return (feature, distance m) nearest to metric points (px, py) among their slot's candidates."""
-        feat = np.full(px.shape[0], -1, dtype=np.int64)
-        dist = np.full(px.shape[0], np.inf)
-        width = self.width[slots]
-        for w, (tab, owner) in self.tables.items():
-            sel = np.flatnonzero(width == w)
-            if sel.size == 0:
-                continue
-            rows = self.row[slots[sel]]
-            ax, ay, ex, ey, inv = (column[rows] for column in tab)
-            dx = px[sel, None] - ax
-            dy = py[sel, None] - ay
-            t = dx * ex + dy * ey
-            t *= inv
-            np.clip(t, 0.0, 1.0, out=t)
-            ex *= t
-            ey *= t
-            dx -= ex
-            dy -= ey
-            d2 = dx * dx + dy * dy
-            best = d2.min(axis=1)
-            pick = np.argmax(d2 <= best[:, None] * (1.0 + _TIE_REL), axis=1)
-            feat[sel] = owner[rows, pick]
-            dist[sel] = np.sqrt(best)
-        return feat, dist
+    dx -= t * ex
+    dy -= t * ey
+    return dx * dx + dy * dy
 
 
 def _reach(radius: FloatArray) -> FloatArray:
@@ -279,36 +117,203 @@ def _expand(offsets: IntArray, values: IntArray, rows: IntArray) -> tuple[IntArr
     return owner, values[starts + np.arange(total)]
 
 
-def _cell_frames(
-    nodes: tuple[FloatArray, FloatArray], raster: Raster, ix: IntArray, iy: IntArray, ix_hi: IntArray, iy_hi: IntArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Return metric centre (m), radius (m) and lon/lat->metre Jacobian of raster rectangles.
+def _grid_nodes(grid: Grid) -> tuple[FloatArray, FloatArray]:
+    """Return EPSG:4549 coordinates (metres) of all (nx+1)*(ny+1) grid nodes, row-major."""
+    lon = grid.x0 + np.arange(grid.nx + 1) * grid.dx
+    lat = grid.y0 + np.arange(grid.ny + 1) * grid.dy
+    glon, glat = np.meshgrid(lon, lat)
+    mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(glon.ravel(), glat.ravel())
+    return np.asarray(mx), np.asarray(my)
 
-    Each rectangle spans nodes ix..ix_hi, iy..iy_hi; the Jacobian rows are
-    dE/dlon, dE/dlat, dN/dlon, dN/dlat in metres per degree.
+
+def _frames(
+    nodes: tuple[FloatArray, FloatArray], grid: Grid, ix: IntArray, iy: IntArray, span: int
+) -> tuple[FloatArray, FloatArray]:
+    """Return (frame rows, radius m) of grid rectangles of ``span`` x ``span`` cells from (ix, iy).
+
+    A frame row is (E, N, dE/dlon, dE/dlat, dN/dlon, dN/dlat, lon, lat):
+    the metric centre, the Jacobian in metres per degree and the lon/lat
+    centre; the radius is the largest centre-to-corner distance.
     """
-    stride = raster.nx + 1
+    ix_hi, iy_hi = np.minimum(ix + span, grid.nx), np.minimum(iy + span, grid.ny)
+    stride = grid.nx + 1
     corners = [iy * stride + ix, iy * stride + ix_hi, iy_hi * stride + ix, iy_hi * stride + ix_hi]
     cx = [nodes[0][c] for c in corners]
     cy = [nodes[1][c] for c in corners]
-    ex, ny = sum(cx) / 4.0, sum(cy) / 4.0
-    wx, wy = (ix_hi - ix) * raster.dx, (iy_hi - iy) * raster.dy
-    jac = np.stack(
+    e, n = sum(cx) / 4.0, sum(cy) / 4.0
+    wx, wy = (ix_hi - ix) * grid.dx, (iy_hi - iy) * grid.dy
+    frame = np.column_stack(
         [
+            e,
+            n,
             (cx[1] - cx[0] + cx[3] - cx[2]) / (2.0 * wx),
             (cx[2] - cx[0] + cx[3] - cx[1]) / (2.0 * wy),
             (cy[1] - cy[0] + cy[3] - cy[2]) / (2.0 * wx),
             (cy[2] - cy[0] + cy[3] - cy[1]) / (2.0 * wy),
+            grid.x0 + (ix + ix_hi) * grid.dx / 2.0,
+            grid.y0 + (iy + iy_hi) * grid.dy / 2.0,
         ]
     )
-    radius = np.max([np.hypot(x - ex, y - ny) for x, y in zip(cx, cy, strict=True)], axis=0)
-    return ex, ny, radius, jac
+    radius = np.max([np.hypot(x - e, y - n) for x, y in zip(cx, cy, strict=True)], axis=0)
+    return frame, radius
 
 
-def _grid_nodes(raster: Raster) -> tuple[FloatArray, FloatArray]:
-    """Return EPSG:4549 coordinates (metres) of all (nx+1)*(ny+1) raster nodes, row-major."""
-    lon = raster.x0 + np.arange(raster.nx + 1) * raster.dx
-    lat = raster.y0 + np.arange(raster.ny + 1) * raster.dy
-    glon, glat = np.meshgrid(lon, lat)
-    mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(glon.ravel(), glat.ravel())
-    return np.asarray(mx), np.asarray(my)
+def _geos_candidates(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArray) -> tuple[IntArray, IntArray]:
+    """Return a CSR of segments that can be nearest to some point within ``radius`` m of (e, n)."""
+    centres = shapely.points(e, n)
+    near_pairs, near_d = s.tree.query_nearest(centres, return_distance=True, all_matches=False)
+    dmin = np.full(e.shape[0], np.inf)
+    np.minimum.at(dmin, near_pairs[0], near_d)
+    owner, seg = s.tree.query(centres, predicate="dwithin", distance=dmin + _reach(radius))
+    order = np.argsort(owner, kind="stable")
+    offsets = np.r_[0, np.cumsum(np.bincount(owner, minlength=e.shape[0]))].astype(np.int64)
+    return offsets, seg[order].astype(np.int64)
+
+
+class _Level:
+    """Per-cell candidate segments and projection frames for selected cells of a grid."""
+
+    def __init__(self, grid: Grid, cells: IntArray, segments: Segments, rank: IntArray) -> None:
+        """Precompute ``cells`` of ``grid``: GEOS per block of cells, then numpy per cell."""
+        self.grid, self.segments = grid, segments
+        self.slot = np.full(grid.nx * grid.ny, -1, dtype=np.int64)
+        self.slot[cells] = np.arange(cells.size)
+        nodes = _grid_nodes(grid)
+        ix, iy = cells % grid.nx, cells // grid.nx
+        self.frame, radius = _frames(nodes, grid, ix, iy, 1)
+        n_bx = -(-grid.nx // _BUILD_BLOCK)
+        blocks, cell_block = np.unique((iy // _BUILD_BLOCK) * n_bx + ix // _BUILD_BLOCK, return_inverse=True)
+        bx, by = (blocks % n_bx) * _BUILD_BLOCK, (blocks // n_bx) * _BUILD_BLOCK
+        b_frame, b_radius = _frames(nodes, grid, bx, by, _BUILD_BLOCK)
+        b_offsets, b_cand = _geos_candidates(segments, b_frame[:, 0], b_frame[:, 1], b_radius)
+        pair_cell, seg = _expand(b_offsets, b_cand, cell_block.astype(np.int64).ravel())
+        d = np.sqrt(_squared_distances(segments, self.frame[pair_cell, 0], self.frame[pair_cell, 1], seg))
+        starts = np.flatnonzero(np.r_[True, pair_cell[1:] != pair_cell[:-1]])
+        dmin = np.minimum.reduceat(d, starts) if d.size else d
+        keep = d <= (dmin + _reach(radius))[pair_cell]
+        pair_cell, seg = pair_cell[keep], seg[keep]
+        order = np.lexsort((rank[segments.owner[seg]], pair_cell))
+        offsets = np.r_[0, np.cumsum(np.bincount(pair_cell, minlength=cells.size))].astype(np.int64)
+        self._build_groups(offsets, seg[order])
+
+    def _build_groups(self, offsets: IntArray, cand: IntArray) -> None:
+        """Store candidate lists as dense int32 (rows, width) tables grouped by padded width.
+
+        Lists are in grid-code rank order; padding repeats the last entry,
+        which never changes the first minimum.
+        """
+        counts = np.diff(offsets)
+        self.mean_count = float(counts.mean()) if counts.size else 0.0
+        pow2 = 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
+        self.width = np.where(counts <= _EXACT_WIDTHS, counts, pow2)
+        self.row = np.zeros(counts.size, dtype=np.int64)
+        self.tables: dict[int, NDArray[np.int32]] = {}
+        for w in np.unique(self.width[self.width > 0]):
+            slots = np.flatnonzero(self.width == w)
+            self.row[slots] = np.arange(slots.size)
+            take = offsets[slots][:, None] + np.minimum(np.arange(w), counts[slots][:, None] - 1)
+            self.tables[int(w)] = cand[take].astype(np.int32)
+
+    def nearest(self, x: FloatArray, y: FloatArray, slots: IntArray) -> tuple[IntArray, FloatArray]:
+        """Return (feature, distance m) nearest to EPSG:4326 points lying in cells ``slots``."""
+        f = self.frame[slots]
+        du, dv = x - f[:, 6], y - f[:, 7]
+        px = f[:, 0] + f[:, 2] * du + f[:, 3] * dv
+        py = f[:, 1] + f[:, 4] * du + f[:, 5] * dv
+        feat = np.full(x.shape[0], -1, dtype=np.int64)
+        dist = np.full(x.shape[0], np.inf)
+        width = self.width[slots]
+        for w, table in self.tables.items():
+            sel = np.flatnonzero(width == w)
+            if sel.size == 0:
+                continue
+            seg = table[self.row[slots[sel]]]
+            d2 = _squared_distances(self.segments, px[sel, None], py[sel, None], seg)
+            best = d2.min(axis=1)
+            pick = np.argmax(d2 <= best[:, None] * (1.0 + _TIE_REL), axis=1)
+            feat[sel] = self.segments.owner[seg[np.arange(sel.size), pick]]
+            dist[sel] = np.sqrt(best)
+        return feat, dist
+
+
+def _far_grid(inner: Grid) -> tuple[Grid, IntArray]:
+    """Return the far grid around ``inner`` and its cells not wholly inside ``inner`` (degrees)."""
+    x0, y0, x1, y1 = inner.bounds
+    mx, my = (x1 - x0) * FAR_MARGIN_SPANS, (y1 - y0) * FAR_MARGIN_SPANS
+    fx0, fy0 = max(x0 - mx, -180.0), max(y0 - my, -90.0)
+    fx1, fy1 = min(x1 + mx, 180.0), min(y1 + my, 90.0)
+    nx, ny = choose_shape((fx0, fy0, fx1, fy1), FAR_MAX_CELLS)
+    grid = Grid(fx0, fy0, (fx1 - fx0) / nx, (fy1 - fy0) / ny, nx, ny)
+    ix = np.tile(np.arange(nx), ny)
+    iy = np.repeat(np.arange(ny), nx)
+    inside = (
+        (fx0 + ix * grid.dx >= x0)
+        & (fx0 + (ix + 1) * grid.dx <= x1)
+        & (fy0 + iy * grid.dy >= y0)
+        & (fy0 + (iy + 1) * grid.dy <= y1)
+    )
+    return grid, np.flatnonzero(~inside)
+
+
+class NearestTable:
+    """Find the nearest comprehensive grid of EPSG:4326 points in metres (EPSG:4549)."""
+
+    def __init__(self, segments: Segments, raster: Grid | None, near_cells: IntArray | None, rank: IntArray) -> None:
+        """Precompute lookup levels: ``near_cells`` of ``raster``, then a far grid around it."""
+        self.segments = segments
+        self._rank = rank
+        self.levels: list[_Level] = []
+        if raster is not None and near_cells is not None and segments.ax.size:
+            self.levels.append(_Level(raster, near_cells, segments, rank))
+            far, far_cells = _far_grid(raster)
+            self.levels.append(_Level(far, far_cells, segments, rank))
+
+    def nearest(self, x: FloatArray, y: FloatArray, cells: IntArray | None = None) -> tuple[IntArray, FloatArray]:
+        """Return (nearest feature index, distance in metres) for EPSG:4326 points known outside.
+
+        ``cells`` optionally gives each point's cell in the first level's grid
+        (-1 outside it), as already computed by the caller.
+        """
+        n = x.shape[0]
+        feat = np.full(n, -1, dtype=np.int64)
+        dist = np.full(n, np.inf)
+        todo = np.arange(n)
+        for k, level in enumerate(self.levels):
+            if k == 0 and cells is not None:
+                pts = np.flatnonzero(cells >= 0)
+                found = cells[pts]
+            else:
+                pts, found = level.grid.cells_of(x[todo], y[todo])
+                pts = todo[pts]
+            slots = level.slot[found]
+            ok = slots >= 0
+            pts, slots = pts[ok], slots[ok]
+            feat[pts], dist[pts] = level.nearest(x[pts], y[pts], slots)
+            done = np.zeros(n, dtype=bool)
+            done[pts] = True
+            todo = todo[~done[todo]]
+        if todo.size:
+            feat[todo], dist[todo] = self._nearest_exact(x[todo], y[todo])
+        return feat, dist
+
+    def _nearest_exact(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, FloatArray]:
+        """Return nearest feature/distance (metres) via pyproj and the GEOS segment tree."""
+        n = x.shape[0]
+        feat = np.full(n, -1, dtype=np.int64)
+        dist = np.full(n, np.inf)
+        mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(x, y)
+        ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
+        if ok.size == 0 or self.segments.ax.size == 0:
+            return feat, dist
+        pairs, _ = self.segments.tree.query_nearest(shapely.points(mx[ok], my[ok]), all_matches=True)
+        d2 = _squared_distances(self.segments, mx[ok][pairs[0]], my[ok][pairs[0]], pairs[1])
+        order = np.lexsort((self._rank[self.segments.owner[pairs[1]]], pairs[0]))
+        grp, d2, seg = pairs[0][order], d2[order], pairs[1][order]
+        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
+        best = np.minimum.reduceat(d2, starts)
+        counts = np.diff(np.r_[starts, grp.size])
+        hits = np.flatnonzero(d2 <= np.repeat(best, counts) * (1.0 + _TIE_REL))
+        first = hits[np.r_[True, grp[hits[1:]] != grp[hits[:-1]]]]
+        feat[ok[grp[first]]] = self.segments.owner[seg[first]]
+        dist[ok[grp[starts]]] = np.sqrt(best)
+        return feat, dist

@@ -34,8 +34,34 @@ BLOCK = 8
 
 
 @dataclass(frozen=True)
-class Raster:
-    """A regular lon/lat raster (degrees, EPSG:4326) with per-cell answers.
+class Grid:
+    """A regular lon/lat grid (degrees, EPSG:4326): cell c = iy * nx + ix, row-major."""
+
+    x0: float
+    y0: float
+    dx: float
+    dy: float
+    nx: int
+    ny: int
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Return (xmin, ymin, xmax, ymax) of the grid in degrees."""
+        return self.x0, self.y0, self.x0 + self.nx * self.dx, self.y0 + self.ny * self.dy
+
+    def cells_of(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, IntArray]:
+        """Return (indices of points inside the grid, their cell numbers) for lon/lat arrays."""
+        fx = (x - self.x0) / self.dx
+        fy = (y - self.y0) / self.dy
+        inside = (fx >= 0.0) & (fx < self.nx) & (fy >= 0.0) & (fy < self.ny)
+        idx = np.flatnonzero(inside)
+        cells = fy[idx].astype(np.int64) * self.nx + fx[idx].astype(np.int64)
+        return idx, cells
+
+
+@dataclass(frozen=True)
+class Raster(Grid):
+    """A lookup grid (degrees, EPSG:4326) with per-cell answers.
 
     ``cell_state[c]`` is a feature index (pure cell inside that
     comprehensive grid), ``NO_GRID`` (pure cell outside every comprehensive
@@ -45,12 +71,6 @@ class Raster:
     ``cell_count`` holds the list lengths.
     """
 
-    x0: float
-    y0: float
-    dx: float
-    dy: float
-    nx: int
-    ny: int
     cell_state: NDArray[np.int32]
     cell_offsets: IntArray
     cell_feats: IntArray
@@ -60,15 +80,6 @@ class Raster:
     def pure_fraction(self) -> float:
         """Return the share of cells that are answered without an exact test."""
         return float(np.mean(self.cell_state != IMPURE))
-
-    def cells_of(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, IntArray]:
-        """Return (indices of points inside the raster, their cell numbers) for lon/lat arrays."""
-        fx = (x - self.x0) / self.dx
-        fy = (y - self.y0) / self.dy
-        inside = (fx >= 0.0) & (fx < self.nx) & (fy >= 0.0) & (fy < self.ny)
-        idx = np.flatnonzero(inside)
-        cells = fy[idx].astype(np.int64) * self.nx + fx[idx].astype(np.int64)
-        return idx, cells
 
 
 def choose_shape(bounds: tuple[float, float, float, float], max_cells: int) -> tuple[int, int]:

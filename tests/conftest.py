@@ -17,6 +17,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
         call_command("load_demo_data", verbosity=0)
 
 
+@pytest.fixture
+def demo_data(transactional_db):
+    """Make sure the demo data set is there for a transactional test (the flush after an earlier one
+    empties every table; pytest-django runs transactional tests after the others)."""
+    call_command("load_demo_data", verbosity=0)
+
+
 def box(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
     """Return an EPSG:4326 rectangle as a MultiPolygon."""
     return MultiPolygon(Polygon.from_bbox((x0, y0, x1, y1)), srid=4326)

@@ -4,6 +4,7 @@ import os
 from .base import *  # noqa: F403
 
 DEBUG = False
+STATIC_ROOT = BASE_DIR / "staticfiles"  # noqa: F405  (collectstatic target)
 SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
