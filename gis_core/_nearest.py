@@ -10,7 +10,7 @@ Two lookup levels answer most points with numpy: the locator raster
 extends one raster span beyond it on every side. For each of their cells a
 short list of candidate segments is precomputed (every segment that can be
 nearest for *some* point of the cell), with an affine approximation of the
-EPSG:4326 -> EPSG:4549 projection over that cell (error well below 1 mm).
+EPSG:4326 -> EPSG:4549 projection over that cell (error about 1 mm at most).
 Points beyond the far grid use pyproj and a GEOS STRtree.
 """
 
@@ -108,6 +108,38 @@ def _reach(radius: FloatArray) -> FloatArray:
     return 2.0 * radius * (1.0 + _REACH_FRACTION) + _REACH_METRES
 
 
+def _prune(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArray, grp: IntArray, seg: IntArray) -> NDArray:
+    """Return a mask of the (group, segment) pairs that can be nearest somewhere near a centre.
+
+    Groups are contiguous runs of ``grp``; group g is the disc of ``radius``
+    m around (e[g], n[g]) in EPSG:4549. With s* the segment nearest to the
+    centre c, s is dropped when d_s(c) > d*(c) + 2 r (band test) or when it
+    is dominated by s* over the whole disc: the distance to a convex set has
+    a Hessian bounded by 1/d, so |grad(d_s - d*)| <= |u_s(c) - u*(c)| +
+    r/(d_s(c) - r) + r/(d*(c) - r) in the disc (u = unit vector away from the
+    segment), and d_s - d* > 0 everywhere if d_s(c) - d*(c) exceeds r times that.
+    """
+    r = radius * (1.0 + _REACH_FRACTION) + _REACH_METRES
+    px, py = e[grp] - s.ax[seg], n[grp] - s.ay[seg]
+    t = np.clip((px * s.ex[seg] + py * s.ey[seg]) * s.inv_len2[seg], 0.0, 1.0)
+    px -= t * s.ex[seg]
+    py -= t * s.ey[seg]
+    d = np.hypot(px, py)
+    starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
+    counts = np.diff(np.r_[starts, grp.size])
+    best = np.repeat(np.minimum.reduceat(d, starts), counts)
+    hits = np.flatnonzero(d == best)
+    first = hits[np.r_[True, grp[hits[1:]] != grp[hits[:-1]]]]
+    safe = np.maximum(d, 1e-300)
+    ux, uy = px / safe, py / safe
+    ux_best, uy_best = np.repeat(ux[first], counts), np.repeat(uy[first], counts)
+    rr = r[grp]
+    far = best > 2.0 * rr
+    lip = np.hypot(ux - ux_best, uy - uy_best) + rr / np.maximum(d - rr, rr) + rr / np.maximum(best - rr, rr)
+    dominated = far & (d - best > rr * lip)
+    return (d <= best + 2.0 * rr) & ~dominated
+
+
 def _expand(offsets: IntArray, values: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
     """Return (position in ``rows``, value) for every CSR entry of each row, in row order."""
     counts = offsets[rows + 1] - offsets[rows]
@@ -166,8 +198,11 @@ def _geos_candidates(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArr
     np.minimum.at(dmin, near_pairs[0], near_d)
     owner, seg = s.tree.query(centres, predicate="dwithin", distance=dmin + _reach(radius))
     order = np.argsort(owner, kind="stable")
+    owner, seg = owner[order], seg[order].astype(np.int64)
+    keep = _prune(s, e, n, radius, owner, seg)
+    owner, seg = owner[keep], seg[keep]
     offsets = np.r_[0, np.cumsum(np.bincount(owner, minlength=e.shape[0]))].astype(np.int64)
-    return offsets, seg[order].astype(np.int64)
+    return offsets, seg
 
 
 class _Level:
@@ -187,11 +222,9 @@ class _Level:
         b_frame, b_radius = _frames(nodes, grid, bx, by, _BUILD_BLOCK)
         b_offsets, b_cand = _geos_candidates(segments, b_frame[:, 0], b_frame[:, 1], b_radius)
         pair_cell, seg = _expand(b_offsets, b_cand, cell_block.astype(np.int64).ravel())
-        d = np.sqrt(_squared_distances(segments, self.frame[pair_cell, 0], self.frame[pair_cell, 1], seg))
-        starts = np.flatnonzero(np.r_[True, pair_cell[1:] != pair_cell[:-1]])
-        dmin = np.minimum.reduceat(d, starts) if d.size else d
-        keep = d <= (dmin + _reach(radius))[pair_cell]
-        pair_cell, seg = pair_cell[keep], seg[keep]
+        if seg.size:
+            keep = _prune(segments, self.frame[:, 0], self.frame[:, 1], radius, pair_cell, seg)
+            pair_cell, seg = pair_cell[keep], seg[keep]
         order = np.lexsort((rank[segments.owner[seg]], pair_cell))
         offsets = np.r_[0, np.cumsum(np.bincount(pair_cell, minlength=cells.size))].astype(np.int64)
         self._build_groups(offsets, seg[order])
@@ -305,7 +338,7 @@ class NearestTable:
         ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
         if ok.size == 0 or self.segments.ax.size == 0:
             return feat, dist
-        pairs, _ = self.segments.tree.query_nearest(shapely.points(mx[ok], my[ok]), all_matches=True)
+        pairs = self.segments.tree.query_nearest(shapely.points(mx[ok], my[ok]), all_matches=True)
         d2 = _squared_distances(self.segments, mx[ok][pairs[0]], my[ok][pairs[0]], pairs[1])
         order = np.lexsort((self._rank[self.segments.owner[pairs[1]]], pairs[0]))
         grp, d2, seg = pairs[0][order], d2[order], pairs[1][order]

@@ -1,6 +1,7 @@
 """Lookup raster that lets the locator answer most points with numpy indexing.
 
-The raster covers the EPSG:4326 bounding box of all features (degrees).
+The raster covers the EPSG:4326 bounding box of all features (degrees),
+grown by 15 % per side.
 Every cell is tested with its box grown by ``eps`` degrees so that the
 floating-point rounding of a point's cell index can never matter:
 
@@ -29,6 +30,9 @@ NO_GRID = -1
 # Margin (degrees) added around the feature bounding box so that points on
 # the outermost edges still fall inside the raster.
 _EXTENT_MARGIN_DEG = 1e-6
+# The raster also reaches this share of the bounding box size beyond it on
+# every side, so that points just outside the town use the fast nearest path.
+RASTER_MARGIN_FRACTION = 0.15
 # Fine cells per block side for the two-level build.
 BLOCK = 8
 
@@ -149,8 +153,9 @@ def build_raster(
     pure with the same answer).
     """
     b = shapely.total_bounds(geoms)
-    x0, y0 = b[0] - _EXTENT_MARGIN_DEG, b[1] - _EXTENT_MARGIN_DEG
-    x1, y1 = b[2] + _EXTENT_MARGIN_DEG, b[3] + _EXTENT_MARGIN_DEG
+    mx = _EXTENT_MARGIN_DEG + RASTER_MARGIN_FRACTION * (b[2] - b[0])
+    my = _EXTENT_MARGIN_DEG + RASTER_MARGIN_FRACTION * (b[3] - b[1])
+    x0, y0, x1, y1 = max(b[0] - mx, -180.0), max(b[1] - my, -90.0), min(b[2] + mx, 180.0), min(b[3] + my, 90.0)
     nx, ny = shape if shape is not None else choose_shape((x0, y0, x1, y1), max_cells)
     if nx < 1 or ny < 1:
         raise ValueError(f"raster shape must be positive, got {(nx, ny)}")

@@ -181,12 +181,17 @@ class PolygonIndex:
         self._nearest_table: NearestTable | None = None
         if comp.size:
             segments = boundary_segments(self._geoms[comp], comp)
-            self._nearest_table = NearestTable(segments, self.raster, self._rank)
+            near_cells = None if self.raster is None else np.flatnonzero(self.raster.cell_state < 0)
+            self._nearest_table = NearestTable(segments, self.raster, near_cells, self._rank)
 
     # ------------------------------------------------------------------ API
 
     def locate(self, lon: float, lat: float) -> Location:
-        """Locate one EPSG:4326 point (degrees) using the exact STRtree path."""
+        """Locate one EPSG:4326 point (degrees).
+
+        Covering grids come from the GEOS STRtree (independent of the raster
+        used by ``locate_many``); the nearest grid uses the same search.
+        """
         validate_lonlat(lon, lat)
         point = Point(lon, lat)
         cand = self._tree.query(point)
@@ -203,8 +208,12 @@ class PolygonIndex:
         near_code = self._codes[near[0]] if near[0] >= 0 else None
         return Location(None, None, None, dedicated, True, near_id, near_code, float(dist[0]))
 
-    def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> LocateArrays:
-        """Locate many EPSG:4326 points (degrees, 1-D arrays) at once; see ``LocateArrays``."""
+    def locate_many(self, lons: ArrayLike, lats: ArrayLike, *, nearest: bool = True) -> LocateArrays:
+        """Locate many EPSG:4326 points (degrees, 1-D arrays) at once; see ``LocateArrays``.
+
+        With ``nearest=False`` the nearest grid of outside points is not
+        searched: their ``nearest_grid_id`` is -1 and distance NaN.
+        """
         x, y = validate_lonlat_arrays(lons, lats)
         x, y = x.ravel(), y.ravel()
         n = x.shape[0]
@@ -216,18 +225,20 @@ class PolygonIndex:
             cells[pts] = found
             ded_pts, ded_feats = self._raster_pass(x, y, pts, found, comp)
         outside = comp < 0
-        nearest = comp.copy()
+        near = comp.copy()
         dist = np.zeros(n, dtype=np.float64)
         out_idx = np.flatnonzero(outside)
-        if out_idx.size:
-            nearest[out_idx], dist[out_idx] = self._nearest(x[out_idx], y[out_idx], cells[out_idx])
+        if not nearest:
+            dist[out_idx] = np.nan
+        elif out_idx.size:
+            near[out_idx], dist[out_idx] = self._nearest(x[out_idx], y[out_idx], cells[out_idx])
         order = np.lexsort((self._rank[ded_feats], ded_pts))
         offsets = np.concatenate(([0], np.cumsum(np.bincount(ded_pts, minlength=n))))
         return LocateArrays(
             grid_id=self._ids_or_none[comp],
             village_id=self._village_or_none[comp],
             outside=outside,
-            nearest_grid_id=self._ids_or_none[nearest],
+            nearest_grid_id=self._ids_or_none[near],
             nearest_distance_m=dist,
             dedicated_offsets=offsets.astype(np.int64),
             dedicated_ids=self._ids[ded_feats[order]],

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import shapely
 
+from gis_core.coords import from_wgs84_array
+from gis_core.geometry import to_metric
 from gis_core.locator import LocatorFeature, PolygonIndex
 from grids.models import BoundaryGeneration, Grid
 
@@ -52,3 +55,22 @@ def invalidate_cache() -> None:
     """Forget every cached index (called after a generation is activated)."""
     with _lock:
         _cache.clear()
+
+
+_outlines_m: dict[int, object] = {}
+
+
+def edge_distance_m(grid_ids: np.ndarray, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """Return metres (EPSG:4549) from each point to its grid's outline; inf where grid id is -1."""
+    grid_ids = np.asarray(grid_ids)
+    out = np.full(grid_ids.shape, np.inf)
+    inside = np.flatnonzero(grid_ids >= 0)
+    if not inside.size:
+        return out
+    missing = set(grid_ids[inside].tolist()) - set(_outlines_m)
+    for grid in Grid.objects.filter(pk__in=missing).only("pk", "boundary"):
+        _outlines_m[grid.pk] = to_metric(shapely.boundary(shapely.from_wkb(bytes(grid.boundary.wkb))))
+    outlines = np.array([_outlines_m[int(g)] for g in grid_ids[inside]], dtype=object)
+    x, y = from_wgs84_array(np.asarray(lons)[inside], np.asarray(lats)[inside], "EPSG:4549")
+    out[inside] = shapely.distance(outlines, shapely.points(x, y))
+    return out

@@ -150,6 +150,10 @@ class Person(models.Model):
     name = models.CharField(max_length=64)
     phone = models.CharField(max_length=20, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices)
+    user = models.OneToOneField(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="person",
+        help_text="the login of this person, if they use the platform",
+    )
 
     class Meta:
         ordering = ["external_id"]

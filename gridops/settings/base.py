@@ -37,13 +37,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.gis",
+    "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
     "rest_framework_gis",
     "drf_spectacular",
     "gridops",
     "gis_core",
     "grids",
     "cameras",
+    "incidents",
+    "dispatch",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +111,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework_gis.pagination.GeoJsonPagination",
@@ -135,3 +140,8 @@ LOGGING = {
 # Debian 12 ships GDAL 3.6; the check asks for 3.9 to block network access from spatial
 # references. The importer only reads local files the operator names.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Dispatch: who routes a registered incident, and how many open incidents an A holder may carry
+# before the B backup takes new ones.
+INCIDENT_DISPATCHER = "dispatch.routing.GridDispatcher"
+DISPATCH_MAX_OPEN_PER_PERSON = int(os.environ.get("DISPATCH_MAX_OPEN_PER_PERSON", "5"))

@@ -294,3 +294,52 @@ def test_nearest_distance_close_to_geodesic(partition) -> None:  # noqa: ANN001
         (x0, y0), (x1, y1) = near.coords
         _, _, d = geod.inv(x0, y0, x1, y1)
         assert abs(res.nearest_distance_m[i] - d) <= max(1.0, 0.005 * d)
+
+
+@pytest.mark.parametrize("spread", [0.3, 2.0, 8.0])
+def test_nearest_far_points_match_brute_force(spread: float) -> None:
+    """Points in the raster margin, the far grid and beyond it (exact GEOS fallback)."""
+    feats = make_partition(n_grids=30, seed=3)
+    index = PolygonIndex(feats)
+    xmin, ymin, xmax, ymax = shapely.total_bounds([f.geometry for f in feats])
+    wx, wy = (xmax - xmin) * spread, (ymax - ymin) * spread
+    rng = np.random.default_rng(int(spread * 10))
+    lons, lats = rng.uniform(xmin - wx, xmax + wx, 3000), rng.uniform(ymin - wy, ymax + wy, 3000)
+    res = index.locate_many(lons, lats)
+    out = np.flatnonzero(res.outside)
+    comps = [f for f in feats if f.kind == COMPREHENSIVE]
+    metric = np.array([to_metric(f.geometry) for f in comps], dtype=object)
+    pts = np.array([to_metric(Point(lons[i], lats[i])) for i in out], dtype=object)
+    dist = shapely.distance(metric[:, None], pts[None, :])
+    best = dist.min(axis=0)
+    np.testing.assert_allclose(res.nearest_distance_m[out], best, rtol=1e-9, atol=0.01)
+    row = {f.id: k for k, f in enumerate(comps)}
+    chosen = np.array([row[int(g)] for g in res.nearest_grid_id[out]])
+    assert np.all(dist[chosen, np.arange(out.size)] <= best + 0.01)
+    for i in out[:: max(1, out.size // 50)]:
+        loc = index.locate(float(lons[i]), float(lats[i]))
+        assert (loc.nearest_grid_id, loc.distance_m) == (res.nearest_grid_id[i], res.nearest_distance_m[i])
+
+
+@pytest.mark.parametrize(("code_a", "code_b", "winner"), [("002", "001", 2), ("001", "002", 1)])
+def test_nearest_tie_at_shared_corner_prefers_smallest_code(code_a: str, code_b: str, winner: int) -> None:
+    """Two triangles share the union's corner (X2, Y2); a point north-east of it is equally near both."""
+    lower = Polygon([(X1, Y1), (X2, Y1), (X2, Y2)])
+    upper = Polygon([(X1, Y1), (X2, Y2), (X1, Y2)])
+    index = PolygonIndex(
+        [
+            LocatorFeature(1, "321003100001" + code_a, COMPREHENSIVE, 1, lower),
+            LocatorFeature(2, "321003100001" + code_b, COMPREHENSIVE, 1, upper),
+        ]
+    )
+    for lon, lat in [(X2 + 0.003, Y2 + 0.003), (X2 + 0.05, Y2 + 0.04), (X2 + 2.0, Y2 + 2.0)]:
+        loc = index.locate(lon, lat)
+        assert loc.outside and loc.nearest_grid_id == winner
+        assert index.locate_many(np.array([lon]), np.array([lat])).nearest_grid_id.tolist() == [winner]
+
+
+def test_locate_many_without_nearest(squares: PolygonIndex) -> None:
+    res = squares.locate_many(np.array([119.302, 119.33]), np.array([32.501, 32.505]), nearest=False)
+    assert res.grid_id.tolist() == [1, -1]
+    assert res.nearest_grid_id.tolist() == [1, -1]
+    assert res.nearest_distance_m[0] == 0.0 and np.isnan(res.nearest_distance_m[1])

@@ -8,6 +8,7 @@ from django.db import transaction
 from cameras.services import CameraDataError, cameras_load
 from gridops.demo_users import ensure_demo_users
 from grids.dataset import DatasetError, load_dataset
+from incidents.services import categories_load
 
 
 class Command(BaseCommand):
@@ -24,10 +25,12 @@ class Command(BaseCommand):
             with transaction.atomic():
                 summary = load_dataset(directory)
                 cameras = cameras_load(directory / "cameras.geojson")
+                categories = categories_load()
                 users = ensure_demo_users()
         except (DatasetError, CameraDataError) as exc:
             raise CommandError(f"nothing loaded: {exc}") from exc
         change = "new generation" if summary.new_generation else "unchanged generation"
         self.stdout.write(self.style.SUCCESS(
             f"{summary.town}: {summary.villages} villages, {summary.grids} grids ({change} {summary.generation}), "
-            f"{summary.people} people, {summary.memberships} team posts, {cameras} cameras, {users} demo users"))
+            f"{summary.people} people, {summary.memberships} team posts, {cameras} cameras, {categories} categories, "
+            f"{users} demo users"))

@@ -1,0 +1,249 @@
+"""Intake: validate, locate, store, register and dispatch incidents, one or many, in one transaction.
+
+A single POST is a batch of one, so the two paths cannot drift apart. The steps:
+1. idempotency: an item whose (source, external id) is already stored returns the stored incident;
+2. location: coordinates in any accepted CRS, else an address through the local gazetteer, else the
+   camera's view-sector target; the in-process locator (same answers as PostGIS) finds the grid;
+   what cannot be located is still stored, in the triage queue (never rejected, never lost);
+3. located incidents are registered and handed to the dispatcher (settings.INCIDENT_DISPATCHER);
+4. everything is inserted in bulk; a concurrent re-send of the same key loses the insert race
+   quietly (ON CONFLICT DO NOTHING) and returns the winner's incident;
+5. possible duplicates (same category, within 50 m and 72 h of an open incident) are flagged.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import shapely
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from gis_core.coords import to_wgs84
+from grids import fast_locator
+from grids.models import Grid
+from incidents.gazetteer import resolve_address
+from incidents.lifecycle import apply_transition, new_event, notify_changed
+from incidents.models import Category, Incident, IncidentEvent
+from incidents.permissions import Actor
+
+DUPLICATE_RADIUS_M = 50
+DUPLICATE_WINDOW_H = 72
+
+
+@dataclass
+class IntakeItem:
+    """One validated incident report (the API's serializers build these)."""
+
+    source: str
+    category: Category
+    title: str
+    external_id: str = ""
+    severity: int | None = None
+    description: str = ""
+    address: str = ""
+    x: float | None = None
+    y: float | None = None
+    crs: str = "EPSG:4326"
+    camera: object | None = None
+    reporter_name: str = ""
+    reporter_phone: str = ""
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return (self.source, self.external_id) if self.external_id else None
+
+
+@dataclass
+class IntakeOutcome:
+    incident: Incident
+    created: bool
+
+
+@dataclass
+class _Batch:
+    incidents: list[Incident] = field(default_factory=list)
+    events: list[IncidentEvent] = field(default_factory=list)
+    related: list = field(default_factory=list)
+
+
+def get_dispatcher():
+    """Return the configured dispatcher (dispatch.routing.GridDispatcher by default)."""
+    return import_string(settings.INCIDENT_DISPATCHER)()
+
+
+def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None) -> list[IntakeOutcome]:
+    """Store, locate, register and dispatch the items; return one outcome per item, in order."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = _existing([i.key for i in items if i.key])
+        fresh: list[int] = []
+        seen: dict[tuple, int] = {}
+        for n, item in enumerate(items):
+            if item.key and (item.key in existing or item.key in seen):
+                continue
+            if item.key:
+                seen[item.key] = n
+            fresh.append(n)
+        batch = _prepare([items[n] for n in fresh], actor=actor, now=now)
+        inserted = _insert(batch, [items[n].key for n in fresh])
+        created_ids = [inc.pk for inc, ok in zip(batch.incidents, inserted, strict=True) if ok]
+        _flag_duplicates(created_ids)
+        notify_changed(created_ids)
+        existing = existing | _existing([items[n].key for n, ok in zip(fresh, inserted, strict=True) if not ok])
+        by_index = {n: inc for n, inc, ok in zip(fresh, batch.incidents, inserted, strict=True) if ok}
+        existing |= {items[n].key: inc for n, inc in by_index.items() if items[n].key}
+        return [
+            IntakeOutcome(by_index[n], True) if n in by_index else IntakeOutcome(existing[item.key], False)
+            for n, item in enumerate(items)
+        ]
+
+
+def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
+    if not keys:
+        return {}
+    wanted = set(keys)
+    rows = Incident.objects.filter(external_id__in={k[1] for k in wanted}).select_related("category")
+    return {(r.source, r.external_id): r for r in rows if (r.source, r.external_id) in wanted}
+
+
+def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
+    batch = _Batch()
+    system = Actor.system()
+    for item in items:
+        incident = Incident(
+            source=item.source, external_id=item.external_id, category=item.category,
+            severity=item.severity or item.category.default_severity, title=item.title,
+            description=item.description, address=item.address, camera=item.camera,
+            reporter_name=item.reporter_name, reporter_phone=item.reporter_phone, created_at=now,
+            submitted_by=actor.user,
+        )
+        batch.incidents.append(incident)
+    _locate(batch.incidents, items)
+    for incident in batch.incidents:
+        batch.events.append(new_event(incident, "report", actor, from_state="", now=now,
+                                      data={"triage": incident.triage} if incident.triage else None))
+    located = [i for i in batch.incidents if not i.triage]
+    for incident in located:
+        batch.events.append(apply_transition(incident, "register", system, checked=True, now=now))
+    batch.related = get_dispatcher().dispatch_new(located, now=now, events=batch.events)
+    return batch
+
+
+def _point_of(item: IntakeItem) -> tuple[tuple[float, float] | None, str, str]:
+    """Return ((lon, lat) or None, how it was found, a note)."""
+    if item.x is not None and item.y is not None:
+        return to_wgs84(item.x, item.y, item.crs), "coordinates", ""
+    if item.address:
+        match = resolve_address(item.address)
+        if match is not None:
+            return (match.lon, match.lat), "address", f"{match.kind} {match.matched} ({match.precision})"
+        return None, "address", "address not found in the gazetteer"
+    if item.camera is not None:
+        target = shapely.point_on_surface(shapely.from_wkb(bytes(item.camera.sector.wkb)))
+        return (target.x, target.y), "camera", f"view-sector target of camera {item.camera.code}"
+    return None, "", "no location given"
+
+
+def _locate(incidents: list[Incident], items: list[IntakeItem]) -> None:
+    points = []
+    for incident, item in zip(incidents, items, strict=True):
+        point, how, note = _point_of(item)
+        incident.location_source, incident.location_note = how, note
+        if item.x is not None and item.y is not None:
+            incident.original_x, incident.original_y, incident.original_crs = item.x, item.y, item.crs
+        if point is None:
+            incident.triage = Incident.Triage.UNRESOLVED_ADDRESS if how == "address" else Incident.Triage.NO_LOCATION
+        else:
+            incident.location = Point(point[0], point[1], srid=4326)
+            points.append((incident, point))
+    if points:
+        _assign_grids(points)
+
+
+def _assign_grids(points: list[tuple[Incident, tuple[float, float]]]) -> None:
+    index = fast_locator.index_for()
+    lons = np.array([p[1][0] for p in points])
+    lats = np.array([p[1][1] for p in points])
+    found = index.locate_many(lons, lats)
+    grids = Grid.objects.active().select_related("generation").in_bulk(
+        set(found.grid_id[found.grid_id >= 0].tolist()) | set(found.nearest_grid_id[found.nearest_grid_id >= 0].tolist())
+        | set(found.dedicated_ids.tolist())
+    )
+    edge_m = fast_locator.edge_distance_m(found.grid_id, lons, lats)
+    for k, (incident, _) in enumerate(points):
+        incident.located_dedicated = [grids[g] for g in found.dedicated_for(k)]
+        if found.grid_id[k] >= 0:
+            grid = grids[int(found.grid_id[k])]
+            incident.grid, incident.village_id = grid, grid.village_id
+            incident.generation_id, incident.town_id = grid.generation_id, grid.generation.town_id
+            incident.near_edge = bool(edge_m[k] < NEAR_EDGE_M)
+        else:
+            nearest = grids.get(int(found.nearest_grid_id[k]))
+            incident.triage = Incident.Triage.OUTSIDE
+            incident.nearest_grid = nearest
+            incident.distance_m = float(found.nearest_distance_m[k]) if nearest else None
+            incident.town_id = nearest.generation.town_id if nearest else None
+
+
+NEAR_EDGE_M = 10.0
+
+
+def _insert(batch: _Batch, keys: list[tuple | None]) -> list[bool]:
+    """Insert the batch; return per incident whether this call stored it (False: lost a key race)."""
+    token = uuid.uuid4()
+    for incident in batch.incidents:
+        incident.intake_token = token
+    keyed = [i for i, k in zip(batch.incidents, keys, strict=True) if k]
+    plain = [i for i, k in zip(batch.incidents, keys, strict=True) if not k]
+    Incident.objects.bulk_create(plain, batch_size=2000)
+    if keyed:
+        Incident.objects.bulk_create(keyed, batch_size=2000, ignore_conflicts=True)
+        ours = Incident.objects.filter(intake_token=token).exclude(external_id="")
+        ids = {(src, ext): pk for src, ext, pk in ours.values_list("source", "external_id", "id")}
+        for incident in keyed:
+            incident.pk = ids.get((incident.source, incident.external_id))
+    stored = {id(i) for i in batch.incidents if i.pk is not None}
+    IncidentEvent.objects.bulk_create([e for e in batch.events if id(e.incident) in stored], batch_size=5000)
+    for model_objects in _group_by_model([r for r in batch.related if id(r.incident) in stored]):
+        type(model_objects[0]).objects.bulk_create(model_objects, batch_size=5000)
+    return [i.pk is not None for i in batch.incidents]
+
+
+def _group_by_model(objects: list) -> list[list]:
+    groups: dict[type, list] = {}
+    for obj in objects:
+        groups.setdefault(type(obj), []).append(obj)
+    return list(groups.values())
+
+
+def _flag_duplicates(incident_ids: list[int]) -> None:
+    """Point each new incident at an earlier open one of the same category within 50 m and 72 h."""
+    if not incident_ids:
+        return
+    # One statement for the whole batch: a correlated nearest-neighbour subquery per new row, with a
+    # bounding-box prefilter (0.0015 degrees > 50 m at these latitudes) that the GiST index serves.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE incidents_incident n SET possible_duplicate_of_id = (
+              SELECT o.id FROM incidents_incident o
+              WHERE o.category_id = n.category_id AND o.id < n.id
+                AND o.state = ANY(%(open)s) AND o.location IS NOT NULL
+                AND o.created_at BETWEEN n.created_at - make_interval(hours => %(hours)s) AND n.created_at
+                AND o.location && ST_Expand(n.location, 0.0015)
+                AND ST_DWithin(o.location::geography, n.location::geography, %(radius)s)
+              ORDER BY ST_Distance(o.location::geography, n.location::geography), o.id LIMIT 1)
+            WHERE n.id = ANY(%(ids)s) AND n.location IS NOT NULL
+            """,
+            {"ids": incident_ids, "open": OPEN_FOR_DUPLICATES, "hours": DUPLICATE_WINDOW_H,
+             "radius": DUPLICATE_RADIUS_M},
+        )
+
+
+OPEN_FOR_DUPLICATES = ["reported", "registered", "dispatched", "in_progress", "handled"]

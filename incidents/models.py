@@ -1,0 +1,206 @@
+"""Categories, incidents and their append-only event history."""
+from __future__ import annotations
+
+from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import Q
+
+from grids.models import BoundaryGeneration, Grid, Person, Town, Village
+
+
+class Level(models.IntegerChoices):
+    """Who handles a matter: small matters stay in the grid, big ones go to the village, then up."""
+
+    GRID = 1, "网格 grid"
+    VILLAGE = 2, "村居 village"
+    TOWN = 3, "镇 town command centre"
+    BUREAU = 4, "职能部门 functional bureau"
+
+
+class Severity(models.IntegerChoices):
+    MINOR = 1, "一般 minor"
+    NORMAL = 2, "较重 normal"
+    MAJOR = 3, "重大 major"
+    CRITICAL = 4, "特别重大 critical"
+
+
+class Category(models.Model):
+    """A kind of matter, with who handles it and how fast (its SLA)."""
+
+    code = models.SlugField(max_length=40, unique=True, help_text="also the Open311 service_code")
+    name_zh = models.CharField(max_length=40)
+    name_en = models.CharField(max_length=80)
+    description = models.CharField(max_length=300, blank=True)
+    responsible_role = models.CharField(max_length=16, choices=Person.Role.choices)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.GRID)
+    default_severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.NORMAL)
+    urgent = models.BooleanField(default=False, help_text="short clocks, e.g. straw burning")
+    sla_accept_min = models.PositiveIntegerField(help_text="minutes from dispatch to acceptance")
+    sla_handle_min = models.PositiveIntegerField(help_text="minutes from registration to handled")
+    purposes = ArrayField(models.CharField(max_length=32, choices=Grid.Purpose.choices), default=list, blank=True,
+                          help_text="dedicated grids of these purposes take this category")
+    bureau = models.CharField(max_length=60, blank=True, help_text="functional bureau at the top level")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(condition=Q(sla_accept_min__gt=0) & Q(sla_handle_min__gt=0), name="sla_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name_zh} {self.name_en}"
+
+
+class IncidentState(models.TextChoices):
+    REPORTED = "reported", "上报 reported"
+    REGISTERED = "registered", "立案 registered"
+    DISPATCHED = "dispatched", "派遣 dispatched"
+    IN_PROGRESS = "in_progress", "处置 in progress"
+    HANDLED = "handled", "反馈 handled"
+    VERIFIED = "verified", "核查 verified"
+    CLOSED = "closed", "结案 closed"
+    CANCELLED = "cancelled", "撤销 cancelled"
+    DUPLICATE = "duplicate", "重复 duplicate"
+    OUT_OF_JURISDICTION = "out_of_jurisdiction", "非本辖区 out of jurisdiction"
+
+
+OPEN_STATES = ["reported", "registered", "dispatched", "in_progress", "handled", "verified"]
+STATES = [s for s, _ in IncidentState.choices]
+
+
+class Incident(models.Model):
+    """One matter reported from any source, located into a grid and handled in a closed loop."""
+
+    class Source(models.TextChoices):
+        HOTLINE_12345 = "hotline_12345", "12345热线 hotline"
+        MAYOR_MAILBOX = "mayor_mailbox", "寄语市长 mayor's mailbox"
+        PATROL = "patrol", "日常巡查 patrol"
+        CAMERA = "camera", "高清探头 camera"
+        CITIZEN = "citizen", "群众 citizen"
+        HIGHER_LEVEL = "higher_level", "上级交办 higher-level assignment"
+
+    State = IncidentState
+
+    class Triage(models.TextChoices):
+        NONE = "", "located"
+        OUTSIDE = "outside_town", "outside the town"
+        UNRESOLVED_ADDRESS = "unresolved_address", "address not found"
+        NO_LOCATION = "no_location", "no location given"
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    external_id = models.CharField(max_length=64, blank=True, help_text="the sender's own id (idempotency key)")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents")
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    reporter_name = models.CharField(max_length=64, blank=True)
+    reporter_phone = models.CharField(max_length=32, blank=True)
+    camera = models.ForeignKey("cameras.Camera", null=True, blank=True, on_delete=models.PROTECT)
+    submitted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                     help_text="the user or integration client that sent it")
+    intake_token = models.UUIDField(null=True, blank=True, editable=False,
+                                    help_text="the intake call that stored it (tells a won insert from a lost one)")
+
+    location = models.PointField(srid=4326, null=True, blank=True)
+    original_x = models.FloatField(null=True, blank=True)
+    original_y = models.FloatField(null=True, blank=True)
+    original_crs = models.CharField(max_length=20, blank=True)
+    location_source = models.CharField(max_length=16, blank=True, help_text="coordinates | address | camera")
+    location_note = models.CharField(max_length=200, blank=True)
+    town = models.ForeignKey(Town, null=True, blank=True, on_delete=models.PROTECT)
+    generation = models.ForeignKey(BoundaryGeneration, null=True, blank=True, on_delete=models.PROTECT)
+    village = models.ForeignKey(Village, null=True, blank=True, on_delete=models.PROTECT)
+    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents",
+                             help_text="the comprehensive grid the point was located in")
+    handling_grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      help_text="the grid whose team handles it (a dedicated grid when it matches)")
+    near_edge = models.BooleanField(default=False)
+    nearest_grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    distance_m = models.FloatField(null=True, blank=True, help_text="metres to the nearest grid when outside")
+    triage = models.CharField(max_length=20, choices=Triage.choices, blank=True, default="")
+
+    state = models.CharField(max_length=20, choices=State.choices, default=State.REPORTED)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.GRID)
+    assignee = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents")
+    possible_duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                              related_name="possible_duplicates")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged")
+
+    created_at = models.DateTimeField(db_index=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    accept_due_at = models.DateTimeField(null=True, blank=True)
+    handle_due_at = models.DateTimeField(null=True, blank=True)
+    escalate_at = models.DateTimeField(null=True, blank=True, help_text="when the sweep escalates it next")
+    escalations = models.PositiveSmallIntegerField(default=0)
+    reworks = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
+                                    name="incident_idempotency_key"),
+            models.CheckConstraint(condition=Q(state__in=STATES), name="incident_state_known"),
+            models.CheckConstraint(condition=Q(triage="") | Q(grid__isnull=True), name="triaged_has_no_grid"),
+            models.CheckConstraint(condition=~Q(state="closed") | Q(closed_at__isnull=False),
+                                   name="closed_has_closed_at"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "escalate_at"], name="incident_sweep_idx"),
+            models.Index(fields=["grid", "state"], name="incident_grid_state_idx"),
+            models.Index(fields=["assignee", "state"], name="incident_assignee_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.pk:07d}" if self.pk else "INC-new"
+
+
+class EventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("incident events are append-only")
+
+    def delete(self):
+        raise PermissionError("incident events are append-only")
+
+
+class IncidentEvent(models.Model):
+    """One step in an incident's life: append-only (the database refuses UPDATE and DELETE too)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=24)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=64, help_text="who acted: a username, 'system' or a client")
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.action} {self.from_state}->{self.to_state}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("incident events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("incident events are append-only")

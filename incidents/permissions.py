@@ -1,0 +1,81 @@
+"""Who is acting, and in which roles towards one incident: the one place that decides it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    SYSTEM = "system"                  # the platform itself: intake pipeline, SLA sweep
+    OPERATOR = "operator"              # command-centre operator (指挥中心)
+    PLANNER = "planner"                # grid office planner
+    TOWN_LEADER = "town_leader"        # town leader (镇领导): reads everything
+    INTEGRATION = "integration"        # 12345 hotline, mayor's mailbox, camera analytics (API token)
+    GRID_LEADER = "grid_leader"        # leader of the team of the incident's handling grid
+    GRID_MEMBER = "grid_member"        # member of that team
+    ASSIGNEE = "assignee"              # the person the incident is assigned to now
+    VILLAGE_LEADER = "village_leader"  # the town leader linked to the incident's village
+
+
+GROUPS = ("operator", "planner", "town_leader", "grid_leader", "grid_member", "integration")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (with their groups and linked person) or the system."""
+
+    user: object | None
+    label: str
+    groups: frozenset[str] = frozenset()
+    person_id: int | None = None
+    superuser: bool = False
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(user=None, label=label)
+
+    @classmethod
+    def of(cls, user) -> Actor:
+        """Return the actor for a Django user (groups and person looked up once)."""
+        if user is None or not user.is_authenticated:
+            return cls(user=None, label="anonymous")
+        person = getattr(user, "person", None) if hasattr(user, "person") else None
+        return cls(
+            user=user, label=user.get_username(),
+            groups=frozenset(user.groups.values_list("name", flat=True)),
+            person_id=person.pk if person else None, superuser=user.is_superuser,
+        )
+
+    @property
+    def is_system(self) -> bool:
+        return self.user is None and self.label != "anonymous"
+
+    def global_roles(self) -> set[Role]:
+        """Return the roles that do not depend on the incident."""
+        roles = {Role(g) for g in self.groups if g in GROUPS}
+        if self.is_system:
+            roles.add(Role.SYSTEM)
+        if self.superuser:
+            roles.add(Role.OPERATOR)
+        return roles
+
+
+def roles_on(actor: Actor, incident) -> set[Role]:
+    """Return every role the actor holds towards this incident."""
+    from grids.models import GridTeam, TeamMembership, VillageLeader
+
+    roles = actor.global_roles() - {Role.GRID_LEADER, Role.GRID_MEMBER}
+    person = actor.person_id
+    if person is None:
+        return roles
+    if incident.assignee_id == person:
+        roles.add(Role.ASSIGNEE)
+    grid_id = incident.handling_grid_id
+    if grid_id is not None:
+        if GridTeam.objects.filter(grid_id=grid_id, leader_id=person).exists():
+            roles.add(Role.GRID_LEADER)
+        if TeamMembership.objects.filter(team__grid_id=grid_id, person_id=person).exists():
+            roles.add(Role.GRID_MEMBER)
+    if incident.village_id and VillageLeader.objects.filter(village_id=incident.village_id, person_id=person).exists():
+        roles.add(Role.VILLAGE_LEADER)
+    return roles
