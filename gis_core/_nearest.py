@@ -230,7 +230,7 @@ class _Level:
         self._build_groups(offsets, seg[order])
 
     def _build_groups(self, offsets: IntArray, cand: IntArray) -> None:
-        """Store candidate lists as dense int32 (rows, width) tables grouped by padded width.
+        """Store candidate lists as dense int32 (rows, width) tables, one per padded width.
 
         Lists are in grid-code rank order; padding repeats the last entry,
         which never changes the first minimum.
@@ -238,14 +238,16 @@ class _Level:
         counts = np.diff(offsets)
         self.mean_count = float(counts.mean()) if counts.size else 0.0
         pow2 = 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
-        self.width = np.where(counts <= _EXACT_WIDTHS, counts, pow2)
+        width = np.where(counts <= _EXACT_WIDTHS, counts, pow2)
+        self.widths = [int(w) for w in np.unique(width)]
+        self.width_index = np.searchsorted(self.widths, width).astype(np.int8)
         self.row = np.zeros(counts.size, dtype=np.int64)
-        self.tables: dict[int, NDArray[np.int32]] = {}
-        for w in np.unique(self.width[self.width > 0]):
-            slots = np.flatnonzero(self.width == w)
+        self.tables: list[NDArray[np.int32]] = []
+        for w in self.widths:
+            slots = np.flatnonzero(width == w)
             self.row[slots] = np.arange(slots.size)
-            take = offsets[slots][:, None] + np.minimum(np.arange(w), counts[slots][:, None] - 1)
-            self.tables[int(w)] = cand[take].astype(np.int32)
+            take = offsets[slots][:, None] + np.minimum(np.arange(w), np.maximum(counts[slots][:, None] - 1, 0))
+            self.tables.append(cand[take].astype(np.int32) if cand.size else np.zeros((slots.size, w), np.int32))
 
     def nearest(self, x: FloatArray, y: FloatArray, slots: IntArray) -> tuple[IntArray, FloatArray]:
         """Return (feature, distance m) nearest to EPSG:4326 points lying in cells ``slots``."""
@@ -255,10 +257,12 @@ class _Level:
         py = f[:, 1] + f[:, 4] * du + f[:, 5] * dv
         feat = np.full(x.shape[0], -1, dtype=np.int64)
         dist = np.full(x.shape[0], np.inf)
-        width = self.width[slots]
-        for w, table in self.tables.items():
-            sel = np.flatnonzero(width == w)
-            if sel.size == 0:
+        group = self.width_index[slots]
+        order = np.argsort(group, kind="stable")  # radix sort on int8
+        bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(self.widths)))]
+        for k, table in enumerate(self.tables):
+            sel = order[bounds[k] : bounds[k + 1]]
+            if sel.size == 0 or self.widths[k] == 0:
                 continue
             seg = table[self.row[slots[sel]]]
             d2 = _squared_distances(self.segments, px[sel, None], py[sel, None], seg)

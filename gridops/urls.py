@@ -6,12 +6,14 @@ from rest_framework.routers import DefaultRouter
 from cameras.apis import CameraViewSet
 from gridops import views
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
+from incidents.apis import IncidentViewSet
 
 router = DefaultRouter()
 router.register("towns", TownViewSet, basename="town")
 router.register("villages", VillageViewSet, basename="village")
 router.register("grids", GridViewSet, basename="grid")
 router.register("cameras", CameraViewSet, basename="camera")
+router.register("incidents", IncidentViewSet, basename="incident")
 
 urlpatterns = [
     path("", views.map_page, name="map"),

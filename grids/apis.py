@@ -17,6 +17,7 @@ from grids.models import BoundaryGeneration, Grid, Town
 from grids.serializers import (
     GridSerializer,
     LocateQuerySerializer,
+    LocateResultSerializer,
     TeamSerializer,
     TownSerializer,
     VillageSerializer,
@@ -89,7 +90,7 @@ class GridViewSet(viewsets.ReadOnlyModelViewSet):
 class LocateApi(APIView):
     """Locate a point into the village and grid(s) of the active (or given) generation."""
 
-    @extend_schema(parameters=[LocateQuerySerializer])
+    @extend_schema(parameters=[LocateQuerySerializer], responses=LocateResultSerializer)
     def get(self, request):
         q = validated_query(LocateQuerySerializer, request)
         generation = None

@@ -92,3 +92,32 @@ class LocateQuerySerializer(serializers.Serializer):
             if not math.isfinite(attrs[name]):
                 raise serializers.ValidationError({name: "must be a finite number"})
         return attrs
+
+
+class GridBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    purpose = serializers.CharField(allow_null=True)
+
+
+class VillageBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class LocateResultSerializer(serializers.Serializer):
+    """Where a point lies (documentation of GET /api/locate's answer)."""
+
+    lon = serializers.FloatField(help_text="WGS84 longitude after conversion")
+    lat = serializers.FloatField(help_text="WGS84 latitude after conversion")
+    generation = serializers.IntegerField(allow_null=True)
+    outside = serializers.BooleanField(help_text="no comprehensive grid covers the point")
+    grid = GridBriefSerializer(allow_null=True)
+    village = VillageBriefSerializer(allow_null=True)
+    dedicated = GridBriefSerializer(many=True)
+    nearest_grid = GridBriefSerializer(allow_null=True)
+    distance_m = serializers.FloatField(allow_null=True, help_text="metres to the nearest grid when outside")
+    near_edge = serializers.BooleanField(help_text="within 10 m of the grid outline, or on a shared edge")

@@ -171,10 +171,8 @@ def _assign_grids(points: list[tuple[Incident, tuple[float, float]]]) -> None:
     lons = np.array([p[1][0] for p in points])
     lats = np.array([p[1][1] for p in points])
     found = index.locate_many(lons, lats)
-    grids = Grid.objects.active().select_related("generation").in_bulk(
-        set(found.grid_id[found.grid_id >= 0].tolist()) | set(found.nearest_grid_id[found.nearest_grid_id >= 0].tolist())
-        | set(found.dedicated_ids.tolist())
-    )
+    wanted = np.concatenate([found.grid_id, found.nearest_grid_id, found.dedicated_ids])
+    grids = Grid.objects.select_related("generation").in_bulk(set(wanted[wanted >= 0].tolist()))
     edge_m = fast_locator.edge_distance_m(found.grid_id, lons, lats)
     for k, (incident, _) in enumerate(points):
         incident.located_dedicated = [grids[g] for g in found.dedicated_for(k)]

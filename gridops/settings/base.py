@@ -145,3 +145,17 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # before the B backup takes new ones.
 INCIDENT_DISPATCHER = "dispatch.routing.GridDispatcher"
 DISPATCH_MAX_OPEN_PER_PERSON = int(os.environ.get("DISPATCH_MAX_OPEN_PER_PERSON", "5"))
+
+# Celery: Redis broker (the machine's Redis by default); the sweep runs every minute under beat.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {"task": "dispatch.sweep_overdue", "schedule": 60.0},
+}
+INTAKE_BATCH_MAX = int(os.environ.get("INTAKE_BATCH_MAX", "100000"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024  # batches of up to 100,000 incidents

@@ -332,7 +332,7 @@ def test_nearest_tie_at_shared_corner_prefers_smallest_code(code_a: str, code_b:
             LocatorFeature(2, "321003100001" + code_b, COMPREHENSIVE, 1, upper),
         ]
     )
-    for lon, lat in [(X2 + 0.003, Y2 + 0.003), (X2 + 0.05, Y2 + 0.04), (X2 + 2.0, Y2 + 2.0)]:
+    for lon, lat in [(X2 + 0.001, Y2 + 0.001), (X2 + 0.008, Y2 + 0.007), (X2 + 0.05, Y2 + 0.04), (X2 + 2.0, Y2 + 2.0)]:
         loc = index.locate(lon, lat)
         assert loc.outside and loc.nearest_grid_id == winner
         assert index.locate_many(np.array([lon]), np.array([lat])).nearest_grid_id.tolist() == [winner]

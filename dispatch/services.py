@@ -1,0 +1,135 @@
+"""Dispatch actions on one incident (reassign, escalate, hand back) and the SLA sweep.
+
+Each action locks the incident row, checks who may act, records an event and notifies; the
+escalation sweep is driven by database state (``escalate_at``), so running it twice, or again
+after a worker died mid-sweep, never escalates an incident twice for one overdue period.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from dispatch.models import Assignment, Notification
+from dispatch.routing import RoutingContext, Target, assign
+from grids.models import Person
+from incidents.lifecycle import OPEN_FOR_CLOCKS, TransitionRefused, locked, new_event, notify_changed
+from incidents.models import Incident, Level
+from incidents.permissions import Actor, Role, roles_on
+
+ACTIVE_STATES = {Incident.State.DISPATCHED, Incident.State.IN_PROGRESS}
+ESCALATE_ROLES = {Role.SYSTEM, Role.OPERATOR, Role.GRID_LEADER, Role.ASSIGNEE, Role.VILLAGE_LEADER}
+REASSIGN_ROLES = {Role.OPERATOR, Role.GRID_LEADER}
+HAND_BACK_ROLES = {Role.OPERATOR, Role.VILLAGE_LEADER}
+
+
+def _require(incident: Incident, actor: Actor, roles: set[Role], action: str, states=ACTIVE_STATES) -> None:
+    if incident.state not in states:
+        raise TransitionRefused(f"cannot {action} an incident that is {incident.state}", reason="state")
+    if not roles_on(actor, incident) & roles:
+        raise TransitionRefused(f"{actor.label} may not {action} this incident", reason="role")
+
+
+def _retarget(incident: Incident, target: Target, ctx: RoutingContext, *, action: str, actor: Actor,
+              reason: str, now: datetime) -> None:
+    """End the active assignment, assign the target, save, record the event, notify."""
+    Assignment.objects.filter(incident=incident, active=True).update(active=False, ended_at=now)
+    from_level = incident.level
+    objects = assign(incident, target, ctx, now=now, why=action)
+    incident.save()
+    for obj in objects:
+        obj.save()
+    event = new_event(incident, action, actor, note=reason, now=now,
+                      data={"from_level": from_level, "to_level": target.level,
+                            "person": target.person.external_id if target.person else None, "unit": target.unit})
+    event.save()
+    notify_changed([incident.pk])
+
+
+def _context(incident: Incident) -> RoutingContext:
+    return RoutingContext({incident.handling_grid_id} - {None}, {incident.village_id} - {None})
+
+
+def incident_escalate(*, incident_id: int, actor: Actor, reason: str, now: datetime | None = None) -> Incident:
+    """Move the incident one level up (grid -> village -> town -> bureau) and restart its clock."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = locked(incident_id)
+        _require(incident, actor, ESCALATE_ROLES, "escalate", states=OPEN_FOR_CLOCKS)
+        _escalate_locked(incident, actor=actor, reason=reason, now=now)
+    return incident
+
+
+def _escalate_locked(incident: Incident, *, actor: Actor, reason: str, now: datetime) -> None:
+    if incident.level >= Level.BUREAU:
+        raise TransitionRefused("the incident is already at the top level", reason="state")
+    ctx = _context(incident)
+    target = ctx.target(incident, incident.level + 1)
+    incident.escalations += 1
+    incident.escalate_at = (now + timedelta(minutes=incident.category.sla_handle_min)
+                            if target.level < Level.BUREAU else None)
+    _retarget(incident, target, ctx, action="escalate", actor=actor, reason=reason, now=now)
+    if target.person is not None:
+        Notification.objects.create(person=target.person, incident=incident, kind=Notification.Kind.ESCALATED,
+                                    message=f"escalated to you: {incident.title}"[:300], created_at=now)
+
+
+def incident_hand_back(*, incident_id: int, actor: Actor, reason: str) -> Incident:
+    """Send the incident one level down (e.g. village -> grid) to be handled there."""
+    now = timezone.now()
+    with transaction.atomic():
+        incident = locked(incident_id)
+        _require(incident, actor, HAND_BACK_ROLES, "hand back")
+        if incident.level <= Level.GRID:
+            raise TransitionRefused("the incident is already at grid level", reason="state")
+        ctx = _context(incident)
+        _retarget(incident, ctx.target(incident, incident.level - 1), ctx, action="hand_back", actor=actor,
+                  reason=reason, now=now)
+    return incident
+
+
+def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str, reason: str) -> Incident:
+    """Give the incident to another person, at the same level."""
+    now = timezone.now()
+    person = Person.objects.filter(external_id=person_external_id).first()
+    if person is None:
+        raise ValueError(f"no person {person_external_id}")
+    with transaction.atomic():
+        incident = locked(incident_id)
+        _require(incident, actor, REASSIGN_ROLES, "reassign")
+        target = Target(incident.level, person, person.role, "", reason=f"reassigned by {actor.label}")
+        _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now)
+    return incident
+
+
+def overdue_ids(now: datetime, limit: int = 500) -> list[int]:
+    """Return ids of incidents whose escalation time has passed, oldest first."""
+    return list(
+        Incident.objects.filter(state__in=OPEN_FOR_CLOCKS, escalate_at__lte=now, level__lt=Level.BUREAU)
+        .order_by("escalate_at", "id").values_list("id", flat=True)[:limit]
+    )
+
+
+def sweep_overdue(*, now: datetime | None = None, limit: int = 500, on_each=None) -> int:
+    """Escalate every overdue incident one level, each in its own transaction; return how many.
+
+    The condition is checked again under the row lock (skip rows another sweep holds), and the
+    escalation moves ``escalate_at`` forward, so a second run finds nothing to do.
+    """
+    now = now or timezone.now()
+    system = Actor.system("sla-sweep")
+    done = 0
+    for incident_id in overdue_ids(now, limit):
+        with transaction.atomic():
+            incident = (Incident.objects.select_for_update(skip_locked=True).select_related("category")
+                        .filter(pk=incident_id, state__in=OPEN_FOR_CLOCKS, escalate_at__lte=now,
+                                level__lt=Level.BUREAU).first())
+            if incident is None:
+                continue
+            overdue_by = int((now - incident.escalate_at).total_seconds() // 60)
+            _escalate_locked(incident, actor=system, reason=f"overdue by {overdue_by} min", now=now)
+            done += 1
+        if on_each is not None:
+            on_each(incident_id)
+    return done

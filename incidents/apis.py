@@ -1,0 +1,178 @@
+"""Incidents API: intake (one and batch), list/detail as GeoJSON, the timeline, and actions."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework_gis.filters import InBBoxFilter
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
+from gridops.api import validated_query
+from incidents import serializers as s
+from incidents.actions import incident_merge, incident_relocate
+from incidents.intake import intake
+from incidents.lifecycle import TransitionRefused, incident_transition
+from incidents.permissions import Actor, Role
+from incidents.selectors import incident_list, incidents_visible_to
+
+INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
+LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
+
+
+class MayReport(BasePermission):
+    """Integration clients, operators and grid team members may send incidents."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(Actor.of(request.user).global_roles() & INTAKE_ROLES)
+
+
+class IncidentPagination(GeoJsonPagination):
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 10000
+
+
+def refused(exc: TransitionRefused) -> Response:
+    code = status.HTTP_403_FORBIDDEN if exc.reason == "role" else status.HTTP_409_CONFLICT
+    return Response({"detail": str(exc)}, status=code)
+
+
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Incidents the user may see, as GeoJSON; POST reports one, POST batch/ many."""
+
+    serializer_class = s.IncidentSerializer
+    permission_classes = [IsAuthenticated]
+    pagination_class = IncidentPagination
+    filter_backends = [InBBoxFilter]
+    bbox_filter_field = "location"
+
+    def actor(self) -> Actor:
+        if not hasattr(self, "_actor"):
+            self._actor = Actor.of(self.request.user)
+        return self._actor
+
+    def get_queryset(self):
+        if self.action == "list":
+            return incident_list(actor=self.actor(), filters=validated_query(s.IncidentFilter, self.request))
+        return incidents_visible_to(self.actor()).select_related(
+            "category", "grid", "village", "assignee", "handling_grid")
+
+    @extend_schema(parameters=[s.IncidentFilter])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=s.IntakeSerializer, responses={201: s.IncidentSerializer, 200: s.IncidentSerializer})
+    def create(self, request):
+        self.check_intake()
+        data = s.IntakeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = intake([data.to_item()], actor=self.actor())[0]
+        body = s.IncidentSerializer(outcome.incident).data
+        return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
+                        headers={"Idempotent-Replay": "false" if outcome.created else "true"})
+
+    @extend_schema(request=s.IntakeSerializer(many=True), responses={200: None})
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        """Report many incidents: every valid row is stored; invalid rows get their field messages."""
+        self.check_intake()
+        if not isinstance(request.data, list):
+            raise serializers.ValidationError({"non_field_errors": ["send a JSON list of incidents"]})
+        if len(request.data) > settings.INTAKE_BATCH_MAX:
+            raise serializers.ValidationError({"non_field_errors": [f"at most {settings.INTAKE_BATCH_MAX} rows"]})
+        rows = [s.IntakeSerializer(data=row) for row in request.data]
+        valid = [(n, r) for n, r in enumerate(rows) if r.is_valid()]
+        outcomes = intake([r.to_item() for _, r in valid], actor=self.actor())
+        results = [{"index": n, "status": "invalid", "errors": r.errors} for n, r in enumerate(rows) if r.errors]
+        results += [{"index": n, "status": "created" if o.created else "existing", "id": o.incident.pk,
+                     "state": o.incident.state, "triage": o.incident.triage or None}
+                    for (n, _), o in zip(valid, outcomes, strict=True)]
+        results.sort(key=lambda r: r["index"])
+        counts = {k: sum(1 for r in results if r["status"] == k) for k in ("created", "existing", "invalid")}
+        return Response({"counts": counts, "results": results})
+
+    def check_intake(self) -> None:
+        if not self.actor().global_roles() & INTAKE_ROLES:
+            raise PermissionDenied("you may not report incidents")
+
+    @extend_schema(responses=s.EventSerializer(many=True))
+    @action(detail=True)
+    def events(self, request, pk=None):
+        """The incident's timeline: every action with who, when, from, to, level and note."""
+        incident = self.get_object()
+        return Response(s.EventSerializer(incident.events.all(), many=True).data)
+
+    def visible_id(self, pk) -> int:
+        """Return the id when the user may see the incident; 404 otherwise (no existence leak)."""
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise NotFound() from None
+        if not incidents_visible_to(self.actor()).filter(pk=pk).exists():
+            raise NotFound()
+        return pk
+
+    def run(self, fn, **kwargs) -> Response:
+        try:
+            with transaction.atomic():
+                incident = fn(**kwargs)
+        except TransitionRefused as exc:
+            return refused(exc)
+        except ValueError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        incident = self.get_queryset().get(pk=incident.pk)
+        return Response(s.IncidentSerializer(incident).data)
+
+    @extend_schema(request=s.ActionSerializer, responses=s.IncidentSerializer, operation_id="incidents_lifecycle")
+    @action(detail=True, methods=["post"], url_path=rf"(?P<lifecycle>{'|'.join(LIFECYCLE_ACTIONS)})")
+    def lifecycle(self, request, pk=None, lifecycle=None):
+        """Move the incident along its lifecycle (accept, report_handled, verify, rework, close, ...)."""
+        body = validated_body(s.ActionSerializer, request)
+        return self.run(incident_transition, incident_id=self.visible_id(pk), action=lifecycle,
+                        actor=self.actor(), note=body["note"])
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def escalate(self, request, pk=None):
+        body = validated_body(s.ReasonSerializer, request)
+        return self.run(incident_escalate, incident_id=self.visible_id(pk), actor=self.actor(), reason=body["reason"])
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="hand_back")
+    def hand_back(self, request, pk=None):
+        body = validated_body(s.ReasonSerializer, request)
+        return self.run(incident_hand_back, incident_id=self.visible_id(pk), actor=self.actor(),
+                        reason=body["reason"])
+
+    @extend_schema(request=s.ReassignSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, pk=None):
+        body = validated_body(s.ReassignSerializer, request)
+        return self.run(incident_reassign, incident_id=self.visible_id(pk), actor=self.actor(),
+                        person_external_id=body["person"], reason=body["reason"])
+
+    @extend_schema(request=s.RelocateSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def relocate(self, request, pk=None):
+        body = validated_body(s.RelocateSerializer, request)
+        return self.run(incident_relocate, incident_id=self.visible_id(pk), actor=self.actor(), x=body["lon"],
+                        y=body["lat"], crs=body["crs"], note=body["note"])
+
+    @extend_schema(request=s.MergeSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        body = validated_body(s.MergeSerializer, request)
+        return self.run(incident_merge, duplicate_id=self.visible_id(pk), into_id=self.visible_id(body["into"]),
+                        actor=self.actor(), note=body["note"])
+
+
+def validated_body(serializer_class, request) -> dict:
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
