@@ -137,6 +137,20 @@ def _classify_boxes(
     return _Level(cell, feat, proper, state, pure)
 
 
+def _layout(
+    geoms: NDArray[np.object_], shape: tuple[int, int] | None, max_cells: int
+) -> tuple[float, float, float, float, int, int]:
+    """Return (x0, y0, dx, dy, nx, ny) of the raster over ``geoms`` grown by the margins (degrees)."""
+    b = shapely.total_bounds(geoms)
+    mx = _EXTENT_MARGIN_DEG + RASTER_MARGIN_FRACTION * (b[2] - b[0])
+    my = _EXTENT_MARGIN_DEG + RASTER_MARGIN_FRACTION * (b[3] - b[1])
+    x0, y0, x1, y1 = max(b[0] - mx, -180.0), max(b[1] - my, -90.0), min(b[2] + mx, 180.0), min(b[3] + my, 90.0)
+    nx, ny = shape if shape is not None else choose_shape((x0, y0, x1, y1), max_cells)
+    if nx < 1 or ny < 1:
+        raise ValueError(f"raster shape must be positive, got {(nx, ny)}")
+    return x0, y0, (x1 - x0) / nx, (y1 - y0) / ny, nx, ny
+
+
 def build_raster(
     tree: shapely.STRtree,
     geoms: NDArray[np.object_],
@@ -152,14 +166,7 @@ def build_raster(
     impure blocks are split into fine cells (a cell inside a pure block is
     pure with the same answer).
     """
-    b = shapely.total_bounds(geoms)
-    mx = _EXTENT_MARGIN_DEG + RASTER_MARGIN_FRACTION * (b[2] - b[0])
-    my = _EXTENT_MARGIN_DEG + RASTER_MARGIN_FRACTION * (b[3] - b[1])
-    x0, y0, x1, y1 = max(b[0] - mx, -180.0), max(b[1] - my, -90.0), min(b[2] + mx, 180.0), min(b[3] + my, 90.0)
-    nx, ny = shape if shape is not None else choose_shape((x0, y0, x1, y1), max_cells)
-    if nx < 1 or ny < 1:
-        raise ValueError(f"raster shape must be positive, got {(nx, ny)}")
-    dx, dy = (x1 - x0) / nx, (y1 - y0) / ny
+    x0, y0, dx, dy, nx, ny = _layout(geoms, shape, max_cells)
     n_bx, n_by = -(-nx // BLOCK), -(-ny // BLOCK)
     blocks = np.arange(n_bx * n_by)
     coarse = _classify_boxes(

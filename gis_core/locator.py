@@ -12,7 +12,8 @@ Answers the same question as the PostGIS query
   EPSG:4549) are reported.
 
 Points are EPSG:4326 lon/lat in degrees. Exact tests use GEOS (shapely 2);
-most points are answered from a precomputed raster (see ``_raster``).
+most points are answered from a precomputed raster (see ``_raster``), the
+nearest grid from precomputed candidate segments (see ``_nearest``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class Location:
     Inside a comprehensive grid: ``nearest_grid_*`` repeat that grid and
     ``distance_m`` is 0.0. Outside: ``grid_id``/``grid_code``/``village_id``
     are None and ``distance_m`` is the EPSG:4549 distance in metres to the
-    nearest comprehensive grid (None/inf when there is none).
+    nearest comprehensive grid (``nearest_grid_*`` None and ``distance_m``
+    inf when the index has no comprehensive grid).
     """
 
     grid_id: int | None
@@ -80,7 +82,7 @@ class LocateArrays:
 
     ``grid_id``/``village_id``/``nearest_grid_id`` are int64 with -1 for
     none; ``nearest_distance_m`` is float64 metres (0 inside, inf when there
-    is no comprehensive grid at all). Dedicated grid ids per point are a CSR
+    is no comprehensive grid at all, NaN outside with ``nearest=False``). Dedicated grid ids per point are a CSR
     pair: ids of point i are ``dedicated_ids[dedicated_offsets[i]:
     dedicated_offsets[i + 1]]``, sorted by code.
     """
@@ -170,10 +172,19 @@ class PolygonIndex:
         self._rank = np.empty(len(ids), dtype=np.int64)
         self._rank[by_code] = np.arange(len(ids))
         self._geoms = np.array(geoms, dtype=object)
+        self._build_indexes(max_cells, raster_shape, cell_eps_deg)
+
+    def _build_indexes(self, max_cells: int, raster_shape: tuple[int, int] | None, cell_eps_deg: float) -> None:
+        """Prepare the geometries and build the STRtree, the raster and the nearest tables."""
         shapely.prepare(self._geoms)
+        if self._geoms.size:
+            # Build GEOS' lazy prepared-geometry indexes now, not during concurrent reads.
+            probe = shapely.point_on_surface(self._geoms)
+            shapely.intersects_xy(self._geoms, shapely.get_x(probe), shapely.get_y(probe))
+            shapely.covers(self._geoms, probe)
         self._tree = shapely.STRtree(self._geoms)
         self.raster: Raster | None = None
-        if len(geoms):
+        if self._geoms.size:
             self.raster = build_raster(
                 self._tree, self._geoms, self._is_comp, self._rank, raster_shape, max_cells, cell_eps_deg
             )

@@ -343,3 +343,26 @@ def test_locate_many_without_nearest(squares: PolygonIndex) -> None:
     assert res.grid_id.tolist() == [1, -1]
     assert res.nearest_grid_id.tolist() == [1, -1]
     assert res.nearest_distance_m[0] == 0.0 and np.isnan(res.nearest_distance_m[1])
+
+
+def test_holes_and_gaps() -> None:
+    """A ring grid around a filled hole, and an unfilled hole (gap) in another grid."""
+    outer = box(X0, Y0, X2, Y2)
+    filled = box(119.305, 32.505, 119.315, 32.515)
+    gap = box(119.3, 32.52, 119.31, 32.53)
+    with_gap = box(X0 - 0.01, Y2, X2 + 0.01, Y2 + 0.02).difference(box(119.303, 32.523, 119.307, 32.527))
+    index = PolygonIndex(
+        [
+            LocatorFeature(1, "321003100001001", COMPREHENSIVE, 1, outer.difference(filled)),
+            LocatorFeature(2, "321003100001002", COMPREHENSIVE, 1, filled),
+            LocatorFeature(3, "321003100001003", COMPREHENSIVE, 1, with_gap),
+        ]
+    )
+    assert index.locate(119.31, 32.51).grid_id == 2
+    assert index.locate(119.305, 32.51).grid_id == 1  # edge of the filled hole: smaller code
+    assert gap.covers(Point(119.305, 32.525))
+    loc = index.locate(119.305, 32.525)  # centre of the unfilled hole
+    assert loc.outside and loc.nearest_grid_id == 3
+    ring = to_metric(Point(119.305, 32.525)).distance(to_metric(with_gap))
+    assert loc.distance_m == pytest.approx(ring, abs=0.01)
+    assert 180.0 < loc.distance_m < 240.0

@@ -1,0 +1,177 @@
+"""The incidents API over HTTP: intake (token), 400s that save nothing, batches, actions, scoping."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from grids.models import GridTeam
+from incidents.models import Incident, IncidentEvent
+
+pytestmark = pytest.mark.django_db
+
+SEAT = {"lon": 119.343908, "lat": 32.588310}
+
+
+def _user(name: str, group: str | None = None) -> User:
+    user = User.objects.create_user(name, password=f"pw-{name}")
+    if group:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+@pytest.fixture
+def hotline():
+    client = APIClient()
+    token = Token.objects.create(user=_user("hotline", "integration"))
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def operator():
+    client = APIClient()
+    client.force_authenticate(_user("op1", "operator"))
+    return client
+
+
+def _report(**extra) -> dict:
+    return {"source": "hotline_12345", "category": "straw_burning", "title": "田间焚烧秸秆", **SEAT, **extra}
+
+
+def test_token_client_reports_an_incident_that_is_located_and_dispatched(hotline):
+    response = hotline.post("/api/incidents/", _report(external_id="12345-0001"), format="json")
+    assert response.status_code == 201 and response["Idempotent-Replay"] == "false"
+    body = response.json()
+    assert body["properties"]["state"] == "dispatched"
+    assert body["properties"]["grid_code"].startswith("321003100")
+    assert body["properties"]["assignee"]["role"] == "grid_worker"
+    assert body["geometry"]["type"] == "Point"
+
+
+def test_re_sending_returns_the_stored_incident(hotline):
+    first = hotline.post("/api/incidents/", _report(external_id="12345-0002"), format="json").json()
+    again = hotline.post("/api/incidents/", _report(external_id="12345-0002", title="changed"), format="json")
+    assert again.status_code == 200 and again["Idempotent-Replay"] == "true"
+    assert again.json()["id"] == first["id"]
+    assert Incident.objects.filter(external_id="12345-0002").count() == 1
+
+
+def test_unauthenticated_and_read_only_users_cannot_report(hotline):
+    assert APIClient().post("/api/incidents/", _report(), format="json").status_code in (401, 403)
+    leader = APIClient()
+    leader.force_authenticate(_user("boss", "town_leader"))
+    assert leader.post("/api/incidents/", _report(), format="json").status_code == 403
+    assert Incident.objects.count() == 0
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"lon": "NaN"}, "lon"),
+    ({"lon": 181}, "lon"),
+    ({"lat": -91}, "lat"),
+    ({"lat": None}, "lat"),
+    ({"crs": "EPSG:3857"}, "crs"),
+    ({"category": "unicorns"}, "category"),
+    ({"source": "telepathy"}, "source"),
+    ({"title": "x" * 201}, "title"),
+    ({"description": "x" * 5001}, "description"),
+    ({"severity": 9}, "severity"),
+    ({"external_id": "has spaces and 中文"}, "external_id"),
+    ({"source": "camera"}, "camera"),
+    ({"camera": "NOPE01", "source": "camera"}, "camera"),
+])
+def test_bad_input_is_400_with_field_messages_and_saves_nothing(hotline, change, field):
+    payload = {k: v for k, v in _report(**change).items() if v is not None}
+    response = hotline.post("/api/incidents/", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert Incident.objects.count() == 0 and IncidentEvent.objects.count() == 0
+
+
+def test_malformed_json_is_400(hotline):
+    response = hotline.post("/api/incidents/", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert Incident.objects.count() == 0
+
+
+def test_unlocatable_incidents_are_kept_in_triage(hotline):
+    unknown = hotline.post("/api/incidents/", {**_report(), "lon": None, "lat": None,
+                                               "address": "火星基地一号"}, format="json")
+    assert unknown.status_code == 400  # null lon/lat are bad input
+    unknown = hotline.post("/api/incidents/", {"source": "mayor_mailbox", "category": "other", "title": "t",
+                                               "address": "火星基地一号"}, format="json")
+    outside = hotline.post("/api/incidents/", _report(lon=118.5, lat=32.0), format="json")
+    assert unknown.status_code == 201 and outside.status_code == 201
+    assert unknown.json()["properties"]["triage"] == "unresolved_address"
+    assert outside.json()["properties"]["triage"] == "outside_town"
+    assert outside.json()["properties"]["distance_m"] > 10_000
+    assert {unknown.json()["properties"]["state"], outside.json()["properties"]["state"]} == {"reported"}
+
+
+def test_batch_stores_valid_rows_and_reports_invalid_ones(hotline):
+    rows = [_report(external_id="b-1"), _report(external_id="b-2", lat=99), _report(external_id="b-1"),
+            {"source": "patrol", "category": "other", "title": "by address", "address": "太平村"}]
+    body = hotline.post("/api/incidents/batch/", rows, format="json").json()
+    assert body["counts"] == {"created": 2, "existing": 1, "invalid": 1}
+    assert [r["status"] for r in body["results"]] == ["created", "invalid", "existing", "created"]
+    assert "lat" in body["results"][1]["errors"]
+    assert body["results"][0]["id"] == body["results"][2]["id"]
+    assert Incident.objects.count() == 2
+
+
+def test_batch_must_be_a_list(hotline):
+    assert hotline.post("/api/incidents/batch/", _report(), format="json").status_code == 400
+
+
+def test_actions_follow_the_state_machine(hotline, operator):
+    incident_id = hotline.post("/api/incidents/", _report(), format="json").json()["id"]
+    assert operator.post(f"/api/incidents/{incident_id}/close/", {}, format="json").status_code == 409
+    for action in ("accept", "report_handled", "verify", "close"):
+        response = operator.post(f"/api/incidents/{incident_id}/{action}/", {"note": action}, format="json")
+        assert response.status_code == 200, response.json()
+    assert operator.get(f"/api/incidents/{incident_id}/").json()["properties"]["state"] == "closed"
+    timeline = operator.get(f"/api/incidents/{incident_id}/events/").json()
+    assert [e["action"] for e in timeline] == ["report", "register", "dispatch", "accept", "report_handled",
+                                               "verify", "close"]
+    assert timeline[-1]["actor_label"] == "op1" and timeline[-1]["note"] == "close"
+
+
+def test_grid_leader_sees_own_grid_only_and_gets_404_elsewhere(hotline, operator):
+    mine = hotline.post("/api/incidents/", _report(), format="json").json()
+    other_point = {"lon": 119.30, "lat": 32.62}
+    other = hotline.post("/api/incidents/", _report(**other_point), format="json").json()
+    assert mine["properties"]["grid_code"] != other["properties"]["grid_code"]
+    team = GridTeam.objects.get(grid__code=mine["properties"]["handling_grid_code"], grid__generation__status="active")
+    leader_user = _user("leader1", "grid_leader")
+    team.leader.user = leader_user
+    team.leader.save()
+    client = APIClient()
+    client.force_authenticate(leader_user)
+    ids = [f["id"] for f in client.get("/api/incidents/").json()["features"]]
+    assert mine["id"] in ids and other["id"] not in ids
+    assert client.get(f"/api/incidents/{other['id']}/").status_code == 404
+    assert client.get(f"/api/incidents/{other['id']}/events/").status_code == 404
+    assert client.post(f"/api/incidents/{other['id']}/accept/", {}, format="json").status_code == 404
+    assert client.post(f"/api/incidents/{mine['id']}/accept/", {}, format="json").status_code == 200
+
+
+def test_list_filters(hotline, operator):
+    hotline.post("/api/incidents/", _report(), format="json")
+    hotline.post("/api/incidents/", {"source": "patrol", "category": "other", "title": "t", "address": "火星"},
+                 format="json")
+    assert len(operator.get("/api/incidents/", {"triage": "true"}).json()["features"]) == 1
+    assert len(operator.get("/api/incidents/", {"state": ["dispatched", "reported"]}).json()["features"]) == 2
+    assert len(operator.get("/api/incidents/", {"category": "straw_burning"}).json()["features"]) == 1
+    assert len(operator.get("/api/incidents/", {"source": "patrol"}).json()["features"]) == 1
+    assert len(operator.get("/api/incidents/", {"overdue": "true"}).json()["features"]) == 0
+    assert operator.get("/api/incidents/", {"state": "nonsense"}).status_code == 400
+    assert operator.get("/api/incidents/", {"created_after": "yesterday"}).status_code == 400
+
+
+def test_schema_documents_the_incident_api(operator):
+    paths = json.loads(operator.get("/api/schema/", HTTP_ACCEPT="application/json").content)["paths"]
+    assert {"/api/incidents/", "/api/incidents/batch/", "/api/incidents/{id}/events/",
+            "/api/incidents/{id}/escalate/"} <= set(paths)
