@@ -9,9 +9,10 @@ Two lookup levels answer most points with numpy: the locator raster
 (cells that are not wholly inside a grid) and a coarser "far" grid that
 extends one raster span beyond it on every side. For each of their cells a
 short list of candidate segments is precomputed (every segment that can be
-nearest for *some* point of the cell), with an affine approximation of the
-EPSG:4326 -> EPSG:4549 projection over that cell (error about 1 mm at most).
-Points beyond the far grid use pyproj and a GEOS STRtree.
+nearest for *some* point of the cell), and points are projected to
+EPSG:4549 with a polynomial fitted over the level (``_projection``, error
+checked to be about 1 mm at most). Points beyond the far grid use pyproj and
+a GEOS STRtree.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gis_core._projection import LocalProjector
 from gis_core._raster import Grid, choose_shape
 from gis_core.coords import get_transformer
 from gis_core.srid import METRIC_SRID, STORAGE_SRID
@@ -149,23 +151,22 @@ def _expand(offsets: IntArray, values: IntArray, rows: IntArray) -> tuple[IntArr
     return owner, values[starts + np.arange(total)]
 
 
-def _grid_nodes(grid: Grid) -> tuple[FloatArray, FloatArray]:
+def _grid_nodes(grid: Grid, project: LocalProjector) -> tuple[FloatArray, FloatArray]:
     """Return EPSG:4549 coordinates (metres) of all (nx+1)*(ny+1) grid nodes, row-major."""
     lon = grid.x0 + np.arange(grid.nx + 1) * grid.dx
     lat = grid.y0 + np.arange(grid.ny + 1) * grid.dy
     glon, glat = np.meshgrid(lon, lat)
-    mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(glon.ravel(), glat.ravel())
-    return np.asarray(mx), np.asarray(my)
+    return project(glon.ravel(), glat.ravel())
 
 
-def _frames(
+def _discs(
     nodes: tuple[FloatArray, FloatArray], grid: Grid, ix: IntArray, iy: IntArray, span: int
-) -> tuple[FloatArray, FloatArray]:
-    """Return (frame rows, radius m) of grid rectangles of ``span`` x ``span`` cells from (ix, iy).
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return metric centre (E, N) and radius (m) of grid rectangles of ``span`` x ``span`` cells.
 
-    A frame row is (E, N, dE/dlon, dE/dlat, dN/dlon, dN/dlat, lon, lat):
-    the metric centre, the Jacobian in metres per degree and the lon/lat
-    centre; the radius is the largest centre-to-corner distance.
+    The centre is the mean of the four corner nodes and the radius the
+    largest centre-to-corner distance, so the disc holds the whole rectangle
+    (up to its edges' sub-millimetre curvature, covered by the reach margin).
     """
     ix_hi, iy_hi = np.minimum(ix + span, grid.nx), np.minimum(iy + span, grid.ny)
     stride = grid.nx + 1
@@ -173,21 +174,8 @@ def _frames(
     cx = [nodes[0][c] for c in corners]
     cy = [nodes[1][c] for c in corners]
     e, n = sum(cx) / 4.0, sum(cy) / 4.0
-    wx, wy = (ix_hi - ix) * grid.dx, (iy_hi - iy) * grid.dy
-    frame = np.column_stack(
-        [
-            e,
-            n,
-            (cx[1] - cx[0] + cx[3] - cx[2]) / (2.0 * wx),
-            (cx[2] - cx[0] + cx[3] - cx[1]) / (2.0 * wy),
-            (cy[1] - cy[0] + cy[3] - cy[2]) / (2.0 * wx),
-            (cy[2] - cy[0] + cy[3] - cy[1]) / (2.0 * wy),
-            grid.x0 + (ix + ix_hi) * grid.dx / 2.0,
-            grid.y0 + (iy + iy_hi) * grid.dy / 2.0,
-        ]
-    )
     radius = np.max([np.hypot(x - e, y - n) for x, y in zip(cx, cy, strict=True)], axis=0)
-    return frame, radius
+    return e, n, radius
 
 
 def _geos_candidates(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArray) -> tuple[IntArray, IntArray]:
@@ -206,24 +194,24 @@ def _geos_candidates(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArr
 
 
 class _Level:
-    """Per-cell candidate segments and projection frames for selected cells of a grid."""
+    """Per-cell candidate segments for selected cells of a grid, and its local projection."""
 
     def __init__(self, grid: Grid, cells: IntArray, segments: Segments, rank: IntArray) -> None:
         """Precompute ``cells`` of ``grid``: GEOS per block of cells, then numpy per cell."""
         self.grid, self.segments = grid, segments
         self.slot = np.full(grid.nx * grid.ny, -1, dtype=np.int64)
         self.slot[cells] = np.arange(cells.size)
-        nodes = _grid_nodes(grid)
+        self.project = LocalProjector(grid.bounds)
+        nodes = _grid_nodes(grid, self.project)
         ix, iy = cells % grid.nx, cells // grid.nx
-        self.frame, radius = _frames(nodes, grid, ix, iy, 1)
+        e, n, radius = _discs(nodes, grid, ix, iy, 1)
         n_bx = -(-grid.nx // _BUILD_BLOCK)
         blocks, cell_block = np.unique((iy // _BUILD_BLOCK) * n_bx + ix // _BUILD_BLOCK, return_inverse=True)
         bx, by = (blocks % n_bx) * _BUILD_BLOCK, (blocks // n_bx) * _BUILD_BLOCK
-        b_frame, b_radius = _frames(nodes, grid, bx, by, _BUILD_BLOCK)
-        b_offsets, b_cand = _geos_candidates(segments, b_frame[:, 0], b_frame[:, 1], b_radius)
+        b_offsets, b_cand = _geos_candidates(segments, *_discs(nodes, grid, bx, by, _BUILD_BLOCK))
         pair_cell, seg = _expand(b_offsets, b_cand, cell_block.astype(np.int64).ravel())
         if seg.size:
-            keep = _prune(segments, self.frame[:, 0], self.frame[:, 1], radius, pair_cell, seg)
+            keep = _prune(segments, e, n, radius, pair_cell, seg)
             pair_cell, seg = pair_cell[keep], seg[keep]
         order = np.lexsort((rank[segments.owner[seg]], pair_cell))
         offsets = np.r_[0, np.cumsum(np.bincount(pair_cell, minlength=cells.size))].astype(np.int64)
@@ -251,10 +239,7 @@ class _Level:
 
     def nearest(self, x: FloatArray, y: FloatArray, slots: IntArray) -> tuple[IntArray, FloatArray]:
         """Return (feature, distance m) nearest to EPSG:4326 points lying in cells ``slots``."""
-        f = self.frame[slots]
-        du, dv = x - f[:, 6], y - f[:, 7]
-        px = f[:, 0] + f[:, 2] * du + f[:, 3] * dv
-        py = f[:, 1] + f[:, 4] * du + f[:, 5] * dv
+        px, py = self.project(x, y)
         feat = np.full(x.shape[0], -1, dtype=np.int64)
         dist = np.full(x.shape[0], np.inf)
         group = self.width_index[slots]

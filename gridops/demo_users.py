@@ -3,30 +3,65 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+
+from grids.models import Grid, GridTeam, Person
+from incidents.permissions import GROUPS
 
 
 @dataclass(frozen=True)
 class DemoUser:
     username: str
     password: str
-    superuser: bool
+    group: str | None
     what: str
+    superuser: bool = False
+    person: str = ""  # "leader" / "grid_worker": linked to that post of the first comprehensive grid
 
 
 DEMO_USERS = [
-    DemoUser("admin", "gongdao-admin", True, "administrator: Django admin with map widgets"),
-    DemoUser("operator", "gongdao-operator", False, "command-centre operator (指挥中心)"),
+    DemoUser("admin", "gongdao-admin", None, "administrator: Django admin with map widgets", superuser=True),
+    DemoUser("operator", "gongdao-operator", "operator", "command-centre operator (指挥中心): /command/"),
+    DemoUser("planner", "gongdao-planner", "planner", "grid office planner (网格办)"),
+    DemoUser("leader", "gongdao-leader", "town_leader", "town leader (镇领导): reads everything"),
+    DemoUser("gridleader", "gongdao-gridleader", "grid_leader", "grid leader (网格长) of grid 001: /my/",
+             person="leader"),
+    DemoUser("gridworker", "gongdao-gridworker", "grid_member", "full-time grid worker (专职网格员) of grid 001",
+             person="grid_worker"),
+    DemoUser("hotline", "gongdao-hotline", "integration", "12345 hotline integration client (API token)"),
 ]
 
 
+def _demo_person(kind: str) -> Person | None:
+    grid = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
+    team = GridTeam.objects.filter(grid=grid).select_related("leader").first() if grid else None
+    if team is None:
+        return None
+    if kind == "leader":
+        return team.leader
+    post = team.memberships.filter(role=kind, slot="A").select_related("person").first()
+    return post.person if post else None
+
+
 def ensure_demo_users() -> int:
-    """Create the demo users or reset their passwords to the printed ones; return how many."""
-    User = get_user_model()
+    """Create the groups and demo users (passwords reset to the printed ones); return how many users."""
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in GROUPS}
     for demo in DEMO_USERS:
         user, _ = User.objects.get_or_create(username=demo.username)
-        user.is_staff = demo.superuser
-        user.is_superuser = demo.superuser
+        user.is_staff = user.is_superuser = demo.superuser
         user.set_password(demo.password)
         user.save()
+        user.groups.set([groups[demo.group]] if demo.group else [])
+        if demo.person and (person := _demo_person(demo.person)) is not None:
+            Person.objects.filter(user=user).exclude(pk=person.pk).update(user=None)
+            person.user = user
+            person.save(update_fields=["user"])
+        if demo.group == "integration":
+            Token.objects.get_or_create(user=user)
     return len(DEMO_USERS)
+
+
+def demo_token(username: str = "hotline") -> str:
+    """Return the API token of a demo integration client."""
+    return Token.objects.get(user__username=username).key

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from cameras.apis import CameraViewSet
 from gridops import views
+from gridops.api_views import CategoryApi, MeApi
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.apis import IncidentViewSet
 
@@ -16,10 +17,16 @@ router.register("cameras", CameraViewSet, basename="camera")
 router.register("incidents", IncidentViewSet, basename="incident")
 
 urlpatterns = [
-    path("", views.map_page, name="map"),
+    path("", views.home, name="home"),
+    path("map/", views.map_page, name="map"),
+    path("command/", views.command_page, name="command"),
+    path("my/", views.my_page, name="my"),
+    path("api/me/", MeApi.as_view(), name="me"),
+    path("api/categories/", CategoryApi.as_view(), name="categories"),
     path("api/locate", LocateApi.as_view(), name="locate"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include(router.urls)),
+    path("open311/v2/", include("incidents.open311")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

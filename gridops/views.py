@@ -1,17 +1,41 @@
-"""Pages: the map is the home page."""
+"""Pages: the home page sends each user to the map that fits their job."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.shortcuts import render
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
 
+from gridops.pages import home_for
 from grids.models import Town
 
 
-def map_page(request):
-    """Render the map: layers come from the API; scripts and styles from the app's static files."""
-    town = Town.objects.order_by("code").first()
-    return render(request, "map.html", {
-        "town": town,
+def _context() -> dict:
+    return {
+        "town": Town.objects.order_by("code").first(),
         "tile_url": settings.MAP_TILE_URL,
         "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
-    })
+    }
+
+
+def home(request):
+    """Send a logged-in user to their page, anyone else to the login."""
+    if not request.user.is_authenticated:
+        return redirect(f"{settings.LOGIN_URL}?next=/")
+    return redirect(home_for(request.user))
+
+
+def map_page(request):
+    """Render the boundaries map: layers come from the API; scripts and styles from local static files."""
+    return render(request, "map.html", _context())
+
+
+@login_required
+def command_page(request):
+    """Render the command centre (full screen, the command hall's main screen)."""
+    return render(request, "command.html", _context())
+
+
+@login_required
+def my_page(request):
+    """Render the grid team's workspace (phone-sized first)."""
+    return render(request, "my.html", _context())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +20,7 @@ from incidents.actions import incident_merge, incident_relocate
 from incidents.intake import intake
 from incidents.lifecycle import TransitionRefused, incident_transition
 from incidents.permissions import Actor, Role
-from incidents.selectors import incident_list, incidents_visible_to
+from incidents.selectors import incident_context, incident_list, incident_stats, incidents_visible_to, write_csv
 
 INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
 LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
@@ -100,6 +101,29 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def check_intake(self) -> None:
         if not self.actor().global_roles() & INTAKE_ROLES:
             raise PermissionDenied("you may not report incidents")
+
+    @extend_schema(parameters=[s.IncidentFilter], responses=s.StatsSerializer)
+    @action(detail=False)
+    def stats(self, request):
+        """Counts for the command centre: today, open, overdue, closure rate this month (scoped)."""
+        return Response(incident_stats(actor=self.actor()))
+
+    @extend_schema(parameters=[s.IncidentFilter], responses={(200, "text/csv"): str})
+    @action(detail=False, url_path="export.csv")
+    def export_csv(self, request):
+        """The visible, filtered incidents as CSV (UTF-8 with BOM, for spreadsheets)."""
+        qs = incident_list(actor=self.actor(), filters=validated_query(s.IncidentFilter, request))
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="incidents.csv"'
+        write_csv(response, qs)
+        return response
+
+    @extend_schema(responses=s.ContextSerializer)
+    @action(detail=True)
+    def context(self, request, pk=None):
+        """What the side panel shows: the grid team, cameras covering the point, allowed actions."""
+        incident = self.get_object()
+        return Response(incident_context(incident, self.actor()))
 
     @extend_schema(responses=s.EventSerializer(many=True))
     @action(detail=True)

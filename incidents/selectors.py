@@ -32,6 +32,41 @@ def scope_q(actor: Actor) -> Q | None:
     return q
 
 
+def actor_keys(actor: Actor) -> set[str]:
+    """Return the live-channel keys the actor listens on; the same rule as ``scope_q``.
+
+    An incident is visible to an actor exactly when ``incident_keys(incident)`` and
+    ``actor_keys(actor)`` share a key (a test checks this against ``scope_q`` for every incident).
+    """
+    roles = actor.global_roles()
+    if roles & SEE_ALL:
+        return {"all"}
+    keys: set[str] = set()
+    if Role.INTEGRATION in roles and actor.user is not None:
+        keys.add(f"client.{actor.user.pk}")
+    if actor.person_id is not None:
+        person = actor.person_id
+        grid_ids = GridTeam.objects.filter(Q(leader_id=person) | Q(memberships__person_id=person)).values_list(
+            "grid_id", flat=True)
+        village_ids = VillageLeader.objects.filter(person_id=person).values_list("village_id", flat=True)
+        keys |= {f"grid.{g}" for g in grid_ids} | {f"village.{v}" for v in village_ids} | {f"person.{person}"}
+    return keys
+
+
+def incident_keys(incident: Incident) -> set[str]:
+    """Return the live-channel keys an incident's changes are sent on."""
+    keys = {"all"}
+    if incident.submitted_by_id:
+        keys.add(f"client.{incident.submitted_by_id}")
+    for grid_id in {incident.grid_id, incident.handling_grid_id} - {None}:
+        keys.add(f"grid.{grid_id}")
+    if incident.assignee_id:
+        keys.add(f"person.{incident.assignee_id}")
+    if incident.village_id:
+        keys.add(f"village.{incident.village_id}")
+    return keys
+
+
 def incidents_visible_to(actor: Actor) -> QuerySet[Incident]:
     """Return the incidents the actor may see (nothing for an anonymous user)."""
     if actor.user is None and not actor.is_system:
@@ -54,7 +89,7 @@ def incident_list(*, actor: Actor, filters: dict) -> QuerySet[Incident]:
         "category", "grid", "village", "assignee", "handling_grid")
     simple = {"state": "state__in", "category": "category__code__in", "source": "source__in",
               "grid": "grid__code", "village": "village__code", "created_after": "created_at__gte",
-              "created_before": "created_at__lt"}
+              "created_before": "created_at__lt", "changed_since": "updated_at__gt"}
     for key, lookup in simple.items():
         if filters.get(key):
             qs = qs.filter(**{lookup: filters[key]})
@@ -73,3 +108,84 @@ def is_overdue(incident: Incident, now: datetime | None = None) -> bool:
     accept_due, handle_due = incident.accept_due_at, incident.handle_due_at
     accept_late = incident.state == Incident.State.DISPATCHED and accept_due is not None and accept_due < now
     return accept_late or (handle_due is not None and handle_due < now)
+
+
+TERMINAL_EXCLUDED = ["cancelled", "duplicate", "out_of_jurisdiction"]
+
+
+def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
+    """Return the command centre's counts over the visible incidents (one aggregate query)."""
+    from django.db.models import Count
+
+    now = timezone.localtime(now or timezone.now())
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = day.replace(day=1)
+    qs = incidents_visible_to(actor)
+    open_q = Q(state__in=OPEN_FOR_CLOCKS | {"reported", "handled", "verified"})
+    overdue_q = Q(state__in=OPEN_FOR_CLOCKS) & (Q(handle_due_at__lt=now) | Q(state="dispatched", accept_due_at__lt=now))
+    counted = ~Q(state__in=TERMINAL_EXCLUDED)
+    figures = qs.aggregate(
+        today=Count("id", filter=Q(created_at__gte=day)),
+        open=Count("id", filter=open_q),
+        overdue=Count("id", filter=overdue_q),
+        triage=Count("id", filter=~Q(triage="") & Q(state="reported")),
+        closed_month=Count("id", filter=Q(state="closed", closed_at__gte=month)),
+        due_month=Count("id", filter=counted & (Q(handle_due_at__gte=month, handle_due_at__lt=now)
+                                                | Q(state="closed", closed_at__gte=month))),
+    )
+    figures["closure_rate_month"] = (figures["closed_month"] / figures["due_month"]) if figures["due_month"] else None
+    return figures
+
+
+def incident_context(incident: Incident, actor: Actor) -> dict:
+    """Return the grid team, the cameras whose view sector covers the incident, and allowed actions."""
+    from cameras.models import Camera
+    from grids.selectors import team_of_grid
+    from incidents.lifecycle import TRANSITIONS, TransitionRefused, check_allowed
+
+    team = team_of_grid(grid=incident.handling_grid) if incident.handling_grid_id else None
+    cameras = []
+    if incident.location is not None:
+        cameras = [{"code": c.code, "name": c.name, "status": c.status}
+                   for c in Camera.objects.filter(sector__covers=incident.location).order_by("code")]
+    allowed = []
+    for action in TRANSITIONS:
+        try:
+            check_allowed(incident, action, actor)
+            allowed.append(action)
+        except TransitionRefused:
+            continue
+    return {"team": _team_dict(team), "cameras": cameras, "allowed_actions": allowed}
+
+
+def _team_dict(team) -> dict | None:
+    if team is None:
+        return None
+    return {
+        "grid_code": team.grid.code, "grid_name": team.grid.name,
+        "leader": {"person_id": team.leader.external_id, "name": team.leader.name, "phone": team.leader.phone},
+        "members": [{"role": m.role, "slot": m.slot, "on_duty": m.on_duty, "person_id": m.person.external_id,
+                     "name": m.person.name, "phone": m.person.phone} for m in team.memberships.all()],
+    }
+
+
+CSV_COLUMNS = ["id", "source", "external_id", "category", "severity", "title", "state", "level", "triage",
+               "village", "grid", "assignee", "lon", "lat", "created_at", "handle_due_at", "closed_at"]
+
+
+def write_csv(stream, qs: QuerySet[Incident]) -> None:
+    """Write the incidents of ``qs`` as CSV rows (with a BOM so spreadsheets read the UTF-8)."""
+    import csv
+
+    stream.write("\ufeff")
+    writer = csv.writer(stream)
+    writer.writerow(CSV_COLUMNS)
+    for i in qs.select_related("category", "village", "grid", "assignee").iterator(chunk_size=2000):
+        writer.writerow([
+            i.pk, i.source, i.external_id, i.category.code, i.severity, i.title, i.state, i.level, i.triage,
+            i.village.code if i.village else "", i.grid.code if i.grid else "",
+            i.assignee.external_id if i.assignee else "",
+            i.location.x if i.location else "", i.location.y if i.location else "",
+            i.created_at.isoformat(), i.handle_due_at.isoformat() if i.handle_due_at else "",
+            i.closed_at.isoformat() if i.closed_at else "",
+        ])

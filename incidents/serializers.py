@@ -146,3 +146,20 @@ class IncidentFilter(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
     triage = serializers.BooleanField(required=False, allow_null=True, default=None)
+    changed_since = serializers.DateTimeField(required=False, help_text="only incidents changed after this time")
+
+
+class StatsSerializer(serializers.Serializer):
+    today = serializers.IntegerField()
+    open = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    triage = serializers.IntegerField()
+    closed_month = serializers.IntegerField()
+    due_month = serializers.IntegerField()
+    closure_rate_month = serializers.FloatField(allow_null=True, help_text="结案率 this month")
+
+
+class ContextSerializer(serializers.Serializer):
+    team = serializers.JSONField(allow_null=True)
+    cameras = serializers.JSONField()
+    allowed_actions = serializers.ListField(child=serializers.CharField())

@@ -1,4 +1,5 @@
-"""Browser tests: Playwright from PyPI driving Debian's chromium (no browser download)."""
+"""Browser tests: Playwright from PyPI driving Debian's chromium (no browser download); the pages
+are served by a real daphne (HTTP + WebSocket, Redis channel layer) on the test database."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,8 @@ import shutil
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.servers import daphne_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,17 +30,47 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server, demo_data):
-    """Return a fresh page; records console errors and every request that leaves the live server."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Return the base URL of a daphne server using the test database (tests must be transactional)."""
+    with django_db_blocker.unblock(), daphne_server(tmp_path_factory.mktemp("daphne") / "daphne.log") as url:
+        yield url
+
+
+def _watch(page, host: str) -> None:
     page.console_errors = []
     page.foreign_requests = []
-    host = urlparse(live_server.url).hostname
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
     page.on("request", lambda req: urlparse(req.url).hostname not in (host, None)
-            and not req.url.startswith("data:") and page.foreign_requests.append(req.url))
-    yield page
-    context.close()
+            and not req.url.startswith(("data:", "blob:")) and page.foreign_requests.append(req.url))
+
+
+@pytest.fixture
+def new_page(browser):
+    """Return a factory of fresh pages (own cookies each) that record console errors and foreign requests."""
+    contexts = []
+
+    def make(host: str = "127.0.0.1", width: int = 1280, height: int = 800):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        _watch(page, host)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page, live_server, demo_data):
+    """A page for the WSGI live server (pages without live push)."""
+    return new_page(urlparse(live_server.url).hostname)
+
+
+def login(page, base_url: str, username: str, password: str, next_url: str = "/") -> None:
+    page.goto(f"{base_url}/accounts/login/?next={next_url}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("[type=submit]")

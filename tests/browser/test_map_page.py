@@ -4,18 +4,13 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
+from tests.browser.conftest import login
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _login(page, live_server, username: str, password: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("[type=submit]")
-
-
 def test_map_shows_every_layer_from_local_assets(page, live_server):
-    page.goto(live_server.url + "/")
+    page.goto(live_server.url + "/map/")
     page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
     assert page.locator(".leaflet-control-layers-overlays input").count() == 5
     # 45 + 8 grids, 14 villages, 1 town and 21 camera sectors are drawn as SVG paths.
@@ -27,7 +22,7 @@ def test_map_shows_every_layer_from_local_assets(page, live_server):
 
 def test_click_on_a_grid_shows_code_village_and_team(page, live_server):
     User.objects.create_user("viewer", password="pw-viewer-1")
-    _login(page, live_server, "viewer", "pw-viewer-1")
+    login(page, live_server.url, "viewer", "pw-viewer-1", next_url="/map/")
     page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
     # Hide the upper layers so the click reaches a comprehensive grid at the map's centre.
     for label in ("专属网格", "摄像头", "村居"):

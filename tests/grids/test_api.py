@@ -98,6 +98,6 @@ def test_openapi_schema_lists_endpoints(api):
 
 
 def test_map_page_uses_only_local_assets(client):
-    html = client.get("/").content.decode()
+    html = client.get("/map/").content.decode()
     assert "/static/vendor/leaflet/leaflet.js" in html
     assert "http://" not in html.replace("http://127.0.0.1", "") and "https://" not in html

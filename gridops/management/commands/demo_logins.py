@@ -1,7 +1,8 @@
 """Print where to log in and the demo logins."""
 from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
 
-from gridops.demo_users import DEMO_USERS
+from gridops.demo_users import DEMO_USERS, demo_token
 
 
 class Command(BaseCommand):
@@ -12,9 +13,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         url = opts["url"]
-        self.stdout.write(self.style.SUCCESS(f"\nThe platform: {url}/  (map)   {url}/admin/  (admin)"))
+        self.stdout.write(self.style.SUCCESS(f"\nThe platform is up: log in at {url}/   (admin: {url}/admin/)"))
         self.stdout.write(f"API: {url}/api/   OpenAPI schema: {url}/api/schema/")
         self.stdout.write("Demo logins:")
         for user in DEMO_USERS:
-            self.stdout.write(f"  {user.username:<10} {user.password:<20} {user.what}")
+            self.stdout.write(f"  {user.username:<11} {user.password:<20} {user.what}")
+        try:
+            token = demo_token()
+        except Token.DoesNotExist:
+            token = "(run load_demo_data)"
+        self.stdout.write(f"API token of the hotline client: {token}")
+        self.stdout.write(f'  curl -H "Authorization: Token {token}" {url}/api/incidents/')
         self.stdout.write("")

@@ -1,0 +1,59 @@
+"""Small platform-level endpoints the pages need: who am I, and the categories."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gridops.pages import home_for
+from incidents.models import Category
+from incidents.permissions import Actor
+from incidents.selectors import actor_keys
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    person = serializers.JSONField(allow_null=True)
+    grids = serializers.ListField(child=serializers.CharField(), help_text="grid codes of the user's teams")
+    home = serializers.CharField(help_text="the page that fits the user's job")
+
+
+class MeApi(APIView):
+    """The logged-in user: roles, linked person, own grids, home page."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        from grids.models import Grid
+
+        actor = Actor.of(request.user)
+        person = getattr(request.user, "person", None) if hasattr(request.user, "person") else None
+        grid_ids = [int(k.split(".")[1]) for k in actor_keys(actor) if k.startswith("grid.")]
+        return Response({
+            "username": actor.label,
+            "roles": sorted(actor.global_roles()),
+            "person": {"person_id": person.external_id, "name": person.name, "role": person.role} if person else None,
+            "grids": sorted(Grid.objects.filter(pk__in=grid_ids).values_list("code", flat=True)),
+            "home": home_for(request.user),
+        })
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
+                  "sla_handle_min", "purposes"]
+
+
+class CategoryApi(APIView):
+    """Active categories (symbols, filters and forms use them)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=CategorySerializer(many=True))
+    def get(self, request):
+        return Response(CategorySerializer(Category.objects.filter(active=True), many=True).data)

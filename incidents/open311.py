@@ -1,0 +1,224 @@
+"""Open311 GeoReport v2 endpoints (JSON only), so an existing 311 client can post and read incidents.
+
+Mounted at ``/open311/v2/``:
+- ``GET services.json``: one service per active category (service_code = category code);
+- ``GET services/{service_code}.json``: its definition (no attributes);
+- ``POST requests.json``: report a service request (form-encoded or JSON), mapped onto ``intake``;
+- ``GET requests.json`` (service_request_id, service_code, start_date, end_date, status) and
+  ``GET requests/{id}.json``: the requests the caller may see (``incidents_visible_to``); anything
+  else answers 404, never revealing that it exists.
+
+Authentication: ``api_key`` (a DRF token; in the POST body or the query string), an
+``Authorization: Token ...`` header or a session. Posting needs the "integration" or "operator" group.
+A bad or missing key answers 403. Every error uses the spec's shape: ``[{"code": 400, "description": ...}]``.
+
+Extensions: ``external_id`` (the client's own id, the idempotency key together with ``source``: a re-send
+answers 200 with the stored request; an id already used by another client answers 409) and ``source``
+(default "citizen"). ``media_url`` and ``email`` are appended to the description; ``device_id``,
+``account_id``, ``address_id`` and ``jurisdiction_id`` are accepted and ignored (a request with only an
+address_id has no location and is refused). Other formats than ``.json`` answer 400.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.urls import re_path
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView, set_rollback
+
+from incidents import open311_serializers as o
+from incidents.intake import intake
+from incidents.models import Category, Incident
+from incidents.permissions import Actor, Role
+from incidents.selectors import incidents_visible_to
+
+POST_ROLES = {Role.INTEGRATION, Role.OPERATOR}
+MAX_RESULTS = 1000
+DEFAULT_WINDOW = timedelta(days=90)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "conflict"
+
+
+class UnsupportedFormat(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "format not supported, use .json"
+
+
+class ApiKeyAuthentication(TokenAuthentication):
+    """Authenticate by the Open311 ``api_key`` (a DRF token) from the POST body or the query string."""
+
+    def authenticate(self, request):
+        key = request.query_params.get("api_key")
+        if request.method == "POST" and isinstance(request.data, dict):
+            key = request.data.get("api_key") or key
+        if not key:
+            return None
+        return self.authenticate_credentials(str(key))
+
+    def authenticate_header(self, request):
+        return None  # no challenge: a bad key answers 403, as the spec's clients expect
+
+
+class JsonOnly(BaseContentNegotiation):
+    """Always answer JSON, whatever the Accept header says (the format is in the URL)."""
+
+    def select_parser(self, request, parsers):
+        for parser in parsers:
+            if request.content_type.split(";")[0].strip() == parser.media_type:
+                return parser
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def error_list(code: int, detail) -> list[dict]:
+    """Return the spec's error shape: one {"code", "description"} per message."""
+    if isinstance(detail, dict):
+        messages = [m if field in ("non_field_errors", "detail") else f"{field}: {m}"
+                    for field, value in detail.items() for m in _messages(value)]
+    else:
+        messages = _messages(detail)
+    return [{"code": code, "description": str(m)} for m in messages]
+
+
+def _messages(value) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{k}: {m}" for k, v in value.items() for m in _messages(v)]
+    if isinstance(value, list):
+        return [m for v in value for m in _messages(v)]
+    return [str(value)]
+
+
+class Open311View(APIView):
+    """Base: JSON only, api_key/token/session authentication, errors in the Open311 shape."""
+
+    authentication_classes = [ApiKeyAuthentication, TokenAuthentication, SessionAuthentication]
+    permission_classes: list = []
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    content_negotiation_class = JsonOnly
+
+    def initial(self, request, *args, **kwargs):
+        if kwargs.get("fmt", "").lower() != "json":
+            raise UnsupportedFormat()
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Http404):
+            exc = exceptions.NotFound()
+        elif isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied()
+        if not isinstance(exc, exceptions.APIException):
+            return super().handle_exception(exc)
+        code = exc.status_code
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            code = status.HTTP_403_FORBIDDEN
+        set_rollback()
+        return Response(error_list(code, exc.detail), status=code)
+
+    def actor(self) -> Actor:
+        """Return the authenticated caller; 403 when there is none."""
+        if not self.request.user or not self.request.user.is_authenticated:
+            raise exceptions.NotAuthenticated("a valid api_key is required")
+        return Actor.of(self.request.user)
+
+
+class ServiceList(Open311View):
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Open311: the services (categories)")
+    def get(self, request, fmt: str):
+        return Response([o.service_body(c) for c in Category.objects.filter(active=True).order_by("code")])
+
+
+class ServiceDefinition(Open311View):
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Open311: one service's definition")
+    def get(self, request, service_code: str, fmt: str):
+        if not Category.objects.filter(code=service_code, active=True).exists():
+            raise exceptions.NotFound(f"service_code {service_code!r} not found")
+        return Response({"service_code": service_code, "attributes": []})
+
+
+class RequestList(Open311View):
+    @extend_schema(parameters=[o.RequestQuery], responses=OpenApiTypes.OBJECT,
+                   summary="Open311: the service requests the caller may see")
+    def get(self, request, fmt: str):
+        query = o.RequestQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = visible_requests(self.actor()).filter(filters_q(query.validated_data))
+        return Response([o.request_body(i) for i in rows[:MAX_RESULTS]])
+
+    @extend_schema(request=o.RequestInput, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+                   summary="Open311: report a service request")
+    def post(self, request, fmt: str):
+        actor = self.actor()
+        if not actor.global_roles() & POST_ROLES:
+            raise exceptions.PermissionDenied("this api_key may not post service requests")
+        data = o.RequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = intake([data.to_item()], actor=actor)[0]
+        incident = outcome.incident
+        if not outcome.created and incident.submitted_by_id != actor.user.pk:
+            raise Conflict("external_id is already used by another client; send ids unique to your client")
+        incident = visible_requests(actor).get(pk=incident.pk)
+        body = [{"service_request_id": str(incident.pk), "service_notice": o.service_notice(incident),
+                 "account_id": None}]
+        return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+
+
+class RequestDetail(Open311View):
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Open311: one service request")
+    def get(self, request, request_id: str, fmt: str):
+        actor = self.actor()
+        valid_id = request_id.isascii() and request_id.isdigit() and len(request_id) < 19
+        incident = visible_requests(actor).filter(pk=int(request_id)).first() if valid_id else None
+        if incident is None:
+            raise exceptions.NotFound(f"service_request_id {request_id!r} not found")
+        return Response([o.request_body(incident)])
+
+
+def visible_requests(actor: Actor) -> QuerySet[Incident]:
+    """Return the incidents the actor may see, newest first, with what the response needs."""
+    return incidents_visible_to(actor).select_related(
+        "category", "grid", "handling_grid", "village", "town").order_by("-created_at", "-id")
+
+
+def filters_q(f: dict) -> Q:
+    """Return the filter for the validated query (the 90-day default window when no ids are given)."""
+    if f.get("service_request_id"):
+        return Q(pk__in=f["service_request_id"])
+    q = Q()
+    if f.get("service_code"):
+        q &= Q(category__code__in=f["service_code"])
+    if f.get("status") and len(f["status"]) == 1:
+        closed = Q(state__in=o.CLOSED_STATES)
+        q &= closed if "closed" in f["status"] else ~closed
+    start, end = f.get("start_date"), f.get("end_date")
+    if start is None:
+        start = (end or timezone.now()) - DEFAULT_WINDOW
+    q &= Q(created_at__gte=start)
+    if end is not None:
+        q &= Q(created_at__lte=end)
+    return q
+
+
+FMT = r"\.(?P<fmt>[A-Za-z0-9]{1,10})$"
+urlpatterns = [
+    re_path(r"^services" + FMT, ServiceList.as_view(), name="open311-services"),
+    re_path(r"^services/(?P<service_code>[^/.]{1,40})" + FMT, ServiceDefinition.as_view(), name="open311-service"),
+    re_path(r"^requests" + FMT, RequestList.as_view(), name="open311-requests"),
+    re_path(r"^requests/(?P<request_id>[^/.]{1,40})" + FMT, RequestDetail.as_view(), name="open311-request"),
+]

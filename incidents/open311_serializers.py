@@ -1,0 +1,223 @@
+"""Open311 GeoReport v2: the input a 311 client sends and the shapes it reads back (JSON only).
+
+Mapping (also documented in ``incidents.open311``):
+- a service is an active ``Category``: service_code = category code;
+- a service request is an ``Incident``: service_request_id = the incident id (as a string);
+- status is "closed" for closed, cancelled, duplicate and out-of-jurisdiction incidents, else "open";
+  status_notes is the state's label;
+- extension fields on POST: ``external_id`` (the client's own id: re-sending it returns the stored
+  request) and ``source`` (an ``Incident.Source`` other than camera, default "citizen").
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import serializers
+
+from incidents.intake import IntakeItem
+from incidents.models import Category, Incident, Level
+
+S = Incident.State
+CLOSED_STATES = frozenset({S.CLOSED, S.CANCELLED, S.DUPLICATE, S.OUT_OF_JURISDICTION})
+SOURCES = [(value, label) for value, label in Incident.Source.choices if value != Incident.Source.CAMERA]
+TITLE_CHARS = 60
+MAX_RANGE = timedelta(days=90)
+MAX_IDS = 1000
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_OFFSET_LOST_PLUS = re.compile(r" (\d{2}:?\d{2})$")  # "+08:00" arrives as " 08:00" when not URL-encoded
+
+
+class RequestInput(serializers.Serializer):
+    """POST requests.json: the GeoReport v2 fields plus the extensions external_id and source."""
+
+    service_code = serializers.CharField(max_length=40)
+    lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    long = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    address_string = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    address_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=4000)
+    media_url = serializers.URLField(max_length=1000, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    phone = serializers.RegexField(r"^[0-9+\-() ]{0,32}$", required=False, allow_blank=True, default="")
+    device_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    account_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    external_id = serializers.RegexField(r"^[\w\-.:/]{1,64}$", required=False, allow_blank=True, default="",
+                                         help_text="extension: the client's own id; re-sending it is idempotent")
+    source = serializers.ChoiceField(choices=SOURCES, required=False, default=Incident.Source.CITIZEN,
+                                     help_text="extension: who reported it (default citizen)")
+
+    def validate_service_code(self, value: str) -> str:
+        if not Category.objects.filter(code=value, active=True).exists():
+            raise serializers.ValidationError(f"service_code {value!r} not found")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        has_lat, has_long = attrs.get("lat") is not None, attrs.get("long") is not None
+        if has_lat != has_long:
+            raise serializers.ValidationError({"long" if has_lat else "lat": "give both lat and long"})
+        if not has_lat and not attrs["address_string"]:
+            hint = " (address_id is not supported)" if attrs["address_id"] else ""
+            raise serializers.ValidationError({"location": f"give lat and long or address_string{hint}"})
+        return attrs
+
+    def to_item(self) -> IntakeItem:
+        """Return the intake item (WGS84 coordinates, or the address for the gazetteer)."""
+        d = self.validated_data
+        category = Category.objects.get(code=d["service_code"])
+        return IntakeItem(
+            source=d["source"], external_id=d["external_id"], category=category,
+            title=title_of(d["description"], service_name(category)), description=full_description(d),
+            address=d["address_string"], x=d.get("long"), y=d.get("lat"), crs="EPSG:4326",
+            reporter_name=reporter_name(d["first_name"], d["last_name"]), reporter_phone=d["phone"],
+        )
+
+
+def title_of(description: str, fallback: str) -> str:
+    """Return the first 60 characters of the description on one line, or the fallback."""
+    return " ".join(description.split())[:TITLE_CHARS] or fallback
+
+
+def full_description(d: dict) -> str:
+    """Return the description with media_url and email appended (the incident has no field for them)."""
+    extras = [f"{name}: {d[name]}" for name in ("media_url", "email") if d[name]]
+    return "\n\n".join([d["description"], "\n".join(extras)]) if extras else d["description"]
+
+
+def reporter_name(first: str, last: str) -> str:
+    """Join the names: family name first and no space for Chinese names, "first last" otherwise."""
+    if _CJK.search(first + last):
+        return (last + first)[:64]
+    return " ".join(part for part in (first, last) if part)[:64]
+
+
+class RequestQuery(serializers.Serializer):
+    """GET requests.json filters; service_request_id overrides all the others (as the spec says)."""
+
+    service_request_id = serializers.CharField(required=False, max_length=20000)
+    service_code = serializers.CharField(required=False, max_length=2000)
+    start_date = serializers.CharField(required=False, max_length=40)
+    end_date = serializers.CharField(required=False, max_length=40)
+    status = serializers.CharField(required=False, max_length=20)
+
+    def validate_service_request_id(self, value: str) -> list[int]:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isascii() and p.isdigit() and len(p) < 19 for p in parts):
+            raise serializers.ValidationError("a comma-separated list of service request ids")
+        if len(parts) > MAX_IDS:
+            raise serializers.ValidationError(f"at most {MAX_IDS} ids")
+        return [int(p) for p in parts]
+
+    def validate_service_code(self, value: str) -> list[str]:
+        return [p.strip() for p in value.split(",") if p.strip()]
+
+    def validate_status(self, value: str) -> set[str]:
+        wanted = {p.strip().lower() for p in value.split(",") if p.strip()}
+        if not wanted or wanted - {"open", "closed"}:
+            raise serializers.ValidationError("open, closed or open,closed")
+        return wanted
+
+    def validate_start_date(self, value: str) -> datetime:
+        return parse_when(value)
+
+    def validate_end_date(self, value: str) -> datetime:
+        return parse_when(value, end_of_day=True)
+
+    def validate(self, attrs: dict) -> dict:
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if start and end and start > end:
+            raise serializers.ValidationError({"end_date": "end_date is before start_date"})
+        if start and end and end - start > MAX_RANGE:
+            raise serializers.ValidationError({"end_date": "the range may not span more than 90 days"})
+        return attrs
+
+
+def parse_when(value: str, *, end_of_day: bool = False) -> datetime:
+    """Parse an ISO 8601 date-time (or a date); naive values are in the project's time zone."""
+    text = _OFFSET_LOST_PLUS.sub(r"+\1", value.strip())
+    try:
+        when = parse_datetime(text)
+        if when is None:
+            day = parse_date(text)
+            when = datetime.combine(day, time.max if end_of_day else time.min) if day else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise serializers.ValidationError("an ISO 8601 date-time, e.g. 2024-05-01T08:00:00+08:00")
+    return timezone.make_aware(when) if timezone.is_naive(when) else when
+
+
+def iso(when: datetime | None) -> str | None:
+    """Return the time in ISO 8601 with the project's UTC offset (seconds precision), or None."""
+    return timezone.localtime(when).isoformat(timespec="seconds") if when else None
+
+
+def service_name(category: Category) -> str:
+    return f"{category.name_zh} {category.name_en}"
+
+
+def service_body(category: Category) -> dict:
+    """Return one entry of services.json."""
+    return {
+        "service_code": category.code,
+        "service_name": service_name(category),
+        "description": category.description,
+        "metadata": False,
+        "type": "realtime",
+        "keywords": ",".join(dict.fromkeys([category.name_zh, category.name_en, *category.code.split("_")])),
+        "group": category.get_responsible_role_display(),
+    }
+
+
+def open311_status(incident: Incident) -> str:
+    return "closed" if incident.state in CLOSED_STATES else "open"
+
+
+def agency_responsible(incident: Incident) -> str:
+    """Return who handles it: the handling grid at grid level, else the village, town or bureau."""
+    centre = f"{incident.town.name}指挥中心 command centre" if incident.town else Level.TOWN.label
+    if incident.level == Level.BUREAU:
+        return incident.category.bureau or Level.BUREAU.label
+    if incident.level == Level.VILLAGE and incident.village:
+        return f"{incident.village.name} {Level.VILLAGE.label}"
+    if incident.level == Level.GRID and (incident.handling_grid or incident.grid):
+        return (incident.handling_grid or incident.grid).name
+    return centre
+
+
+def service_notice(incident: Incident) -> str:
+    """Return what happens next, in a sentence."""
+    if open311_status(incident) == "closed":
+        return incident.get_state_display()
+    if incident.triage:
+        return f"待指挥中心定位 the command centre will place it ({incident.get_triage_display()})"
+    due = iso(incident.handle_due_at)
+    return f"{incident.get_state_display()}: {agency_responsible(incident)}" + (f"; expected by {due}" if due else "")
+
+
+def request_body(incident: Incident) -> dict:
+    """Return one service request as GeoReport v2 describes it (lat/long in WGS84, null when unlocated)."""
+    point = incident.location
+    return {
+        "service_request_id": str(incident.pk),
+        "status": open311_status(incident),
+        "status_notes": incident.get_state_display(),
+        "service_name": service_name(incident.category),
+        "service_code": incident.category.code,
+        "description": incident.description,
+        "agency_responsible": agency_responsible(incident),
+        "service_notice": service_notice(incident),
+        "requested_datetime": iso(incident.created_at),
+        "updated_datetime": iso(incident.updated_at),
+        "expected_datetime": iso(incident.handle_due_at),
+        "address": incident.address or None,
+        "address_id": None,
+        "zipcode": None,
+        "lat": point.y if point else None,
+        "long": point.x if point else None,
+        "media_url": None,
+    }
