@@ -25,11 +25,11 @@ demo-data: migrate
 
 ## Start the platform with the Gongdao demo data on http://127.0.0.1:8000
 run: setup demo-data
-	@$(PY) manage.py demo_logins
-	@$(PY) manage.py runserver 127.0.0.1:8000
+	@scripts/run.sh
 
 ## Lint, then the whole test suite on real PostGIS
 test: setup-test db
+	@scripts/redis.sh
 	@.venv/bin/ruff check .
 	@DJANGO_SETTINGS_MODULE=gridops.settings.test .venv/bin/python -m pytest $(PYTEST_ARGS)
 

@@ -8,10 +8,12 @@ the incident is already stored, and a client catches up on reconnect (``changed_
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import close_old_connections
 from django.dispatch import receiver
 
 from incidents.models import Incident
@@ -35,8 +37,26 @@ def incident_message(incident: Incident) -> dict:
             "event": EventSerializer(event).data if event else None}
 
 
+_pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-push")
+
+
 @receiver(incident_changed)
-def publish_incidents(sender, incident_ids: list[int], **kwargs) -> None:
+def on_incidents_changed(sender, incident_ids: list[int], **kwargs) -> None:
+    """Queue the push so the request that changed the incidents does not wait for it."""
+    if settings.LIVE_PUSH_IN_BACKGROUND:
+        _pusher.submit(_publish_and_close, list(incident_ids))
+    else:
+        publish_incidents(list(incident_ids))
+
+
+def _publish_and_close(incident_ids: list[int]) -> None:
+    try:
+        publish_incidents(incident_ids)
+    finally:
+        close_old_connections()
+
+
+def publish_incidents(incident_ids: list[int]) -> None:
     """Send the changed incidents to their groups (or a 'refresh' notice for a large batch)."""
     layer = get_channel_layer()
     if layer is None or not incident_ids:

@@ -29,6 +29,7 @@ def _reproject(geom: BaseGeometry, src: int, dst: int) -> BaseGeometry:
     transformer = get_transformer(src, dst)
 
     def _fn(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+        """Transform coordinate arrays with pyproj, raising on failure."""
         return transformer.transform(x, y, errcheck=True)
 
     return shapely.transform(geom, _fn, include_z=False, interleaved=False)

@@ -7,6 +7,7 @@ from cameras.apis import CameraViewSet
 from gridops import views
 from gridops.api_views import CategoryApi, MeApi
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
+from incidents.analytics_apis import AssessmentApi
 from incidents.apis import IncidentViewSet
 
 router = DefaultRouter()
@@ -25,6 +26,7 @@ urlpatterns = [
     path("api/categories/", CategoryApi.as_view(), name="categories"),
     path("api/locate", LocateApi.as_view(), name="locate"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/assessment/", AssessmentApi.as_view(), name="assessment"),
     path("api/", include(router.urls)),
     path("open311/v2/", include("incidents.open311")),
     path("accounts/", include("django.contrib.auth.urls")),

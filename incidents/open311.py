@@ -27,8 +27,9 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import re_path
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
@@ -71,6 +72,19 @@ class ApiKeyAuthentication(TokenAuthentication):
 
     def authenticate_header(self, request):
         return None  # no challenge: a bad key answers 403, as the spec's clients expect
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Describe the api_key in the OpenAPI schema."""
+
+    target_class = ApiKeyAuthentication
+    name = "open311ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "query", "name": "api_key"}
+
+
+FORMAT = OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["json"], description="the format: json only")
 
 
 class JsonOnly(BaseContentNegotiation):
@@ -139,13 +153,19 @@ class Open311View(APIView):
 
 
 class ServiceList(Open311View):
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Open311: the services (categories)")
+    """Every active category as a service."""
+
+    @extend_schema(operation_id="open311_services", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
+                   summary="Open311: the services (categories)")
     def get(self, request, fmt: str):
         return Response([o.service_body(c) for c in Category.objects.filter(active=True).order_by("code")])
 
 
 class ServiceDefinition(Open311View):
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Open311: one service's definition")
+    """A service's definition (it has no extra attributes)."""
+
+    @extend_schema(operation_id="open311_service", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
+                   summary="Open311: one service's definition")
     def get(self, request, service_code: str, fmt: str):
         if not Category.objects.filter(code=service_code, active=True).exists():
             raise exceptions.NotFound(f"service_code {service_code!r} not found")
@@ -153,21 +173,25 @@ class ServiceDefinition(Open311View):
 
 
 class RequestList(Open311View):
-    @extend_schema(parameters=[o.RequestQuery], responses=OpenApiTypes.OBJECT,
+    """GET: the caller's service requests, newest first; POST: report one through the intake."""
+
+    @extend_schema(operation_id="open311_requests_list", parameters=[FORMAT, o.Open311RequestQuery],
+                   responses=OpenApiTypes.OBJECT,
                    summary="Open311: the service requests the caller may see")
     def get(self, request, fmt: str):
-        query = o.RequestQuery(data=request.query_params)
+        query = o.Open311RequestQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = visible_requests(self.actor()).filter(filters_q(query.validated_data))
         return Response([o.request_body(i) for i in rows[:MAX_RESULTS]])
 
-    @extend_schema(request=o.RequestInput, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    @extend_schema(operation_id="open311_requests_create", parameters=[FORMAT], request=o.Open311RequestInput,
+                   responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
                    summary="Open311: report a service request")
     def post(self, request, fmt: str):
         actor = self.actor()
         if not actor.global_roles() & POST_ROLES:
             raise exceptions.PermissionDenied("this api_key may not post service requests")
-        data = o.RequestInput(data=request.data)
+        data = o.Open311RequestInput(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = intake([data.to_item()], actor=actor)[0]
         incident = outcome.incident
@@ -180,7 +204,10 @@ class RequestList(Open311View):
 
 
 class RequestDetail(Open311View):
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Open311: one service request")
+    """One service request the caller may see (a list of one, as the spec has it)."""
+
+    @extend_schema(operation_id="open311_request", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
+                   summary="Open311: one service request")
     def get(self, request, request_id: str, fmt: str):
         actor = self.actor()
         valid_id = request_id.isascii() and request_id.isdigit() and len(request_id) < 19

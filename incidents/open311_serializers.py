@@ -30,7 +30,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _OFFSET_LOST_PLUS = re.compile(r" (\d{2}:?\d{2})$")  # "+08:00" arrives as " 08:00" when not URL-encoded
 
 
-class RequestInput(serializers.Serializer):
+class Open311RequestInput(serializers.Serializer):
     """POST requests.json: the GeoReport v2 fields plus the extensions external_id and source."""
 
     service_code = serializers.CharField(max_length=40)
@@ -95,7 +95,7 @@ def reporter_name(first: str, last: str) -> str:
     return " ".join(part for part in (first, last) if part)[:64]
 
 
-class RequestQuery(serializers.Serializer):
+class Open311RequestQuery(serializers.Serializer):
     """GET requests.json filters; service_request_id overrides all the others (as the spec says)."""
 
     service_request_id = serializers.CharField(required=False, max_length=20000)

@@ -234,6 +234,8 @@ def test_list_filters(api, key):
     assert ids(start_date="2001-01-01T00:00:00+08:00", end_date="2001-02-01T00:00:00+08:00") == []
     today = Incident.objects.get(pk=straw).created_at.date().isoformat()
     assert ids(start_date=today) == [other, straw]
+    unencoded = api.get(f"{BASE}/requests.json?api_key={key}&start_date={today}T00:00:00+08:00")  # "+" -> " "
+    assert [int(r["service_request_id"]) for r in unencoded.json()] == [other, straw]
     for bad in ({"status": "pending"}, {"start_date": "yesterday"}, {"service_request_id": "1,x"},
                 {"start_date": "2024-01-01", "end_date": "2024-06-01"}):
         assert_error(api.get(f"{BASE}/requests.json", {"api_key": key, **bad}), 400)
