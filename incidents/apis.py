@@ -23,6 +23,7 @@ from incidents.permissions import Actor, Role
 from incidents.selectors import incident_context, incident_list, incident_stats, incidents_visible_to, write_csv
 
 INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
+KEY_TAKEN = "this (source, external_id) was already used by another sender"
 LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
 
 
@@ -74,6 +75,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = s.IntakeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = intake([data.to_item()], actor=self.actor())[0]
+        if not outcome.created and not self.may_see(outcome.incident.pk):
+            return Response({"external_id": [KEY_TAKEN]}, status=status.HTTP_409_CONFLICT)
         body = s.IncidentSerializer(outcome.incident).data
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
                         headers={"Idempotent-Replay": "false" if outcome.created else "true"})
@@ -91,11 +94,17 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         valid = [(n, r) for n, r in enumerate(rows) if r.is_valid()]
         outcomes = intake([r.to_item() for _, r in valid], actor=self.actor())
         results = [{"index": n, "status": "invalid", "errors": r.errors} for n, r in enumerate(rows) if r.errors]
-        results += [{"index": n, "status": "created" if o.created else "existing", "id": o.incident.pk,
-                     "state": o.incident.state, "triage": o.incident.triage or None}
-                    for (n, _), o in zip(valid, outcomes, strict=True)]
+        visible = set(incidents_visible_to(self.actor()).filter(
+            pk__in=[o.incident.pk for o in outcomes if not o.created]).values_list("pk", flat=True))
+        for (n, _), o in zip(valid, outcomes, strict=True):
+            if o.created or o.incident.pk in visible:
+                results.append({"index": n, "status": "created" if o.created else "existing", "id": o.incident.pk,
+                                "state": o.incident.state, "triage": o.incident.triage or None})
+            else:
+                results.append({"index": n, "status": "conflict", "errors": {"external_id": [KEY_TAKEN]}})
         results.sort(key=lambda r: r["index"])
-        counts = {k: sum(1 for r in results if r["status"] == k) for k in ("created", "existing", "invalid")}
+        counts = {k: sum(1 for r in results if r["status"] == k)
+                  for k in ("created", "existing", "invalid", "conflict")}
         return Response({"counts": counts, "results": results})
 
     def check_intake(self) -> None:
@@ -131,6 +140,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """The incident's timeline: every action with who, when, from, to, level and note."""
         incident = self.get_object()
         return Response(s.EventSerializer(incident.events.all(), many=True).data)
+
+    def may_see(self, incident_id: int) -> bool:
+        return incidents_visible_to(self.actor()).filter(pk=incident_id).exists()
 
     def visible_id(self, pk) -> int:
         """Return the id when the user may see the incident; 404 otherwise (no existence leak)."""

@@ -26,7 +26,7 @@ def _user(name: str, group: str | None = None) -> User:
 @pytest.fixture
 def hotline():
     client = APIClient()
-    token = Token.objects.create(user=_user("hotline", "integration"))
+    token = Token.objects.create(user=_user("hotline_test", "integration"))
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
 
@@ -115,7 +115,7 @@ def test_batch_stores_valid_rows_and_reports_invalid_ones(hotline):
     rows = [_report(external_id="b-1"), _report(external_id="b-2", lat=99), _report(external_id="b-1"),
             {"source": "patrol", "category": "other", "title": "by address", "address": "太平村"}]
     body = hotline.post("/api/incidents/batch/", rows, format="json").json()
-    assert body["counts"] == {"created": 2, "existing": 1, "invalid": 1}
+    assert body["counts"] == {"created": 2, "existing": 1, "invalid": 1, "conflict": 0}
     assert [r["status"] for r in body["results"]] == ["created", "invalid", "existing", "created"]
     assert "lat" in body["results"][1]["errors"]
     assert body["results"][0]["id"] == body["results"][2]["id"]
@@ -175,3 +175,16 @@ def test_schema_documents_the_incident_api(operator):
     paths = json.loads(operator.get("/api/schema/", HTTP_ACCEPT="application/json").content)["paths"]
     assert {"/api/incidents/", "/api/incidents/batch/", "/api/incidents/{id}/events/",
             "/api/incidents/{id}/escalate/"} <= set(paths)
+
+
+def test_another_sender_cannot_reuse_a_key_to_read_an_incident(hotline):
+    first = hotline.post("/api/incidents/", _report(external_id="k-1"), format="json").json()
+    other = APIClient()
+    token = Token.objects.create(user=_user("mailbox_test", "integration"))
+    other.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = other.post("/api/incidents/", _report(external_id="k-1"), format="json")
+    assert response.status_code == 409 and "external_id" in response.json()
+    assert str(first["id"]) not in response.content.decode()
+    batch = other.post("/api/incidents/batch/", [_report(external_id="k-1")], format="json").json()
+    assert batch["counts"]["conflict"] == 1 and "id" not in batch["results"][0]
+    assert Incident.objects.filter(external_id="k-1").count() == 1
