@@ -12,6 +12,7 @@ class LocalOpenLayersWidget(OpenLayersWidget):
     template_name = "gis_core/openlayers_local.html"
 
     class Media:
+        extend = False  # drop the parent's CDN links
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol/dist/ol.js", "gis/js/OLMapWidget.js")
 
