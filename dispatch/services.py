@@ -122,7 +122,8 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 500, on_each=None
     done = 0
     for incident_id in overdue_ids(now, limit):
         with transaction.atomic():
-            incident = (Incident.objects.select_for_update(skip_locked=True).select_related("category")
+            # of=("self",): lock (and skip) the incident row only, never the shared category row
+            incident = (Incident.objects.select_for_update(skip_locked=True, of=("self",)).select_related("category")
                         .filter(pk=incident_id, state__in=OPEN_FOR_CLOCKS, escalate_at__lte=now,
                                 level__lt=Level.BUREAU).first())
             if incident is None:

@@ -93,7 +93,10 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
         batch = _prepare([items[n] for n in fresh], actor=actor, now=now)
         inserted = _insert(batch, [items[n].key for n in fresh])
         created_ids = [inc.pk for inc, ok in zip(batch.incidents, inserted, strict=True) if ok]
-        _flag_duplicates(created_ids)
+        flagged = _flag_duplicates(created_ids)
+        for incident in batch.incidents:  # the outcomes show what the database now holds
+            if incident.pk in flagged:
+                incident.possible_duplicate_of_id = flagged[incident.pk]
         notify_changed(created_ids)
         existing = existing | _existing([items[n].key for n, ok in zip(fresh, inserted, strict=True) if not ok])
         by_index = {n: inc for n, inc, ok in zip(fresh, batch.incidents, inserted, strict=True) if ok}
@@ -220,10 +223,11 @@ def _group_by_model(objects: list) -> list[list]:
     return list(groups.values())
 
 
-def _flag_duplicates(incident_ids: list[int]) -> None:
-    """Point each new incident at an earlier open one of the same category within 50 m and 72 h."""
+def _flag_duplicates(incident_ids: list[int]) -> dict[int, int]:
+    """Point each new incident at an earlier open one of the same category within 50 m and 72 h;
+    return {new incident id: the earlier one's id} for those flagged."""
     if not incident_ids:
-        return
+        return {}
     # One statement for the whole batch: a correlated nearest-neighbour subquery per new row, with a
     # bounding-box prefilter (0.0015 degrees > 50 m at these latitudes) that the GiST index serves.
     with connection.cursor() as cursor:
@@ -238,10 +242,12 @@ def _flag_duplicates(incident_ids: list[int]) -> None:
                 AND ST_DWithin(o.location::geography, n.location::geography, %(radius)s)
               ORDER BY ST_Distance(o.location::geography, n.location::geography), o.id LIMIT 1)
             WHERE n.id = ANY(%(ids)s) AND n.location IS NOT NULL
+            RETURNING n.id, n.possible_duplicate_of_id
             """,
             {"ids": incident_ids, "open": OPEN_FOR_DUPLICATES, "hours": DUPLICATE_WINDOW_H,
              "radius": DUPLICATE_RADIUS_M},
         )
+        return {new: earlier for new, earlier in cursor.fetchall() if earlier is not None}
 
 
 OPEN_FOR_DUPLICATES = ["reported", "registered", "dispatched", "in_progress", "handled"]

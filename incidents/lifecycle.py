@@ -134,8 +134,12 @@ def new_event(incident: Incident, action: str, actor: Actor, *, from_state: str 
 
 
 def locked(incident_id: int) -> Incident:
-    """Return the incident with its row locked for the rest of the transaction."""
-    return Incident.objects.select_for_update().select_related("category").get(pk=incident_id)
+    """Return the incident with its row locked for the rest of the transaction.
+
+    ``of=("self",)``: lock the incident row only, not the joined category row that every incident
+    of the category shares (that would serialise, and can deadlock, actions on unrelated incidents).
+    """
+    return Incident.objects.select_for_update(of=("self",)).select_related("category").get(pk=incident_id)
 
 
 def incident_transition(*, incident_id: int, action: str, actor: Actor, note: str = "",

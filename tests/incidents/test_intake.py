@@ -133,9 +133,10 @@ def test_same_external_id_from_another_source_is_another_incident():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_resends_store_one_incident(demo_data, monkeypatch):
+def test_concurrent_resends_store_one_incident(demo_data, monkeypatch, settings):
     """N clients send the same key at once; every one passes the 'already stored?' check before any
     insert (a barrier in the pipeline), so N-1 must lose the insert race and get the winner."""
+    settings.LIVE_PUSH_IN_BACKGROUND = False  # the pool thread would keep a DB connection past the test
     n = 6
     gate = threading.Barrier(n, timeout=30)
     real_prepare = intake_module._prepare
@@ -185,10 +186,21 @@ def near(incident: Incident, metres: float) -> tuple[float, float]:
 
 
 def test_possible_duplicate_within_50_m_and_72_h(first):
-    second = f.report("other", at=near(first, 30))
+    outcome = f.report_many([f.item("other", at=near(first, 30))])[0]
+    assert outcome.incident.possible_duplicate_of_id == first.pk  # what the caller (the API) is given
+    second = f.reload(outcome.incident)
     assert second.possible_duplicate_of == first
     assert second.state == S.DISPATCHED  # flagged, not held back
-    assert first.possible_duplicate_of is None
+    assert f.reload(first).possible_duplicate_of is None
+
+
+def test_possible_duplicate_within_one_batch():
+    at = f.interior_point(f.grid())
+    outcomes = f.report_many([f.item("other", at=at), f.item("other", at=f.offset_m(*at, 20)),
+                              f.item("neighbour_dispute", at=at)])
+    a, b, c = (f.reload(o.incident) for o in outcomes)
+    assert (a.possible_duplicate_of, b.possible_duplicate_of, c.possible_duplicate_of) == (None, a, None)
+    assert [o.incident.possible_duplicate_of_id for o in outcomes] == [None, a.pk, None]
 
 
 @pytest.mark.parametrize("case", ["80 m away", "other category", "after 72 h", "earlier one closed",

@@ -285,7 +285,8 @@ def transition_call(incident: Incident, action: str, who: Actor):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("actions", [("accept", "accept"), ("cancel", "mark_duplicate")])
-def test_conflicting_actions_one_wins(demo_data, monkeypatch, actions):
+def test_conflicting_actions_one_wins(demo_data, monkeypatch, settings, actions):
+    settings.LIVE_PUSH_IN_BACKGROUND = False  # the pool thread would keep a DB connection past the test
     incident = f.located("other")
     before = IncidentEvent.objects.filter(incident=incident).count()
     people = [f.actor(person=incident.assignee), f.actor(person=f.team_of(incident.handling_grid).leader)]
@@ -300,3 +301,34 @@ def test_conflicting_actions_one_wins(demo_data, monkeypatch, actions):
     assert stored.state == won[0].state
     new = IncidentEvent.objects.filter(incident=incident).order_by("id")[before:]
     assert [(e.from_state, e.to_state) for e in new] == [(S.DISPATCHED, stored.state)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_actions_on_different_incidents_of_one_category_do_not_wait(demo_data, settings):
+    """The row lock is the incident's only: not its category's, which every incident of the kind shares."""
+    settings.LIVE_PUSH_IN_BACKGROUND = False  # the pool thread would keep a DB connection past the test
+    held, other = f.located("other"), f.located("other")
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                lifecycle.locked(held.pk)
+                taken.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert taken.wait(30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '3s'")  # fail rather than wait for the other row
+            incident_transition(incident_id=other.pk, action="accept", actor=f.operator())
+    finally:
+        release.set()
+        holder.join(30)
+    assert f.reload(other).state == S.IN_PROGRESS
+    assert f.reload(held).state == S.DISPATCHED
