@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection
 from django.dispatch import receiver
 
 from incidents.models import Incident
@@ -53,7 +53,7 @@ def _publish_and_close(incident_ids: list[int]) -> None:
     try:
         publish_incidents(incident_ids)
     finally:
-        close_old_connections()
+        connection.close()  # this thread's own connection; never left open between pushes
 
 
 def publish_incidents(incident_ids: list[int]) -> None:

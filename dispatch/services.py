@@ -67,8 +67,9 @@ def _escalate_locked(incident: Incident, *, actor: Actor, reason: str, now: date
     ctx = _context(incident)
     target = ctx.target(incident, incident.level + 1)
     incident.escalations += 1
-    incident.escalate_at = (now + timedelta(minutes=incident.category.sla_handle_min)
-                            if target.level < Level.BUREAU else None)
+    # A fresh handling period at the new level; handle_due_at keeps the original SLA for the figures.
+    incident.level_due_at = now + timedelta(minutes=incident.category.sla_handle_min)
+    incident.escalate_at = incident.level_due_at if target.level < Level.BUREAU else None
     _retarget(incident, target, ctx, action="escalate", actor=actor, reason=reason, now=now)
     if target.person is not None:
         Notification.objects.create(person=target.person, incident=incident, kind=Notification.Kind.ESCALATED,

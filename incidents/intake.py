@@ -29,7 +29,7 @@ from grids import fast_locator
 from grids.models import Grid
 from incidents.gazetteer import resolve_address
 from incidents.lifecycle import apply_transition, new_event, notify_changed
-from incidents.models import Category, Incident, IncidentEvent
+from incidents.models import OPEN_STATES, Category, Incident, IncidentEvent
 from incidents.permissions import Actor
 
 DUPLICATE_RADIUS_M = 50
@@ -111,7 +111,8 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
     if not keys:
         return {}
     wanted = set(keys)
-    rows = Incident.objects.filter(external_id__in={k[1] for k in wanted}).select_related("category")
+    rows = Incident.objects.filter(source__in={k[0] for k in wanted}, external_id__in={k[1] for k in wanted})
+    rows = rows.select_related("category")  # (source, external_id) is the unique index's order
     return {(r.source, r.external_id): r for r in rows if (r.source, r.external_id) in wanted}
 
 
@@ -244,10 +245,9 @@ def _flag_duplicates(incident_ids: list[int]) -> dict[int, int]:
             WHERE n.id = ANY(%(ids)s) AND n.location IS NOT NULL
             RETURNING n.id, n.possible_duplicate_of_id
             """,
-            {"ids": incident_ids, "open": OPEN_FOR_DUPLICATES, "hours": DUPLICATE_WINDOW_H,
+            {"ids": incident_ids, "open": OPEN_STATES, "hours": DUPLICATE_WINDOW_H,
              "radius": DUPLICATE_RADIUS_M},
         )
         return {new: earlier for new, earlier in cursor.fetchall() if earlier is not None}
 
 
-OPEN_FOR_DUPLICATES = ["reported", "registered", "dispatched", "in_progress", "handled"]

@@ -61,7 +61,7 @@ def _escalation_time(incident: Incident) -> datetime | None:
     """Return when the sweep should next escalate the incident (None: no clock runs)."""
     if incident.state not in OPEN_FOR_CLOCKS or incident.level >= Level.BUREAU:
         return None
-    times = [incident.handle_due_at]
+    times = [incident.level_due_at or incident.handle_due_at]
     if incident.state == S.DISPATCHED:
         times.append(incident.accept_due_at)
     times = [t for t in times if t is not None]
@@ -71,6 +71,7 @@ def _escalation_time(incident: Incident) -> datetime | None:
 def _on_register(incident: Incident, now: datetime) -> None:
     incident.registered_at = now
     incident.handle_due_at = now + timedelta(minutes=incident.category.sla_handle_min)
+    incident.level_due_at = incident.handle_due_at
 
 
 def _on_dispatch(incident: Incident, now: datetime) -> None:

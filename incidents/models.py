@@ -138,6 +138,8 @@ class Incident(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     accept_due_at = models.DateTimeField(null=True, blank=True)
     handle_due_at = models.DateTimeField(null=True, blank=True)
+    level_due_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="handling deadline at the current level (restarts on escalation)")
     escalate_at = models.DateTimeField(null=True, blank=True, help_text="when the sweep escalates it next")
     escalations = models.PositiveSmallIntegerField(default=0)
     reworks = models.PositiveSmallIntegerField(default=0)
@@ -157,6 +159,7 @@ class Incident(models.Model):
             models.Index(fields=["state", "escalate_at"], name="incident_sweep_idx"),
             models.Index(fields=["grid", "state"], name="incident_grid_state_idx"),
             models.Index(fields=["assignee", "state"], name="incident_assignee_state_idx"),
+            models.Index(fields=["intake_token"], name="incident_intake_token_idx"),
         ]
 
     def __str__(self) -> str:
