@@ -1,23 +1,18 @@
 """Nearest comprehensive grid (EPSG:4549 metres) for points outside every grid.
 
-For a point outside every comprehensive grid, its distance to the union of
-the grids equals its distance to the nearest segment of the union's
-boundary, so only ring segments that are not shared (in opposite
-directions) by two grids are kept, in EPSG:4549 metres.
-
-Two lookup levels answer most points with numpy: the locator raster
-(cells that are not wholly inside a grid) and a coarser "far" grid that
-extends one raster span beyond it on every side. For each of their cells a
-short list of candidate segments is precomputed (every segment that can be
-nearest for *some* point of the cell), and points are projected to
-EPSG:4549 with a polynomial fitted over the level (``_projection``, error
-checked to be about 1 mm at most). Points beyond the far grid use pyproj and
-a GEOS STRtree.
+Distances are measured to the grids' outer boundary segments (``_segments``).
+Two lookup levels answer most points with numpy: the locator raster (cells
+that are not wholly inside a grid) and a coarser "far" grid that extends one
+raster span beyond it on every side. For each of their cells a short list of
+candidate segments is precomputed (every segment that can be nearest, or
+within the tie band of the nearest, for *some* point of the cell), and
+points are projected to EPSG:4549 with a polynomial fitted over the level
+(``_projection``, error checked to be about 1 mm at most). Points beyond the
+far grid use pyproj and a GEOS STRtree. Near-ties between grids are settled
+as on the PostGIS side (``_ties``).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -25,6 +20,8 @@ from numpy.typing import NDArray
 
 from gis_core._projection import LocalProjector
 from gis_core._raster import Grid, choose_shape
+from gis_core._segments import Segments
+from gis_core._ties import resolve, tie_band
 from gis_core.coords import get_transformer
 from gis_core.srid import METRIC_SRID, STORAGE_SRID
 
@@ -32,13 +29,9 @@ IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
 # Extra reach (fraction of the cell radius, plus metres) when choosing
-# candidate segments; covers the affine approximation and cell growth.
+# candidate segments; covers the projection error and cell growth.
 _REACH_FRACTION = 0.01
 _REACH_METRES = 0.01
-# Squared distances within this relative difference count as a tie, which
-# is then broken by grid code; absorbs last-bit rounding between the two
-# segments that meet at a shared vertex.
-_TIE_REL = 1e-12
 # Candidate lists longer than this are padded to the next power of two.
 _EXACT_WIDTHS = 8
 # The far grid reaches this many raster spans beyond the raster per side.
@@ -48,84 +41,33 @@ FAR_MAX_CELLS = 1 << 16
 _BUILD_BLOCK = 8
 
 
-@dataclass(frozen=True)
-class Segments:
-    """Segments a -> a + e of the grids' outer boundary in EPSG:4549 metres."""
-
-    ax: FloatArray
-    ay: FloatArray
-    ex: FloatArray
-    ey: FloatArray
-    inv_len2: FloatArray  # 1 / |e|^2, 0 for degenerate segments
-    owner: IntArray  # feature index
-    tree: shapely.STRtree
-
-
-def _unshared(lon: FloatArray, lat: FloatArray, same: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Return a mask of segments i -> i+1 (degrees) that no other ring runs in reverse."""
-    starts = np.flatnonzero(same)
-    fwd = {(lon[i], lat[i], lon[i + 1], lat[i + 1]) for i in starts}
-    keep = np.array([(lon[i + 1], lat[i + 1], lon[i], lat[i]) not in fwd for i in starts], dtype=bool)
-    mask = np.zeros(same.shape, dtype=bool)
-    mask[starts[keep]] = True
-    return mask
-
-
-def boundary_segments(geoms: NDArray[np.object_], owners: IntArray) -> Segments:
-    """Return the unshared ring segments of EPSG:4326 ``geoms`` in EPSG:4549, tagged with ``owners``."""
-    oriented = shapely.orient_polygons(geoms)  # shells CCW, holes CW: shared edges run opposite
-    parts, part_owner = shapely.get_parts(oriented, return_index=True)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
-    keep = _unshared(coords[:, 0], coords[:, 1], coord_ring[1:] == coord_ring[:-1])
-    mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(coords[:, 0], coords[:, 1], errcheck=True)
-    ax, ay, bx, by = mx[:-1][keep], my[:-1][keep], mx[1:][keep], my[1:][keep]
-    owner = owners[part_owner[ring_part[coord_ring[:-1][keep]]]].astype(np.int64)
-    ex, ey = bx - ax, by - ay
-    len2 = ex * ex + ey * ey
-    inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0.0)
-    lines = shapely.linestrings(np.stack([np.column_stack([ax, ay]), np.column_stack([bx, by])], axis=1))
-    return Segments(ax, ay, ex, ey, inv, owner, shapely.STRtree(lines))
-
-
-def _squared_distances(s: Segments, px: FloatArray, py: FloatArray, seg: IntArray) -> FloatArray:
-    """Return squared distances (m^2) from points (px, py) to segments ``seg`` (broadcast)."""
-    dx = px - s.ax[seg]
-    dy = py - s.ay[seg]
-    ex, ey = s.ex[seg], s.ey[seg]
-    t = dx * ex + dy * ey
-    t *= s.inv_len2[seg]
-    np.clip(t, 0.0, 1.0, out=t)
-    dx -= t * ex
-    dy -= t * ey
-    return dx * dx + dy * dy
-
-
-def _reach(radius: FloatArray) -> FloatArray:
-    """Return how far beyond the centre's nearest distance a candidate may lie (metres).
+def _reach(radius: FloatArray, dmin: FloatArray) -> FloatArray:
+    """Return how far beyond the centre's nearest distance ``dmin`` a candidate may lie (m).
 
     Any point p within ``radius`` of centre c has nearest distance <= dmin(c)
-    + radius, so its nearest segment s has dist(c, s) <= dmin(c) + 2 radius.
+    + radius, so a segment within the tie band of p's nearest one has
+    dist(c, s) <= dmin(c) + 2 radius + tie_band(dmin(c) + radius).
     """
-    return 2.0 * radius * (1.0 + _REACH_FRACTION) + _REACH_METRES
+    r = radius * (1.0 + _REACH_FRACTION) + _REACH_METRES
+    return 2.0 * r + tie_band(dmin + r)
 
 
 def _prune(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArray, grp: IntArray, seg: IntArray) -> NDArray:
-    """Return a mask of the (group, segment) pairs that can be nearest somewhere near a centre.
+    """Return a mask of (group, segment) pairs that can matter somewhere in a group's disc.
 
     Groups are contiguous runs of ``grp``; group g is the disc of ``radius``
     m around (e[g], n[g]) in EPSG:4549. With s* the segment nearest to the
-    centre c, s is dropped when d_s(c) > d*(c) + 2 r (band test) or when it
-    is dominated by s* over the whole disc: the distance to a convex set has
-    a Hessian bounded by 1/d, so |grad(d_s - d*)| <= |u_s(c) - u*(c)| +
-    r/(d_s(c) - r) + r/(d*(c) - r) in the disc (u = unit vector away from the
-    segment), and d_s - d* > 0 everywhere if d_s(c) - d*(c) exceeds r times that.
+    centre c, s is dropped when beyond ``_reach`` or when it is dominated by
+    s* over the whole disc: the distance to a convex set has a Hessian
+    bounded by 1/d, so |grad(d_s - d*)| <= L = |u_s(c) - u*(c)| +
+    r/(d_s(c) - r) + r/(d*(c) - r) in the disc (u = unit vector away from
+    the segment), and d_s - d* > x everywhere if d_s(c) - d*(c) > r L + x.
+    Here x = 0 for segments of the same grid as s* and the tie band for
+    segments of other grids (which ``_ties`` must see).
     """
     r = radius * (1.0 + _REACH_FRACTION) + _REACH_METRES
-    px, py = e[grp] - s.ax[seg], n[grp] - s.ay[seg]
-    t = np.clip((px * s.ex[seg] + py * s.ey[seg]) * s.inv_len2[seg], 0.0, 1.0)
-    px -= t * s.ex[seg]
-    py -= t * s.ey[seg]
+    qx, qy = s.closest(e[grp], n[grp], seg)
+    px, py = e[grp] - qx, n[grp] - qy
     d = np.hypot(px, py)
     starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
     counts = np.diff(np.r_[starts, grp.size])
@@ -134,12 +76,13 @@ def _prune(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArray, grp: I
     first = hits[np.r_[True, grp[hits[1:]] != grp[hits[:-1]]]]
     safe = np.maximum(d, 1e-300)
     ux, uy = px / safe, py / safe
-    ux_best, uy_best = np.repeat(ux[first], counts), np.repeat(uy[first], counts)
     rr = r[grp]
-    far = best > 2.0 * rr
-    lip = np.hypot(ux - ux_best, uy - uy_best) + rr / np.maximum(d - rr, rr) + rr / np.maximum(best - rr, rr)
-    dominated = far & (d - best > rr * lip)
-    return (d <= best + 2.0 * rr) & ~dominated
+    lip = np.hypot(ux - np.repeat(ux[first], counts), uy - np.repeat(uy[first], counts))
+    lip += rr / np.maximum(d - rr, rr) + rr / np.maximum(best - rr, rr)
+    other = s.owner[seg] != np.repeat(s.owner[seg[first]], counts)
+    slack = np.where(other, tie_band(best + rr), 0.0)
+    dominated = (best > 2.0 * rr) & (d - best > rr * lip + slack)
+    return (d <= best + _reach(radius[grp], best)) & ~dominated
 
 
 def _expand(offsets: IntArray, values: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
@@ -179,12 +122,12 @@ def _discs(
 
 
 def _geos_candidates(s: Segments, e: FloatArray, n: FloatArray, radius: FloatArray) -> tuple[IntArray, IntArray]:
-    """Return a CSR of segments that can be nearest to some point within ``radius`` m of (e, n)."""
+    """Return a CSR of segments that can matter for some point within ``radius`` m of (e, n)."""
     centres = shapely.points(e, n)
     near_pairs, near_d = s.tree.query_nearest(centres, return_distance=True, all_matches=False)
     dmin = np.full(e.shape[0], np.inf)
     np.minimum.at(dmin, near_pairs[0], near_d)
-    owner, seg = s.tree.query(centres, predicate="dwithin", distance=dmin + _reach(radius))
+    owner, seg = s.tree.query(centres, predicate="dwithin", distance=dmin + _reach(radius, dmin))
     order = np.argsort(owner, kind="stable")
     owner, seg = owner[order], seg[order].astype(np.int64)
     keep = _prune(s, e, n, radius, owner, seg)
@@ -198,7 +141,7 @@ class _Level:
 
     def __init__(self, grid: Grid, cells: IntArray, segments: Segments, rank: IntArray) -> None:
         """Precompute ``cells`` of ``grid``: GEOS per block of cells, then numpy per cell."""
-        self.grid, self.segments = grid, segments
+        self.grid, self.segments, self.rank = grid, segments, rank
         self.slot = np.full(grid.nx * grid.ny, -1, dtype=np.int64)
         self.slot[cells] = np.arange(cells.size)
         self.project = LocalProjector(grid.bounds)
@@ -221,10 +164,15 @@ class _Level:
         """Store candidate lists as dense int32 (rows, width) tables, one per padded width.
 
         Lists are in grid-code rank order; padding repeats the last entry,
-        which never changes the first minimum.
+        which never changes the first minimum. ``mixed`` marks cells whose
+        candidates belong to more than one grid (possible near-ties).
         """
         counts = np.diff(offsets)
         self.mean_count = float(counts.mean()) if counts.size else 0.0
+        owner = self.segments.owner[cand]
+        change = np.r_[False, owner[1:] != owner[:-1]].astype(np.int64)
+        self.mixed = np.add.reduceat(change, offsets[:-1]) > 0 if cand.size else np.zeros(counts.size, bool)
+        self.mixed &= counts > 1
         pow2 = 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
         width = np.where(counts <= _EXACT_WIDTHS, counts, pow2)
         self.widths = [int(w) for w in np.unique(width)]
@@ -245,17 +193,37 @@ class _Level:
         group = self.width_index[slots]
         order = np.argsort(group, kind="stable")  # radix sort on int8
         bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(self.widths)))]
+        ties: list[tuple[IntArray, IntArray, FloatArray]] = []
         for k, table in enumerate(self.tables):
             sel = order[bounds[k] : bounds[k + 1]]
             if sel.size == 0 or self.widths[k] == 0:
                 continue
             seg = table[self.row[slots[sel]]]
-            d2 = _squared_distances(self.segments, px[sel, None], py[sel, None], seg)
+            d2 = self.segments.squared_distances(px[sel, None], py[sel, None], seg)
             best = d2.min(axis=1)
-            pick = np.argmax(d2 <= best[:, None] * (1.0 + _TIE_REL), axis=1)
-            feat[sel] = self.segments.owner[seg[np.arange(sel.size), pick]]
+            feat[sel] = self.segments.owner[seg[np.arange(sel.size), np.argmin(d2, axis=1)]]
             dist[sel] = np.sqrt(best)
+            tied = _tied_rows(self.segments, seg, d2, dist[sel], self.mixed[slots[sel]])
+            if tied.size:
+                rows = np.repeat(sel[tied], seg.shape[1])
+                ties.append((rows, seg[tied].ravel().astype(np.int64), d2[tied].ravel()))
+        if ties:
+            pt, seg, d2 = (np.concatenate(parts) for parts in zip(*ties, strict=True))
+            rows, chosen, planar = resolve(pt, seg, d2, self.segments, self.rank, (x, y))
+            feat[rows], dist[rows] = chosen, planar
         return feat, dist
+
+
+def _tied_rows(s: Segments, seg: NDArray, d2: FloatArray, d: FloatArray, mixed: NDArray[np.bool_]) -> IntArray:
+    """Return rows (of (n, w) candidate tables) where another grid is within the tie band."""
+    rows = np.flatnonzero(mixed)
+    if rows.size == 0:
+        return rows
+    owner = s.owner[seg[rows]]
+    chosen = owner[np.arange(rows.size), np.argmin(d2[rows], axis=1)]
+    limit = d[rows] + tie_band(d[rows])
+    near = (d2[rows] <= (limit * limit)[:, None]) & (owner != chosen[:, None])
+    return rows[near.any(axis=1)]
 
 
 def _far_grid(inner: Grid) -> tuple[Grid, IntArray]:
@@ -320,22 +288,18 @@ class NearestTable:
 
     def _nearest_exact(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, FloatArray]:
         """Return nearest feature/distance (metres) via pyproj and the GEOS segment tree."""
-        n = x.shape[0]
-        feat = np.full(n, -1, dtype=np.int64)
-        dist = np.full(n, np.inf)
+        feat = np.full(x.shape[0], -1, dtype=np.int64)
+        dist = np.full(x.shape[0], np.inf)
         mx, my = get_transformer(STORAGE_SRID, METRIC_SRID).transform(x, y)
         ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
         if ok.size == 0 or self.segments.ax.size == 0:
             return feat, dist
-        pairs = self.segments.tree.query_nearest(shapely.points(mx[ok], my[ok]), all_matches=True)
-        d2 = _squared_distances(self.segments, mx[ok][pairs[0]], my[ok][pairs[0]], pairs[1])
-        order = np.lexsort((self._rank[self.segments.owner[pairs[1]]], pairs[0]))
-        grp, d2, seg = pairs[0][order], d2[order], pairs[1][order]
-        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
-        best = np.minimum.reduceat(d2, starts)
-        counts = np.diff(np.r_[starts, grp.size])
-        hits = np.flatnonzero(d2 <= np.repeat(best, counts) * (1.0 + _TIE_REL))
-        first = hits[np.r_[True, grp[hits[1:]] != grp[hits[:-1]]]]
-        feat[ok[grp[first]]] = self.segments.owner[seg[first]]
-        dist[ok[grp[starts]]] = np.sqrt(best)
+        points = shapely.points(mx[ok], my[ok])
+        near_pairs, near_d = self.segments.tree.query_nearest(points, return_distance=True, all_matches=False)
+        best = np.full(ok.size, np.inf)
+        np.minimum.at(best, near_pairs[0], near_d)
+        pt, seg = self.segments.tree.query(points, predicate="dwithin", distance=best * (1 + 1e-9) + tie_band(best))
+        d2 = self.segments.squared_distances(mx[ok][pt], my[ok][pt], seg)
+        rows, chosen, planar = resolve(pt, seg, d2, self.segments, self._rank, (x[ok], y[ok]))
+        feat[ok[rows]], dist[ok[rows]] = chosen, planar
         return feat, dist

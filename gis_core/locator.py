@@ -9,7 +9,10 @@ Answers the same question as the PostGIS query
 * dedicated grids covering the point, sorted the same way;
 * when no comprehensive grid covers the point: ``outside`` is True and the
   nearest comprehensive grid and its distance in metres (planar, in
-  EPSG:4549) are reported.
+  EPSG:4549) are reported. When another grid is within a few centimetres
+  (5 cm + 0.01 % of the distance), the candidates are ranked as the PostGIS
+  side does: geography (WGS84) metres rounded to the centimetre, then code
+  (see ``_ties``).
 
 Points are EPSG:4326 lon/lat in degrees. Exact tests use GEOS (shapely 2);
 most points are answered from a precomputed raster (see ``_raster``), the
@@ -28,8 +31,9 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from gis_core._nearest import NearestTable, boundary_segments
+from gis_core._nearest import NearestTable
 from gis_core._raster import IMPURE, Raster, build_raster
+from gis_core._segments import boundary_segments
 from gis_core.coords import validate_lonlat, validate_lonlat_arrays
 from gis_core.geometry import InvalidGeometry
 
