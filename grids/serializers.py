@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis_core.coords import ACCEPTED_CRS, UnknownCRS, parse_crs
+from gis_core.fields import CRSField, check_point
 from grids.models import Grid, GridTeam, TeamMembership, Town, Village
 
 PRECISION = 7  # about 1 cm: enough for a map, small payloads
@@ -76,21 +76,11 @@ class LocateQuerySerializer(serializers.Serializer):
 
     lon = serializers.FloatField(help_text="x: longitude, or easting in metres for EPSG:4549")
     lat = serializers.FloatField(help_text="y: latitude, or northing in metres for EPSG:4549")
-    crs = serializers.CharField(required=False, default="EPSG:4326", help_text=f"one of {', '.join(ACCEPTED_CRS)}")
+    crs = CRSField()
     generation = serializers.IntegerField(required=False, min_value=1)
 
-    def validate_crs(self, value: str) -> str:
-        try:
-            return parse_crs(value)
-        except UnknownCRS as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-
     def validate(self, attrs: dict) -> dict:
-        import math
-
-        for name in ("lon", "lat"):
-            if not math.isfinite(attrs[name]):
-                raise serializers.ValidationError({name: "must be a finite number"})
+        check_point(attrs)
         return attrs
 
 

@@ -1,14 +1,12 @@
 """Input and output serializers of the incidents API."""
 from __future__ import annotations
 
-import math
-
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from cameras.models import Camera
-from gis_core.coords import ACCEPTED_CRS, UnknownCRS, parse_crs, to_wgs84, validate_lonlat
+from gis_core.fields import CRSField, check_point
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
 from incidents.selectors import is_overdue
@@ -27,29 +25,17 @@ class IntakeSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     lon = serializers.FloatField(required=False, help_text="x: longitude, or easting in metres for EPSG:4549")
     lat = serializers.FloatField(required=False, help_text="y: latitude, or northing in metres for EPSG:4549")
-    crs = serializers.CharField(required=False, default="EPSG:4326", help_text=f"one of {', '.join(ACCEPTED_CRS)}")
+    crs = CRSField()
     camera = serializers.SlugRelatedField(slug_field="code", queryset=Camera.objects.all(), required=False)
     reporter_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     reporter_phone = serializers.RegexField(r"^[0-9+\- ]{0,32}$", required=False, allow_blank=True, default="")
-
-    def validate_crs(self, value: str) -> str:
-        try:
-            return parse_crs(value)
-        except UnknownCRS as exc:
-            raise serializers.ValidationError(str(exc)) from exc
 
     def validate(self, attrs: dict) -> dict:
         has_lon, has_lat = attrs.get("lon") is not None, attrs.get("lat") is not None
         if has_lon != has_lat:
             raise serializers.ValidationError({"lon" if not has_lon else "lat": "give both lon and lat"})
         if has_lon:
-            for name in ("lon", "lat"):
-                if not math.isfinite(attrs[name]):
-                    raise serializers.ValidationError({name: "must be a finite number"})
-            try:
-                validate_lonlat(*to_wgs84(attrs["lon"], attrs["lat"], attrs["crs"]))
-            except ValueError as exc:
-                raise serializers.ValidationError({"lon": str(exc), "lat": str(exc)}) from exc
+            check_point(attrs)
         if attrs["source"] == Incident.Source.CAMERA and not attrs.get("camera"):
             raise serializers.ValidationError({"camera": "a camera report names its camera"})
         return attrs
@@ -119,15 +105,11 @@ class ReassignSerializer(ReasonSerializer):
 class RelocateSerializer(serializers.Serializer):
     lon = serializers.FloatField()
     lat = serializers.FloatField()
-    crs = serializers.CharField(required=False, default="EPSG:4326")
+    crs = CRSField()
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
     def validate(self, attrs: dict) -> dict:
-        try:
-            attrs["crs"] = parse_crs(attrs["crs"])
-            validate_lonlat(*to_wgs84(attrs["lon"], attrs["lat"], attrs["crs"]))
-        except ValueError as exc:
-            raise serializers.ValidationError({"lon": str(exc)}) from exc
+        check_point(attrs)
         return attrs
 
 
