@@ -58,7 +58,8 @@ def _to_storage(geom: OGRGeometry, srs: SpatialReference, label: str) -> tuple[G
     geom = geom.clone()
     geom.srs = srs
     geom.transform(SpatialReference(4326))
-    geom.coord_dim = 2
+    geom.set_3d(False)
+    geom.set_measured(False)
     try:
         repaired, note = repair_polygonal(shapely.from_wkb(bytes(geom.wkb)))
     except InvalidGeometry as exc:
