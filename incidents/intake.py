@@ -20,20 +20,18 @@ import numpy as np
 import shapely
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from gis_core.coords import to_wgs84
 from grids import fast_locator
 from grids.models import Grid
+from incidents.duplicates import flag_possible_duplicates
 from incidents.gazetteer import resolve_address
 from incidents.lifecycle import apply_transition, new_event, notify_changed
-from incidents.models import OPEN_STATES, Category, Incident, IncidentEvent
+from incidents.models import Category, Incident, IncidentEvent
 from incidents.permissions import Actor
-
-DUPLICATE_RADIUS_M = 50
-DUPLICATE_WINDOW_H = 72
 
 
 @dataclass
@@ -93,7 +91,7 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
         batch = _prepare([items[n] for n in fresh], actor=actor, now=now)
         inserted = _insert(batch, [items[n].key for n in fresh])
         created_ids = [inc.pk for inc, ok in zip(batch.incidents, inserted, strict=True) if ok]
-        flagged = _flag_duplicates(created_ids)
+        flagged = flag_possible_duplicates([i for i, ok in zip(batch.incidents, inserted, strict=True) if ok])
         for incident in batch.incidents:  # the outcomes show what the database now holds
             if incident.pk in flagged:
                 incident.possible_duplicate_of_id = flagged[incident.pk]
@@ -222,32 +220,3 @@ def _group_by_model(objects: list) -> list[list]:
     for obj in objects:
         groups.setdefault(type(obj), []).append(obj)
     return list(groups.values())
-
-
-def _flag_duplicates(incident_ids: list[int]) -> dict[int, int]:
-    """Point each new incident at an earlier open one of the same category within 50 m and 72 h;
-    return {new incident id: the earlier one's id} for those flagged."""
-    if not incident_ids:
-        return {}
-    # One statement for the whole batch: a correlated nearest-neighbour subquery per new row, with a
-    # bounding-box prefilter (0.0015 degrees > 50 m at these latitudes) that the GiST index serves.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE incidents_incident n SET possible_duplicate_of_id = (
-              SELECT o.id FROM incidents_incident o
-              WHERE o.category_id = n.category_id AND o.id < n.id
-                AND o.state = ANY(%(open)s) AND o.location IS NOT NULL
-                AND o.created_at BETWEEN n.created_at - make_interval(hours => %(hours)s) AND n.created_at
-                AND o.location && ST_Expand(n.location, 0.0015)
-                AND ST_DWithin(o.location::geography, n.location::geography, %(radius)s)
-              ORDER BY ST_Distance(o.location::geography, n.location::geography), o.id LIMIT 1)
-            WHERE n.id = ANY(%(ids)s) AND n.location IS NOT NULL
-            RETURNING n.id, n.possible_duplicate_of_id
-            """,
-            {"ids": incident_ids, "open": OPEN_STATES, "hours": DUPLICATE_WINDOW_H,
-             "radius": DUPLICATE_RADIUS_M},
-        )
-        return {new: earlier for new, earlier in cursor.fetchall() if earlier is not None}
-
-
