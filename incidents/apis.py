@@ -15,6 +15,7 @@ from rest_framework_gis.pagination import GeoJsonPagination
 
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
 from gridops.api import validated_query
+from incidents import geojson
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
 from incidents.intake import intake
@@ -67,7 +68,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(parameters=[s.IncidentFilter])
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(geojson.rows(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response({"features": geojson.features(page)})
 
     @extend_schema(request=s.IntakeSerializer, responses={201: s.IncidentSerializer, 200: s.IncidentSerializer})
     def create(self, request):
