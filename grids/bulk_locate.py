@@ -48,13 +48,16 @@ class BulkLocation:
     distance_m: np.ndarray
 
 
-def locate_many_in_db(lons, lats, generation_ids: list[int]) -> BulkLocation:
-    """Locate EPSG:4326 points against the grids of the given generations, in PostGIS."""
+def locate_many_in_db(lons, lats, generation_ids: list[int], *, nearest: bool = True) -> BulkLocation:
+    """Locate EPSG:4326 points against the grids of the given generations, in PostGIS.
+
+    ``nearest=False`` skips the nearest-grid search for points outside every grid.
+    """
     xs = [float(v) for v in lons]
     ys = [float(v) for v in lats]
     n = len(xs)
     grid_id = np.full(n, -1, dtype=np.int64)
-    nearest = np.full(n, -1, dtype=np.int64)
+    nearest_ids = np.full(n, -1, dtype=np.int64)
     distance = np.zeros(n, dtype=np.float64)
     dedicated: list[tuple[int, ...]] = [()] * n
     with connection.cursor() as cursor:
@@ -63,10 +66,10 @@ def locate_many_in_db(lons, lats, generation_ids: list[int]) -> BulkLocation:
             grid_id[i - 1] = -1 if gid is None else gid
             dedicated[i - 1] = tuple(ded or ())
         outside = np.flatnonzero(grid_id < 0)
-        if len(outside):
+        if nearest and len(outside):
             cursor.execute(_NEAREST, {"xs": [xs[k] for k in outside], "ys": [ys[k] for k in outside],
                                       "gens": list(generation_ids)})
             for i, gid, d in cursor.fetchall():
-                nearest[outside[i - 1]] = gid
+                nearest_ids[outside[i - 1]] = gid
                 distance[outside[i - 1]] = d
-    return BulkLocation(grid_id=grid_id, dedicated=dedicated, nearest_grid_id=nearest, distance_m=distance)
+    return BulkLocation(grid_id=grid_id, dedicated=dedicated, nearest_grid_id=nearest_ids, distance_m=distance)
