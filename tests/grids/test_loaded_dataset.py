@@ -72,3 +72,16 @@ def test_admin_map_widgets_use_local_openlayers(client):
     assert "/static/vendor/ol/dist/ol.js" in html and "cdn" not in html.lower()
     for path in ("/admin/grids/village/", "/admin/cameras/camera/", "/admin/grids/town/"):
         assert client.get(path).status_code == 200
+
+
+def test_incident_admin_is_read_only_and_categories_are_editable(client):
+    from tests.incidents import factories as f
+
+    incident = f.located("straw_burning")
+    client.force_login(User.objects.create_superuser("root2", password="pw-root-2"))
+    page = client.get(f"/admin/incidents/incident/{incident.pk}/change/")
+    assert page.status_code == 200 and "report" in page.content.decode()
+    assert client.post(f"/admin/incidents/incident/{incident.pk}/delete/").status_code == 403
+    assert client.get("/admin/incidents/category/").status_code == 200
+    assert client.get("/admin/incidents/category/add/").status_code == 200
+    assert client.get("/admin/dispatch/assignment/").status_code == 200

@@ -1,0 +1,48 @@
+from django.contrib import admin
+
+from gis_core.admin import LocalGISModelAdmin
+from incidents.models import Category, Incident, IncidentEvent
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
+                    "sla_handle_min", "active"]
+    list_filter = ["responsible_role", "level", "urgent", "active"]
+    search_fields = ["code", "name_zh", "name_en"]
+
+
+class EventInline(admin.TabularInline):
+    """The timeline, read-only: events are append-only."""
+
+    model = IncidentEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "action", "from_state", "to_state", "level", "actor_label", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(LocalGISModelAdmin):
+    """Read-only here: incidents change through intake and the lifecycle actions, which record events."""
+
+    list_display = ["id", "title", "category", "source", "state", "level", "triage", "grid", "assignee", "created_at"]
+    list_filter = ["state", "level", "source", "category", "triage"]
+    search_fields = ["title", "external_id", "address"]
+    date_hierarchy = "created_at"
+    inlines = [EventInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
