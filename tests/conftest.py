@@ -54,3 +54,10 @@ def square_town(db):
         Grid.objects.create(generation=gen, village=village, code=code, name=code[-3:], kind=kind,
                             purpose=purpose, boundary=geom)
     return gen
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Run the browser tests last: Playwright's sync API keeps an event loop in the main thread for
+    the rest of the session, where Channels tests need ``async_to_sync``."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
