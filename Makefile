@@ -22,6 +22,7 @@ migrate: db
 
 demo-data: migrate
 	@$(PY) manage.py load_demo_data
+	@$(PY) manage.py seed_demo_incidents
 
 ## Start the platform with the Gongdao demo data on http://127.0.0.1:8000
 run: setup demo-data
@@ -38,3 +39,8 @@ lint:
 
 bench: setup db
 	@$(PY) bench/locate_bench.py
+
+.PHONY: bench-intake
+## Intake benchmark: single POSTs at 100/s, a 100,000-row batch, the naive per-row baseline (bench/README.md)
+bench-intake: setup demo-data
+	@$(PY) bench/intake_bench.py $(BENCH_ARGS)

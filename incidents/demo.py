@@ -1,31 +1,26 @@
 """Demo incidents: a few weeks of history through the real intake service, lifecycle and SLA sweep.
 
-The plan is deterministic for (weeks, per_day, seed): ``weeks * 7 * per_day`` reports numbered
-``demo-0001``... Reports recur at fixed places derived from the town's own data (illegal building at
-village edges, straw burning in farmland villages - heavier in the harvest seasons, late May-June
-and October-November - work safety in the industrial park, public security at the market and the
-town centre, litter at the river sections, ...), from mixed sources (12345 with an address or GCJ-02
-coordinates, the mayor's mailbox by address, patrols by GPS, cameras by their code, citizens by
-GCJ-02/BD-09), a few by an address nobody can find or from outside the town (both go to triage).
-
-Every report goes through ``incidents.intake.intake`` with ``now=`` set to its historical time;
-its later steps (accept, handle, rework, verify, close, cancel, merge) and an hourly
-``dispatch.services.sweep_overdue`` run in time order, each at its own historical instant, so the
-clocks, escalations and events are the ones production would have produced. Steps due after now
-do not happen: recent incidents are still open. Reports whose id is already stored are skipped,
-so a second run creates nothing.
+``weeks * 7 * per_day`` reports, ``demo-0001``..., deterministic for the seed, recur at places derived
+from the town's own data (building at village edges, straw burning in farmland villages - heavier in
+the harvest seasons -, work safety in the industrial park, public security at the market and the town
+centre, litter at the river sections), from mixed sources; a few cannot be located (triage). Each goes
+through ``incidents.intake.intake`` with ``now=`` its historical time; its later steps and an hourly
+``dispatch.services.sweep_overdue`` run in time order at their own historical instants; steps due
+after now do not happen. Reports whose id is stored already are skipped: a second run creates nothing.
 """
 from __future__ import annotations
 
 import heapq
 import math
 import random
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import shapely
 from django.db import transaction
 from django.db.models import Count
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from cameras.models import Camera
@@ -39,6 +34,7 @@ from incidents.lifecycle import TransitionRefused, apply_transition, locked, new
 from incidents.models import Category, Incident, Severity
 from incidents.permissions import Actor
 from incidents.selectors import with_overdue
+from incidents.signals import incident_changed
 
 PREFIX = "demo-"
 OPERATOR = Actor(user=None, label="指挥中心 command centre (demo)", groups=frozenset({"operator"}))
@@ -48,28 +44,26 @@ NOTES = {"accept": "已接单", "report_handled": "已处置，现场照片已�
          "out_of_jurisdiction": "非本镇辖区，已转交属地", "mark_duplicate": "重复上报，合并处理"}
 WEIGHTS = {"environment_sanitation": 20, "public_security": 14, "illegal_construction": 12, "roads_facilities": 10,
            "neighbour_dispute": 10, "rental_housing": 8, "work_safety": 9, "straw_burning": 10, "other": 4}
-SOURCES = {
+SOURCES = {  # category -> source -> weight
     "illegal_construction": {"patrol": 5, "hotline_12345": 3, "mayor_mailbox": 2},
     "straw_burning": {"camera": 4, "patrol": 4, "hotline_12345": 2},
     "public_security": {"hotline_12345": 3, "citizen": 3, "camera": 2, "patrol": 2},
     "work_safety": {"patrol": 6, "hotline_12345": 2, "camera": 2},
     "environment_sanitation": {"citizen": 3, "hotline_12345": 3, "patrol": 2, "camera": 1, "mayor_mailbox": 1},
-    "rental_housing": {"patrol": 7, "hotline_12345": 3},
-    "roads_facilities": {"hotline_12345": 4, "citizen": 4, "mayor_mailbox": 2},
-    "neighbour_dispute": {"hotline_12345": 5, "citizen": 5},
-    "other": {"mayor_mailbox": 5, "hotline_12345": 5},
+    "rental_housing": {"patrol": 7, "hotline_12345": 3}, "roads_facilities": {"hotline_12345": 4, "citizen": 4},
+    "neighbour_dispute": {"hotline_12345": 5, "citizen": 5}, "other": {"mayor_mailbox": 5, "hotline_12345": 5},
 }
-TITLES = {
-    "illegal_construction": ["疑似违章搭建", "村民违规加盖二层", "占用耕地建房", "违规搭建彩钢棚"],
-    "straw_burning": ["农田焚烧秸秆", "田间冒烟疑似焚烧秸秆", "秸秆堆起火"],
-    "public_security": ["夜间有人聚集吵闹", "电动车被盗", "摊贩占道经营引发纠纷", "有人打架"],
-    "rental_housing": ["出租房未登记租客", "群租房安全隐患", "出租屋电线私拉乱接"],
-    "work_safety": ["厂区消防通道堵塞", "车间灭火器过期", "工人未戴安全帽作业", "危化品存放不规范"],
-    "environment_sanitation": ["河面漂浮垃圾", "垃圾桶满溢未清运", "污水直排河道", "乱倒建筑垃圾"],
-    "roads_facilities": ["路灯不亮", "窨井盖缺失", "路面坑洼", "交通标志牌倾倒"],
-    "neighbour_dispute": ["宅基地边界纠纷", "噪音扰民引发争吵", "排水沟堵塞邻里矛盾"],
-    "other": ["咨询补贴政策", "流浪狗伤人隐患", "小广告乱张贴"],
-}
+TITLES = {code: titles.split() for code, titles in {
+    "illegal_construction": "疑似违章搭建 村民违规加盖二层 占用耕地建房 违规搭建彩钢棚",
+    "straw_burning": "农田焚烧秸秆 田间冒烟疑似焚烧秸秆 秸秆堆起火",
+    "public_security": "夜间有人聚集吵闹 电动车被盗 摊贩占道经营引发纠纷 有人打架",
+    "rental_housing": "出租房未登记租客 群租房安全隐患 出租屋电线私拉乱接",
+    "work_safety": "厂区消防通道堵塞 车间灭火器过期 工人未戴安全帽作业 危化品存放不规范",
+    "environment_sanitation": "河面漂浮垃圾 垃圾桶满溢未清运 污水直排河道 乱倒建筑垃圾",
+    "roads_facilities": "路灯不亮 窨井盖缺失 路面坑洼 交通标志牌倾倒",
+    "neighbour_dispute": "宅基地边界纠纷 噪音扰民引发争吵 排水沟堵塞邻里矛盾",
+    "other": "咨询补贴政策 流浪狗伤人隐患 小广告乱张贴",
+}.items()}
 LOST_ADDRESSES = ["老粮站后面那条小路", "北边菜场旁的巷子里", "桥头往南两百米左右", "原砖瓦厂附近"]
 DETAILS = ["东头", "西头", "南边", "北侧", "路口", "附近"]
 FATES = {"on_time": 72, "late": 10, "rework": 7, "stall_dispatched": 3, "stall_in_progress": 3,
@@ -99,23 +93,12 @@ class Planned:
     mode: str  # coordinates | address | camera | lost | outside
     spot: Spot
     fate: str
+    key: str  # seeds the report's own random numbers
     forced: bool = False
 
     @property
     def external_id(self) -> str:
         return f"{PREFIX}{self.n:04d}"
-
-
-@dataclass
-class SeedSummary:
-    planned: int
-    created: int
-    escalations: int
-    by_state: dict[str, int] = field(default_factory=dict)
-    triage: int = 0
-    overdue: int = 0
-    reworked: int = 0
-    escalated: int = 0
 
 
 def in_straw_season(moment: datetime) -> bool:
@@ -124,7 +107,6 @@ def in_straw_season(moment: datetime) -> bool:
     return (5, 20) <= md <= (6, 30) or (10, 1) <= md <= (11, 30)
 
 
-# ---- places ------------------------------------------------------------------------------------
 
 def _metric(geom) -> shapely.Geometry:
     return to_metric(shapely.from_wkb(bytes(geom.wkb)))
@@ -141,23 +123,15 @@ def _inner(poly, rng: random.Random, tries: int = 50) -> tuple[float, float]:
     return p.x, p.y
 
 
-def _edge_point(poly, rng: random.Random, inset_m: float = 60.0) -> tuple[float, float]:
-    """Return a point about ``inset_m`` inside a polygon's outline (village edges: new building)."""
-    core = poly.buffer(-inset_m)
-    ring = (core if not core.is_empty else poly).boundary
-    p = ring.interpolate(rng.random(), normalized=True)
-    return p.x, p.y
-
-
 def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
     """Return recurring places per category code, derived from the town's villages, grids and cameras."""
     grids = list(Grid.objects.active(town).select_related("village"))
     villages = list(Village.objects.filter(town=town).order_by("code"))
     farms = [v for v in villages if v.kind == Village.Kind.VILLAGE] or villages
-    towns_ = [v for v in villages if v.kind == Village.Kind.COMMUNITY] or villages
+    communities = [v for v in villages if v.kind == Village.Kind.COMMUNITY] or villages
     comp = [g for g in grids if g.kind == Grid.Kind.COMPREHENSIVE]
     dedicated = {g: _metric(g.boundary) for g in grids if g.kind == Grid.Kind.DEDICATED}
-    cams = [c for c in Camera.objects.filter(status="online", location__coveredby=town.boundary)]
+    cams = list(Camera.objects.filter(status="online", location__coveredby=town.boundary))
 
     def landmark(purpose: str, per_grid: int, radius: float) -> list[Spot]:
         spots = []
@@ -165,7 +139,7 @@ def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
             if g.purpose == purpose:
                 name = g.name.removesuffix("专属网格")
                 spots += [Spot(*_inner(poly, rng), name, radius, poly) for _ in range(per_grid)]
-                spots += [Spot(*_cam_xy(c), c.name, 0, None, c) for c in cams if _covers(poly, c)]
+                spots += [camera_spot(c) for c in cams if poly.covers(shapely.Point(*_cam_xy(c)))]
         return spots
 
     def grid_spots(of: list[Village], k: int, radius: float, detail: str) -> list[Spot]:
@@ -173,17 +147,27 @@ def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
         chosen = rng.sample(chosen, min(k, len(chosen)))
         return [Spot(*_inner(_metric(g.boundary), rng), f"{g.village.name}{detail}", radius) for g in chosen]
 
-    plain_cams = [c for c in cams if not any(_covers(p, c) for p in dedicated.values())]
+    def edge_band(poly):
+        """The outer 100 m of a village: new building goes up at the edges."""
+        inner = poly.buffer(-100)
+        return poly if inner.is_empty else poly.difference(inner)
+
+    def camera_spot(camera: Camera) -> Spot:
+        return Spot(*_cam_xy(camera), camera.name, 40, None, camera)
+
+    def plain_cameras(villages: list[Village]) -> list[Spot]:
+        """Cameras standing in these villages, outside every dedicated grid."""
+        return [camera_spot(c) for c in cams if any(v.boundary.covers(c.location) for v in villages)
+                and not any(p.covers(shapely.Point(*_cam_xy(c))) for p in dedicated.values())]
+
     spots = {
-        "illegal_construction": [Spot(*_edge_point(_metric(v.boundary), rng), f"{v.name}边上", 40)
+        "illegal_construction": [Spot(*_inner(edge_band(_metric(v.boundary)), rng), f"{v.name}边上", 40)
                                  for v in rng.sample(farms, min(4, len(farms)))],
-        "straw_burning": grid_spots(farms, 5, 250, "农田")
-        + [Spot(*_cam_xy(c), c.name, 0, None, c) for c in plain_cams if _village_of(c, farms)],
+        "straw_burning": grid_spots(farms, 5, 250, "农田") + plain_cameras(farms),
         "work_safety": landmark("industrial_park", 3, 40),
-        "public_security": landmark("market", 2, 30)
-        + [Spot(*_cam_xy(c), c.name, 0, None, c) for c in plain_cams if _village_of(c, towns_)],
+        "public_security": landmark("market", 2, 30) + plain_cameras(communities),
         "environment_sanitation": landmark("river", 3, 60) + landmark("market", 1, 30),
-        "rental_housing": grid_spots(towns_, 4, 120, "出租房"),
+        "rental_housing": grid_spots(communities, 4, 120, "出租房"),
         "roads_facilities": grid_spots(villages, 6, 200, "道路"),
         "neighbour_dispute": grid_spots(farms, 6, 150, "组里"),
         "other": grid_spots(villages, 4, 200, ""),
@@ -193,19 +177,7 @@ def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
 
 
 def _cam_xy(camera: Camera) -> tuple[float, float]:
-    return _to_metric(camera.location.x, camera.location.y)
-
-
-def _covers(poly, camera: Camera) -> bool:
-    return poly.covers(shapely.Point(*_cam_xy(camera)))
-
-
-def _village_of(camera: Camera, villages: list[Village]) -> bool:
-    return any(v.boundary.covers(camera.location) for v in villages)
-
-
-def _to_metric(lon: float, lat: float) -> tuple[float, float]:
-    return get_transformer(STORAGE_SRID, METRIC_SRID).transform(lon, lat)
+    return get_transformer(STORAGE_SRID, METRIC_SRID).transform(camera.location.x, camera.location.y)
 
 
 def _to_wgs84(x: float, y: float) -> tuple[float, float]:
@@ -218,14 +190,10 @@ def outside_spots(town: Town, rng: random.Random, k: int = 4) -> list[Spot]:
     x0, y0, x1, y1 = poly.bounds
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     reach = max(x1 - x0, y1 - y0) / 2
-    spots = []
-    for _ in range(k):
-        angle, far = rng.uniform(0, 6.2832), reach * 1.42 + rng.uniform(2000, 5000)
-        spots.append(Spot(cx + far * math.cos(angle), cy + far * math.sin(angle), "", 300))
-    return spots
+    angles = [(rng.uniform(0, 2 * math.pi), reach * 1.42 + rng.uniform(2000, 5000)) for _ in range(k)]
+    return [Spot(cx + far * math.cos(a), cy + far * math.sin(a), "", 300) for a, far in angles]
 
 
-# ---- the plan ----------------------------------------------------------------------------------
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     keys = list(weights)
@@ -241,6 +209,11 @@ def _moment(rng: random.Random, start: datetime, now: datetime) -> datetime:
             return t
 
 
+def _category_weights(at: datetime, available: set[str]) -> dict[str, float]:
+    straw = 3.0 if in_straw_season(timezone.localtime(at)) else 0.15
+    return {c: w * (straw if c == "straw_burning" else 1) for c, w in WEIGHTS.items() if c in available}
+
+
 def make_plan(*, town: Town, weeks: int, per_day: int, seed: int, now: datetime) -> list[Planned]:
     """Return the reports to make, oldest first (deterministic for the arguments and ``now``)."""
     rng = random.Random(f"{seed}:places")
@@ -250,51 +223,209 @@ def make_plan(*, town: Town, weeks: int, per_day: int, seed: int, now: datetime)
     for n in range(1, days * per_day + 1):
         r = random.Random(f"{seed}:{n}")
         at = _moment(r, now - timedelta(days=days - (n - 1) // per_day), now)
-        weights = {c: w * (3 if c == "straw_burning" and in_straw_season(timezone.localtime(at)) else 1)
-                   * (0.15 if c == "straw_burning" and not in_straw_season(timezone.localtime(at)) else 1)
-                   for c, w in WEIGHTS.items() if c in categories}
-        code = _pick(r, weights)
-        spot = r.choice(places[code])
-        source = _pick(r, SOURCES[code])
+        code = _pick(r, _category_weights(at, set(categories)))
+        spot, source = r.choice(places[code]), _pick(r, SOURCES[code])
         if source == "camera" and spot.camera is None:
             cams = [s for s in places[code] if s.camera is not None]
             spot, source = (r.choice(cams), source) if cams else (spot, "patrol")
-        mode = "camera" if source == "camera" else _mode(r, source)
+        by_address = source == "mayor_mailbox" or (source == "hotline_12345" and r.random() < 0.55)
+        mode = "camera" if source == "camera" else "address" if by_address else "coordinates"
         if r.random() < 0.02:
             mode, spot, source = "outside", r.choice(outside), "hotline_12345"
         elif mode == "address" and r.random() < 0.04:
             mode = "lost"
-        fate = _pick(r, FATES) if mode not in ("outside", "lost") else "triage"
-        plan.append(Planned(n, at, categories[code], source, mode, spot, fate))
+        fate = "triage" if mode in ("outside", "lost") else _pick(r, FATES)
+        plan.append(Planned(n, at, categories[code], source, mode, spot, fate, key=f"{seed}:{n}"))
     plan.sort(key=lambda p: (p.at, p.n))
-    _force_states(plan, now)
+    _force_states(plan, now, outside[0])
     return plan
 
 
-def _mode(rng: random.Random, source: str) -> str:
-    if source == "mayor_mailbox" or (source == "hotline_12345" and rng.random() < 0.55):
-        return "address"
-    return "coordinates"
-
-
-def _force_states(plan: list[Planned], now: datetime) -> None:
-    """Make sure a small plan still shows every state the demo needs (closed, stalled, triage)."""
+def _force_states(plan: list[Planned], now: datetime, outside: Spot) -> None:
+    """Make sure even a small plan shows every state the demo needs (closed, stalled, triage)."""
     if len(plan) < 10:
         return
-    old = [p for p in plan if p.mode in ("coordinates", "camera") and p.at < now - timedelta(days=4)]
-    old = old or [p for p in plan if p.mode in ("coordinates", "camera")]
-    step = max(1, len(old) // len(FORCED))
-    for p, fate in zip(old[::step], FORCED, strict=False):
+    located = [p for p in plan if p.mode in ("coordinates", "camera")]
+    old = [p for p in located if p.at < now - timedelta(days=4)] or located
+    for p, fate in zip(old[:: max(1, len(old) // len(FORCED))], FORCED, strict=False):
         p.fate, p.forced = fate, True
+    free = [p for p in reversed(plan) if not p.forced]
     if not any(p.mode == "lost" for p in plan):
-        lost = next(p for p in reversed(plan) if p.mode == "address" or not p.forced)
-        lost.mode, lost.fate, lost.forced = "lost", "triage", True
+        free[0].mode, free[0].fate, free[0].forced = "lost", "triage", True
     if not any(p.mode == "outside" for p in plan):
-        far = next(p for p in reversed(plan) if not p.forced)
-        rng = random.Random(f"outside:{far.n}")
-        far.mode, far.fate, far.forced, far.spot = "outside", "triage", True, outside_spots_cached(rng)
+        free[1].mode, free[1].spot, free[1].fate, free[1].forced = "outside", outside, "triage", True
 
 
-def outside_spots_cached(rng: random.Random) -> Spot:
-    town = Town.objects.filter(generations__status="active").order_by("code").first()
-    return outside_spots(town, rng, k=1)[0]
+
+def _scatter(spot: Spot, rng: random.Random) -> tuple[float, float]:
+    """Return (lon, lat) within ``radius_m`` of the spot (and inside its polygon when it has one)."""
+    for _ in range(10):
+        dist, angle = spot.radius_m * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+        x, y = spot.x + dist * math.cos(angle), spot.y + dist * math.sin(angle)
+        if spot.within is None or spot.within.contains(shapely.Point(x, y)):
+            return _to_wgs84(x, y)
+    return _to_wgs84(spot.x, spot.y)
+
+
+def _item(p: Planned, rng: random.Random) -> IntakeItem:
+    title = rng.choice(TITLES[p.category.code])
+    severity = rng.choices([None, Severity.MAJOR, Severity.CRITICAL], weights=[92, 6, 2])[0]
+    item = IntakeItem(source=p.source, category=p.category, external_id=p.external_id, severity=severity,
+                      title=title, description=f"{title}（演示数据 demo data）")
+    if p.source in ("hotline_12345", "citizen", "mayor_mailbox"):
+        item.reporter_name = rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["先生", "女士"])
+        item.reporter_phone = f"109{rng.randrange(10**8):08d}"
+    if p.mode == "camera":
+        item.camera, item.title = p.spot.camera, f"[智能识别] {title}"
+    elif p.mode == "lost":
+        item.address = rng.choice(LOST_ADDRESSES)
+    elif p.mode == "address":
+        item.address = p.spot.address + rng.choice(DETAILS)
+    else:
+        crs = {"citizen": rng.choice(["GCJ02", "BD09"]), "hotline_12345": "GCJ02"}.get(p.source, "EPSG:4326")
+        item.x, item.y = from_wgs84(*_scatter(p.spot, rng), crs)
+        item.crs, item.address = crs, p.spot.address
+    return item
+
+
+def _steps(p: Planned, rng: random.Random) -> list[tuple[str, float]]:
+    """Return the planned later steps as (action, minutes after the report)."""
+    u = rng.uniform
+    if p.fate == "triage":
+        if p.forced:
+            return []
+        if p.mode == "outside":
+            return [("out_of_jurisdiction", u(20, 240))] if rng.random() < 0.6 else []
+        return [("cancel", u(60, 600))] if rng.random() < 0.4 else []
+    accept_min, handle_min = p.category.sla_accept_min, p.category.sla_handle_min
+    late_accept = p.fate == "late" and rng.random() < 0.5
+    accept = u(1.2, 3.0) * accept_min if late_accept else u(0.1, 0.9) * accept_min
+    if p.fate == "cancelled":
+        return [("accept", accept), ("cancel", accept + u(0.05, 0.3) * handle_min)]
+    if p.fate == "stall_dispatched":
+        return []
+    steps = [("accept", accept)]
+    handled = u(1.05, 2.0) * handle_min if p.fate == "late" else max(accept + 1, u(0.2, 0.6) * handle_min)
+    if p.fate != "stall_in_progress":
+        steps.append(("report_handled", handled))
+    if p.fate == "rework":
+        rework = handled + u(0.03, 0.1) * handle_min
+        handled = rework + u(0.1, 0.3) * handle_min
+        steps += [("rework", rework), ("report_handled", handled)]
+    if p.fate in ("stall_in_progress", "stall_handled"):
+        return steps
+    verify = handled + u(0.05, 0.15) * handle_min
+    return steps + [("verify", verify), ("close", verify + u(0.02, 0.08) * handle_min)]
+
+
+def _actor_for(incident: Incident, action: str) -> Actor:
+    """The assignee accepts and reports back; the command centre verifies, closes and triages."""
+    person = incident.assignee
+    if action not in TEAM_ACTIONS or person is None:
+        return OPERATOR
+    if person.user_id:
+        return Actor.of(person.user)
+    return Actor(user=None, label=f"{person.name} {person.external_id}", person_id=person.pk)
+
+
+def transition_at(incident_id: int, action: str, *, now: datetime, actor: Actor | None = None,
+                  note: str = "", data: dict | None = None) -> Incident:
+    """Perform one lifecycle action at a given (historical) time: lock, check, save, event, notify."""
+    with transaction.atomic():
+        incident = locked(incident_id)
+        event = apply_transition(incident, action, actor or _actor_for(incident, action), now=now,
+                                 note=note or NOTES.get(action, ""), data=data)
+        incident.save()
+        event.save()
+        notify_changed([incident.pk])
+    return incident
+
+
+def merge_at(duplicate_id: int, into_id: int, *, now: datetime) -> None:
+    """Close a report as a duplicate of an earlier one at a given time (as incidents.actions does)."""
+    with transaction.atomic():
+        rows = {i: locked(i) for i in sorted((duplicate_id, into_id))}
+        duplicate, target = rows[duplicate_id], rows[into_id]
+        if target.state in (Incident.State.DUPLICATE, Incident.State.CANCELLED):
+            raise TransitionRefused(f"cannot merge into an incident that is {target.state}", reason="state")
+        duplicate.merged_into = target
+        event = apply_transition(duplicate, "mark_duplicate", OPERATOR, now=now, note=NOTES["mark_duplicate"],
+                                 data={"merged_into": target.pk})
+        duplicate.save()
+        event.save()
+        new_event(target, "merged", OPERATOR, now=now, data={"duplicate": duplicate.pk}).save()
+        notify_changed([duplicate.pk, target.pk])
+
+
+def _report(p: Planned, at: datetime) -> tuple[int | None, list[tuple[str, float, int | None]]]:
+    """Send one report through intake; return its id (None: already stored) and its later steps."""
+    rng = random.Random(f"{p.key}:run")
+    outcome = intake([_item(p, rng)], actor=Actor.system(f"{p.source} (demo)"), now=at)[0]
+    if not outcome.created:
+        return None, []
+    pk = outcome.incident.pk
+    duplicate_of = Incident.objects.filter(pk=pk).values_list("possible_duplicate_of_id", flat=True)[0]
+    if duplicate_of and not p.forced and rng.random() < 0.6:
+        return pk, [("mark_duplicate", rng.uniform(15, 120), duplicate_of)]
+    return pk, [(action, minutes, None) for action, minutes in _steps(p, rng)]
+
+
+
+def _simulate(plan: list[Planned], now: datetime) -> tuple[list[int], int]:
+    """Replay reports, steps and hourly sweeps in time order; return (ids created, escalations)."""
+    order = iter(range(10**9))
+    queue = [(p.at, next(order), "report", p) for p in plan]
+    if plan:
+        hour = plan[0].at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        while hour <= now:
+            queue.append((hour, next(order), "sweep", None))
+            hour += timedelta(hours=1)
+    heapq.heapify(queue)
+    created, escalations = [], 0
+    while queue:
+        at, _, kind, payload = heapq.heappop(queue)
+        if kind == "sweep":
+            escalations += sweep_overdue(now=at)
+        elif kind == "report":
+            pk, steps = _report(payload, at)
+            created += [pk] if pk is not None else []
+            for action, minutes, other in steps:
+                when = at + timedelta(minutes=minutes)
+                if when <= now:
+                    heapq.heappush(queue, (when, next(order), action, (pk, other)))
+        elif kind == "mark_duplicate":
+            with suppress(TransitionRefused):  # the earlier report was merged or cancelled meanwhile
+                merge_at(*payload, now=at)
+        else:
+            with suppress(TransitionRefused):  # the incident moved on (merged, cancelled): the step lapses
+                transition_at(payload[0], kind, now=at)
+    return created, escalations
+
+
+def seed_demo_incidents(*, weeks: int = 4, per_day: int = 12, seed: int = 7, town: Town | None = None,
+                        now: datetime | None = None) -> dict:
+    """Create the demo history (what is stored already is skipped); return counts: planned and created
+    by this run, escalations by its sweeps, then over every demo incident: per state, in triage,
+    overdue now, reworked, escalated."""
+    now = now or timezone.now()
+    town = town or Town.objects.filter(generations__status="active").order_by("code").first()
+    if town is None:
+        raise ValueError("no town with an active boundary generation: load the demo data first")
+    plan = make_plan(town=town, weeks=weeks, per_day=per_day, seed=seed, now=now)
+    stored = set(Incident.objects.filter(external_id__in=[p.external_id for p in plan])
+                 .values_list("external_id", flat=True))
+    # Each incident changes several times at historical instants: instead of a live push per change
+    # (thousands, from a process that exits right after), one notice for all of them at the end.
+    with override_settings(CHANNEL_LAYERS={}, LIVE_PUSH_IN_BACKGROUND=False), transaction.atomic():
+        created, escalations = _simulate([p for p in plan if p.external_id not in stored], now)
+    if created:
+        with override_settings(LIVE_PUSH_IN_BACKGROUND=False):
+            incident_changed.send(sender=Incident, incident_ids=created)
+    demo = Incident.objects.filter(external_id__startswith=PREFIX)
+    return {
+        "planned": len(plan), "created": len(created), "escalations": escalations,
+        "by_state": dict(demo.values_list("state").annotate(n=Count("id")).order_by("state")),
+        "triage": demo.exclude(triage="").filter(state=Incident.State.REPORTED).count(),
+        "overdue": with_overdue(demo, now).count(), "reworked": demo.filter(reworks__gt=0).count(),
+        "escalated": demo.filter(escalations__gt=0).count(),
+    }
