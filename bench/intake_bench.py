@@ -1,7 +1,7 @@
 """Benchmark: incident intake over HTTP - single reports at a steady rate, a 100,000-row batch - and
 the naive one-query-per-step loop, in one run on one machine; figures go into bench/README.md.
 
-  .venv/bin/python bench/intake_bench.py [--url URL] [--rate 100] [--seconds 30] [--batch 100000]
+  .venv/bin/python bench/intake_bench.py [--url URL] [--rate 100] [--seconds 10] [--batch 100000]
                                          [--chunk 10000] [--naive 2000] [--no-readme]
 
 Without --url it starts daphne (settings gridops.settings.dev, DEBUG off, the Redis channel layer when a
@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -408,12 +409,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="use this running server instead of starting daphne")
     parser.add_argument("--rate", type=float, default=100.0, help="single reports per second")
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long to send single reports")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long to send single reports")
     parser.add_argument("--batch", type=int, default=100_000, help="incidents in the batch test (0: skip)")
     parser.add_argument("--chunk", type=int, default=10_000, help="rows per batch request")
     parser.add_argument("--naive", type=int, default=2_000, help="incidents in the naive loop (0: skip)")
     parser.add_argument("--no-readme", action="store_true", help="do not write bench/README.md")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill still stops the daphne started here
     run = f"bench-{datetime.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}-"
     token, where, user = integration_token(), machine(), User.objects.get(username="bench-integration")
     print(f"run {run}  {where}")
