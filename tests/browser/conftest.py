@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from urllib.parse import urlparse
 
 import pytest
+from django.db import connection
 
 from tests.servers import daphne_server
 
@@ -35,6 +37,22 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
     """Return the base URL of a daphne server using the test database (tests must be transactional)."""
     with django_db_blocker.unblock(), daphne_server(tmp_path_factory.mktemp("daphne") / "daphne.log") as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def quiet_server(demo_data, browser):
+    """After the test, close its pages and wait until the server has finished with the database, so
+    the flush of the transactional test never meets a late request (a deadlock otherwise)."""
+    yield
+    for context in list(browser.contexts):
+        context.close()
+    deadline, quiet = time.monotonic() + 10, 0
+    while quiet < 3 and time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND pid <> pg_backend_pid() AND state <> 'idle'")
+            quiet = quiet + 1 if cursor.fetchone()[0] == 0 else 0
+        time.sleep(0.1)
 
 
 def _watch(page, host: str) -> None:

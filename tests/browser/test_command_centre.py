@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -13,7 +12,6 @@ from datetime import timedelta
 import pytest
 import shapely
 from django.contrib.auth.models import User
-from django.db import connection
 from django.utils import timezone
 
 from gridops.demo_users import demo_token
@@ -27,22 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 10_000  # ms, for what the page shows
 HTTP_TIMEOUT = 30  # s, for the API calls of the test itself (the first intake warms the server up)
 SCREENSHOTS = os.environ.get("GRIDOPS_SCREENSHOT_DIR")  # set to save a screenshot of the page
-
-
-@pytest.fixture(autouse=True)
-def quiet_server(demo_data, browser):
-    """After the test, close its pages and wait until the server has finished with the database, so
-    the flush of the transactional test never meets a late request (a deadlock otherwise)."""
-    yield
-    for context in list(browser.contexts):
-        context.close()
-    deadline, quiet = time.monotonic() + 10, 0
-    while quiet < 3 and time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                           " AND pid <> pg_backend_pid() AND state <> 'idle'")
-            quiet = quiet + 1 if cursor.fetchone()[0] == 0 else 0
-        time.sleep(0.1)
 
 
 def grids() -> list[Grid]:

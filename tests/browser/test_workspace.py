@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.request
 
 import pytest
 import shapely
-from django.db import connection
 
 from gridops.demo_users import demo_token
 from grids.models import Grid, GridTeam
@@ -21,22 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 10_000  # ms, for what the page shows
 HTTP_TIMEOUT = 30  # s, for the API calls of the test itself (the first intake warms the server up)
 SCREENSHOTS = os.environ.get("GRIDOPS_SCREENSHOT_DIR")  # set to save a screenshot of the page
-
-
-@pytest.fixture(autouse=True)
-def quiet_server(demo_data, browser):
-    """After the test, close its pages and wait until the server has finished with the database, so
-    the flush of the transactional test never meets a late request (a deadlock otherwise)."""
-    yield
-    for context in list(browser.contexts):
-        context.close()
-    deadline, quiet = time.monotonic() + 10, 0
-    while quiet < 3 and time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                           " AND pid <> pg_backend_pid() AND state <> 'idle'")
-            quiet = quiet + 1 if cursor.fetchone()[0] == 0 else 0
-        time.sleep(0.1)
 
 
 def point_in(grid: Grid) -> tuple[float, float]:
