@@ -107,7 +107,6 @@ def in_straw_season(moment: datetime) -> bool:
     return (5, 20) <= md <= (6, 30) or (10, 1) <= md <= (11, 30)
 
 
-
 def _metric(geom) -> shapely.Geometry:
     return to_metric(shapely.from_wkb(bytes(geom.wkb)))
 
@@ -123,57 +122,71 @@ def _inner(poly, rng: random.Random, tries: int = 50) -> tuple[float, float]:
     return p.x, p.y
 
 
-def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
-    """Return recurring places per category code, derived from the town's villages, grids and cameras."""
-    grids = list(Grid.objects.active(town).select_related("village"))
-    villages = list(Village.objects.filter(town=town).order_by("code"))
-    farms = [v for v in villages if v.kind == Village.Kind.VILLAGE] or villages
-    communities = [v for v in villages if v.kind == Village.Kind.COMMUNITY] or villages
-    comp = [g for g in grids if g.kind == Grid.Kind.COMPREHENSIVE]
-    dedicated = {g: _metric(g.boundary) for g in grids if g.kind == Grid.Kind.DEDICATED}
-    cams = list(Camera.objects.filter(status="online", location__coveredby=town.boundary))
+class _Places:
+    """The town's villages, grids and online cameras, in EPSG:4549 metres, to pick recurring places from."""
 
-    def landmark(purpose: str, per_grid: int, radius: float) -> list[Spot]:
+    def __init__(self, town: Town, rng: random.Random):
+        self.rng = rng
+        grids = list(Grid.objects.active(town).select_related("village"))
+        self.villages = list(Village.objects.filter(town=town).order_by("code"))
+        self.farms = [v for v in self.villages if v.kind == Village.Kind.VILLAGE] or self.villages
+        self.communities = [v for v in self.villages if v.kind == Village.Kind.COMMUNITY] or self.villages
+        self.comp = [g for g in grids if g.kind == Grid.Kind.COMPREHENSIVE]
+        self.dedicated = {g: _metric(g.boundary) for g in grids if g.kind == Grid.Kind.DEDICATED}
+        self.cams = list(Camera.objects.filter(status="online", location__coveredby=town.boundary))
+
+    def landmark(self, purpose: str, per_grid: int, radius: float) -> list[Spot]:
+        """Points inside the dedicated grids of a purpose, and the cameras standing in them."""
         spots = []
-        for g, poly in dedicated.items():
+        for g, poly in self.dedicated.items():
             if g.purpose == purpose:
                 name = g.name.removesuffix("专属网格")
-                spots += [Spot(*_inner(poly, rng), name, radius, poly) for _ in range(per_grid)]
-                spots += [camera_spot(c) for c in cams if poly.covers(shapely.Point(*_cam_xy(c)))]
+                spots += [Spot(*_inner(poly, self.rng), name, radius, poly) for _ in range(per_grid)]
+                spots += [_camera_spot(c) for c in self.cams if poly.covers(shapely.Point(*_cam_xy(c)))]
         return spots
 
-    def grid_spots(of: list[Village], k: int, radius: float, detail: str) -> list[Spot]:
-        chosen = [g for g in comp if g.village in of]
-        chosen = rng.sample(chosen, min(k, len(chosen)))
-        return [Spot(*_inner(_metric(g.boundary), rng), f"{g.village.name}{detail}", radius) for g in chosen]
+    def grids(self, of: list[Village], k: int, radius: float, detail: str) -> list[Spot]:
+        """A point in each of k comprehensive grids of these villages."""
+        chosen = [g for g in self.comp if g.village in of]
+        chosen = self.rng.sample(chosen, min(k, len(chosen)))
+        return [Spot(*_inner(_metric(g.boundary), self.rng), f"{g.village.name}{detail}", radius) for g in chosen]
 
-    def edge_band(poly):
-        """The outer 100 m of a village: new building goes up at the edges."""
-        inner = poly.buffer(-100)
-        return poly if inner.is_empty else poly.difference(inner)
+    def edges(self, k: int) -> list[Spot]:
+        """A point in the outer 100 m of k farmland villages: new building goes up at the edges."""
+        spots = []
+        for v in self.rng.sample(self.farms, min(k, len(self.farms))):
+            poly = _metric(v.boundary)
+            core = poly.buffer(-100)
+            band = poly if core.is_empty else poly.difference(core)
+            spots.append(Spot(*_inner(band, self.rng), f"{v.name}边上", 40))
+        return spots
 
-    def camera_spot(camera: Camera) -> Spot:
-        return Spot(*_cam_xy(camera), camera.name, 40, None, camera)
-
-    def plain_cameras(villages: list[Village]) -> list[Spot]:
+    def plain_cameras(self, villages: list[Village]) -> list[Spot]:
         """Cameras standing in these villages, outside every dedicated grid."""
-        return [camera_spot(c) for c in cams if any(v.boundary.covers(c.location) for v in villages)
-                and not any(p.covers(shapely.Point(*_cam_xy(c))) for p in dedicated.values())]
+        return [_camera_spot(c) for c in self.cams if any(v.boundary.covers(c.location) for v in villages)
+                and not any(p.covers(shapely.Point(*_cam_xy(c))) for p in self.dedicated.values())]
 
+
+def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
+    """Return recurring places per category code, derived from the town's villages, grids and cameras."""
+    at = _Places(town, rng)
     spots = {
-        "illegal_construction": [Spot(*_inner(edge_band(_metric(v.boundary)), rng), f"{v.name}边上", 40)
-                                 for v in rng.sample(farms, min(4, len(farms)))],
-        "straw_burning": grid_spots(farms, 5, 250, "农田") + plain_cameras(farms),
-        "work_safety": landmark("industrial_park", 3, 40),
-        "public_security": landmark("market", 2, 30) + plain_cameras(communities),
-        "environment_sanitation": landmark("river", 3, 60) + landmark("market", 1, 30),
-        "rental_housing": grid_spots(communities, 4, 120, "出租房"),
-        "roads_facilities": grid_spots(villages, 6, 200, "道路"),
-        "neighbour_dispute": grid_spots(farms, 6, 150, "组里"),
-        "other": grid_spots(villages, 4, 200, ""),
+        "illegal_construction": at.edges(4),
+        "straw_burning": at.grids(at.farms, 5, 250, "农田") + at.plain_cameras(at.farms),
+        "work_safety": at.landmark("industrial_park", 3, 40),
+        "public_security": at.landmark("market", 2, 30) + at.plain_cameras(at.communities),
+        "environment_sanitation": at.landmark("river", 3, 60) + at.landmark("market", 1, 30),
+        "rental_housing": at.grids(at.communities, 4, 120, "出租房"),
+        "roads_facilities": at.grids(at.villages, 6, 200, "道路"),
+        "neighbour_dispute": at.grids(at.farms, 6, 150, "组里"),
+        "other": at.grids(at.villages, 4, 200, ""),
     }
-    fallback = grid_spots(villages, 4, 200, "")
+    fallback = at.grids(at.villages, 4, 200, "")
     return {code: found or fallback for code, found in spots.items()}
+
+
+def _camera_spot(camera: Camera) -> Spot:
+    return Spot(*_cam_xy(camera), camera.name, 40, None, camera)
 
 
 def _cam_xy(camera: Camera) -> tuple[float, float]:
@@ -192,7 +205,6 @@ def outside_spots(town: Town, rng: random.Random, k: int = 4) -> list[Spot]:
     reach = max(x1 - x0, y1 - y0) / 2
     angles = [(rng.uniform(0, 2 * math.pi), reach * 1.42 + rng.uniform(2000, 5000)) for _ in range(k)]
     return [Spot(cx + far * math.cos(a), cy + far * math.sin(a), "", 300) for a, far in angles]
-
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -254,7 +266,6 @@ def _force_states(plan: list[Planned], now: datetime, outside: Spot) -> None:
         free[0].mode, free[0].fate, free[0].forced = "lost", "triage", True
     if not any(p.mode == "outside" for p in plan):
         free[1].mode, free[1].spot, free[1].fate, free[1].forced = "outside", outside, "triage", True
-
 
 
 def _scatter(spot: Spot, rng: random.Random) -> tuple[float, float]:
@@ -368,7 +379,6 @@ def _report(p: Planned, at: datetime) -> tuple[int | None, list[tuple[str, float
     if duplicate_of and not p.forced and rng.random() < 0.6:
         return pk, [("mark_duplicate", rng.uniform(15, 120), duplicate_of)]
     return pk, [(action, minutes, None) for action, minutes in _steps(p, rng)]
-
 
 
 def _simulate(plan: list[Planned], now: datetime) -> tuple[list[int], int]:
