@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count
 
+from dispatch import selectors
 from dispatch.models import Assignment, Notification
-from grids.models import GridTeam, Person, VillageLeader
+from dispatch.selectors import PersonRef
 from incidents.lifecycle import apply_transition
 from incidents.models import Incident, Level, Severity
 from incidents.permissions import Actor
@@ -28,7 +28,6 @@ from incidents.permissions import Actor
 COMMAND_CENTRE = "镇指挥中心 town command centre"
 SEVERITY_LEVEL = {Severity.MINOR: Level.GRID, Severity.NORMAL: Level.GRID,
                   Severity.MAJOR: Level.VILLAGE, Severity.CRITICAL: Level.TOWN}
-BUSY_STATES = ["dispatched", "in_progress"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Target:
     """Who gets the incident: a person, or a unit (command centre, bureau) with no person."""
 
     level: int
-    person: Person | None
+    person: PersonRef | None
     role: str = ""
     slot: str = ""
     unit: str = ""
@@ -58,21 +57,13 @@ def start_level(incident: Incident) -> int:
 
 
 class RoutingContext:
-    """Teams, village leaders and open loads for a set of grids, loaded once per batch."""
+    """Teams, village leaders and open loads for a set of grids, read once per batch (three queries)."""
 
     def __init__(self, grid_ids: set[int], village_ids: set[int]):
-        teams = GridTeam.objects.filter(grid_id__in=grid_ids).select_related("leader").prefetch_related(
-            "memberships__person")
-        self.teams = {t.grid_id: t for t in teams}
-        self.village_leaders = {
-            v.village_id: v.person for v in VillageLeader.objects.filter(village_id__in=village_ids)
-            .select_related("person")
-        }
-        people = {m.person_id for t in self.teams.values() for m in t.memberships.all()}
-        self.loads: Counter = Counter(dict(
-            Incident.objects.filter(assignee_id__in=people, state__in=BUSY_STATES)
-            .values_list("assignee_id").annotate(n=Count("id")).values_list("assignee_id", "n")
-        ))
+        self.teams = selectors.teams_of(grid_ids)
+        self.village_leaders = selectors.village_leaders_of(village_ids)
+        people = {p.person.id for t in self.teams.values() for p in t.posts}
+        self.loads: Counter = Counter(selectors.open_loads(people))
         self.limit = settings.DISPATCH_MAX_OPEN_PER_PERSON
 
     def grid_target(self, incident: Incident, grid) -> Target | None:
@@ -80,15 +71,15 @@ class RoutingContext:
         if team is None:
             return None
         role = incident.category.responsible_role
-        posts = {m.slot: m for m in team.memberships.all() if m.role == role}
+        posts = {p.slot: p for p in team.posts if p.role == role}
         for slot in ("A", "B"):
             post = posts.get(slot)
-            if post and post.on_duty and self.loads[post.person_id] < self.limit:
+            if post and post.on_duty and self.loads[post.person.id] < self.limit:
                 why = "A holder" if slot == "A" else "B backup: A holder off duty or at the limit"
                 return Target(Level.GRID, post.person, role, slot, reason=f"{role} {why} in grid {grid.code}")
         on_duty = [p for p in posts.values() if p.on_duty]
         if on_duty:
-            post = min(on_duty, key=lambda p: (self.loads[p.person_id], p.slot))
+            post = min(on_duty, key=lambda p: (self.loads[p.person.id], p.slot))
             return Target(Level.GRID, post.person, role, post.slot,
                           reason=f"{role} {post.slot}: both holders at the limit, fewer open")
         return Target(Level.GRID, team.leader, "leader", "", reason=f"no {role} on duty: grid leader of {grid.code}")
@@ -111,26 +102,27 @@ class RoutingContext:
         return Target(Level.BUREAU, None, unit=incident.category.bureau or COMMAND_CENTRE,
                       reason="bureau level: the functional bureau")
 
-    def leader_of(self, incident: Incident) -> Person | None:
+    def leader_of(self, incident: Incident) -> PersonRef | None:
         team = self.teams.get(incident.handling_grid_id)
         return team.leader if team else None
 
 
 def assign(incident: Incident, target: Target, ctx: RoutingContext, *, now: datetime, why: str) -> list:
     """Point the incident at the target (in memory); return the new assignment and notifications."""
+    person_id = target.person.id if target.person else None
     incident.level = target.level
-    incident.assignee = target.person
+    incident.assignee_id = person_id
     objects: list = [Assignment(
-        incident=incident, level=target.level, grid=incident.handling_grid, person=target.person,
+        incident=incident, level=target.level, grid=incident.handling_grid, person_id=person_id,
         role=target.role, slot=target.slot, unit=target.unit, reason=f"{why}: {target.reason}", assigned_at=now,
     )]
-    if target.person is not None:
-        ctx.loads[target.person.pk] += 1
-        objects.append(Notification(person=target.person, incident=incident, kind=Notification.Kind.ASSIGNED,
+    if person_id is not None:
+        ctx.loads[person_id] += 1
+        objects.append(Notification(person_id=person_id, incident=incident, kind=Notification.Kind.ASSIGNED,
                                     message=f"{why}: {incident.title}"[:300], created_at=now))
     leader = ctx.leader_of(incident)
-    if leader is not None and leader != target.person:
-        objects.append(Notification(person=leader, incident=incident, kind=Notification.Kind.INFORMED,
+    if leader is not None and leader.id != person_id:
+        objects.append(Notification(person_id=leader.id, incident=incident, kind=Notification.Kind.INFORMED,
                                     message=f"{why} in your grid: {incident.title}"[:300], created_at=now))
     return objects
 

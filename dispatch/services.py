@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from dispatch.models import Assignment, Notification
 from dispatch.routing import RoutingContext, Target, assign
+from dispatch.selectors import PersonRef
 from grids.models import Person
 from incidents.lifecycle import OPEN_FOR_CLOCKS, TransitionRefused, locked, new_event, notify_changed
 from incidents.models import Incident, Level
@@ -72,7 +73,7 @@ def _escalate_locked(incident: Incident, *, actor: Actor, reason: str, now: date
     incident.escalate_at = incident.level_due_at if target.level < Level.BUREAU else None
     _retarget(incident, target, ctx, action="escalate", actor=actor, reason=reason, now=now)
     if target.person is not None:
-        Notification.objects.create(person=target.person, incident=incident, kind=Notification.Kind.ESCALATED,
+        Notification.objects.create(person_id=target.person.id, incident=incident, kind=Notification.Kind.ESCALATED,
                                     message=f"escalated to you: {incident.title}"[:300], created_at=now)
 
 
@@ -99,7 +100,8 @@ def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str
     with transaction.atomic():
         incident = locked(incident_id)
         _require(incident, actor, REASSIGN_ROLES, "reassign")
-        target = Target(incident.level, person, person.role, "", reason=f"reassigned by {actor.label}")
+        target = Target(incident.level, PersonRef(person.pk, person.external_id), person.role, "",
+                        reason=f"reassigned by {actor.label}")
         _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now)
     return incident
 

@@ -18,6 +18,7 @@ from grids.models import BoundaryGeneration, Grid
 
 _lock = threading.Lock()
 _cache: dict[tuple, PolygonIndex] = {}
+_grids: dict[tuple, dict[int, Grid]] = {}
 
 
 def features_of(grids) -> list[LocatorFeature]:
@@ -37,24 +38,47 @@ def _active_key() -> tuple:
     )
 
 
+def _key(generation: BoundaryGeneration | None) -> tuple:
+    return ("gen", generation.pk) if generation is not None else ("active", _active_key())
+
+
+def _load(key: tuple, generation: BoundaryGeneration | None) -> PolygonIndex:
+    """Return the cached index of ``key``, building it (and its grids) when missing; hold _lock."""
+    index = _cache.get(key)
+    if index is None:
+        grids = Grid.objects.filter(generation=generation) if generation else Grid.objects.active()
+        index = PolygonIndex(features_of(grids))
+        if len(_cache) > 8:
+            _cache.clear()
+            _grids.clear()
+        _cache[key] = index
+        _grids[key] = {g.pk: g for g in grids.select_related("generation").defer("boundary")}
+    return index
+
+
 def index_for(generation: BoundaryGeneration | None = None) -> PolygonIndex:
     """Return the cached index of one generation, or of every town's active generation."""
-    key = ("gen", generation.pk) if generation is not None else ("active", _active_key())
     with _lock:
-        index = _cache.get(key)
-        if index is None:
-            grids = Grid.objects.filter(generation=generation) if generation else Grid.objects.active()
-            index = PolygonIndex(features_of(grids))
-            if len(_cache) > 8:
-                _cache.clear()
-            _cache[key] = index
-        return index
+        return _load(_key(generation), generation)
+
+
+def active_index() -> tuple[PolygonIndex, dict[int, Grid]]:
+    """Return the index of the active generations and their grids by id (boundary deferred).
+
+    One small query checks which generations are active (another process may have activated
+    one); the grids are read once per set of active generations, not once per call.
+    """
+    key = _key(None)
+    with _lock:
+        index = _load(key, None)
+        return index, _grids[key]
 
 
 def invalidate_cache() -> None:
     """Forget every cached index (called after a generation is activated)."""
     with _lock:
         _cache.clear()
+        _grids.clear()
 
 
 _outlines_m: dict[int, object] = {}

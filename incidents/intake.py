@@ -12,7 +12,6 @@ A single POST is a batch of one, so the two paths cannot drift apart. The steps:
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,13 +19,13 @@ import numpy as np
 import shapely
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from gis_core.coords import to_wgs84
 from grids import fast_locator
-from grids.models import Grid
+from incidents import bulk
 from incidents.duplicates import flag_possible_duplicates
 from incidents.gazetteer import resolve_address
 from incidents.lifecycle import apply_transition, new_event, notify_changed
@@ -89,7 +88,7 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
                 seen[item.key] = n
             fresh.append(n)
         batch = _prepare([items[n] for n in fresh], actor=actor, now=now)
-        inserted = _insert(batch, [items[n].key for n in fresh])
+        inserted = _insert(batch)
         created_ids = [inc.pk for inc, ok in zip(batch.incidents, inserted, strict=True) if ok]
         flagged = flag_possible_duplicates([i for i, ok in zip(batch.incidents, inserted, strict=True) if ok])
         for incident in batch.incidents:  # the outcomes show what the database now holds
@@ -106,12 +105,23 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
 
 
 def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
+    """Return the stored incidents of these (source, external id) keys.
+
+    The common answer is "none": a bare id probe on the unique index (raw SQL, one statement
+    however many keys) decides that, and only the keys found are loaded as incidents.
+    """
     if not keys:
         return {}
-    wanted = set(keys)
-    rows = Incident.objects.filter(source__in={k[0] for k in wanted}, external_id__in={k[1] for k in wanted})
-    rows = rows.select_related("category")  # (source, external_id) is the unique index's order
-    return {(r.source, r.external_id): r for r in rows if (r.source, r.external_id) in wanted}
+    wanted = sorted(set(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.id FROM incidents_incident i JOIN unnest(%s::text[], %s::text[]) AS k(source, external_id) "
+            "ON i.source = k.source AND i.external_id = k.external_id",
+            [[k[0] for k in wanted], [k[1] for k in wanted]])
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return {}
+    return {(r.source, r.external_id): r for r in Incident.objects.filter(pk__in=ids).select_related("category")}
 
 
 def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
@@ -126,6 +136,8 @@ def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
             submitted_by=actor.user,
         )
         batch.incidents.append(incident)
+    for incident, pk in zip(batch.incidents, bulk.allocate_ids(Incident, len(batch.incidents)), strict=True):
+        incident.pk = pk  # before the events and assignments are built, so they point at it
     _locate(batch.incidents, items)
     for incident in batch.incidents:
         batch.events.append(new_event(incident, "report", actor, from_state="", now=now,
@@ -169,12 +181,10 @@ def _locate(incidents: list[Incident], items: list[IntakeItem]) -> None:
 
 
 def _assign_grids(points: list[tuple[Incident, tuple[float, float]]]) -> None:
-    index = fast_locator.index_for()
+    index, grids = fast_locator.active_index()
     lons = np.array([p[1][0] for p in points])
     lats = np.array([p[1][1] for p in points])
     found = index.locate_many(lons, lats)
-    wanted = np.concatenate([found.grid_id, found.nearest_grid_id, found.dedicated_ids])
-    grids = Grid.objects.select_related("generation").in_bulk(set(wanted[wanted >= 0].tolist()))
     edge_m = fast_locator.edge_distance_m(found.grid_id, lons, lats)
     for k, (incident, _) in enumerate(points):
         incident.located_dedicated = [grids[g] for g in found.dedicated_for(k)]
@@ -194,25 +204,25 @@ def _assign_grids(points: list[tuple[Incident, tuple[float, float]]]) -> None:
 NEAR_EDGE_M = 10.0
 
 
-def _insert(batch: _Batch, keys: list[tuple | None]) -> list[bool]:
-    """Insert the batch; return per incident whether this call stored it (False: lost a key race)."""
-    token = uuid.uuid4()
-    for incident in batch.incidents:
-        incident.intake_token = token
-    keyed = [i for i, k in zip(batch.incidents, keys, strict=True) if k]
-    plain = [i for i, k in zip(batch.incidents, keys, strict=True) if not k]
-    Incident.objects.bulk_create(plain, batch_size=2000)
-    if keyed:
-        Incident.objects.bulk_create(keyed, batch_size=2000, ignore_conflicts=True)
-        ours = Incident.objects.filter(intake_token=token).exclude(external_id="")
-        ids = {(src, ext): pk for src, ext, pk in ours.values_list("source", "external_id", "id")}
-        for incident in keyed:
-            incident.pk = ids.get((incident.source, incident.external_id))
-    stored = {id(i) for i in batch.incidents if i.pk is not None}
-    IncidentEvent.objects.bulk_create([e for e in batch.events if id(e.incident) in stored], batch_size=5000)
-    for model_objects in _group_by_model([r for r in batch.related if id(r.incident) in stored]):
-        type(model_objects[0]).objects.bulk_create(model_objects, batch_size=5000)
-    return [i.pk is not None for i in batch.incidents]
+def _insert(batch: _Batch) -> list[bool]:
+    """Insert the batch; return per incident whether this call stored it (False: lost a key race).
+
+    The incidents carry ids from the sequence (``_prepare``). COPY sends them; when a concurrent
+    re-send of the same key won the race, COPY fails on the unique index, and the incidents go again
+    through INSERT ... ON CONFLICT DO NOTHING, which skips the taken keys.
+    """
+    try:
+        with transaction.atomic():  # a savepoint: only this COPY is undone when it fails
+            bulk.copy_objects(Incident, batch.incidents, with_pk=True)
+        stored_ids = {i.pk for i in batch.incidents}
+    except IntegrityError:
+        Incident.objects.bulk_create(batch.incidents, batch_size=2000, ignore_conflicts=True)
+        stored_ids = set(Incident.objects.filter(pk__in=[i.pk for i in batch.incidents]).values_list("pk", flat=True))
+    stored = [i.pk in stored_ids for i in batch.incidents]
+    bulk.copy_objects(IncidentEvent, (e for e in batch.events if e.incident_id in stored_ids), with_pk=False)
+    for model_objects in _group_by_model([r for r in batch.related if r.incident_id in stored_ids]):
+        bulk.copy_objects(type(model_objects[0]), model_objects, with_pk=False)
+    return stored
 
 
 def _group_by_model(objects: list) -> list[list]:

@@ -101,9 +101,6 @@ class Incident(models.Model):
     camera = models.ForeignKey("cameras.Camera", null=True, blank=True, on_delete=models.PROTECT)
     submitted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                      help_text="the user or integration client that sent it")
-    intake_token = models.UUIDField(null=True, blank=True, editable=False,
-                                    help_text="the intake call that stored it (tells a won insert from a lost one)")
-
     location = models.PointField(srid=4326, null=True, blank=True)
     original_x = models.FloatField(null=True, blank=True)
     original_y = models.FloatField(null=True, blank=True)
@@ -159,7 +156,6 @@ class Incident(models.Model):
             models.Index(fields=["state", "escalate_at"], name="incident_sweep_idx"),
             models.Index(fields=["grid", "state"], name="incident_grid_state_idx"),
             models.Index(fields=["assignee", "state"], name="incident_assignee_state_idx"),
-            models.Index(fields=["intake_token"], name="incident_intake_token_idx"),
         ]
 
     def __str__(self) -> str:

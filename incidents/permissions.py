@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.db.models import OuterRef, Subquery
+
 
 class Role(StrEnum):
     SYSTEM = "system"                  # the platform itself: intake pipeline, SLA sweep
@@ -36,15 +38,26 @@ class Actor:
 
     @classmethod
     def of(cls, user) -> Actor:
-        """Return the actor for a Django user (groups and person looked up once)."""
+        """Return the actor for a Django user: groups and person in one query, once per user object.
+
+        The user object lives for one request (or one socket), so the permission check and the view
+        share one lookup, and a change of groups takes effect at the next request.
+        """
         if user is None or not user.is_authenticated:
             return cls(user=None, label="anonymous")
-        person = getattr(user, "person", None) if hasattr(user, "person") else None
-        return cls(
-            user=user, label=user.get_username(),
-            groups=frozenset(user.groups.values_list("name", flat=True)),
-            person_id=person.pk if person else None, superuser=user.is_superuser,
+        cached = getattr(user, "_gridops_actor", None)
+        if cached is not None:
+            return cached
+        from grids.models import Person
+
+        rows = list(user._meta.model.objects.filter(pk=user.pk).values_list(
+            "groups__name", Subquery(Person.objects.filter(user_id=OuterRef("pk")).values("pk")[:1])))
+        actor = cls(
+            user=user, label=user.get_username(), groups=frozenset(g for g, _ in rows if g),
+            person_id=rows[0][1] if rows else None, superuser=user.is_superuser,
         )
+        user._gridops_actor = actor
+        return actor
 
     @property
     def is_system(self) -> bool:

@@ -1,0 +1,101 @@
+"""Bulk writes for intake: ids from the sequence, rows sent with COPY.
+
+Why not ``bulk_create``: for a batch of 10,000 incidents it prepares every field of every object
+through ``get_db_prep_save`` and sends a multi-row INSERT, about 0.16 ms per row (about 7 rows per
+incident: the incident, three events, the assignment, notifications). COPY with values converted
+by one small function per column is several times cheaper on both sides. Ids are taken from the
+table's sequence first, so events and assignments can point at their incident before it is stored
+and no RETURNING is needed.
+"""
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+
+from django.contrib.gis.db.models import GeometryField
+from django.db import connection, models
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NULL = "\\N"
+
+
+def _text(value) -> str:
+    return str(value).translate(_ESCAPES)
+
+
+def _plain(value) -> str:
+    if value is None:
+        return NULL
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(int(value))  # int() as well: an IntegerChoices member prints its name
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return _text(value)
+
+
+def _json(value) -> str:
+    return NULL if value is None else _text(json.dumps(value, ensure_ascii=False))
+
+
+def _geometry(value) -> str:
+    return NULL if value is None else value.hexewkb.decode()
+
+
+def _converter(field: models.Field) -> Callable[[object], str]:
+    if isinstance(field, GeometryField):
+        return _geometry
+    if isinstance(field, models.JSONField):
+        return _json
+    return _plain
+
+
+def allocate_ids(model: type[models.Model], n: int) -> list[int]:
+    """Return ``n`` fresh primary keys from the table's sequence (gaps are harmless)."""
+    if n == 0:
+        return []
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, n])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, with_pk: bool) -> int:
+    """COPY unsaved model instances into their table; return how many rows were sent.
+
+    ``with_pk``: the instances carry their primary key (from ``allocate_ids``); otherwise the
+    database assigns it and the instances do not learn it. ``auto_now`` fields are set as
+    ``save()`` would. Foreign keys are read from their ``*_id`` attributes.
+    """
+    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+    auto_now = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    plan = [(f.attname, _converter(f)) for f in fields]
+    relations = [f for f in fields if f.many_to_one]
+    buffer = io.StringIO()
+    n = 0
+    for obj in objects:
+        for f in auto_now:
+            f.pre_save(obj, add=True)
+        values = obj.__dict__
+        for f in relations:  # a related object saved after this one was built: take its id now
+            if values[f.attname] is None and f.is_cached(obj):
+                related = f.get_cached_value(obj)
+                values[f.attname] = related.pk if related is not None else None
+        buffer.write("\t".join([convert(values[name]) for name, convert in plan]))
+        buffer.write("\n")
+        n += 1
+    if n:
+        buffer.seek(0)
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        with connection.cursor() as cursor, connection.wrap_database_errors:  # Django's IntegrityError etc.
+            cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
+                                      "FROM STDIN", buffer)
+    return n
