@@ -113,16 +113,16 @@ def assign(incident: Incident, target: Target, ctx: RoutingContext, *, now: date
     incident.level = target.level
     incident.assignee_id = person_id
     objects: list = [Assignment(
-        incident=incident, level=target.level, grid=incident.handling_grid, person_id=person_id,
+        incident_id=incident.pk, level=target.level, grid_id=incident.handling_grid_id, person_id=person_id,
         role=target.role, slot=target.slot, unit=target.unit, reason=f"{why}: {target.reason}", assigned_at=now,
     )]
     if person_id is not None:
         ctx.loads[person_id] += 1
-        objects.append(Notification(person_id=person_id, incident=incident, kind=Notification.Kind.ASSIGNED,
+        objects.append(Notification(person_id=person_id, incident_id=incident.pk, kind=Notification.Kind.ASSIGNED,
                                     message=f"{why}: {incident.title}"[:300], created_at=now))
     leader = ctx.leader_of(incident)
     if leader is not None and leader.id != person_id:
-        objects.append(Notification(person_id=leader.id, incident=incident, kind=Notification.Kind.INFORMED,
+        objects.append(Notification(person_id=leader.id, incident_id=incident.pk, kind=Notification.Kind.INFORMED,
                                     message=f"{why} in your grid: {incident.title}"[:300], created_at=now))
     return objects
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
 
 from django.contrib.gis.db.models import GeometryField
 from django.db import connection, models
@@ -23,39 +21,50 @@ NULL = "\\N"
 
 
 def _text(value) -> str:
-    return str(value).translate(_ESCAPES)
+    return NULL if value is None else str(value).translate(_ESCAPES)
 
 
-def _plain(value) -> str:
-    if value is None:
-        return NULL
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(int(value))  # int() as well: an IntegerChoices member prints its name
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return _text(value)
+def _int(value) -> str:
+    return NULL if value is None else str(int(value))  # int(): an IntegerChoices member prints its name
+
+
+def _float(value) -> str:
+    return NULL if value is None else repr(float(value))
+
+
+def _bool(value) -> str:
+    return NULL if value is None else ("t" if value else "f")
+
+
+def _moment(value) -> str:
+    return NULL if value is None else value.isoformat()
 
 
 def _json(value) -> str:
-    return NULL if value is None else _text(json.dumps(value, ensure_ascii=False))
+    return NULL if value is None else json.dumps(value, ensure_ascii=False).translate(_ESCAPES)
 
 
 def _geometry(value) -> str:
     return NULL if value is None else value.hexewkb.decode()
 
 
+_BY_TYPE = {
+    "CharField": _text, "TextField": _text, "SlugField": _text, "UUIDField": _text,
+    "FloatField": _float, "BooleanField": _bool, "DateTimeField": _moment, "DateField": _moment,
+    "JSONField": _json,
+}
+
+
 def _converter(field: models.Field) -> Callable[[object], str]:
+    """Return the function that writes one value of ``field`` in COPY's text format."""
     if isinstance(field, GeometryField):
         return _geometry
-    if isinstance(field, models.JSONField):
-        return _json
-    return _plain
+    kind = field.target_field.get_internal_type() if field.many_to_one else field.get_internal_type()
+    if kind in _BY_TYPE:
+        return _BY_TYPE[kind]
+    if "Integer" in kind or "AutoField" in kind:
+        return _int
+    raise TypeError(f"no COPY conversion for {field} ({kind})")
 
 
 def allocate_ids(model: type[models.Model], n: int) -> list[int]:

@@ -1,9 +1,11 @@
 """Possible duplicates: a new incident of the same category within 50 m and 72 h of an earlier open one.
 
-Set-based for a whole intake batch: one query fetches the candidates (open, same categories, the
-time window, the batch's bounding box grown by the radius), a shapely STRtree in EPSG:4549 pairs
-points within 50 m, and one UPDATE writes the flags. A spatial join per row in SQL was tried first:
-the planner combined the location index with the category or time index and spent milliseconds a row.
+Set-based for a whole intake batch, before it is stored, so the flag goes in with the row (no
+UPDATE of rows just written): one query fetches the stored candidates (open, same categories, the
+time window, the batch's bounding box grown by the radius), the batch's own earlier incidents are
+candidates too, and a shapely STRtree in EPSG:4549 pairs points within 50 m. A spatial join per
+row in SQL was tried first: the planner combined the location index with the category or time
+index and spent milliseconds a row.
 """
 from __future__ import annotations
 
@@ -26,16 +28,14 @@ def _metric(lons: np.ndarray, lats: np.ndarray):
     return shapely.points(x, y)
 
 
-def _candidates(new: list[Incident]) -> tuple[np.ndarray, ...]:
-    """Return (ids, category ids, created epoch seconds, lons, lats) of the open incidents that could
-    be duplicated by ``new``: same categories, inside the time window and the grown bounding box.
+def _stored_candidates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """Return rows (id, category id, created epoch seconds, lon, lat) of the stored open incidents
+    that could be duplicated by ``new``: same categories, inside the time window and the grown box.
 
     Raw SQL returning plain numbers: a batch of 10,000 compares with every open incident of the
     last 72 hours, and building a GEOS point per candidate row through the ORM cost more than the
     whole comparison.
     """
-    lons = np.array([i.location.x for i in new])
-    lats = np.array([i.location.y for i in new])
     box = [float(v) for v in (lons.min() - PAD_DEG, lats.min() - PAD_DEG, lons.max() + PAD_DEG, lats.max() + PAD_DEG)]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -44,26 +44,25 @@ def _candidates(new: list[Incident]) -> tuple[np.ndarray, ...]:
             "AND location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND created_at BETWEEN %s AND %s",
             [OPEN_STATES, sorted({i.category_id for i in new}), *box,
              min(i.created_at for i in new) - WINDOW, max(i.created_at for i in new)])
-        rows = cursor.fetchall()
-    columns = np.array(rows, dtype=np.float64).reshape(-1, 5).T
-    return columns[0].astype(np.int64), columns[1].astype(np.int64), columns[2], columns[3], columns[4]
+        return np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 5)
 
 
-def flag_possible_duplicates(incidents: list[Incident]) -> dict[int, int]:
-    """Flag stored new incidents; return {new id: id of the nearest earlier open one} for those flagged."""
+def find_possible_duplicates(incidents: list[Incident]) -> dict[int, int]:
+    """Return {id: id of the nearest earlier open incident of the same category within 50 m and
+    72 h} for the new, not yet stored incidents that have one (ids from the sequence, so a lower
+    id is an earlier report; the batch's own earlier incidents count)."""
     new = [i for i in incidents if i.location is not None and i.pk is not None]
     if not new:
         return {}
-    ids, cats, created, cand_lons, cand_lats = _candidates(new)
-    if not ids.size:
-        return {}
-    tree = shapely.STRtree(_metric(cand_lons, cand_lats))
-    points = _metric(np.array([i.location.x for i in new]), np.array([i.location.y for i in new]))
-    pairs = tree.query(points, predicate="dwithin", distance=RADIUS_M)
-    n_idx, c_idx = pairs
-    new_ids = np.array([i.pk for i in new])
-    new_cats = np.array([i.category_id for i in new])
-    new_created = np.array([i.created_at.timestamp() for i in new])
+    lons, lats = np.array([i.location.x for i in new]), np.array([i.location.y for i in new])
+    own = np.column_stack([[i.pk for i in new], [i.category_id for i in new],
+                           [i.created_at.timestamp() for i in new], lons, lats]).astype(np.float64)
+    candidates = np.vstack([_stored_candidates(new, lons, lats), own])
+    ids, cats, created = candidates[:, 0].astype(np.int64), candidates[:, 1].astype(np.int64), candidates[:, 2]
+    tree = shapely.STRtree(_metric(candidates[:, 3], candidates[:, 4]))
+    points = _metric(lons, lats)
+    n_idx, c_idx = tree.query(points, predicate="dwithin", distance=RADIUS_M)
+    new_ids, new_cats, new_created = ids[-len(new):], cats[-len(new):], created[-len(new):]
     keep = ((cats[c_idx] == new_cats[n_idx]) & (ids[c_idx] < new_ids[n_idx])
             & (created[c_idx] >= new_created[n_idx] - WINDOW.total_seconds()) & (created[c_idx] <= new_created[n_idx]))
     n_idx, c_idx = n_idx[keep], c_idx[keep]
@@ -72,18 +71,4 @@ def flag_possible_duplicates(incidents: list[Incident]) -> dict[int, int]:
     n_sorted = n_idx[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = n_sorted[1:] != n_sorted[:-1]
-    flagged = {int(new_ids[n]): int(ids[c]) for n, c in zip(n_sorted[first], c_idx[order][first], strict=True)}
-    _write(flagged)
-    return flagged
-
-
-def _write(flagged: dict[int, int]) -> None:
-    if not flagged:
-        return
-    # One statement from two arrays; the ORM's bulk_update would build a CASE per row.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE incidents_incident n SET possible_duplicate_of_id = f.dup "
-            "FROM unnest(%s::bigint[], %s::bigint[]) AS f(id, dup) WHERE n.id = f.id",
-            [list(flagged), list(flagged.values())],
-        )
+    return {int(new_ids[n]): int(ids[c]) for n, c in zip(n_sorted[first], c_idx[order][first], strict=True)}

@@ -5,15 +5,18 @@ A single POST is a batch of one, so the two paths cannot drift apart. The steps:
 2. location: coordinates in any accepted CRS, else an address through the local gazetteer, else the
    camera's view-sector target; the in-process locator (same answers as PostGIS) finds the grid;
    what cannot be located is still stored, in the triage queue (never rejected, never lost);
-3. located incidents are registered and handed to the dispatcher (settings.INCIDENT_DISPATCHER);
-4. everything is inserted in bulk; a concurrent re-send of the same key loses the insert race
-   quietly (ON CONFLICT DO NOTHING) and returns the winner's incident;
-5. possible duplicates (same category, within 50 m and 72 h of an open incident) are flagged.
+3. possible duplicates (same category, within 50 m and 72 h of an open incident) are flagged;
+4. located incidents are registered and handed to the dispatcher (settings.INCIDENT_DISPATCHER);
+5. everything is stored in bulk (ids from the sequence, COPY); a concurrent re-send of the same key
+   loses the insert race quietly (ON CONFLICT DO NOTHING) and returns the winner's incident.
 """
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 import numpy as np
 import shapely
@@ -23,11 +26,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from gis_core.coords import to_wgs84
+from gis_core.coords import to_wgs84_array
 from grids import fast_locator
 from incidents import bulk
-from incidents.duplicates import flag_possible_duplicates
-from incidents.gazetteer import resolve_address
+from incidents.duplicates import find_possible_duplicates
+from incidents.gazetteer import Gazetteer, GazetteerMatch, build_gazetteer, normalise
 from incidents.lifecycle import apply_transition, new_event, notify_changed
 from incidents.models import Category, Incident, IncidentEvent
 from incidents.permissions import Actor
@@ -89,12 +92,7 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
             fresh.append(n)
         batch = _prepare([items[n] for n in fresh], actor=actor, now=now)
         inserted = _insert(batch)
-        created_ids = [inc.pk for inc, ok in zip(batch.incidents, inserted, strict=True) if ok]
-        flagged = flag_possible_duplicates([i for i, ok in zip(batch.incidents, inserted, strict=True) if ok])
-        for incident in batch.incidents:  # the outcomes show what the database now holds
-            if incident.pk in flagged:
-                incident.possible_duplicate_of_id = flagged[incident.pk]
-        notify_changed(created_ids)
+        notify_changed([inc.pk for inc, ok in zip(batch.incidents, inserted, strict=True) if ok])
         existing = existing | _existing([items[n].key for n, ok in zip(fresh, inserted, strict=True) if not ok])
         by_index = {n: inc for n, inc, ok in zip(fresh, batch.incidents, inserted, strict=True) if ok}
         existing |= {items[n].key: inc for n, inc in by_index.items() if items[n].key}
@@ -127,18 +125,22 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
 def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
     batch = _Batch()
     system = Actor.system()
+    user_id = actor.user.pk if actor.user is not None else None
     for item in items:
         incident = Incident(
             source=item.source, external_id=item.external_id, category=item.category,
             severity=item.severity or item.category.default_severity, title=item.title,
-            description=item.description, address=item.address, camera=item.camera,
+            description=item.description, address=item.address, camera_id=item.camera.pk if item.camera else None,
             reporter_name=item.reporter_name, reporter_phone=item.reporter_phone, created_at=now,
-            submitted_by=actor.user,
+            submitted_by_id=user_id,
         )
         batch.incidents.append(incident)
     for incident, pk in zip(batch.incidents, bulk.allocate_ids(Incident, len(batch.incidents)), strict=True):
         incident.pk = pk  # before the events and assignments are built, so they point at it
+    by_id = {i.pk: i for i in batch.incidents}
     _locate(batch.incidents, items)
+    for pk, earlier in find_possible_duplicates(batch.incidents).items():
+        by_id[pk].possible_duplicate_of_id = earlier
     for incident in batch.incidents:
         batch.events.append(new_event(incident, "report", actor, from_state="", now=now,
                                       data={"triage": incident.triage} if incident.triage else None))
@@ -149,12 +151,43 @@ def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
     return batch
 
 
-def _point_of(item: IntakeItem) -> tuple[tuple[float, float] | None, str, str]:
-    """Return ((lon, lat) or None, how it was found, a note)."""
-    if item.x is not None and item.y is not None:
-        return to_wgs84(item.x, item.y, item.crs), "coordinates", ""
+def _points(items: list[IntakeItem]) -> list[tuple[tuple[float, float] | None, str, str]]:
+    """Return per item ((lon, lat) or None, how it was found, a note); coordinates are converted
+    in one call per CRS, each distinct address text is resolved once."""
+    out: list = [None] * len(items)
+    by_crs: dict[str, list[int]] = defaultdict(list)
+    for n, item in enumerate(items):
+        if item.x is not None and item.y is not None:
+            by_crs[item.crs].append(n)
+    for crs, ns in by_crs.items():
+        lons, lats = to_wgs84_array([items[n].x for n in ns], [items[n].y for n in ns], crs)
+        for n, lon, lat in zip(ns, lons.tolist(), lats.tolist(), strict=True):
+            out[n] = ((lon, lat), "coordinates", "")
+    resolve = _address_resolver()
+    for n, item in enumerate(items):
+        if out[n] is None:
+            out[n] = _point_without_coordinates(item, resolve)
+    return out
+
+
+def _address_resolver() -> Callable[[str], GazetteerMatch | None]:
+    """Return a memoised address lookup; the gazetteer is fetched on first use only."""
+    gazetteer: list[Gazetteer] = []
+
+    @cache
+    def resolve(text: str) -> GazetteerMatch | None:
+        if not normalise(text):
+            return None
+        if not gazetteer:
+            gazetteer.append(build_gazetteer())
+        return gazetteer[0].resolve(text)
+
+    return resolve
+
+
+def _point_without_coordinates(item: IntakeItem, resolve) -> tuple[tuple[float, float] | None, str, str]:
     if item.address:
-        match = resolve_address(item.address)
+        match = resolve(item.address)
         if match is not None:
             return (match.lon, match.lat), "address", f"{match.kind} {match.matched} ({match.precision})"
         return None, "address", "address not found in the gazetteer"
@@ -166,8 +199,7 @@ def _point_of(item: IntakeItem) -> tuple[tuple[float, float] | None, str, str]:
 
 def _locate(incidents: list[Incident], items: list[IntakeItem]) -> None:
     points = []
-    for incident, item in zip(incidents, items, strict=True):
-        point, how, note = _point_of(item)
+    for incident, item, (point, how, note) in zip(incidents, items, _points(items), strict=True):
         incident.location_source, incident.location_note = how, note
         if item.x is not None and item.y is not None:
             incident.original_x, incident.original_y, incident.original_crs = item.x, item.y, item.crs
@@ -196,7 +228,7 @@ def _assign_grids(points: list[tuple[Incident, tuple[float, float]]]) -> None:
         else:
             nearest = grids.get(int(found.nearest_grid_id[k]))
             incident.triage = Incident.Triage.OUTSIDE
-            incident.nearest_grid = nearest
+            incident.nearest_grid_id = nearest.pk if nearest else None
             incident.distance_m = float(found.nearest_distance_m[k]) if nearest else None
             incident.town_id = nearest.generation.town_id if nearest else None
 
@@ -216,13 +248,26 @@ def _insert(batch: _Batch) -> list[bool]:
             bulk.copy_objects(Incident, batch.incidents, with_pk=True)
         stored_ids = {i.pk for i in batch.incidents}
     except IntegrityError:
-        Incident.objects.bulk_create(batch.incidents, batch_size=2000, ignore_conflicts=True)
-        stored_ids = set(Incident.objects.filter(pk__in=[i.pk for i in batch.incidents]).values_list("pk", flat=True))
+        stored_ids = _insert_skipping_taken_keys(batch.incidents)
     stored = [i.pk in stored_ids for i in batch.incidents]
     bulk.copy_objects(IncidentEvent, (e for e in batch.events if e.incident_id in stored_ids), with_pk=False)
     for model_objects in _group_by_model([r for r in batch.related if r.incident_id in stored_ids]):
         bulk.copy_objects(type(model_objects[0]), model_objects, with_pk=False)
     return stored
+
+
+def _insert_skipping_taken_keys(incidents: list[Incident]) -> set[int]:
+    """Insert with ON CONFLICT DO NOTHING; return the ids stored. A stored incident flagged as a
+    possible duplicate of one that was not stored loses that flag."""
+    Incident.objects.bulk_create(incidents, batch_size=2000, ignore_conflicts=True)
+    stored_ids = set(Incident.objects.filter(pk__in=[i.pk for i in incidents]).values_list("pk", flat=True))
+    lost = {i.pk for i in incidents} - stored_ids
+    dangling = [i for i in incidents if i.pk in stored_ids and i.possible_duplicate_of_id in lost]
+    for incident in dangling:
+        incident.possible_duplicate_of_id = None
+    if dangling:
+        Incident.objects.filter(pk__in=[i.pk for i in dangling]).update(possible_duplicate_of=None)
+    return stored_ids
 
 
 def _group_by_model(objects: list) -> list[list]:

@@ -126,12 +126,15 @@ def apply_transition(incident: Incident, action: str, actor: Actor, *, note: str
 def new_event(incident: Incident, action: str, actor: Actor, *, from_state: str | None = None,
               note: str = "", data: dict | None = None, now: datetime | None = None) -> IncidentEvent:
     """Return an unsaved event describing an action on the incident (state unchanged unless given)."""
-    return IncidentEvent(
-        incident=incident, action=action,
+    event = IncidentEvent(
+        incident_id=incident.pk, action=action,
         from_state=incident.state if from_state is None else from_state, to_state=incident.state,
-        level=incident.level, actor=actor.user, actor_label=actor.label, note=note, data=data or {},
-        created_at=now or timezone.now(),
+        level=incident.level, actor_id=actor.user.pk if actor.user is not None else None, actor_label=actor.label,
+        note=note, data=data or {}, created_at=now or timezone.now(),
     )
+    if incident.pk is None:  # not stored yet: keep the object, its id is read when the event is saved
+        event.incident = incident
+    return event
 
 
 def locked(incident_id: int) -> Incident:

@@ -108,20 +108,27 @@ class Incident(models.Model):
     location_source = models.CharField(max_length=16, blank=True, help_text="coordinates | address | camera")
     location_note = models.CharField(max_length=200, blank=True)
     town = models.ForeignKey(Town, null=True, blank=True, on_delete=models.PROTECT)
-    generation = models.ForeignKey(BoundaryGeneration, null=True, blank=True, on_delete=models.PROTECT)
+    # No index of their own on generation, nearest_grid, grid and assignee: grid and assignee lead the
+    # composite indexes below, the other two are read only when a generation or grid is deleted;
+    # every index costs each intake (a batch writes 10,000 rows at once).
+    generation = models.ForeignKey(BoundaryGeneration, null=True, blank=True, on_delete=models.PROTECT,
+                                   db_index=False)
     village = models.ForeignKey(Village, null=True, blank=True, on_delete=models.PROTECT)
     grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents",
+                             db_index=False,
                              help_text="the comprehensive grid the point was located in")
     handling_grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                       help_text="the grid whose team handles it (a dedicated grid when it matches)")
     near_edge = models.BooleanField(default=False)
-    nearest_grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    nearest_grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                     db_index=False)
     distance_m = models.FloatField(null=True, blank=True, help_text="metres to the nearest grid when outside")
     triage = models.CharField(max_length=20, choices=Triage.choices, blank=True, default="")
 
     state = models.CharField(max_length=20, choices=State.choices, default=State.REPORTED)
     level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.GRID)
-    assignee = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents")
+    assignee = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents",
+                                 db_index=False)
     possible_duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                               related_name="possible_duplicates")
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged")
