@@ -59,10 +59,12 @@ def start_level(incident: Incident) -> int:
 class RoutingContext:
     """Teams, village leaders and open loads for a set of grids, read once per batch (three queries)."""
 
-    def __init__(self, grid_ids: set[int], village_ids: set[int]):
+    def __init__(self, grid_ids: set[int], village_ids: set[int], roles: set[str] | None = None):
+        """``roles``: the only roles that will be asked for (None: all), so only their holders' loads
+        are counted."""
         self.teams = selectors.teams_of(grid_ids)
         self.village_leaders = selectors.village_leaders_of(village_ids)
-        people = {p.person.id for t in self.teams.values() for p in t.posts}
+        people = {p.person.id for t in self.teams.values() for p in t.posts if roles is None or p.role in roles}
         self.loads: Counter = Counter(selectors.open_loads(people))
         self.limit = settings.DISPATCH_MAX_OPEN_PER_PERSON
 
@@ -135,7 +137,8 @@ class GridDispatcher:
         for incident in incidents:
             incident.handling_grid = handling_grid(incident)
         ctx = RoutingContext({i.handling_grid_id for i in incidents if i.handling_grid_id},
-                             {i.village_id for i in incidents if i.village_id})
+                             {i.village_id for i in incidents if i.village_id},
+                             {i.category.responsible_role for i in incidents})
         system = Actor.system()
         objects: list = []
         for incident in incidents:

@@ -114,7 +114,8 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT i.id FROM incidents_incident i JOIN unnest(%s::text[], %s::text[]) AS k(source, external_id) "
-            "ON i.source = k.source AND i.external_id = k.external_id",
+            "ON i.source = k.source AND i.external_id = k.external_id "
+            "WHERE i.external_id <> ''",  # lets the planner use the partial unique index
             [[k[0] for k in wanted], [k[1] for k in wanted]])
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
