@@ -9,4 +9,4 @@ RUN cd frontend && npm ci --no-audit --no-fund
 COPY . .
 ENV DJANGO_SETTINGS_MODULE=gridops.settings.dev
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py load_demo_data && python manage.py demo_logins --url http://127.0.0.1:8000 && daphne -b 0.0.0.0 -p 8000 gridops.asgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py load_demo_data && python manage.py demo_logins --url http://127.0.0.1:8000 && python manage.py serve --host 0.0.0.0 --port 8000"]

@@ -1,13 +1,14 @@
 """Benchmark: incident intake over HTTP - single reports at a steady rate, a 100,000-row batch - and
 the naive one-query-per-step loop, in one run on one machine; figures go into bench/README.md.
 
-  .venv/bin/python bench/intake_bench.py [--url URL] [--rate 100] [--seconds 10] [--batch 100000]
-                                         [--chunk 10000] [--naive 2000] [--no-readme]
+  .venv/bin/python bench/intake_bench.py [--url URL] [--workers 2] [--rate 100] [--seconds 10]
+                                         [--batch 100000] [--chunk 10000] [--naive 2000] [--no-readme]
 
-Without --url it starts daphne (settings gridops.settings.dev, DEBUG off, the Redis channel layer when a
-Redis answers, as `make run`) on a free port. It uses the dev database (with the demo data) and an
-integration client "bench-integration" with a DRF token; external ids carry a run id; nothing is
-deleted. When an aim is missed it profiles that path in process and prints what dominates.
+Without --url it starts `manage.py serve` (uvicorn, --workers processes; settings gridops.settings.dev,
+DEBUG off, the Redis channel layer when a Redis answers, as `make run`) on a free port. It uses the
+dev database (with the demo data) and an integration client "bench-integration" with a DRF token;
+external ids carry a run id; nothing is deleted. When an aim is missed it profiles that path in
+process and prints what dominates.
 """
 from __future__ import annotations
 
@@ -127,8 +128,8 @@ class Http:
 
 
 @contextmanager
-def server(url: str | None, log_path: Path, token: str):
-    """Yield (base URL, description): the given server, or a daphne started here."""
+def server(url: str | None, log_path: Path, token: str, workers: int):
+    """Yield (base URL, description): the given server, or `manage.py serve` (as `make run`) started here."""
     if url:
         yield url.rstrip("/"), f"given server {url}"
         return
@@ -139,14 +140,15 @@ def server(url: str | None, log_path: Path, token: str):
         env["REDIS_URL"] = env["REDIS_URL"] if s.connect_ex((redis.hostname, redis.port or 6379)) == 0 else ""
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    cmd = [str(ROOT / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port), "gridops.asgi:application"]
+    cmd = [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port), "--workers", str(workers)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, proc, token)
         layer = "Redis" if env["REDIS_URL"] else "in-memory"
-        yield base, f"daphne (1 process), DEBUG off, {layer} channel layer, live push in background"
+        yield base, (f"`manage.py serve` (uvicorn, {workers} processes x {os.environ.get('HTTP_THREADS', '2')} "
+                     f"threads), DEBUG off, {layer} channel layer, live push on")
     finally:
         proc.terminate()
         try:
@@ -159,7 +161,7 @@ def wait_ready(base: str, proc: subprocess.Popen, token: str, timeout: float = 6
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited with {proc.returncode}")
+            raise RuntimeError(f"the server exited with {proc.returncode}")
         with suppress(OSError):
             status, answer = Http(base, token).request("GET", "/api/locate?lon=119.35&lat=32.6")
             if status == 200:
@@ -396,7 +398,7 @@ def measure(args, run: str, token: str) -> tuple[dict | None, dict | None, str]:
     single_rows = [json.dumps(r).encode() for r in rows(n_single + 50, f"{run}s", seed=1)]
     batch_rows = rows(args.batch, f"{run}b", seed=2) if args.batch else []
     single = batch = None
-    with server(args.url, ROOT / "var" / "bench-intake-daphne.log", token) as (base, served_by):
+    with server(args.url, ROOT / "var" / "bench-intake-server.log", token, args.workers) as (base, served_by):
         http = Http(base, token)
         for body in single_rows[:50]:  # warm-up: locator index, gazetteer, connections
             http.request("POST", "/api/incidents/", body)
@@ -411,7 +413,8 @@ def measure(args, run: str, token: str) -> tuple[dict | None, dict | None, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", help="use this running server instead of starting daphne")
+    parser.add_argument("--url", help="use this running server instead of starting one")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes to start")
     parser.add_argument("--rate", type=float, default=100.0, help="single reports per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to send single reports")
     parser.add_argument("--batch", type=int, default=100_000, help="incidents in the batch test (0: skip)")
@@ -419,7 +422,7 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=2_000, help="incidents in the naive loop (0: skip)")
     parser.add_argument("--no-readme", action="store_true", help="do not write bench/README.md")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill still stops the daphne started here
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill still stops the server started here
     run = f"bench-{datetime.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}-"
     token, where, user = integration_token(), machine(), User.objects.get(username="bench-integration")
     print(f"run {run}  {where}")

@@ -1,18 +1,28 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (session-authenticated)."""
+"""ASGI entry point: HTTP through Django's WSGI handler, WebSockets through Channels (session-authenticated).
+
+HTTP goes through a2wsgi's WSGIMiddleware rather than Django's ASGI handler because every view is
+synchronous: Django's ASGI handler runs each request's sync code in a thread of its own, so a
+persistent database connection is never reused (each request connected to PostgreSQL afresh, a
+backend fork, and the old connections piled up until "too many clients"). a2wsgi runs the views in
+a fixed pool of HTTP_THREADS threads, whose connections live for CONN_MAX_AGE; several server
+processes (uvicorn --workers) use several cores.
+"""
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridops.settings.dev")
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
+from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from dispatch.ws_urls import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    "http": WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS),
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

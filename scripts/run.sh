@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the platform on http://127.0.0.1:8000: a Celery worker with beat (the SLA sweep) in the
-# background, the ASGI server (HTTP + WebSocket) in the foreground; Ctrl-C stops both.
+# background, the ASGI server (HTTP + WebSocket, uvicorn with one process per core) in the
+# foreground; Ctrl-C stops both.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -13,4 +14,4 @@ worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
 .venv/bin/python manage.py demo_logins
 echo "Celery worker + beat: var/log/celery.log"
-.venv/bin/python manage.py runserver 127.0.0.1:8000
+.venv/bin/python manage.py serve --host 127.0.0.1 --port 8000

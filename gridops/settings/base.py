@@ -63,6 +63,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "gridops.urls"
 ASGI_APPLICATION = "gridops.asgi.application"
+HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "2"))  # per server process (gridops/asgi.py)
 WSGI_APPLICATION = "gridops.wsgi.application"
 
 TEMPLATES = [

@@ -1,0 +1,29 @@
+"""Serve the platform (HTTP and WebSocket) with uvicorn: several worker processes, one port."""
+import os
+
+import uvicorn
+from django.core.management.base import BaseCommand, CommandError
+
+
+def default_workers() -> int:
+    """Return the number of server processes: WEB_WORKERS, else one per core."""
+    return int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 1)
+
+
+class Command(BaseCommand):
+    help = "Serve gridops.asgi:application with uvicorn (uvloop, httptools, websockets-sansio)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=None,
+                            help="server processes (default: WEB_WORKERS, else one per core)")
+
+    def handle(self, *args, **opts):
+        workers = opts["workers"] or default_workers()
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        # The workers import the application themselves (a string, so --workers can fork them).
+        uvicorn.run("gridops.asgi:application", host=opts["host"], port=opts["port"], workers=workers,
+                    loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="off", access_log=False,
+                    log_level=os.environ.get("LOG_LEVEL", "info").lower())
