@@ -3,9 +3,25 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from rest_framework import serializers
 
-from gis_core.coords import ACCEPTED_CRS, UnknownCRS, parse_crs, to_wgs84, validate_lonlat
+from gis_core.coords import (
+    ACCEPTED_CRS,
+    BD09,
+    EPSG_4326,
+    EPSG_4490,
+    EPSG_4549,
+    UnknownCRS,
+    bd09_to_gcj02_array,
+    gcj02_to_wgs84_array,
+    get_transformer,
+    parse_crs,
+    to_wgs84,
+    validate_lonlat,
+)
+from gis_core.srid import CGCS2000, CGCS2000_GK_CM120, WGS84
 
 
 class CRSField(serializers.CharField):
@@ -29,7 +45,47 @@ def check_point(attrs: dict, x: str = "lon", y: str = "lat", crs: str = "crs") -
     for name in (x, y):
         if not math.isfinite(attrs[name]):
             raise serializers.ValidationError({name: "must be a finite number"})
+    name = attrs.get(crs, EPSG_4326)
     try:
-        validate_lonlat(*to_wgs84(attrs[x], attrs[y], attrs.get(crs, "EPSG:4326")))
+        # WGS84 needs no conversion: to_wgs84 would check the same range and give the same message.
+        validate_lonlat(*((attrs[x], attrs[y]) if name == EPSG_4326 else to_wgs84(attrs[x], attrs[y], name)))
     except ValueError as exc:
         raise serializers.ValidationError({x: str(exc), y: str(exc)}) from exc
+
+
+def _on_globe(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """True where lon/lat are finite and within -180..180 / -90..90 degrees (as validate_lonlat)."""
+    return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
+
+
+def points_valid(xs: ArrayLike, ys: ArrayLike, crs: str) -> NDArray[np.bool_]:
+    """Return, per point, whether ``check_point`` accepts it: the same conversions, for a whole array.
+
+    For a batch of points in one CRS (one numpy pass instead of a 1-element one per point; a point's
+    conversion does not depend on the others). It only decides; ``check_point`` gives the messages.
+    """
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    name = parse_crs(crs)
+    if name == EPSG_4549:  # metres in; the WGS84 result must land on the globe
+        ok = np.isfinite(x) & np.isfinite(y)
+        idx = np.flatnonzero(ok)
+        lon, lat = get_transformer(CGCS2000_GK_CM120, WGS84).transform(x[idx], y[idx])
+        ok[idx] = _on_globe(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
+        return ok
+    ok = _on_globe(x, y)  # degrees in: the input itself must be on the globe
+    if name == EPSG_4326:
+        return ok
+    idx = np.flatnonzero(ok)
+    x, y = x[idx], y[idx]
+    if name == EPSG_4490:
+        lon, lat = get_transformer(CGCS2000, WGS84).transform(x, y)
+        lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    else:
+        if name == BD09:  # BD09 -> GCJ02 -> WGS84; the GCJ02 step checks its input as well
+            x, y = bd09_to_gcj02_array(x, y)
+            inner = _on_globe(x, y)
+            ok[idx[~inner]] = False
+            idx, x, y = idx[inner], x[inner], y[inner]
+        lon, lat = gcj02_to_wgs84_array(x, y)
+    ok[idx] = _on_globe(lon, lat)
+    return ok

@@ -7,9 +7,12 @@ import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.utils.encoders import JSONEncoder
 
+from cameras.models import Camera
 from grids.models import GridTeam
 from incidents.models import Incident, IncidentEvent
+from incidents.serializers import IncidentSerializer, IntakeSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +191,82 @@ def test_another_sender_cannot_reuse_a_key_to_read_an_incident(hotline):
     batch = other.post("/api/incidents/batch/", [_report(external_id="k-1")], format="json").json()
     assert batch["counts"]["conflict"] == 1 and "id" not in batch["results"][0]
     assert Incident.objects.filter(external_id="k-1").count() == 1
+
+
+def _stored(incident_id: int) -> dict:
+    """The incident as IncidentSerializer renders it, straight from the database."""
+    incident = Incident.objects.select_related("category", "grid", "village", "assignee", "handling_grid").get(
+        pk=incident_id)
+    return json.loads(json.dumps(IncidentSerializer(incident).data, cls=JSONEncoder))
+
+
+def test_single_post_body_is_the_incident_serializer_output_on_create_and_replay(hotline):
+    created = hotline.post("/api/incidents/", _report(external_id="body-1", reporter_name="张三"), format="json")
+    assert created.status_code == 201 and created["Idempotent-Replay"] == "false"
+    assert created.json() == _stored(created.json()["id"])
+    replay = hotline.post("/api/incidents/", _report(external_id="body-1"), format="json")
+    assert replay.status_code == 200 and replay["Idempotent-Replay"] == "true"
+    assert replay.json() == _stored(created.json()["id"])
+    triage = hotline.post("/api/incidents/", {"source": "patrol", "category": "other", "title": "t",
+                                              "address": "火星基地一号"}, format="json")
+    assert triage.status_code == 201 and triage.json() == _stored(triage.json()["id"])
+    assert triage.json()["geometry"] is None
+
+
+def test_single_post_errors_are_the_serializer_errors(hotline):
+    for payload in [_report(lon=181), _report(category="unicorns", title=""), {"title": 5}, [], "text",
+                    _report(crs="EPSG:3857", lat="north"), _report(source="camera", camera="NOPE01")]:
+        response = hotline.post("/api/incidents/", payload, format="json")
+        expected = IntakeSerializer(data=payload)
+        assert not expected.is_valid()
+        assert response.status_code == 400 and response.json() == json.loads(json.dumps(expected.errors)), payload
+    assert Incident.objects.count() == 0
+
+
+def test_form_encoded_single_post(hotline):
+    response = hotline.post("/api/incidents/", {"source": "patrol", "category": "other", "title": "表单",
+                                                "lon": str(SEAT["lon"]), "lat": str(SEAT["lat"])})
+    assert response.status_code == 201 and response.json()["properties"]["title"] == "表单"
+
+
+def test_batch_results_in_row_order_with_the_serializer_errors(hotline):
+    camera = Camera.objects.order_by("code").first()
+    rows = [_report(external_id="o-1"), None, _report(external_id="o-2", lon=200), "not an object",
+            {**_report(external_id="o-3", crs="GCJ02")}, _report(external_id="o-1"),
+            {"source": "camera", "category": "straw_burning", "title": "探头", "camera": camera.code},
+            {"source": "camera", "category": "straw_burning", "title": "探头"}, [1, 2],
+            _report(external_id="o-4", crs="EPSG:4549", lon=1e30, lat=1e30)]
+    body = hotline.post("/api/incidents/batch/", rows, format="json").json()
+    assert [r["index"] for r in body["results"]] == list(range(len(rows)))
+    assert [r["status"] for r in body["results"]] == ["created", "invalid", "invalid", "invalid", "created",
+                                                      "existing", "created", "invalid", "invalid", "invalid"]
+    assert body["counts"] == {"created": 3, "existing": 1, "invalid": 6, "conflict": 0}
+    for n, result in enumerate(body["results"]):
+        if result["status"] == "invalid":
+            expected = IntakeSerializer(data=rows[n])
+            assert not expected.is_valid()
+            assert result["errors"] == json.loads(json.dumps(expected.errors)), n
+        else:
+            stored = Incident.objects.get(pk=result["id"])
+            assert (result["state"], result["triage"]) == (stored.state, stored.triage or None)
+    assert body["results"][6]["id"] == Incident.objects.get(camera=camera).pk
+    assert Incident.objects.count() == 3
+
+
+def test_empty_batch(hotline):
+    body = hotline.post("/api/incidents/batch/", [], format="json").json()
+    assert body == {"counts": {"created": 0, "existing": 0, "invalid": 0, "conflict": 0}, "results": []}
+
+
+def test_schema_keeps_the_intake_request_and_incident_response(operator):
+    schema = json.loads(operator.get("/api/schema/", HTTP_ACCEPT="application/json").content)
+    create = schema["paths"]["/api/incidents/"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Intake"}
+    for code in ("201", "200"):
+        assert create["responses"][code]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Incident"}
+    batch = schema["paths"]["/api/incidents/batch/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch == {"type": "array", "items": {"$ref": "#/components/schemas/Intake"}}
+    intake = schema["components"]["schemas"]["Intake"]
+    assert intake["properties"]["category"]["type"] == intake["properties"]["camera"]["type"] == "string"
+    assert set(intake["required"]) == {"source", "category", "title"}
