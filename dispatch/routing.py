@@ -57,15 +57,13 @@ def start_level(incident: Incident) -> int:
 
 
 class RoutingContext:
-    """Teams, village leaders and open loads for a set of grids, read once per batch (three queries)."""
+    """Teams, village leaders and open loads for a set of grids, read once per batch (one query)."""
 
     def __init__(self, grid_ids: set[int], village_ids: set[int], roles: set[str] | None = None):
         """``roles``: the only roles that will be asked for (None: all), so only their holders' loads
         are counted."""
-        self.teams = selectors.teams_of(grid_ids)
-        self.village_leaders = selectors.village_leaders_of(village_ids)
-        people = {p.person.id for t in self.teams.values() for p in t.posts if roles is None or p.role in roles}
-        self.loads: Counter = Counter(selectors.open_loads(people))
+        self.teams, self.village_leaders, loads = selectors.routing_reads(grid_ids, village_ids, roles)
+        self.loads: Counter = Counter(loads)
         self.limit = settings.DISPATCH_MAX_OPEN_PER_PERSON
 
     def grid_target(self, incident: Incident, grid) -> Target | None:
@@ -113,7 +111,7 @@ def assign(incident: Incident, target: Target, ctx: RoutingContext, *, now: date
     """Point the incident at the target (in memory); return the new assignment and notifications."""
     person_id = target.person.id if target.person else None
     incident.level = target.level
-    incident.assignee_id = person_id
+    incident.assignee = target.person.as_person() if target.person else None
     objects: list = [Assignment(
         incident_id=incident.pk, level=target.level, grid_id=incident.handling_grid_id, person_id=person_id,
         role=target.role, slot=target.slot, unit=target.unit, reason=f"{why}: {target.reason}", assigned_at=now,

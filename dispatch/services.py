@@ -100,8 +100,8 @@ def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str
     with transaction.atomic():
         incident = locked(incident_id)
         _require(incident, actor, REASSIGN_ROLES, "reassign")
-        target = Target(incident.level, PersonRef(person.pk, person.external_id), person.role, "",
-                        reason=f"reassigned by {actor.label}")
+        ref = PersonRef(person.pk, person.external_id, person.name, person.role)
+        target = Target(incident.level, ref, person.role, "", reason=f"reassigned by {actor.label}")
         _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now)
     return incident
 

@@ -7,6 +7,7 @@ backend fork, and the old connections piled up until "too many clients"). a2wsgi
 a fixed pool of HTTP_THREADS threads, whose connections live for CONN_MAX_AGE; several server
 processes (uvicorn --workers) use several cores.
 """
+import asyncio
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -21,8 +22,34 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from dispatch.ws_urls import websocket_urlpatterns  # noqa: E402
+from gridops.warmup import warm_threads, warm_up  # noqa: E402
 
-application = ProtocolTypeRouter({
-    "http": WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS),
+
+class WarmOnStartup:
+    """Answer the ASGI lifespan protocol (uvicorn sends it; daphne does not): before a server process
+    takes its first request it builds what the intake path keeps in memory (the locator index of the
+    active grids, the gazetteer) and readies each request thread (its connection, its PROJ
+    transformers), so no early request waits seconds for them."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await self.app(scope, receive, send)
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await asyncio.to_thread(warm_up)
+                await asyncio.to_thread(warm_threads, http.executor, settings.HTTP_THREADS)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+http = WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS)
+application = WarmOnStartup(ProtocolTypeRouter({
+    "http": http,
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-})
+}))

@@ -19,6 +19,7 @@ from grids.models import BoundaryGeneration, Grid
 _lock = threading.Lock()
 _cache: dict[tuple, PolygonIndex] = {}
 _grids: dict[tuple, dict[int, Grid]] = {}
+_outlines_m: dict[int, object] = {}  # grid id -> its outline in EPSG:4549 (grids of a generation never change)
 
 
 def features_of(grids) -> list[LocatorFeature]:
@@ -47,12 +48,16 @@ def _load(key: tuple, generation: BoundaryGeneration | None) -> PolygonIndex:
     index = _cache.get(key)
     if index is None:
         grids = Grid.objects.filter(generation=generation) if generation else Grid.objects.active()
-        index = PolygonIndex(features_of(grids))
+        features = features_of(grids)
+        index = PolygonIndex(features)
+        for feature in features:  # the outlines edge_distance_m measures to, once per grid
+            _outlines_m.setdefault(feature.id, to_metric(shapely.boundary(feature.geometry)))
         if len(_cache) > 8:
             _cache.clear()
             _grids.clear()
         _cache[key] = index
-        _grids[key] = {g.pk: g for g in grids.select_related("generation").defer("boundary")}
+        _grids[key] = {g.pk: g for g in grids.select_related("generation", "village").defer("boundary",
+                                                                                      "village__boundary")}
     return index
 
 
@@ -79,9 +84,6 @@ def invalidate_cache() -> None:
     with _lock:
         _cache.clear()
         _grids.clear()
-
-
-_outlines_m: dict[int, object] = {}
 
 
 def edge_distance_m(grid_ids: np.ndarray, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:

@@ -1,11 +1,13 @@
-"""Bulk writes for intake: ids from the sequence, rows sent with COPY.
+"""Bulk writes for intake: ids from the sequence, rows sent with COPY (or, for a few, multi-row INSERTs).
 
 Why not ``bulk_create``: for a batch of 10,000 incidents it prepares every field of every object
 through ``get_db_prep_save`` and sends a multi-row INSERT, about 0.16 ms per row (about 7 rows per
 incident: the incident, three events, the assignment, notifications). COPY with values converted
 by one small function per column is several times cheaper on both sides. Ids are taken from the
-table's sequence first, so events and assignments can point at their incident before it is stored
-and no RETURNING is needed.
+table's sequence first, so events and assignments can point at their incident before it is stored.
+A single report takes the other path: two round trips (the incident, with ON CONFLICT DO NOTHING
+RETURNING id; then its events, assignment and notifications in one string of INSERTs) instead of
+a savepoint and four COPYs.
 """
 from __future__ import annotations
 
@@ -77,6 +79,30 @@ def allocate_ids(model: type[models.Model], n: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _fields(model: type[models.Model], with_pk: bool) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+
+
+def _prepared(model: type[models.Model], objects: Iterable[models.Model], fields: list[models.Field]):
+    """Yield each object's attribute dict as ``save()`` would see it: ``auto_now`` fields set, and a
+    foreign key to an object stored after this one was built read from that object now."""
+    auto_now = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    relations = [f for f in fields if f.many_to_one]
+    for obj in objects:
+        for f in auto_now:
+            f.pre_save(obj, add=True)
+        values = obj.__dict__
+        for f in relations:
+            if values[f.attname] is None and f.is_cached(obj):
+                related = f.get_cached_value(obj)
+                values[f.attname] = related.pk if related is not None else None
+        yield values
+
+
+def _columns(fields: list[models.Field]) -> str:
+    return ", ".join(connection.ops.quote_name(f.column) for f in fields)
+
+
 def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, with_pk: bool) -> int:
     """COPY unsaved model instances into their table; return how many rows were sent.
 
@@ -84,27 +110,58 @@ def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, 
     database assigns it and the instances do not learn it. ``auto_now`` fields are set as
     ``save()`` would. Foreign keys are read from their ``*_id`` attributes.
     """
-    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-    auto_now = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    fields = _fields(model, with_pk)
     plan = [(f.attname, _converter(f)) for f in fields]
-    relations = [f for f in fields if f.many_to_one]
     buffer = io.StringIO()
     n = 0
-    for obj in objects:
-        for f in auto_now:
-            f.pre_save(obj, add=True)
-        values = obj.__dict__
-        for f in relations:  # a related object saved after this one was built: take its id now
-            if values[f.attname] is None and f.is_cached(obj):
-                related = f.get_cached_value(obj)
-                values[f.attname] = related.pk if related is not None else None
+    for values in _prepared(model, objects, fields):
         buffer.write("\t".join([convert(values[name]) for name, convert in plan]))
         buffer.write("\n")
         n += 1
     if n:
         buffer.seek(0)
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
         with connection.cursor() as cursor, connection.wrap_database_errors:  # Django's IntegrityError etc.
-            cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
+            cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({_columns(fields)}) "
                                       "FROM STDIN", buffer)
     return n
+
+
+def _parameter(field: models.Field) -> Callable[[object], object]:
+    """Return the function that turns a value of ``field`` into a psycopg2 parameter."""
+    if isinstance(field, GeometryField):
+        return lambda v: None if v is None else v.hexewkb.decode()  # PostGIS reads hex EWKB
+    if isinstance(field, models.JSONField):
+        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+    if _converter(field) is _int:
+        return lambda v: None if v is None else int(v)
+    return lambda v: v
+
+
+def insert_statement(model: type[models.Model], objects: Iterable[models.Model], *, with_pk: bool,
+                     skip_conflicts: bool = False) -> tuple[str, list] | None:
+    """Return (sql, params) of one multi-row INSERT of the instances (None when there are none);
+    with ``skip_conflicts`` rows that would violate a unique index are skipped and the statement
+    returns the ids it stored (``with_pk`` only)."""
+    fields = _fields(model, with_pk)
+    plan = [(f.attname, _parameter(f)) for f in fields]
+    params: list = []
+    for values in _prepared(model, objects, fields):
+        params += [convert(values[name]) for name, convert in plan]
+    if not params:
+        return None
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({_columns(fields)}) VALUES "
+           + ", ".join([row] * (len(params) // len(fields))))
+    if skip_conflicts:
+        sql += f" ON CONFLICT DO NOTHING RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
+    return sql, params
+
+
+def execute(statements: list[tuple[str, list] | None]) -> list[tuple]:
+    """Send the statements in one round trip; return the rows of the last one (if it returns rows)."""
+    statements = [s for s in statements if s is not None]
+    if not statements:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        return cursor.fetchall() if cursor.description else []

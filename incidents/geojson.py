@@ -64,6 +64,25 @@ def rows(qs: QuerySet) -> QuerySet:
     return qs.values(*PLAIN, *TIMES, *RELATED.values(), *ASSIGNEE, "location")
 
 
+def _related(incident, path: str):
+    """Follow ``category__code`` etc. through the incident's cached related objects (None when unset)."""
+    value = incident
+    for name in path.split("__"):
+        value = getattr(value, name)
+        if value is None:
+            return None
+    return value
+
+
+def feature_of(incident) -> dict:
+    """Return the feature of an incident held in memory with its related objects (category, grid,
+    handling grid, village, assignee) loaded: what intake just stored, without reading it back."""
+    row = {name: getattr(incident, name + "_id" if name in ("possible_duplicate_of", "merged_into") else name)
+           for name in (*PLAIN, *TIMES, "location")}
+    row.update({path: _related(incident, path) for path in (*RELATED.values(), *ASSIGNEE)})
+    return _feature(row, timezone.now())
+
+
 def features(values_rows) -> list[dict]:
     """Return GeoJSON features for rows of ``rows(qs)``."""
     now = timezone.now()

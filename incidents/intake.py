@@ -223,7 +223,7 @@ def _assign_grids(points: list[tuple[Incident, tuple[float, float]]]) -> None:
         incident.located_dedicated = [grids[g] for g in found.dedicated_for(k)]
         if found.grid_id[k] >= 0:
             grid = grids[int(found.grid_id[k])]
-            incident.grid, incident.village_id = grid, grid.village_id
+            incident.grid, incident.village = grid, grid.village
             incident.generation_id, incident.town_id = grid.generation_id, grid.generation.town_id
             incident.near_edge = bool(edge_m[k] < NEAR_EDGE_M)
         else:
@@ -237,31 +237,45 @@ def _assign_grids(points: list[tuple[Incident, tuple[float, float]]]) -> None:
 NEAR_EDGE_M = 10.0
 
 
+SMALL_BATCH = 50  # up to this many incidents go in with INSERTs, more with COPY
+
+
 def _insert(batch: _Batch) -> list[bool]:
     """Insert the batch; return per incident whether this call stored it (False: lost a key race).
 
-    The incidents carry ids from the sequence (``_prepare``). COPY sends them; when a concurrent
-    re-send of the same key won the race, COPY fails on the unique index, and the incidents go again
-    through INSERT ... ON CONFLICT DO NOTHING, which skips the taken keys.
+    The incidents carry ids from the sequence (``_prepare``). A few go in with one INSERT ... ON
+    CONFLICT DO NOTHING RETURNING id, which skips a key a concurrent re-send stored first; many go
+    in with COPY, and when COPY fails on the unique index (such a race), through that INSERT.
     """
-    try:
-        with transaction.atomic():  # a savepoint: only this COPY is undone when it fails
-            bulk.copy_objects(Incident, batch.incidents, with_pk=True)
-        stored_ids = {i.pk for i in batch.incidents}
-    except IntegrityError:
+    if len(batch.incidents) <= SMALL_BATCH:
         stored_ids = _insert_skipping_taken_keys(batch.incidents)
-    stored = [i.pk in stored_ids for i in batch.incidents]
-    bulk.copy_objects(IncidentEvent, (e for e in batch.events if e.incident_id in stored_ids), with_pk=False)
-    for model_objects in _group_by_model([r for r in batch.related if r.incident_id in stored_ids]):
-        bulk.copy_objects(type(model_objects[0]), model_objects, with_pk=False)
-    return stored
+    else:
+        try:
+            with transaction.atomic():  # a savepoint: only this COPY is undone when it fails
+                bulk.copy_objects(Incident, batch.incidents, with_pk=True)
+            stored_ids = {i.pk for i in batch.incidents}
+        except IntegrityError:
+            stored_ids = _insert_skipping_taken_keys(batch.incidents)
+    events = [e for e in batch.events if e.incident_id in stored_ids]
+    related = _group_by_model([r for r in batch.related if r.incident_id in stored_ids])
+    if len(batch.incidents) <= SMALL_BATCH:
+        bulk.execute([bulk.insert_statement(IncidentEvent, events, with_pk=False)]
+                     + [bulk.insert_statement(type(group[0]), group, with_pk=False) for group in related])
+    else:
+        bulk.copy_objects(IncidentEvent, events, with_pk=False)
+        for group in related:
+            bulk.copy_objects(type(group[0]), group, with_pk=False)
+    return [i.pk in stored_ids for i in batch.incidents]
 
 
 def _insert_skipping_taken_keys(incidents: list[Incident]) -> set[int]:
     """Insert with ON CONFLICT DO NOTHING; return the ids stored. A stored incident flagged as a
     possible duplicate of one that was not stored loses that flag."""
-    Incident.objects.bulk_create(incidents, batch_size=2000, ignore_conflicts=True)
-    stored_ids = set(Incident.objects.filter(pk__in=[i.pk for i in incidents]).values_list("pk", flat=True))
+    stored_ids: set[int] = set()
+    for start in range(0, len(incidents), 1000):
+        chunk = incidents[start:start + 1000]
+        stored_ids |= {row[0] for row in bulk.execute(
+            [bulk.insert_statement(Incident, chunk, with_pk=True, skip_conflicts=True)])}
     lost = {i.pk for i in incidents} - stored_ids
     dangling = [i for i in incidents if i.pk in stored_ids and i.possible_duplicate_of_id in lost]
     for incident in dangling:

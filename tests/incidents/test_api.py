@@ -213,6 +213,44 @@ def test_single_post_body_is_the_incident_serializer_output_on_create_and_replay
     assert triage.json()["geometry"] is None
 
 
+@pytest.mark.parametrize("case", ["outside the town", "possible duplicate", "village level", "town level",
+                                  "dedicated grid", "GCJ-02 input"])
+def test_created_body_is_what_was_stored(hotline, case):
+    """The 201 body is built from the incident as intake holds it: it must be what a read gives."""
+    from tests.incidents import factories as f
+
+    extra: dict = {"external_id": "stored-" + case.replace(" ", "-")}
+    if case == "outside the town":
+        extra.update(lon=119.0, lat=32.0)
+    elif case == "possible duplicate":
+        hotline.post("/api/incidents/", _report(external_id="dup-first"), format="json")
+        extra.update(lon=SEAT["lon"] + 0.0001)
+    elif case == "village level":
+        extra.update(severity=3)
+    elif case == "town level":
+        extra.update(severity=4)
+    elif case == "dedicated grid":
+        lon, lat = f.surface_point(f.dedicated_grid("industrial_park"))
+        extra.update(category="work_safety", lon=lon, lat=lat)
+    else:
+        extra.update(lon=SEAT["lon"] + 0.005, lat=SEAT["lat"] - 0.002, crs="GCJ02")
+    created = hotline.post("/api/incidents/", _report(**extra), format="json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body == _stored(body["id"])
+    props = body["properties"]
+    if case == "outside the town":
+        assert props["triage"] == "outside_town" and props["distance_m"] > 0 and props["assignee"] is None
+    elif case == "possible duplicate":
+        assert props["possible_duplicate_of"] is not None
+    elif case == "village level":
+        assert props["level"] == 2 and props["assignee"]["role"] == "town_leader"
+    elif case == "town level":
+        assert props["level"] == 3 and props["assignee"] is None
+    elif case == "dedicated grid":
+        assert props["handling_grid_code"] != props["grid_code"]
+
+
 def test_single_post_errors_are_the_serializer_errors(hotline):
     for payload in [_report(lon=181), _report(category="unicorns", title=""), {"title": 5}, [], "text",
                     _report(crs="EPSG:3857", lat="north"), _report(source="camera", camera="NOPE01")]:

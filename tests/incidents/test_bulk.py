@@ -57,11 +57,13 @@ def test_allocated_ids_are_fresh_and_increasing():
     assert bulk.allocate_ids(Incident, 0) == []
 
 
-def test_a_lost_key_race_stores_the_rest_and_drops_a_flag_on_the_loser(monkeypatch):
-    """The key looked free when checked but was stored before the COPY (a concurrent re-send):
-    the COPY fails on the unique index and the batch goes in through ON CONFLICT DO NOTHING. The
-    re-sent item answers with the stored incident; the other item, first flagged as a possible
-    duplicate of the item that lost, keeps no flag pointing at a row that was never stored."""
+@pytest.mark.parametrize("extra", [0, intake_module.SMALL_BATCH])
+def test_a_lost_key_race_stores_the_rest_and_drops_a_flag_on_the_loser(monkeypatch, extra):
+    """The key looked free when checked but was stored before the insert (a concurrent re-send):
+    a few incidents go in with INSERT ... ON CONFLICT DO NOTHING, a batch with COPY, which fails on
+    the unique index and goes again through that INSERT. The re-sent item answers with the stored
+    incident; the item first flagged as a possible duplicate of the one that lost keeps no flag
+    pointing at a row that was never stored; everything else is stored."""
     at = f.interior_point(f.grid())
     winner = f.report("other", at=f.offset_m(*at, 400), source="hotline_12345", external_id="race-1")
     real_existing, calls = intake_module._existing, []
@@ -73,11 +75,15 @@ def test_a_lost_key_race_stores_the_rest_and_drops_a_flag_on_the_loser(monkeypat
     monkeypatch.setattr(intake_module, "_existing", checked_too_early)
     loser = f.item("other", at=at, source="hotline_12345", external_id="race-1")
     follower = f.item("other", at=f.offset_m(*at, 10), source="patrol", external_id="race-2")
-    outcomes = f.report_many([loser, follower])
+    others = [f.item("neighbour_dispute", at=f.offset_m(*at, 60 * (k % 8), 60 * (k // 8))) for k in range(extra)]
+    outcomes = f.report_many([loser, follower, *others])
     assert outcomes[0].incident.pk == winner.pk and not outcomes[0].created
-    assert outcomes[1].created and outcomes[1].incident.possible_duplicate_of_id is None
+    assert all(o.created for o in outcomes[1:])
+    assert outcomes[1].incident.possible_duplicate_of_id is None
     stored = f.reload(outcomes[1].incident)
     assert stored.possible_duplicate_of_id is None and stored.state == Incident.State.DISPATCHED
     assert f.actions_of(stored) == ["report", "register", "dispatch"]
     assert Incident.objects.filter(source="hotline_12345", external_id="race-1").get().pk == winner.pk
     assert Assignment.objects.filter(incident=winner).count() == 1  # nothing of the loser was stored
+    expected = sum(1 if o.incident.triage else 3 for o in outcomes[1:])  # triaged: reported only
+    assert IncidentEvent.objects.filter(incident_id__in=[o.incident.pk for o in outcomes[1:]]).count() == expected

@@ -25,5 +25,5 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1")
         # The workers import the application themselves (a string, so --workers can fork them).
         uvicorn.run("gridops.asgi:application", host=opts["host"], port=opts["port"], workers=workers,
-                    loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="off", access_log=False,
+                    loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="on", access_log=False,
                     log_level=os.environ.get("LOG_LEVEL", "info").lower())
