@@ -24,6 +24,21 @@ def demo_data(transactional_db):
     call_command("load_demo_data", verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def live_push_drained(request):
+    """For a test that uses the database: at teardown, wait until the live-push thread has published
+    what the test committed and let go of its connection, before pytest-django flushes the database
+    (a push still querying while TRUNCATE runs deadlocks, and a late one can leave rows behind)."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or "_django_db_helper" in request.fixturenames
+    if uses_db:
+        request.getfixturevalue("_django_db_helper")  # set up before this fixture: torn down after it
+    yield
+    if uses_db:
+        from dispatch import live
+
+        assert live.wait_idle(10), "the live push thread is still busy 10 s after the test"
+
+
 def box(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
     """Return an EPSG:4326 rectangle as a MultiPolygon."""
     return MultiPolygon(Polygon.from_bbox((x0, y0, x1, y1)), srid=4326)

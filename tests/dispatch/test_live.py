@@ -1,19 +1,27 @@
 """Live push over Channels with the real Redis layer: entitled sockets get changes, others nothing."""
 from __future__ import annotations
 
+import json
+import threading
+import time
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.test import Client
+from rest_framework.utils.encoders import JSONEncoder
 
+from dispatch import live
 from gridops.asgi import application
-from grids.models import Grid, GridTeam
+from grids.models import Grid, GridTeam, Person
 from incidents.intake import IntakeItem, intake
+from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident
 from incidents.permissions import Actor
 from incidents.selectors import actor_keys, incident_keys, incidents_visible_to
+from incidents.serializers import EventSerializer, IncidentSerializer
 from tests.servers import TEST_REDIS_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,8 +124,189 @@ def test_intake_succeeds_when_redis_is_down(demo_data, settings):
         grid, _ = _two_grids()
         incident = _report_in(grid, "stored even without Redis")
         assert Incident.objects.get(pk=incident.pk).state == "dispatched"
+        start = time.monotonic()
+        assert live.wait_idle(10)  # the failed push is logged, and the thread is free again
+        assert time.monotonic() - start < 10
+        again = _report_in(grid, "and again")
+        assert Incident.objects.get(pk=again.pk).state == "dispatched"
+        assert live.wait_idle(10)
     finally:
         channel_layers.backends.clear()
+
+
+class PushRecorder:
+    """Stand in for ``live.publish_incidents`` on the push thread: record the ids of every run, and
+    hold the runs while ``gate`` is clear (so commits pile up in the queue)."""
+
+    def __init__(self, monkeypatch):
+        self.runs: list[list[int]] = []
+        self.published: list[list[int]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.real = live.publish_incidents
+        monkeypatch.setattr(live, "publish_incidents", self)
+
+    def __call__(self, incident_ids, **kwargs):
+        self.runs.append(list(incident_ids))
+        assert self.gate.wait(20)
+        self.real(incident_ids, **kwargs)
+        self.published.append(list(incident_ids))
+
+    def wait_for_runs(self, n: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.runs) < n:
+            assert time.monotonic() < deadline, f"{len(self.runs)} runs, not {n}"
+            time.sleep(0.01)
+
+
+def _worker_user(person: Person, name: str) -> User:
+    user = User.objects.create_user(name, password="pw-" + name)
+    user.groups.add(Group.objects.get_or_create(name="grid_member")[0])
+    person.user = user
+    person.save()
+    return user
+
+
+async def _open(users: dict[str, User]) -> dict[str, WebsocketCommunicator]:
+    sockets = {}
+    for key, user in users.items():
+        sockets[key] = socket = await _connect(user)
+        connected, _ = await socket.connect()
+        assert connected
+        assert (await socket.receive_json_from(timeout=5))["type"] == "hello"
+    return sockets
+
+
+async def _receive_all(socket: WebsocketCommunicator, n: int) -> list[dict]:
+    got = [await socket.receive_json_from(timeout=10) for _ in range(n)]
+    assert await socket.receive_nothing(timeout=0.5), "more messages than expected"
+    return got
+
+
+def test_quick_changes_arrive_coalesced_once_each_in_order_of_commit(demo_data, redis_layer, monkeypatch):
+    """Commits made while a push runs are published together by the next run; every entitled socket
+    gets each incident once (a grid worker listens on two of its groups), in the order of the commits
+    (an incident changed twice at the place of its last change, in its last state); others nothing."""
+    from asgiref.sync import sync_to_async
+
+    grid_a, grid_b = _two_grids()
+    first = _report_in(grid_a, "learn who is dispatched to")
+    assert live.wait_idle(10)
+    worker = _worker_user(first.assignee, "worker_a")
+    users = {"op": _operator(), "a": _leader_user(grid_a, "leader_a"), "worker": worker,
+             "b": _leader_user(grid_b, "leader_b")}
+    assert {f"grid.{grid_a.pk}", f"person.{first.assignee_id}"} <= actor_keys(Actor.of(worker))
+    recorder = PushRecorder(monkeypatch)
+
+    def commit_many() -> list[int]:
+        recorder.gate.clear()
+        ids = [_report_in(grid_a, "held").pk]
+        recorder.wait_for_runs(1)  # that run is held: what follows piles up
+        ids += [_report_in(grid_a, f"quick {k}").pk for k in range(8)]
+        incident_transition(incident_id=ids[3], action="accept", actor=Actor.of(User.objects.get(pk=worker.pk)))
+        recorder.gate.set()
+        assert live.wait_idle(10)
+        return ids
+
+    async def scenario():
+        sockets = await _open(users)
+        ids = await sync_to_async(commit_many)()
+        assert recorder.runs == [ids[:1], ids[1:] + ids[3:4]]  # two runs: the held one, then all the rest
+        order = ids[:3] + ids[4:] + ids[3:4]
+        for key in ("op", "a", "worker"):
+            got = await _receive_all(sockets[key], len(order))
+            assert [m["feature"]["id"] for m in got] == order, key
+            assert {m["type"] for m in got} == {"incident"}
+            assert got[-1]["feature"]["properties"]["state"] == "in_progress"
+            assert got[-1]["event"]["action"] == "accept"
+        assert await sockets["b"].receive_nothing(timeout=1)
+        for socket in sockets.values():
+            await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_more_than_live_max_items_in_one_run_send_one_refresh(demo_data, redis_layer, monkeypatch, settings):
+    from asgiref.sync import sync_to_async
+
+    settings.LIVE_MAX_ITEMS = 5
+    grid_a, grid_b = _two_grids()
+    first = _report_in(grid_a, "learn who is dispatched to")
+    assert live.wait_idle(10)
+    users = {"op": _operator(), "worker": _worker_user(first.assignee, "worker_a"),
+             "b": _leader_user(grid_b, "leader_b")}
+    recorder = PushRecorder(monkeypatch)
+
+    def commit_many() -> None:
+        recorder.gate.clear()
+        _report_in(grid_a, "held")
+        recorder.wait_for_runs(1)
+        for k in range(7):
+            _report_in(grid_a, f"quick {k}")
+        recorder.gate.set()
+        assert live.wait_idle(10)
+
+    async def scenario():
+        sockets = await _open(users)
+        await sync_to_async(commit_many)()
+        for key in ("op", "worker"):
+            held, notice = await _receive_all(sockets[key], 2)
+            assert held["type"] == "incident"
+            assert notice == {"type": "refresh", "count": 7}, key
+        assert await sockets["b"].receive_nothing(timeout=1)
+        for socket in sockets.values():
+            await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_wait_idle_waits_for_the_push(demo_data, redis_layer, monkeypatch):
+    recorder = PushRecorder(monkeypatch)
+    recorder.gate.clear()
+    grid, _ = _two_grids()
+    incident = _report_in(grid, "held")
+    recorder.wait_for_runs(1)
+    assert not live.wait_idle(0.2)  # queued and held: not idle
+    threading.Timer(0.5, recorder.gate.set).start()
+    start = time.monotonic()
+    assert live.wait_idle(10)
+    assert time.monotonic() - start >= 0.4
+    assert recorder.published == [[incident.pk]]
+
+
+def test_wait_idle_returns_at_once_when_nothing_is_queued(db):
+    start = time.monotonic()
+    assert live.wait_idle(5)
+    assert time.monotonic() - start < 1
+
+
+def _plain(data):
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+def test_messages_are_the_serializers_output(demo_data):
+    """The push builds its messages from ``values()`` rows: they equal IncidentSerializer's feature
+    and EventSerializer's latest event, for one incident and for several (every compiled size)."""
+    grid_a, grid_b = _two_grids()
+    incidents = [_report_in(g, f"same {k}") for k, g in enumerate([grid_a, grid_b, grid_a])]
+    triage = intake([IntakeItem(source="patrol", category=Category.objects.get(code="other"), title="nowhere",
+                                address="火星基地")], actor=Actor.system())[0].incident
+    incidents.append(triage)
+    worker = _worker_user(incidents[0].assignee, "worker_a")
+    incident_transition(incident_id=incidents[0].pk, action="accept", actor=Actor.of(worker))
+    ids = [i.pk for i in incidents]
+    for chosen in (ids[:1], ids[1:3], ids[::-1], ids[2:3], ids[:3]):
+        messages = live.incident_messages(chosen)
+        assert [m["feature"]["id"] for _, m in messages] == chosen
+        for keys, message in messages:
+            incident = Incident.objects.select_related(
+                "category", "grid", "village", "assignee", "handling_grid").get(pk=message["feature"]["id"])
+            event = incident.events.order_by("-created_at", "-id").first()
+            assert message == _plain({"type": "incident", "feature": IncidentSerializer(incident).data,
+                                      "event": EventSerializer(event).data})
+            assert keys == incident_keys(incident)
+    assert messages[0][1]["event"]["action"] == "accept"
+    assert live.incident_messages([ids[0], 10**9]) == live.incident_messages([ids[0]])  # gone: left out
 
 
 def test_live_keys_match_the_scoping_rule(demo_data):
@@ -135,3 +324,21 @@ def test_live_keys_match_the_scoping_rule(demo_data):
         keyed = {i.pk for i in incidents if actor_keys(actor) & incident_keys(i)}
         assert visible == keyed, actor.label
     assert any(len(incidents_visible_to(a).filter(pk__in=[i.pk for i in incidents])) == 0 for a in actors[-1:])
+
+
+def test_one_message_per_push_to_everyone_one_per_incident_elsewhere():
+    """Group "all" (sockets that see everything, in no other group) gets the push's incidents in one
+    message, in order; the other groups one message per incident, each naming its push and incident."""
+    def message(pk):
+        return {"type": "incident", "feature": {"id": pk}, "event": None}
+
+    sends = live._layer_messages([({"all", "grid.1", "person.7"}, message(3)), ({"all", "grid.2"}, message(1)),
+                                  ({"client.5"}, message(2))])
+    (everyone, batch), *rest = sends
+    assert everyone == ["inc.all"] and batch["type"] == "incidents.message"
+    assert [item for item, _ in batch["items"]] == [3, 1]
+    assert [(groups, m["type"], m["item"]) for groups, m in rest] == [
+        (["inc.grid.1", "inc.person.7"], "incident.message", 3), (["inc.grid.2"], "incident.message", 1),
+        (["inc.client.5"], "incident.message", 2)]
+    assert len({batch["push"], *(m["push"] for _, m in rest)}) == 1
+    assert live._layer_messages([({"all"}, message(4))])[0][1]["push"] != batch["push"]
