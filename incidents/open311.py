@@ -31,7 +31,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -39,6 +39,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from incidents import open311_serializers as o
+from incidents.authentication import ActorTokenAuthentication
 from incidents.intake import intake
 from incidents.models import Category, Incident
 from incidents.permissions import Actor, Role
@@ -59,7 +60,7 @@ class UnsupportedFormat(exceptions.APIException):
     default_detail = "format not supported, use .json"
 
 
-class ApiKeyAuthentication(TokenAuthentication):
+class ApiKeyAuthentication(ActorTokenAuthentication):
     """Authenticate by the Open311 ``api_key`` (a DRF token) from the POST body or the query string."""
 
     def authenticate(self, request):
@@ -121,7 +122,7 @@ def _messages(value) -> list[str]:
 class Open311View(APIView):
     """Base: JSON only, api_key/token/session authentication, errors in the Open311 shape."""
 
-    authentication_classes = [ApiKeyAuthentication, TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiKeyAuthentication, ActorTokenAuthentication, SessionAuthentication]
     permission_classes: list = []
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]

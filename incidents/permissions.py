@@ -52,10 +52,14 @@ class Actor:
 
         rows = list(user._meta.model.objects.filter(pk=user.pk).values_list(
             "groups__name", Subquery(Person.objects.filter(user_id=OuterRef("pk")).values("pk")[:1])))
-        actor = cls(
-            user=user, label=user.get_username(), groups=frozenset(g for g, _ in rows if g),
-            person_id=rows[0][1] if rows else None, superuser=user.is_superuser,
-        )
+        return cls.remember(user, groups=[g for g, _ in rows if g], person_id=rows[0][1] if rows else None)
+
+    @classmethod
+    def remember(cls, user, *, groups, person_id: int | None) -> Actor:
+        """Return the actor of ``user`` with these groups and person, kept on the user object for
+        ``of`` (the token authentication reads them with the token, in the same statement)."""
+        actor = cls(user=user, label=user.get_username(), groups=frozenset(groups), person_id=person_id,
+                    superuser=user.is_superuser)
         user._gridops_actor = actor
         return actor
 

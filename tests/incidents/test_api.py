@@ -308,3 +308,35 @@ def test_schema_keeps_the_intake_request_and_incident_response(operator):
     intake = schema["components"]["schemas"]["Intake"]
     assert intake["properties"]["category"]["type"] == intake["properties"]["camera"]["type"] == "string"
     assert set(intake["required"]) == {"source", "category", "title"}
+
+
+def test_token_authentication_answers_as_drf_and_reads_the_actor():
+    """One statement reads token, user, groups and person; the answers are DRF's own."""
+    from incidents.permissions import Actor, Role
+    from tests.incidents import factories as f
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    bad = client.post("/api/incidents/", _report(), format="json")
+    from django.utils.translation import gettext
+
+    # DRF's own (translated) messages; 403 as before: session authentication is listed first
+    assert bad.status_code == 403 and bad.json() == {"detail": gettext("Invalid token.")}
+    asleep = _user("asleep", "integration")
+    asleep.is_active = False
+    asleep.save()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=asleep).key}")
+    inactive = client.post("/api/incidents/", _report(), format="json")
+    assert inactive.status_code == 403 and inactive.json() == {"detail": gettext("User inactive or deleted.")}
+
+    from incidents.authentication import ActorTokenAuthentication
+
+    worker = f.holder(f.grid(), "grid_worker", "A")
+    worker.user = _user("worker_token", "grid_member")
+    worker.user.groups.add(Group.objects.get_or_create(name="integration")[0])
+    worker.save()
+    user, _ = ActorTokenAuthentication().authenticate_credentials(Token.objects.create(user=worker.user).key)
+    assert user.pk == worker.user.pk and user.username == "worker_token" and user.is_active
+    actor = Actor.of(user)
+    assert actor.groups == {"grid_member", "integration"} and actor.person_id == worker.pk
+    assert actor.global_roles() == {Role.GRID_MEMBER, Role.INTEGRATION}
