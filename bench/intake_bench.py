@@ -2,13 +2,15 @@
 the naive one-query-per-step loop, in one run on one machine; figures go into bench/README.md.
 
   .venv/bin/python bench/intake_bench.py [--url URL] [--workers 2] [--rate 100] [--seconds 10]
-                                         [--batch 100000] [--chunk 10000] [--naive 2000] [--no-readme]
+                                         [--batch 100000] [--chunk 10000] [--parallel 1] [--naive 2000]
+                                         [--reuse-db] [--no-readme]
 
 Without --url it starts `manage.py serve` (uvicorn, --workers processes; settings gridops.settings.dev,
-DEBUG off, the Redis channel layer when a Redis answers, as `make run`) on a free port. It uses the
-dev database (with the demo data) and an integration client "bench-integration" with a DRF token;
-external ids carry a run id; nothing is deleted. When an aim is missed it profiles that path in
-process and prints what dominates.
+DEBUG off, the Redis channel layer when a Redis answers, as `make run`) on a free port. It uses an
+integration client "bench-integration" with a DRF token; external ids carry a run id. When an aim
+is missed it profiles that path in process and prints what dominates. Unless --reuse-db, it first
+rebuilds its own database (gridops_bench in the project-local cluster) the way `make run` builds
+the dev one, so that a run does not measure what earlier runs left behind.
 """
 from __future__ import annotations
 
@@ -196,21 +198,24 @@ def run_single(http: Http, bodies: list[bytes], rate: float, threads: int = 64) 
             "service_p95": float(np.percentile((done - sent) * 1000, 95)), "max": float(latency.max())}
 
 
-def run_batch(http: Http, items: list[dict], chunk: int) -> dict:
-    """POST the items to /api/incidents/batch/ in chunks, one after the other; time the whole."""
+def run_batch(http: Http, items: list[dict], chunk: int, parallel: int = 1) -> dict:
+    """POST the items to /api/incidents/batch/ in chunks, ``parallel`` requests at a time; time the whole."""
     bodies = [json.dumps(items[i:i + chunk]).encode() for i in range(0, len(items), chunk)]
-    created, chunk_s = 0, []
-    start = time.perf_counter()
-    for body in bodies:
+
+    def send(body: bytes) -> tuple[int, float]:
         t = time.perf_counter()
         status, answer = http.request("POST", "/api/incidents/batch/", body)
         if status != 200:
             raise RuntimeError(f"batch answered {status}: {answer[:300]!r}")
-        created += json.loads(answer)["counts"]["created"]
-        chunk_s.append(time.perf_counter() - t)
+        return json.loads(answer)["counts"]["created"], time.perf_counter() - t
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        answers = list(pool.map(send, bodies))
     seconds = time.perf_counter() - start
-    return {"incidents": len(items), "created": created, "chunks": len(bodies), "seconds": seconds,
-            "rate": len(items) / seconds, "chunk_max_s": max(chunk_s), "body_mb": sum(map(len, bodies)) / 1e6}
+    return {"incidents": len(items), "created": sum(a[0] for a in answers), "chunks": len(bodies),
+            "parallel": parallel, "seconds": seconds, "rate": len(items) / seconds,
+            "chunk_max_s": max(a[1] for a in answers), "body_mb": sum(map(len, bodies)) / 1e6}
 
 
 def naive_one(row: dict, actor: Actor, dispatcher: GridDispatcher) -> None:
@@ -369,7 +374,8 @@ def report(single: dict | None, batch: dict | None, naive: dict | None, rate: fl
         whole = batch_seconds_100k(batch)
         verdict = "met" if whole <= AIM_BATCH_S else f"missed by {whole - AIM_BATCH_S:,.0f} s"
         scaled = "" if batch["incidents"] == 100_000 else f"; 100,000 in {whole:,.0f} s (extrapolated)"
-        lines.append(f"| batch POST /api/incidents/batch/, {batch['incidents']:,} in {batch['chunks']} chunk(s) "
+        at_once = f", {batch['parallel']} at a time" if batch["parallel"] > 1 else ", one after the other"
+        lines.append(f"| batch POST /api/incidents/batch/, {batch['incidents']:,} in {batch['chunks']} chunks{at_once} "
                      f"({batch['body_mb']:.0f} MB JSON) | {batch['seconds']:,.1f} s, {batch['rate']:,.0f} "
                      f"incidents/s (slowest chunk {batch['chunk_max_s']:.1f} s){scaled} | 100,000 < "
                      f"{AIM_BATCH_S:.0f} s: {verdict} |")
@@ -406,9 +412,29 @@ def measure(args, run: str, token: str) -> tuple[dict | None, dict | None, str]:
             single = run_single(http, single_rows[50:], args.rate)
             print(f"single: {single}")
         if batch_rows:
-            batch = run_batch(http, batch_rows, args.chunk)
+            batch = run_batch(http, batch_rows, args.chunk, args.parallel)
             print(f"batch: {batch}")
     return single, batch, served_by
+
+
+BENCH_DB = "gridops_bench"
+
+
+def fresh_database() -> None:
+    """Drop and rebuild the benchmark's own database in the project-local cluster, as `make run`
+    builds the dev one (migrations, the Gongdao data set, the seeded demo incidents), so that a run
+    does not measure what earlier runs left behind."""
+    if os.environ.get("DATABASE_URL"):
+        raise SystemExit("a fresh benchmark database needs the project-local cluster: unset DATABASE_URL or pass "
+                         "--reuse-db")
+    env = dict(os.environ, GRIDOPS_DB_NAME=BENCH_DB, DJANGO_SETTINGS_MODULE="gridops.settings.dev")
+    socket_dir = os.environ.get("GRIDOPS_PGHOST", str(ROOT / "var" / "pg" / "run"))
+    subprocess.run(["psql", "-h", socket_dir, "-U", "postgres", "-d", "postgres", "-qc",
+                    f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"], check=True)
+    subprocess.run([str(ROOT / "scripts" / "pg.sh"), "start"], env=env, check=True)
+    for command in (["migrate", "--noinput", "-v", "0"], ["load_demo_data"], ["seed_demo_incidents"]):
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -419,9 +445,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to send single reports")
     parser.add_argument("--batch", type=int, default=100_000, help="incidents in the batch test (0: skip)")
     parser.add_argument("--chunk", type=int, default=10_000, help="rows per batch request")
+    parser.add_argument("--parallel", type=int, default=1, help="batch requests sent at a time")
     parser.add_argument("--naive", type=int, default=2_000, help="incidents in the naive loop (0: skip)")
+    parser.add_argument("--reuse-db", action="store_true",
+                        help=f"run on the current database instead of a fresh {BENCH_DB} built like the dev one")
     parser.add_argument("--no-readme", action="store_true", help="do not write bench/README.md")
     args = parser.parse_args()
+    if not args.reuse_db:
+        fresh_database()
+        os.execve(sys.executable, [sys.executable, *sys.argv, "--reuse-db"], dict(os.environ, GRIDOPS_DB_NAME=BENCH_DB))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill still stops the server started here
     run = f"bench-{datetime.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}-"
     token, where, user = integration_token(), machine(), User.objects.get(username="bench-integration")

@@ -2,7 +2,7 @@
 
   .venv/bin/python bench/live_bench.py [--sockets 1 50 200] [--posts 40] [--loads 1000 10000]
 
-Starts a real daphne (HTTP + WebSocket) with the Redis channel layer on the dev database (needs the
+Starts the real server (`manage.py serve`: HTTP + WebSocket) with the Redis channel layer on the dev database (needs the
 demo data: `make run` once, or `manage.py load_demo_data`), connects N operator sockets, posts
 incidents through the API with the hotline token at a steady pace, and records when each socket
 receives each incident. Then tops the open incidents up to each --loads size through the batch
@@ -36,7 +36,7 @@ from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 
 from gridops.demo_users import demo_token  # noqa: E402
 from incidents.models import OPEN_STATES, Incident  # noqa: E402
-from tests.servers import daphne_server  # noqa: E402
+from tests.servers import app_server  # noqa: E402
 
 SEAT = (119.343908, 32.588310)
 
@@ -134,8 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     token, cookie = demo_token(), session_cookie("operator")
-    with daphne_server(Path("/tmp") / f"live-bench-{run}.log") as base:
-        print(f"daphne at {base}, Redis channel layer {os.environ['REDIS_URL']}, {os.cpu_count()} cores")
+    with app_server(Path("/tmp") / f"live-bench-{run}.log") as base:
+        print(f"server at {base}, Redis channel layer {os.environ['REDIS_URL']}, {os.cpu_count()} cores")
         print(f"{'sockets':>8} {'msgs':>9} {'p50 ms':>7} {'p95 ms':>8}  after POST returned;"
               "  p50/p95 after POST sent")
         for n in args.sockets:

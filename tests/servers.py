@@ -1,4 +1,4 @@
-"""Start real servers for tests (daphne with Channels, a Celery worker) against the test database."""
+"""Start real servers for tests (the platform's own server, a Celery worker) against the test database."""
 from __future__ import annotations
 
 import os
@@ -53,16 +53,17 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
 
 
 @contextmanager
-def daphne_server(log_path: Path):
-    """Run daphne (HTTP + WebSocket) on a free port; yield its base URL."""
+def app_server(log_path: Path, workers: int = 1):
+    """Run the platform's server (`manage.py serve`: uvicorn, HTTP + WebSocket) on a free port; yield
+    its base URL once it answers (after its warm-up)."""
     port = free_port()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "gridops.asgi:application"],
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port), "--workers", str(workers)],
             cwd=ROOT, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_for_port(port, proc)
+            wait_for_port(port, proc, timeout=60)
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()

@@ -1,5 +1,5 @@
 """Browser tests: Playwright from PyPI driving Debian's chromium (no browser download); the pages
-are served by a real daphne (HTTP + WebSocket, Redis channel layer) on the test database."""
+are served by the real server, `manage.py serve` (HTTP + WebSocket, Redis channel layer) on the test database."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 from django.db import connection
 
-from tests.servers import daphne_server
+from tests.servers import app_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,8 +34,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Return the base URL of a daphne server using the test database (tests must be transactional)."""
-    with django_db_blocker.unblock(), daphne_server(tmp_path_factory.mktemp("daphne") / "daphne.log") as url:
+    """Return the base URL of the platform's server using the test database (tests must be transactional)."""
+    with django_db_blocker.unblock(), app_server(tmp_path_factory.mktemp("server") / "server.log") as url:
         yield url
 
 

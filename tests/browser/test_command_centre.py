@@ -1,4 +1,4 @@
-"""The command centre in a real browser, served by daphne with the Redis channel layer: every layer
+"""The command centre in a real browser, served by `manage.py serve` with the Redis channel layer: every layer
 drawn, incidents posted by the 12345 hotline appear live, the selected incident shows its timeline,
 team and actions, an action updates it live, and a dropped socket catches up on reconnect."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The grid team workspace on a phone-sized screen, served by daphne with the Redis channel layer:
+"""The grid team workspace on a phone-sized screen, served by `manage.py serve` with the Redis channel layer:
 the grid leader sees their own grid's incidents live and never another grid's (not in the list,
 the map, the socket or the API), and accepts and reports handled from the inbox."""
 from __future__ import annotations
