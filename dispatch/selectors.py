@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from gridops import db
 from grids.models import Person
 
 BUSY_STATES = ("dispatched", "in_progress")
@@ -73,7 +74,7 @@ def routing_reads(grid_ids: set[int], village_ids: set[int], roles: set[str] | N
     leaders: dict[int, PersonRef] = {}
     loads: dict[int, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        db.execute(cursor, "gridops_routing", sql, params)
         for kind, key, *head, role, slot, on_duty, person_id, ref, name, person_role, load in cursor.fetchall():
             if kind == "village":
                 leaders[key] = PersonRef(*head)

@@ -10,10 +10,12 @@ import threading
 
 import numpy as np
 import shapely
+from django.db import connection
 
 from gis_core.coords import from_wgs84_array
 from gis_core.geometry import to_metric
 from gis_core.locator import LocatorFeature, PolygonIndex
+from gridops import db
 from grids.models import BoundaryGeneration, Grid
 
 _lock = threading.Lock()
@@ -34,9 +36,13 @@ def features_of(grids) -> list[LocatorFeature]:
 
 
 def _active_key() -> tuple:
-    return tuple(
-        BoundaryGeneration.objects.filter(status="active").order_by("pk").values_list("pk", "activated_at")
-    )
+    """Return (id, activated_at) of the active generations: one small prepared query per intake,
+    so a generation activated by another process is seen at once."""
+    with connection.cursor() as cursor:
+        db.execute(cursor, "gridops_active_generations",
+                   "SELECT id, activated_at FROM grids_boundarygeneration WHERE status = %(status)s ORDER BY id",
+                   {"status": BoundaryGeneration.Status.ACTIVE.value})
+        return tuple(cursor.fetchall())
 
 
 def _key(generation: BoundaryGeneration | None) -> tuple:

@@ -8,6 +8,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+from gridops import db
 from incidents.permissions import Actor
 
 
@@ -23,9 +24,9 @@ def _user_by_token(key: str):
     sql = (f"SELECT {columns}, array_remove(array_agg(DISTINCT g.name), NULL), min(p.id) "
            "FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id "
            "LEFT JOIN auth_user_groups ug ON ug.user_id = u.id LEFT JOIN auth_group g ON g.id = ug.group_id "
-           "LEFT JOIN grids_person p ON p.user_id = u.id WHERE t.key = %s GROUP BY u.id")
+           "LEFT JOIN grids_person p ON p.user_id = u.id WHERE t.key = %(key)s GROUP BY u.id")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
+        db.execute(cursor, "gridops_token_user", sql, {"key": key})
         row = cursor.fetchone()
     if row is None:
         return None

@@ -16,6 +16,7 @@ import shapely
 from django.db import connection
 
 from gis_core.coords import from_wgs84_array
+from gridops import db
 from incidents.models import OPEN_STATES, Incident
 
 RADIUS_M = 50.0
@@ -38,12 +39,15 @@ def _stored_candidates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) 
     """
     box = [float(v) for v in (lons.min() - PAD_DEG, lats.min() - PAD_DEG, lons.max() + PAD_DEG, lats.max() + PAD_DEG)]
     with connection.cursor() as cursor:
-        cursor.execute(
+        db.execute(
+            cursor, "gridops_duplicate_candidates",
             "SELECT id, category_id, extract(epoch FROM created_at)::float8, ST_X(location), ST_Y(location) "
-            "FROM incidents_incident WHERE state = ANY(%s) AND category_id = ANY(%s) "
-            "AND location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND created_at BETWEEN %s AND %s",
-            [OPEN_STATES, sorted({i.category_id for i in new}), *box,
-             min(i.created_at for i in new) - WINDOW, max(i.created_at for i in new)])
+            "FROM incidents_incident WHERE state = ANY(%(states)s) AND category_id = ANY(%(categories)s) "
+            "AND location && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) "
+            "AND created_at BETWEEN %(start)s AND %(end)s",
+            {"states": OPEN_STATES, "categories": sorted({i.category_id for i in new}),
+             **dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
+             "start": min(i.created_at for i in new) - WINDOW, "end": max(i.created_at for i in new)})
         return np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 5)
 
 

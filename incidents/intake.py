@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from gis_core.coords import to_wgs84_array
+from gridops import db
 from grids import fast_locator
 from incidents import bulk
 from incidents.duplicates import find_possible_duplicates
@@ -112,11 +113,13 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
         return {}
     wanted = sorted(set(keys))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.id FROM incidents_incident i JOIN unnest(%s::text[], %s::text[]) AS k(source, external_id) "
+        db.execute(
+            cursor, "gridops_existing_keys",
+            "SELECT i.id FROM incidents_incident i "
+            "JOIN unnest(%(sources)s::text[], %(ids)s::text[]) AS k(source, external_id) "
             "ON i.source = k.source AND i.external_id = k.external_id "
             "WHERE i.external_id <> ''",  # lets the planner use the partial unique index
-            [[k[0] for k in wanted], [k[1] for k in wanted]])
+            {"sources": [k[0] for k in wanted], "ids": [k[1] for k in wanted]})
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
         return {}

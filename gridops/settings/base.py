@@ -89,6 +89,9 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The intake path's fixed queries as server-side prepared statements (gridops/db.py); turn off
+# behind a transaction-mode connection pooler.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -172,3 +175,5 @@ CHANNEL_LAYERS = {
 }
 LIVE_PUSH_IN_BACKGROUND = env_bool("LIVE_PUSH_IN_BACKGROUND", True)  # the intake response never waits for it
 LIVE_MAX_ITEMS = int(os.environ.get("LIVE_MAX_ITEMS", "200"))  # larger batches send one 'refresh' notice
+# Changes committed within this many milliseconds of a run's first one are pushed in that run.
+LIVE_COALESCE_MS = int(os.environ.get("LIVE_COALESCE_MS", "50"))

@@ -342,3 +342,16 @@ def test_one_message_per_push_to_everyone_one_per_incident_elsewhere():
         (["inc.client.5"], "incident.message", 2)]
     assert len({batch["push"], *(m["push"] for _, m in rest)}) == 1
     assert live._layer_messages([({"all"}, message(4))])[0][1]["push"] != batch["push"]
+
+
+def test_commits_within_the_coalescing_window_share_one_run(demo_data, redis_layer, monkeypatch, settings):
+    """Changes committed within LIVE_COALESCE_MS of a run's first one go out in that run; a later
+    one in the next run."""
+    settings.LIVE_COALESCE_MS = 1500
+    grid, _ = _two_grids()
+    recorder = PushRecorder(monkeypatch)
+    ids = [_report_in(grid, f"window {k}").pk for k in range(3)]  # well within 1.5 s of the first
+    recorder.wait_for_runs(1)  # the window has closed
+    late = _report_in(grid, "after the window").pk
+    assert live.wait_idle(10)
+    assert recorder.runs == [ids, [late]]
