@@ -92,6 +92,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The intake path's fixed queries as server-side prepared statements (gridops/db.py); turn off
 # behind a transaction-mode connection pooler.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+if DB_PREPARED_STATEMENTS:
+    # Plan them once: with array parameters PostgreSQL would otherwise keep making custom plans.
+    # Only prepared statements are affected, and Django prepares none of its own.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_generic_plan"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
