@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterable
+from functools import cache
 
 from django.contrib.gis.db.models import GeometryField
 from django.db import connection, models
@@ -79,15 +80,27 @@ def allocate_ids(model: type[models.Model], n: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _fields(model: type[models.Model], with_pk: bool) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+@cache
+def _fields(model: type[models.Model], with_pk: bool) -> tuple[models.Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if with_pk or not f.primary_key)
 
 
-def _prepared(model: type[models.Model], objects: Iterable[models.Model], fields: list[models.Field]):
+@cache
+def _plan(model: type[models.Model], with_pk: bool, copy: bool) -> tuple[tuple[str, Callable], ...]:
+    """Return (attribute name, converter) per column: COPY text (``copy``) or psycopg2 parameters."""
+    return tuple((f.attname, _converter(f) if copy else _parameter(f)) for f in _fields(model, with_pk))
+
+
+@cache
+def _special(fields: tuple[models.Field, ...]) -> tuple[tuple[models.Field, ...], tuple[models.Field, ...]]:
+    auto_now = tuple(f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
+    return auto_now, tuple(f for f in fields if f.many_to_one)
+
+
+def _prepared(model: type[models.Model], objects: Iterable[models.Model], fields: tuple[models.Field, ...]):
     """Yield each object's attribute dict as ``save()`` would see it: ``auto_now`` fields set, and a
     foreign key to an object stored after this one was built read from that object now."""
-    auto_now = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    relations = [f for f in fields if f.many_to_one]
+    auto_now, relations = _special(fields)
     for obj in objects:
         for f in auto_now:
             f.pre_save(obj, add=True)
@@ -99,7 +112,8 @@ def _prepared(model: type[models.Model], objects: Iterable[models.Model], fields
         yield values
 
 
-def _columns(fields: list[models.Field]) -> str:
+@cache
+def _columns(fields: tuple[models.Field, ...]) -> str:
     return ", ".join(connection.ops.quote_name(f.column) for f in fields)
 
 
@@ -110,8 +124,7 @@ def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, 
     database assigns it and the instances do not learn it. ``auto_now`` fields are set as
     ``save()`` would. Foreign keys are read from their ``*_id`` attributes.
     """
-    fields = _fields(model, with_pk)
-    plan = [(f.attname, _converter(f)) for f in fields]
+    fields, plan = _fields(model, with_pk), _plan(model, with_pk, copy=True)
     buffer = io.StringIO()
     n = 0
     for values in _prepared(model, objects, fields):
@@ -142,8 +155,7 @@ def insert_statement(model: type[models.Model], objects: Iterable[models.Model],
     """Return (sql, params) of one multi-row INSERT of the instances (None when there are none);
     with ``skip_conflicts`` rows that would violate a unique index are skipped and the statement
     returns the ids it stored (``with_pk`` only)."""
-    fields = _fields(model, with_pk)
-    plan = [(f.attname, _parameter(f)) for f in fields]
+    fields, plan = _fields(model, with_pk), _plan(model, with_pk, copy=False)
     params: list = []
     for values in _prepared(model, objects, fields):
         params += [convert(values[name]) for name, convert in plan]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from gridops import db
 from grids.models import GridTeam, VillageLeader
 from incidents.lifecycle import OPEN_FOR_CLOCKS
-from incidents.models import Incident
+from incidents.models import Category, Incident
 from incidents.permissions import Actor, Role
 
 SEE_ALL = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER, Role.SYSTEM}
@@ -74,6 +76,20 @@ def incidents_visible_to(actor: Actor) -> QuerySet[Incident]:
     q = scope_q(actor)
     qs = Incident.objects.all()
     return qs if q is None else qs.filter(q)
+
+
+def active_categories() -> list[Category]:
+    """Return the active categories (every intake request validates against them).
+
+    A prepared raw query: the ORM's compilation cost more than the query itself on this path.
+    """
+    fields = [f for f in Category._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        db.execute(cursor, "gridops_active_categories",
+                   f"SELECT {columns} FROM incidents_category WHERE active = %(active)s", {"active": True})
+        names = [f.attname for f in fields]
+        return [Category.from_db(connection.alias, names, row) for row in cursor.fetchall()]
 
 
 def with_overdue(qs: QuerySet[Incident], now: datetime | None = None) -> QuerySet[Incident]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from django.core.validators import RegexValidator
+from django.db.models import QuerySet
 from django.utils.encoding import smart_str
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -25,7 +26,7 @@ from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
 from gis_core.fields import CRSField, check_point, points_valid
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
-from incidents.selectors import is_overdue
+from incidents.selectors import active_categories, is_overdue
 
 CATEGORIES, CAMERAS = "intake_categories", "intake_cameras"  # serializer context keys of the lookups
 # What PostgreSQL (psycopg2) refuses in a text parameter: a NUL, or a lone surrogate (not UTF-8).
@@ -45,10 +46,12 @@ class Codes:
     """Objects by code, loaded in one query: the categories and cameras a request names."""
 
     def __init__(self, queryset, codes=None):
+        """``queryset``: a queryset (filtered by ``codes`` when given) or a list of the objects."""
         if codes is not None:
             codes = {c for c in codes if c is not None}
             queryset = queryset.filter(code__in=codes) if codes else None
-        self.objects = {} if queryset is None else {obj.code: obj for obj in queryset.order_by()}
+        objects = queryset.order_by() if isinstance(queryset, QuerySet) else queryset or ()
+        self.objects = {obj.code: obj for obj in objects}
         self.codes = codes  # the codes looked up (None: all of the queryset)
 
     def get(self, key: str):
@@ -141,7 +144,7 @@ def validate_intake(rows: list) -> list[IntakeItem | dict]:
     """
     if not rows:
         return []
-    categories = Codes(Category.objects.filter(active=True))
+    categories = Codes(active_categories())
     cameras = Codes(Camera.objects.all(), {lookup_key(row.get("camera")) for row in rows
                                            if isinstance(row, Mapping) and row.get("camera") not in (None, "")})
     lean, bound = _lean_intake(), []
