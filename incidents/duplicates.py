@@ -16,7 +16,6 @@ import shapely
 from django.db import connection
 
 from gis_core.coords import from_wgs84_array
-from gridops import db
 from incidents.models import OPEN_STATES, Incident
 
 RADIUS_M = 50.0
@@ -31,22 +30,25 @@ def _metric(lons: np.ndarray, lats: np.ndarray):
 
 def _stored_candidates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
     """Return rows (id, category id, created epoch seconds, lon, lat) of the stored open incidents
-    that could be duplicated by ``new``: same categories, inside the time window and the grown box.
+    that could be duplicated by ``new``: inside the time window and the grown box.
 
     Raw SQL returning plain numbers: a batch of 10,000 compares with every open incident of the
     last 72 hours, and building a GEOS point per candidate row through the ORM cost more than the
     whole comparison.
     """
     box = [float(v) for v in (lons.min() - PAD_DEG, lats.min() - PAD_DEG, lons.max() + PAD_DEG, lats.max() + PAD_DEG)]
+    # The location index must do the work alone. A prepared (generic) plan cannot know how small
+    # the box is and ANDs in the created_at index (every incident of the last 72 hours), and even a
+    # fresh plan ANDs in the category index (a ninth of all incidents): 2-9 ms instead of 0.2 ms on
+    # 230,000 recent incidents. So the query is planned each time and has no category condition;
+    # categories (and the exact time window) are compared in memory.
     with connection.cursor() as cursor:
-        db.execute(
-            cursor, "gridops_duplicate_candidates",
+        cursor.execute(
             "SELECT id, category_id, extract(epoch FROM created_at)::float8, ST_X(location), ST_Y(location) "
-            "FROM incidents_incident WHERE state = ANY(%(states)s) AND category_id = ANY(%(categories)s) "
+            "FROM incidents_incident WHERE state = ANY(%(states)s) "
             "AND location && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) "
             "AND created_at BETWEEN %(start)s AND %(end)s",
-            {"states": OPEN_STATES, "categories": sorted({i.category_id for i in new}),
-             **dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
+            {"states": OPEN_STATES, **dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
              "start": min(i.created_at for i in new) - WINDOW, "end": max(i.created_at for i in new)})
         return np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 5)
 
