@@ -99,8 +99,8 @@ def edge_distance_m(grid_ids: np.ndarray, lons: np.ndarray, lats: np.ndarray) ->
     inside = np.flatnonzero(grid_ids >= 0)
     if not inside.size:
         return out
-    missing = set(grid_ids[inside].tolist()) - set(_outlines_m)
-    for grid in Grid.objects.filter(pk__in=missing).only("pk", "boundary"):
+    missing = set(grid_ids[inside].tolist()).difference(_outlines_m)
+    for grid in Grid.objects.filter(pk__in=missing).only("pk", "boundary") if missing else ():
         _outlines_m[grid.pk] = to_metric(shapely.boundary(shapely.from_wkb(bytes(grid.boundary.wkb))))
     outlines = np.array([_outlines_m[int(g)] for g in grid_ids[inside]], dtype=object)
     x, y = from_wgs84_array(np.asarray(lons)[inside], np.asarray(lats)[inside], "EPSG:4549")
