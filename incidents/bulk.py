@@ -12,6 +12,7 @@ a savepoint and four COPYs.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -117,6 +118,30 @@ def _columns(fields: tuple[models.Field, ...]) -> str:
     return ", ".join(connection.ops.quote_name(f.column) for f in fields)
 
 
+class _RowStream(io.RawIOBase):
+    """A file COPY reads from while the rows are still being written: psycopg2 sends what one
+    ``read`` returns before asking for more, so PostgreSQL inserts rows on one core while this
+    process formats the next ones on the other (building the whole text first left one idle)."""
+
+    def __init__(self, lines: Iterable[str], chunk_rows: int = 500):
+        self.lines, self.chunk_rows, self.pending = iter(lines), chunk_rows, b""
+        self.rows = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while len(self.pending) < len(buffer):
+            block = [line for _, line in zip(range(self.chunk_rows), self.lines, strict=False)]
+            if not block:
+                break
+            self.rows += len(block)
+            self.pending += "".join(block).encode()
+        n = min(len(buffer), len(self.pending))
+        buffer[:n], self.pending = self.pending[:n], self.pending[n:]
+        return n
+
+
 def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, with_pk: bool) -> int:
     """COPY unsaved model instances into their table; return how many rows were sent.
 
@@ -125,18 +150,16 @@ def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, 
     ``save()`` would. Foreign keys are read from their ``*_id`` attributes.
     """
     fields, plan = _fields(model, with_pk), _plan(model, with_pk, copy=True)
-    buffer = io.StringIO()
-    n = 0
-    for values in _prepared(model, objects, fields):
-        buffer.write("\t".join([convert(values[name]) for name, convert in plan]))
-        buffer.write("\n")
-        n += 1
-    if n:
-        buffer.seek(0)
-        with connection.cursor() as cursor, connection.wrap_database_errors:  # Django's IntegrityError etc.
-            cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({_columns(fields)}) "
-                                      "FROM STDIN", buffer)
-    return n
+    lines = ("\t".join([convert(values[name]) for name, convert in plan]) + "\n"
+             for values in _prepared(model, objects, fields))
+    first = next(lines, None)
+    if first is None:
+        return 0
+    stream = _RowStream(itertools.chain([first], lines))
+    with connection.cursor() as cursor, connection.wrap_database_errors:  # Django's IntegrityError etc.
+        cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({_columns(fields)}) "
+                                  "FROM STDIN", stream, size=65536)
+    return stream.rows
 
 
 def _parameter(field: models.Field) -> Callable[[object], object]:
