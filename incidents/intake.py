@@ -1,7 +1,8 @@
 """Intake: validate, locate, store, register and dispatch incidents, one or many, in one transaction.
 
 A single POST is a batch of one, so the two paths cannot drift apart. The steps:
-1. idempotency: an item whose (source, external id) is already stored returns the stored incident;
+1. idempotency: an item whose (source, external id) is already stored returns the stored incident
+   (a batch is probed first; a few items learn it from their INSERT ... ON CONFLICT DO NOTHING);
 2. location: coordinates in any accepted CRS, else an address through the local gazetteer, else the
    camera's view-sector target; the in-process locator (same answers as PostGIS) finds the grid;
    what cannot be located is still stored, in the triage queue (never rejected, never lost);
@@ -82,7 +83,9 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
     """Store, locate, register and dispatch the items; return one outcome per item, in order."""
     now = now or timezone.now()
     with transaction.atomic():
-        existing = _existing([i.key for i in items if i.key])
+        # A few items go straight to INSERT ... ON CONFLICT DO NOTHING, which tells a re-send too;
+        # a batch is probed first, so that a re-sent batch is not located and routed again.
+        existing = _existing([i.key for i in items if i.key]) if len(items) > SMALL_BATCH else {}
         fresh: list[int] = []
         seen: dict[tuple, int] = {}
         for n, item in enumerate(items):
