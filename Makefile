@@ -41,6 +41,8 @@ bench: setup db
 	@$(PY) bench/locate_bench.py
 
 .PHONY: bench-intake
-## Intake benchmark: single POSTs at 100/s, a 100,000-row batch, the naive per-row baseline (bench/README.md)
-bench-intake: setup demo-data
+## Intake benchmark: single POSTs at 100/s, a 100,000-row batch, the naive per-row baseline (bench/README.md),
+## on a database of its own (gridops_bench), rebuilt each run
+bench-intake: setup db
+	@scripts/redis.sh
 	@$(PY) bench/intake_bench.py $(BENCH_ARGS)

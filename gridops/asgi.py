@@ -9,14 +9,10 @@ processes (uvicorn --workers) use several cores.
 """
 import asyncio
 import os
-import sys
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridops.settings.dev")
-# A server process runs request threads beside the live-push thread and the event loop; hand the
-# GIL over every millisecond rather than every five, so a request does not wait behind a push.
-sys.setswitchinterval(float(os.environ.get("GIL_SWITCH_INTERVAL_S", "0.001")))
 django_wsgi_app = get_wsgi_application()
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
