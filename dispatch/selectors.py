@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 
 from gridops import db
@@ -45,18 +46,26 @@ class Team:
     posts: list[Post] = field(default_factory=list)
 
 
+def load_cap() -> int:
+    """Return how far open loads are counted: far past the dispatch limit, so that every decision is
+    the exact one unless both holders of a post carry more than this (then they count as equal and
+    A is chosen), and a person's thousands of open incidents are never counted one by one."""
+    return max(100, 10 * settings.DISPATCH_MAX_OPEN_PER_PERSON)
+
+
 def routing_reads(grid_ids: set[int], village_ids: set[int], roles: set[str] | None = None
                   ) -> tuple[dict[int, Team], dict[int, PersonRef], dict[int, int]]:
     """Return, in one statement, the team of each grid (leader and every post), the town leader
     linked to each village (包村领导), and how many incidents the holders of ``roles`` (None: of
-    every role) hold dispatched or in progress."""
+    every role) hold dispatched or in progress (counted up to ``load_cap()``)."""
     if not grid_ids and not village_ids:
         return {}, {}, {}
     sql = """
         SELECT 'post', t.grid_id, l.id, l.external_id, l.name, l.role, m.role, m.slot, m.on_duty,
                p.id, p.external_id, p.name, p.role,
                CASE WHEN %(all_roles)s OR m.role = ANY(%(roles)s) THEN (
-                   SELECT count(*) FROM incidents_incident i WHERE i.assignee_id = p.id AND i.state = ANY(%(busy)s))
+                   SELECT count(*) FROM (SELECT 1 FROM incidents_incident i
+                                         WHERE i.assignee_id = p.id AND i.state = ANY(%(busy)s) LIMIT %(cap)s) o)
                END
         FROM grids_gridteam t
         JOIN grids_person l ON l.id = t.leader_id
@@ -69,7 +78,7 @@ def routing_reads(grid_ids: set[int], village_ids: set[int], roles: set[str] | N
         FROM grids_villageleader v JOIN grids_person p ON p.id = v.person_id
         WHERE v.village_id = ANY(%(villages)s)"""
     params = {"grids": sorted(grid_ids), "villages": sorted(village_ids), "all_roles": roles is None,
-              "roles": sorted(roles or ()), "busy": list(BUSY_STATES)}
+              "roles": sorted(roles or ()), "busy": list(BUSY_STATES), "cap": load_cap()}
     teams: dict[int, Team] = {}
     leaders: dict[int, PersonRef] = {}
     loads: dict[int, int] = {}

@@ -229,3 +229,18 @@ def test_one_active_assignment_is_a_database_rule():
     Assignment.objects.filter(incident=incident).update(active=False)
     Assignment.objects.create(incident=incident, level=Level.GRID, reason="again", assigned_at=timezone.now())
     assert Assignment.objects.filter(incident=incident, active=True).count() == 1
+
+
+def test_loads_are_counted_up_to_the_cap(settings, team, monkeypatch):
+    """Past the cap two holders count as equal (A chosen); below it the one with fewer wins."""
+    from dispatch import selectors
+
+    settings.DISPATCH_MAX_OPEN_PER_PERSON = 1
+    monkeypatch.setattr(selectors, "load_cap", lambda: 3)
+    got = [f.located("other").assignee for _ in range(6)]  # A, B, A, B, A, B: then A 3 and B 3 open
+    assert got == [team["A"], team["B"]] * 3
+    extra = f.located("other")  # both counted 3 (the cap): a tie, A
+    assert extra.assignee == team["A"]  # A now holds 4, still counted 3
+    assert f.located("other").assignee == team["A"]  # B's 3 is no fewer than A's capped 3
+    monkeypatch.setattr(selectors, "load_cap", lambda: 100)
+    assert f.located("other").assignee == team["B"]  # counted exactly again: B (3) carries fewer than A (5)
