@@ -61,9 +61,10 @@ def test_allocated_ids_are_fresh_and_increasing():
 def test_a_lost_key_race_stores_the_rest_and_drops_a_flag_on_the_loser(monkeypatch, extra):
     """The key was stored by a concurrent re-send: a few incidents go in with INSERT ... ON
     CONFLICT DO NOTHING at once; a batch is probed first (here the probe runs before the winner's
-    commit), then COPY fails on the unique index and the batch goes again through that INSERT. The re-sent item answers with the stored
-    incident; the item first flagged as a possible duplicate of the one that lost keeps no flag
-    pointing at a row that was never stored; everything else is stored."""
+    commit), then COPY fails on the unique index and the batch goes again through that INSERT. The
+    re-sent item answers with the stored incident; the item first flagged as a possible duplicate
+    of the one that lost keeps no flag pointing at a row that was never stored; everything else is
+    stored."""
     at = f.interior_point(f.grid())
     winner = f.report("other", at=f.offset_m(*at, 400), source="hotline_12345", external_id="race-1")
     real_existing, calls = intake_module._existing, []
