@@ -8,6 +8,7 @@ a fixed pool of HTTP_THREADS threads, whose connections live for CONN_MAX_AGE; s
 processes (uvicorn --workers) use several cores.
 """
 import asyncio
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -42,6 +43,7 @@ class WarmOnStartup:
             if message["type"] == "lifespan.startup":
                 await asyncio.to_thread(warm_up)
                 await asyncio.to_thread(warm_threads, http.executor, settings.HTTP_THREADS)
+                gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
