@@ -21,6 +21,7 @@ from django.conf import settings
 from dispatch import selectors
 from dispatch.models import Assignment, Notification
 from dispatch.selectors import PersonRef
+from incidents import bulk
 from incidents.lifecycle import apply_transition
 from incidents.models import Incident, Level, Severity
 from incidents.permissions import Actor
@@ -112,17 +113,19 @@ def assign(incident: Incident, target: Target, ctx: RoutingContext, *, now: date
     person_id = target.person.id if target.person else None
     incident.level = target.level
     incident.assignee = target.person.as_person() if target.person else None
-    objects: list = [Assignment(
-        incident_id=incident.pk, level=target.level, grid_id=incident.handling_grid_id, person_id=person_id,
+    objects: list = [bulk.unsaved(
+        Assignment, incident_id=incident.pk, level=target.level, grid_id=incident.handling_grid_id, person_id=person_id,
         role=target.role, slot=target.slot, unit=target.unit, reason=f"{why}: {target.reason}", assigned_at=now,
     )]
     if person_id is not None:
         ctx.loads[person_id] += 1
-        objects.append(Notification(person_id=person_id, incident_id=incident.pk, kind=Notification.Kind.ASSIGNED,
-                                    message=f"{why}: {incident.title}"[:300], created_at=now))
+        objects.append(bulk.unsaved(Notification, person_id=person_id, incident_id=incident.pk,
+                                    kind=Notification.Kind.ASSIGNED, message=f"{why}: {incident.title}"[:300],
+                                    created_at=now))
     leader = ctx.leader_of(incident)
     if leader is not None and leader.id != person_id:
-        objects.append(Notification(person_id=leader.id, incident_id=incident.pk, kind=Notification.Kind.INFORMED,
+        objects.append(bulk.unsaved(Notification, person_id=leader.id, incident_id=incident.pk,
+                                    kind=Notification.Kind.INFORMED,
                                     message=f"{why} in your grid: {incident.title}"[:300], created_at=now))
     return objects
 

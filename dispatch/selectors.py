@@ -13,6 +13,7 @@ from django.db import connection
 
 from gridops import db
 from grids.models import Person
+from incidents import bulk
 
 BUSY_STATES = ("dispatched", "in_progress")
 
@@ -28,7 +29,7 @@ class PersonRef:
 
     def as_person(self) -> Person:
         """Return an unsaved-looking Person with these fields (to point a foreign key at, never to save)."""
-        return Person(pk=self.id, external_id=self.external_id, name=self.name, role=self.role)
+        return bulk.unsaved(Person, pk=self.id, external_id=self.external_id, name=self.name, role=self.role)
 
 
 @dataclass

@@ -19,6 +19,8 @@ from functools import cache
 
 from django.contrib.gis.db.models import GeometryField
 from django.db import connection, models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
@@ -44,12 +46,33 @@ def _moment(value) -> str:
     return NULL if value is None else value.isoformat()
 
 
+def _moments() -> Callable[[object], str]:
+    """Return ``_moment`` remembering its answers by object for one COPY: the rows of a batch share a
+    handful of time objects (the intake's ``now``, its due times), and ``isoformat`` of an aware
+    time costs more than the rest of the row's conversions. The objects stay alive while the COPY
+    runs (the instances hold them), so their ids are not reused meanwhile."""
+    memo: dict[int, tuple[object, str]] = {}
+
+    def moment(value) -> str:
+        if value is None:
+            return NULL
+        known = memo.get(id(value))
+        if known is None or known[0] is not value:
+            known = memo[id(value)] = (value, value.isoformat())
+        return known[1]
+
+    return moment
+
+
 def _json(value) -> str:
     return NULL if value is None else json.dumps(value, ensure_ascii=False).translate(_ESCAPES)
 
 
 def _geometry(value) -> str:
-    return NULL if value is None else value.hexewkb.decode()
+    """A geometry, or the hex EWKB text a geometry field was set to (not yet read as a geometry)."""
+    if value is None:
+        return NULL
+    return value if isinstance(value, str) else value.hexewkb.decode()
 
 
 _BY_TYPE = {
@@ -69,6 +92,58 @@ def _converter(field: models.Field) -> Callable[[object], str]:
     if "Integer" in kind or "AutoField" in kind:
         return _int
     raise TypeError(f"no COPY conversion for {field} ({kind})")
+
+
+@cache
+def _blank(model: type[models.Model]) -> tuple[dict, tuple, frozenset, frozenset, dict]:
+    """Return what ``unsaved`` needs of a model: the constant defaults by attribute name, the fields
+    whose default is a callable (called per instance, as Django does), the attribute names, the names
+    set through their descriptor (a related object, a geometry), and the names that mean another (``pk``)."""
+    constants, factories, through_descriptor = {}, [], set()
+    for f in model._meta.concrete_fields:
+        if f.has_default() and callable(f.default):
+            factories.append((f.attname, f.default))
+        else:
+            constants[f.attname] = f.get_default()
+        if f.many_to_one or f.one_to_one or isinstance(f, GeometryField):
+            through_descriptor.add(f.name)
+    direct = frozenset(f.attname for f in model._meta.concrete_fields) - through_descriptor
+    return constants, tuple(factories), direct, frozenset(through_descriptor), {"pk": model._meta.pk.attname}
+
+
+def unsaved(model: type[models.Model], **values) -> models.Model:
+    """Return ``model(**values)``, built several times faster (about 2 against 15-35 us per instance).
+
+    Intake builds six to eight instances per incident (the incident, its events, assignment and
+    notifications), a batch of 100,000 about 700,000: ``Model.__init__`` was the largest single cost
+    of the batch. This builds the same instance: every concrete field's attribute set from
+    ``values`` or its default (a callable default called per instance), a related object or a geometry
+    set through its descriptor as ``__init__`` does, a fresh ``_state`` (adding, no database).
+    It falls back to ``model(**values)`` when a pre_init or post_init receiver listens to the model,
+    and raises TypeError for a name that is not a field, as ``__init__`` does.
+    """
+    if (pre_init.receivers or post_init.receivers) and (pre_init.has_listeners(model)
+                                                         or post_init.has_listeners(model)):
+        return model(**values)
+    constants, factories, direct, through_descriptor, aliases = _blank(model)
+    obj = model.__new__(model)
+    state = obj.__dict__
+    state.update(constants)
+    for name, factory in factories:
+        state[name] = factory()
+    state["_state"] = ModelState()
+    later = []
+    for name, value in values.items():
+        name = aliases.get(name, name)
+        if name in direct:
+            state[name] = value
+        elif name in through_descriptor:
+            later.append((name, value))
+        else:
+            raise TypeError(f"{model.__name__}() got unexpected keyword argument {name!r}")
+    for name, value in later:
+        setattr(obj, name, value)
+    return obj
 
 
 def allocate_ids(model: type[models.Model], n: int) -> list[int]:
@@ -102,10 +177,14 @@ def _prepared(model: type[models.Model], objects: Iterable[models.Model], fields
     """Yield each object's attribute dict as ``save()`` would see it: ``auto_now`` fields set, and a
     foreign key to an object stored after this one was built read from that object now."""
     auto_now, relations = _special(fields)
+    stamps: dict[models.Field, object] = {}  # one time per field for the whole write, as save() sets it for a row
     for obj in objects:
-        for f in auto_now:
-            f.pre_save(obj, add=True)
         values = obj.__dict__
+        for f in auto_now:
+            if f in stamps:
+                values[f.attname] = stamps[f]
+            else:
+                stamps[f] = f.pre_save(obj, add=True)
         for f in relations:
             if values[f.attname] is None and f.is_cached(obj):
                 related = f.get_cached_value(obj)
@@ -150,6 +229,8 @@ def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, 
     ``save()`` would. Foreign keys are read from their ``*_id`` attributes.
     """
     fields, plan = _fields(model, with_pk), _plan(model, with_pk, copy=True)
+    moment = _moments()
+    plan = tuple((name, moment if convert is _moment else convert) for name, convert in plan)
     lines = ("\t".join([convert(values[name]) for name, convert in plan]) + "\n"
              for values in _prepared(model, objects, fields))
     first = next(lines, None)
@@ -165,7 +246,7 @@ def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, 
 def _parameter(field: models.Field) -> Callable[[object], object]:
     """Return the function that turns a value of ``field`` into a psycopg2 parameter."""
     if isinstance(field, GeometryField):
-        return lambda v: None if v is None else v.hexewkb.decode()  # PostGIS reads hex EWKB
+        return lambda v: None if v is None else _geometry(v)  # PostGIS reads hex EWKB
     if isinstance(field, models.JSONField):
         return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
     if _converter(field) is _int:

@@ -53,14 +53,12 @@ def _stored_candidates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) 
         return np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 5)
 
 
-def find_possible_duplicates(incidents: list[Incident]) -> dict[int, int]:
+def find_possible_duplicates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) -> dict[int, int]:
     """Return {id: id of the nearest earlier open incident of the same category within 50 m and
-    72 h} for the new, not yet stored incidents that have one (ids from the sequence, so a lower
-    id is an earlier report; the batch's own earlier incidents count)."""
-    new = [i for i in incidents if i.location is not None and i.pk is not None]
+    72 h} for the new, not yet stored incidents at these WGS84 points that have one (ids from the
+    sequence, so a lower id is an earlier report; the batch's own earlier incidents count)."""
     if not new:
         return {}
-    lons, lats = np.array([i.location.x for i in new]), np.array([i.location.y for i in new])
     own = np.column_stack([[i.pk for i in new], [i.category_id for i in new],
                            [i.created_at.timestamp() for i in new], lons, lats]).astype(np.float64)
     candidates = np.vstack([_stored_candidates(new, lons, lats), own])

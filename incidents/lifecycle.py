@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from incidents import bulk
 from incidents.models import Incident, IncidentEvent, Level
 from incidents.permissions import Actor, Role, roles_on
 from incidents.signals import incident_changed
@@ -126,7 +127,8 @@ def apply_transition(incident: Incident, action: str, actor: Actor, *, note: str
 def new_event(incident: Incident, action: str, actor: Actor, *, from_state: str | None = None,
               note: str = "", data: dict | None = None, now: datetime | None = None) -> IncidentEvent:
     """Return an unsaved event describing an action on the incident (state unchanged unless given)."""
-    event = IncidentEvent(
+    event = bulk.unsaved(
+        IncidentEvent,
         incident_id=incident.pk, action=action,
         from_state=incident.state if from_state is None else from_state, to_state=incident.state,
         level=incident.level, actor_id=actor.user.pk if actor.user is not None else None, actor_label=actor.label,

@@ -89,3 +89,75 @@ def test_a_lost_key_race_stores_the_rest_and_drops_a_flag_on_the_loser(monkeypat
     assert Assignment.objects.filter(incident=winner).count() == 1  # nothing of the loser was stored
     expected = sum(1 if o.incident.triage else 3 for o in outcomes[1:])  # triaged: reported only
     assert IncidentEvent.objects.filter(incident_id__in=[o.incident.pk for o in outcomes[1:]]).count() == expected
+
+
+def _state_of(obj) -> dict:
+    """An instance as a save would see it: its attributes (no _state), the cached related objects."""
+    values = {k: v for k, v in obj.__dict__.items() if k != "_state"}
+    return {**values, "adding": obj._state.adding, "db": obj._state.db, "cached": dict(obj._state.fields_cache)}
+
+
+def test_unsaved_builds_what_the_model_constructor_builds():
+    """Every model intake builds, with plain values, related objects by name, ``pk``, a geometry and
+    callable defaults (a fresh dict per event, not a shared one)."""
+    from dispatch.models import Notification
+    from grids.models import Person
+
+    now, cat, home = timezone.now(), f.category("straw_burning"), f.grid()
+    cases = [
+        (Incident, dict(source="patrol", category=cat, severity=2, title="t", grid=home, village_id=home.village_id,
+                        location=Point(119.35, 32.58, srid=4326), created_at=now, near_edge=True)),
+        (IncidentEvent, dict(incident_id=7, action="report", to_state="reported", level=1, actor_label="x",
+                             created_at=now)),
+        (Assignment, dict(incident_id=7, level=1, grid_id=home.pk, person_id=None, role="grid_worker", slot="A",
+                          assigned_at=now)),
+        (Notification, dict(person_id=3, incident_id=7, kind=Notification.Kind.INFORMED, message="m",
+                            created_at=now)),
+        (Person, dict(pk=42, external_id="P0042", name="名", role="grid_worker")),
+    ]
+    for model, values in cases:
+        fast, slow = bulk.unsaved(model, **values), model(**values)
+        assert type(fast) is model
+        assert _state_of(fast) == _state_of(slow), model
+    a, b = bulk.unsaved(IncidentEvent, **cases[1][1]), bulk.unsaved(IncidentEvent, **cases[1][1])
+    assert a.data == {} and a.data is not b.data
+    assert bulk.unsaved(Incident, category=cat).category_id == cat.pk
+    with pytest.raises(TypeError, match="no_such_field"):
+        bulk.unsaved(Incident, no_such_field=1)
+
+
+def test_unsaved_defers_to_the_constructor_when_init_signals_listen():
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=IncidentEvent)
+    try:
+        event = bulk.unsaved(IncidentEvent, action="report", level=1, created_at=timezone.now())
+    finally:
+        post_init.disconnect(listener, sender=IncidentEvent)
+    assert seen == [event]
+
+
+def test_a_location_set_as_hex_ewkb_is_copied_as_given_and_read_as_a_point():
+    """Intake sets the locations of a batch as hex EWKB made in one shapely call: COPY and the
+    INSERT path write that text, and the incident reads it as a GEOS point."""
+    import shapely
+
+    now, cat = timezone.now(), f.category("other")
+    ewkb = shapely.to_wkb(shapely.set_srid(shapely.points([119.3512], [32.5834]), 4326), hex=True,
+                          include_srid=True)[0]
+    assert ewkb == Point(119.3512, 32.5834, srid=4326).hexewkb.decode()
+    copied = bulk.unsaved(Incident, source="patrol", category=cat, severity=2, title="t", created_at=now,
+                          location=ewkb)
+    inserted = bulk.unsaved(Incident, source="patrol", category=cat, severity=2, title="t", created_at=now,
+                            location=ewkb)
+    copied.pk, inserted.pk = bulk.allocate_ids(Incident, 2)
+    bulk.copy_objects(Incident, [copied], with_pk=True)
+    bulk.execute([bulk.insert_statement(Incident, [inserted], with_pk=True)])
+    for stored in Incident.objects.filter(pk__in=[copied.pk, inserted.pk]):
+        assert (stored.location.x, stored.location.y, stored.location.srid) == (119.3512, 32.5834, 4326)
+    assert copied.location.srid == 4326 and copied.location.x == 119.3512  # read back as a point in memory
