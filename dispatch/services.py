@@ -25,11 +25,32 @@ REASSIGN_ROLES = {Role.OPERATOR, Role.GRID_LEADER}
 HAND_BACK_ROLES = {Role.OPERATOR, Role.VILLAGE_LEADER}
 
 
-def _require(incident: Incident, actor: Actor, roles: set[Role], action: str, states=ACTIVE_STATES) -> None:
+def _require(incident: Incident, actor: Actor, allowed: set[Role], action: str, states=ACTIVE_STATES,
+             roles: set[Role] | None = None) -> None:
     if incident.state not in states:
         raise TransitionRefused(f"cannot {action} an incident that is {incident.state}", reason="state")
-    if not roles_on(actor, incident) & roles:
+    if not ((roles_on(actor, incident) if roles is None else roles) & allowed):
         raise TransitionRefused(f"{actor.label} may not {action} this incident", reason="role")
+
+
+def check_escalate(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
+    """Raise TransitionRefused unless the actor may escalate the incident now (its clock runs, it is
+    below the top level). ``roles``: the actor's ``roles_on`` the incident, when known already."""
+    _require(incident, actor, ESCALATE_ROLES, "escalate", states=OPEN_FOR_CLOCKS, roles=roles)
+    if incident.level >= Level.BUREAU:
+        raise TransitionRefused("the incident is already at the top level", reason="state")
+
+
+def check_hand_back(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
+    """Raise TransitionRefused unless the actor may send the incident one level down now."""
+    _require(incident, actor, HAND_BACK_ROLES, "hand back", roles=roles)
+    if incident.level <= Level.GRID:
+        raise TransitionRefused("the incident is already at grid level", reason="state")
+
+
+def check_reassign(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
+    """Raise TransitionRefused unless the actor may give the incident to another person now."""
+    _require(incident, actor, REASSIGN_ROLES, "reassign", roles=roles)
 
 
 def _retarget(incident: Incident, target: Target, ctx: RoutingContext, *, action: str, actor: Actor,
@@ -57,7 +78,7 @@ def incident_escalate(*, incident_id: int, actor: Actor, reason: str, now: datet
     now = now or timezone.now()
     with transaction.atomic():
         incident = locked(incident_id)
-        _require(incident, actor, ESCALATE_ROLES, "escalate", states=OPEN_FOR_CLOCKS)
+        check_escalate(incident, actor)
         _escalate_locked(incident, actor=actor, reason=reason, now=now)
     return incident
 
@@ -82,9 +103,7 @@ def incident_hand_back(*, incident_id: int, actor: Actor, reason: str) -> Incide
     now = timezone.now()
     with transaction.atomic():
         incident = locked(incident_id)
-        _require(incident, actor, HAND_BACK_ROLES, "hand back")
-        if incident.level <= Level.GRID:
-            raise TransitionRefused("the incident is already at grid level", reason="state")
+        check_hand_back(incident, actor)
         ctx = _context(incident)
         _retarget(incident, ctx.target(incident, incident.level - 1), ctx, action="hand_back", actor=actor,
                   reason=reason, now=now)
@@ -99,7 +118,7 @@ def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str
         raise ValueError(f"no person {person_external_id}")
     with transaction.atomic():
         incident = locked(incident_id)
-        _require(incident, actor, REASSIGN_ROLES, "reassign")
+        check_reassign(incident, actor)
         ref = PersonRef(person.pk, person.external_id, person.name, person.role)
         target = Target(incident.level, ref, person.role, "", reason=f"reassigned by {actor.label}")
         _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now)

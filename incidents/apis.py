@@ -19,16 +19,13 @@ from incidents import geojson
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
 from incidents.intake import IntakeItem, intake
-from incidents.lifecycle import TransitionRefused, incident_transition
+from incidents.lifecycle import LIFECYCLE_ACTIONS, TransitionRefused, incident_transition
 from incidents.models import Incident
 from incidents.permissions import Actor, Role
 from incidents.selectors import incident_context, incident_list, incident_stats, incidents_visible_to, write_csv
 
 INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
 KEY_TAKEN = "this (source, external_id) was already used by another sender"
-LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
-
-
 class MayReport(BasePermission):
     """Integration clients, operators and grid team members may send incidents."""
 

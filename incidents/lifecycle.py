@@ -56,6 +56,9 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     _t("out_of_jurisdiction", {S.REPORTED, S.REGISTERED}, S.OUT_OF_JURISDICTION, {R.OPERATOR}),
 ]}
 OPEN_FOR_CLOCKS = {S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS}
+# The transitions people take through POST /api/incidents/{id}/{action}/ (the others are the
+# system's at intake, and mark_duplicate is taken through merge).
+LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
 
 
 def _escalation_time(incident: Incident) -> datetime | None:
@@ -95,14 +98,15 @@ CLOCK_EFFECTS: dict[str, Callable[[Incident, datetime], None]] = {
 }
 
 
-def check_allowed(incident: Incident, action: str, actor: Actor) -> Transition:
-    """Return the transition for ``action`` or raise TransitionRefused (state first, then role)."""
+def check_allowed(incident: Incident, action: str, actor: Actor, *, roles: set[Role] | None = None) -> Transition:
+    """Return the transition for ``action`` or raise TransitionRefused (state first, then role).
+    ``roles``: the actor's ``roles_on`` the incident, when the caller has them already."""
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise TransitionRefused(f"unknown action {action!r}", reason="state")
     if incident.state not in transition.sources:
         raise TransitionRefused(f"cannot {action} an incident that is {incident.state}", reason="state")
-    if not (roles_on(actor, incident) & transition.roles):
+    if not ((roles_on(actor, incident) if roles is None else roles) & transition.roles):
         raise TransitionRefused(f"{actor.label} may not {action} this incident", reason="role")
     return transition
 

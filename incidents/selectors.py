@@ -12,7 +12,7 @@ from gridops import db
 from grids.models import GridTeam, VillageLeader
 from incidents.lifecycle import OPEN_FOR_CLOCKS
 from incidents.models import Category, Incident
-from incidents.permissions import Actor, Role
+from incidents.permissions import Actor, Role, roles_on
 
 SEE_ALL = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER, Role.SYSTEM}
 
@@ -157,21 +157,42 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
     """Return the grid team, the cameras whose view sector covers the incident, and allowed actions."""
     from cameras.models import Camera
     from grids.selectors import team_of_grid
-    from incidents.lifecycle import TRANSITIONS, TransitionRefused, check_allowed
 
     team = team_of_grid(grid=incident.handling_grid) if incident.handling_grid_id else None
     cameras = []
     if incident.location is not None:
         cameras = [{"code": c.code, "name": c.name, "status": c.status}
                    for c in Camera.objects.filter(sector__covers=incident.location).order_by("code")]
+    return {"team": _team_dict(team), "cameras": cameras, "allowed_actions": allowed_actions(incident, actor)}
+
+
+def allowed_actions(incident: Incident, actor: Actor) -> list[str]:
+    """Return the actions the actor may take on the incident now, each the name of its endpoint
+    (``POST /api/incidents/{id}/{action}/``), in the order the pages show them: the lifecycle actions,
+    then reassign, escalate, hand_back, merge, relocate.
+
+    Each is decided by the check its endpoint runs (so a listed action is one the endpoint accepts,
+    and a refused one is not listed); the actor's roles on the incident are read once for all.
+    """
+    from dispatch.services import check_escalate, check_hand_back, check_reassign
+    from incidents.actions import check_merge, check_relocate
+    from incidents.lifecycle import LIFECYCLE_ACTIONS, TransitionRefused, check_allowed
+
+    def lifecycle(action: str):
+        return lambda incident, actor, roles: check_allowed(incident, action, actor, roles=roles)
+
+    checks = [*((a, lifecycle(a)) for a in LIFECYCLE_ACTIONS), ("reassign", check_reassign),
+              ("escalate", check_escalate), ("hand_back", check_hand_back), ("merge", check_merge),
+              ("relocate", check_relocate)]
+    roles = roles_on(actor, incident)
     allowed = []
-    for action in TRANSITIONS:
+    for action, check in checks:
         try:
-            check_allowed(incident, action, actor)
-            allowed.append(action)
+            check(incident, actor, roles=roles)
         except TransitionRefused:
             continue
-    return {"team": _team_dict(team), "cameras": cameras, "allowed_actions": allowed}
+        allowed.append(action)
+    return allowed
 
 
 def _team_dict(team) -> dict | None:

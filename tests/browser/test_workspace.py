@@ -13,6 +13,8 @@ import shapely
 from gridops.demo_users import demo_token
 from grids.models import Grid, GridTeam
 from incidents.models import Incident, IncidentEvent
+from incidents.permissions import Actor
+from incidents.selectors import allowed_actions
 from tests.browser.conftest import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,6 +82,11 @@ def test_grid_leader_sees_only_their_grid_and_handles_from_the_inbox(demo_data, 
 
     # Accept, then report handled with a note, from the inbox: the state follows live.
     card.locator(".d-actions [data-action=accept]").wait_for(timeout=TIMEOUT)
+    # The buttons are the server's allowed actions for this user (a grid leader may also reassign).
+    leader = Actor.of(GridTeam.objects.get(grid=own).leader.user)
+    buttons = card.locator(".d-actions [data-action]").evaluate_all("bs => bs.map(b => b.dataset.action)")
+    assert buttons == allowed_actions(Incident.objects.get(pk=own_id), leader)
+    assert "reassign" in buttons and "escalate" in buttons
     act(card, "accept", "马上到 on my way")
     wait_state(page, own_id, "in_progress")
     page.wait_for_selector(f"#inbox li.card[data-incident-id='{own_id}'][data-state=in_progress]", timeout=TIMEOUT)

@@ -349,19 +349,10 @@
     }).join("") + "</ul>";
   }
 
-  function isOperator() { return S.roles.indexOf("operator") >= 0; }
-  /* Buttons: the lifecycle actions the server allows this user now, plus the operator's dispatch tools. */
-  function actionsHtml(p) {
+  /* Buttons: exactly the actions the server allows this user on this incident now (its /context/). */
+  function actionsHtml() {
     if (!S.ctx) { return '<p class="muted">…</p>'; }
-    var allowed = S.ctx.allowed_actions, buttons = [];
-    GL.LIFECYCLE.forEach(function (a) { if (allowed.indexOf(a) >= 0) { buttons.push(a); } });
-    if (isOperator()) {
-      if (p.state === "dispatched" || p.state === "in_progress") { buttons.push("reassign"); }
-      if (GL.CLOCK_STATES.indexOf(p.state) >= 0 && p.level < 4) { buttons.push("escalate"); }
-      if ((p.state === "dispatched" || p.state === "in_progress") && p.level > 1) { buttons.push("hand_back"); }
-      if (p.possible_duplicate_of && allowed.indexOf("mark_duplicate") >= 0) { buttons.push("merge"); }
-      if (p.state === "reported") { buttons.push("relocate"); }
-    }
+    var buttons = S.ctx.allowed_actions;
     if (!buttons.length) { return '<p class="muted">无可执行操作 no action for you now</p>'; }
     return buttons.map(function (a) {
       var label = a === "relocate" ? "在地图上定位 place on map" : GL.actionLabel(a);

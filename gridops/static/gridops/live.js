@@ -7,7 +7,6 @@
   var OPEN_STATES = ["reported", "registered", "dispatched", "in_progress", "handled", "verified"];
   var CLOCK_STATES = ["registered", "dispatched", "in_progress"];
   // Lifecycle actions the API offers as POST /api/incidents/{id}/{action}/ (incidents/apis.py).
-  var LIFECYCLE = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"];
 
   var STATE = {
     reported: ["上报", "reported", "#868e96"],
@@ -494,7 +493,7 @@
   }
 
   window.GridLive = {
-    OPEN_STATES: OPEN_STATES, CLOCK_STATES: CLOCK_STATES, LIFECYCLE: LIFECYCLE, STATE: STATE, ACTION: ACTION,
+    OPEN_STATES: OPEN_STATES, CLOCK_STATES: CLOCK_STATES, STATE: STATE, ACTION: ACTION,
     SOURCE: SOURCE, ROLE: ROLE, LEVEL: LEVEL, TRIAGE: TRIAGE, CATEGORY: CATEGORY,
     esc: esc, csrfToken: csrfToken, request: request, getJSON: getJSON, postJSON: postJSON,
     fetchFeatures: fetchFeatures, loadOpen: loadOpen, times: times, isOpen: isOpen, isOverdue: isOverdue, dueMs: dueMs, fmtTime: fmtTime,

@@ -84,11 +84,8 @@
   function actionsOf(f) {
     var c = contexts.get(f.id);
     if (!c) { return null; }
-    var p = f.properties, acts = GL.LIFECYCLE.filter(function (a) { return c.ctx.allowed_actions.indexOf(a) >= 0; });
-    var mine = S.me && S.me.person && p.assignee && p.assignee.person_id === S.me.person.person_id;
-    var leader = S.me && S.me.roles.indexOf("grid_leader") >= 0;
-    if (GL.CLOCK_STATES.indexOf(p.state) >= 0 && p.level < 4 && (mine || leader)) { acts.push("escalate"); }
-    return acts;
+    /* what the server allows this user now; placing on the map is the command centre's tool */
+    return c.ctx.allowed_actions.filter(function (a) { return a !== "relocate"; });
   }
   function byUrgency(a, b) {
     var la = GL.isOverdue(a.properties), lb = GL.isOverdue(b.properties);
@@ -158,7 +155,8 @@
     var old = li.querySelector(".action-form");
     if (old) { old.remove(); }
     S.forms.set(id, a);
-    li.querySelector(".d-actions").insertAdjacentHTML("beforeend", GL.actionFormHtml(a, null));
+    var c = contexts.get(id);
+    li.querySelector(".d-actions").insertAdjacentHTML("beforeend", GL.actionFormHtml(a, c ? c.ctx.team : null));
     li.querySelector(".action-form textarea").focus();
   }
   function submit(li, form) {
