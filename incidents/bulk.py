@@ -22,6 +22,8 @@ from django.db import connection, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
+from gridops import db
+
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
 
@@ -152,7 +154,9 @@ def allocate_ids(model: type[models.Model], n: int) -> list[int]:
         return []
     table, pk = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, n])
+        db.execute(cursor, "gridops_allocate_ids",
+                   "SELECT nextval(pg_get_serial_sequence(%(table)s, %(pk)s)) FROM generate_series(1, %(n)s)",
+                   {"table": table, "pk": pk, "n": n})
         return [row[0] for row in cursor.fetchall()]
 
 

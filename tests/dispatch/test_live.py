@@ -307,6 +307,18 @@ def test_messages_are_the_serializers_output(demo_data):
             assert keys == incident_keys(incident)
     assert messages[0][1]["event"]["action"] == "accept"
     assert live.incident_messages([ids[0], 10**9]) == live.incident_messages([ids[0]])  # gone: left out
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # each size of both queries was prepared once on this connection
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'gridops_live_%%'")
+        assert {"gridops_live_incidents_1", "gridops_live_incidents_2", "gridops_live_incidents_4",
+                "gridops_live_events_1", "gridops_live_events_4"} <= {row[0] for row in cursor.fetchall()}
+
+
+def test_positional_parameters_become_named_ones():
+    assert live._named("a = %s AND b IN (%s, %s)") == "a = %(p0)s AND b IN (%(p1)s, %(p2)s)"
+    assert live._named("no parameters") == "no parameters"
+    assert live._named("x LIKE '5%%' AND y = %s") is None  # a literal %: left to plain execution
 
 
 def test_live_keys_match_the_scoping_rule(demo_data):

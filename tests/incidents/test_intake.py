@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import numpy as np
 import pytest
 import shapely
 from django.contrib.gis.geos import Point
@@ -201,6 +202,29 @@ def test_possible_duplicate_within_one_batch():
     a, b, c = (f.reload(o.incident) for o in outcomes)
     assert (a.possible_duplicate_of, b.possible_duplicate_of, c.possible_duplicate_of) == (None, a, None)
     assert [o.incident.possible_duplicate_of_id for o in outcomes] == [None, a.pk, None]
+
+
+@pytest.mark.parametrize(("east_m", "north_m"), [(49, 0), (-49, 0), (0, 49), (0, -49), (34, 34)])
+def test_possible_duplicate_at_49_m_in_every_direction(first, east_m, north_m):
+    """The stored candidates come from a box just over 50 m around the new point: an earlier
+    incident 49 m due east, west, north, south or diagonally is still found."""
+    second = f.report("other", at=f.offset_m(first.location.x, first.location.y, east_m, north_m))
+    assert second.possible_duplicate_of == first
+
+
+@pytest.mark.parametrize("lat", [0.0, 18.2, 32.6, 45.0, 53.5, -40.0])
+def test_the_candidate_box_spans_the_radius_at_any_latitude(lat):
+    from pyproj import Geod
+
+    from incidents.duplicates import RADIUS_M, _pads
+
+    pad_x, pad_y = _pads(np.array([lat, lat + 0.01]))
+    geod = Geod(ellps="WGS84")
+    for at in (lat, lat + 0.01):
+        assert geod.inv(119.0, at, 119.0 + pad_x, at)[2] > RADIUS_M
+        assert geod.inv(119.0, at, 119.0, at + pad_y)[2] > RADIUS_M
+        assert geod.inv(119.0, at, 119.0, at - pad_y)[2] > RADIUS_M
+    assert geod.inv(119.0, lat, 119.0 + pad_x, lat)[2] < 3 * RADIUS_M  # not much wider than it must be
 
 
 @pytest.mark.parametrize("case", ["80 m away", "other category", "after 72 h", "earlier one closed",
