@@ -22,10 +22,20 @@ from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import LIFECYCLE_ACTIONS, TransitionRefused, incident_transition
 from incidents.models import Incident
 from incidents.permissions import Actor, Role
-from incidents.selectors import incident_context, incident_list, incident_stats, incidents_visible_to, write_csv
+from incidents.selectors import (
+    changes_cursor,
+    incident_context,
+    incident_list,
+    incident_stats,
+    incidents_visible_to,
+    write_csv,
+)
 
 INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
 KEY_TAKEN = "this (source, external_id) was already used by another sender"
+CURSOR_HEADER = "X-Changes-Cursor"
+
+
 class MayReport(BasePermission):
     """Integration clients, operators and grid team members may send incidents."""
 
@@ -66,8 +76,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(parameters=[s.IncidentFilter])
     def list(self, request, *args, **kwargs):
+        """The visible incidents, filtered, as a GeoJSON FeatureCollection (paged).
+
+        The X-Changes-Cursor header of the answer is a cursor taken before the read: send it back as
+        ``changed_after`` to get exactly the incidents changed since (the live pages catch up so).
+        """
+        cursor = changes_cursor()
         page = self.paginate_queryset(geojson.rows(self.filter_queryset(self.get_queryset())))
-        return self.get_paginated_response({"features": geojson.features(page)})
+        response = self.get_paginated_response({"features": geojson.features(page)})
+        response[CURSOR_HEADER] = cursor
+        return response
 
     @extend_schema(request=s.IntakeSerializer, responses={201: s.IncidentSerializer, 200: s.IncidentSerializer})
     def create(self, request):

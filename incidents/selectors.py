@@ -109,11 +109,37 @@ def incident_list(*, actor: Actor, filters: dict) -> QuerySet[Incident]:
     for key, lookup in simple.items():
         if filters.get(key):
             qs = qs.filter(**{lookup: filters[key]})
+    if filters.get("changed_after"):
+        qs = changed_after(qs, filters["changed_after"])
     if filters.get("triage") is not None:
         qs = qs.exclude(triage="") if filters["triage"] else qs.filter(triage="")
     if filters.get("overdue"):
         qs = with_overdue(qs)
     return qs
+
+
+def changes_cursor() -> str:
+    """Return the cursor of a read about to be made: the database's current snapshot (xmin:xmax:xips).
+
+    Take it before the read: whatever the read then sees beyond it is merely sent again next time.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text")
+        return cursor.fetchone()[0]
+
+
+def changed_after(qs: QuerySet[Incident], cursor: str) -> QuerySet[Incident]:
+    """Filter to incidents written by a transaction that the snapshot ``cursor`` does not see: every
+    change committed since that cursor's read, however early its transaction wrote (migration 0005).
+    Every transaction below the snapshot's xmin is visible to it, so the index on changed_xid
+    narrows the rows first."""
+    from django.db.models import BooleanField
+    from django.db.models.expressions import RawSQL
+
+    column = f'{connection.ops.quote_name(Incident._meta.db_table)}."changed_xid"'
+    return qs.filter(RawSQL(f"({column} >= pg_snapshot_xmin(%s::pg_snapshot) "
+                            f"AND NOT pg_visible_in_snapshot({column}, %s::pg_snapshot))",
+                            [cursor, cursor], output_field=BooleanField()))
 
 
 def is_overdue(incident: Incident, now: datetime | None = None) -> bool:

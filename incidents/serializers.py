@@ -401,6 +401,29 @@ class IncidentFilter(serializers.Serializer):
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
     triage = serializers.BooleanField(required=False, allow_null=True, default=None)
     changed_since = serializers.DateTimeField(required=False, help_text="only incidents changed after this time")
+    changed_after = serializers.CharField(
+        required=False, max_length=20000,
+        help_text="a changes cursor (the X-Changes-Cursor header of an earlier list answer): only the incidents "
+                  "changed since that answer was read, exactly (nothing committed late is missed)")
+
+    def validate_changed_after(self, value: str) -> str:
+        return validate_changes_cursor(value)
+
+
+_CURSOR = re.compile(r"^(\d{1,20}):(\d{1,20}):((?:\d{1,20})(?:,\d{1,20})*)?$")
+
+
+def validate_changes_cursor(value: str) -> str:
+    """Return the cursor if it is a PostgreSQL snapshot (``xmin:xmax:xip,...``), else raise a ValidationError."""
+    message = "not a changes cursor: send the X-Changes-Cursor header of an earlier answer as it was"
+    match = _CURSOR.match(value)
+    if not match:
+        raise serializers.ValidationError(message)
+    xmin, xmax = int(match[1]), int(match[2])
+    xips = [int(x) for x in match[3].split(",")] if match[3] else []
+    if not (0 < xmin <= xmax < 2**63) or any(not xmin <= x < xmax for x in xips) or xips != sorted(xips):
+        raise serializers.ValidationError(message)
+    return value
 
 
 class StatsSerializer(serializers.Serializer):

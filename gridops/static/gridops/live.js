@@ -112,14 +112,16 @@
   }
 
   /* Fetch every page of a GeoJSON list (follows `next`); resolve with the features (and, as
-     .serverDate, the server's clock when the first page was answered). onPage(features, count)
-     is called after each page. */
+     .cursor, the X-Changes-Cursor of the first page: the server's snapshot from before that read,
+     so every change after it is in a later `changed_after` answer). onPage(features, count) is
+     called after each page. */
   function fetchFeatures(url, onPage) {
     var out = [];
+    out.cursor = null;
     function page(u) {
       return fetch(u, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
         if (!r.ok) { throw Object.assign(new Error(u + " HTTP " + r.status), { status: r.status }); }
-        if (!out.serverDate) { out.serverDate = r.headers.get("Date"); }
+        if (out.cursor === null) { out.cursor = r.headers.get("X-Changes-Cursor"); }
         return r.json();
       }).then(function (fc) {
         var features = (fc && fc.features) || [];
@@ -131,21 +133,20 @@
     return page(url);
   }
 
-  /* Load the open incidents into the store; the catch-up cursor starts at the time of the load (the
-     server's Date header, or the client's clock corrected on the socket's hello), so an empty start
-     still catches up what it misses. */
+  /* Load the open incidents into the store; the catch-up cursor starts at the load's (a catch-up
+     asked for meanwhile waits for the load), so whatever changes after the load's read is caught up. */
   function loadOpen(store, onPage) {
     var url = "/api/incidents/?" + OPEN_STATES.map(function (s) { return "state=" + s; }).join("&") + "&page_size=10000";
-    store.loadedAt = Date.now();
     var loaded = 0;
-    return fetchFeatures(url, function (features, count) {
+    store.loading = fetchFeatures(url, function (features, count) {
       features.forEach(function (f) { store.apply(f, "initial"); });
       loaded += features.length;
       if (onPage) { onPage(features, loaded, count); }
     }).then(function (features) {
-      store.mark(features.serverDate);
+      store.advance(features.cursor);
       return features;
     });
+    return store.loading;
   }
 
   /* The incident's times as ms, parsed once per properties object (lists of many thousands sort fast). */
@@ -248,29 +249,19 @@
      catch-up and action responses; listeners get (kind, feature, previous, via). */
   function IncidentStore() {
     this.items = new Map();
-    this.cursorMs = -Infinity;
+    this.cursor = null;  // X-Changes-Cursor of the newest load or catch-up (null: none yet)
+    this.loading = null;  // the initial load, while and after it runs
     this.listeners = [];
     this.removedAt = new Map();  // id -> updated_at (ms) of the change that closed it
   }
   IncidentStore.prototype.on = function (fn) { this.listeners.push(fn); };
-  /* Move the cursor to at least this time (an ISO or HTTP date). */
-  IncidentStore.prototype.mark = function (date) {
-    var t = date ? Date.parse(date) : NaN;
-    if (t > this.cursorMs) { this.cursorMs = t; }
-  };
-  IncidentStore.prototype.see = function (iso) {
-    var t = iso ? Date.parse(iso) : NaN;
-    if (t > this.cursorMs) { this.cursorMs = t; }
-  };
-  /* Return the changed_since value of the next catch-up: the newest change seen, less a margin for
-     transactions that committed late (re-applying a feature is harmless). */
-  IncidentStore.prototype.since = function () {
-    return isFinite(this.cursorMs) ? new Date(this.cursorMs - 10000).toISOString() : null;
+  /* Take the cursor of a newer read (loads and catch-ups run one after the other). */
+  IncidentStore.prototype.advance = function (cursor) {
+    if (cursor) { this.cursor = cursor; }
   };
   IncidentStore.prototype.apply = function (feature, via) {
     if (!feature || feature.id == null || !feature.properties) { return "ignored"; }
     var p = feature.properties, old = this.items.get(feature.id);
-    this.see(p.updated_at);
     if (old) {
       var before = Date.parse(old.properties.updated_at), now = Date.parse(p.updated_at);
       if (now < before) { return "stale"; }
@@ -352,10 +343,6 @@
         catchUp();
       } else if (msg.type === "hello") {
         // The server sends hello once the socket listens: what changed before is caught up now.
-        if (!isFinite(store.cursorMs)) {
-          var skew = Date.parse(msg.server_time) - Date.now();
-          store.mark(new Date((store.loadedAt || Date.now()) + (isNaN(skew) ? 0 : skew)).toISOString());
-        }
         catchUp();
       }
     }
@@ -372,10 +359,12 @@
 
     function catchUp() {
       if (catching) { again = true; return catching; }
-      var since = store.since();
-      if (since === null) { return Promise.resolve([]); }
-      catching = fetchFeatures("/api/incidents/?changed_since=" + encodeURIComponent(since) + "&page_size=10000")
+      catching = Promise.resolve(store.loading).catch(function () { return null; }).then(function () {
+        if (store.cursor === null) { return []; }  // no load yet: nothing to catch up from
+        return fetchFeatures("/api/incidents/?changed_after=" + encodeURIComponent(store.cursor) + "&page_size=10000");
+      })
         .then(function (features) {
+          store.advance(features.cursor);
           live.catchUps += 1;
           features.sort(function (a, b) {
             return Date.parse(a.properties.updated_at) - Date.parse(b.properties.updated_at);
