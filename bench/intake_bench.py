@@ -1,7 +1,7 @@
 """Benchmark: incident intake over HTTP - single reports at a steady rate, a 100,000-row batch - and
 the naive one-query-per-step loop, in one run on one machine; figures go into bench/README.md.
 
-  .venv/bin/python bench/intake_bench.py [--url URL] [--workers 2] [--rate 100] [--seconds 10]
+  .venv/bin/python bench/intake_bench.py [--url URL] [--workers 2] [--rate 100] [--seconds 30]
                                          [--batch 100000] [--chunk 100000] [--parallel 1] [--naive 2000]
                                          [--reuse-db] [--no-readme]
 
@@ -455,7 +455,7 @@ def main() -> None:
     parser.add_argument("--url", help="use this running server instead of starting one")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes to start")
     parser.add_argument("--rate", type=float, default=100.0, help="single reports per second")
-    parser.add_argument("--seconds", type=float, default=10.0, help="how long to send single reports")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to send single reports")
     parser.add_argument("--batch", type=int, default=100_000, help="incidents in the batch test (0: skip)")
     parser.add_argument("--chunk", type=int, default=100_000, help="rows per batch request (default: all in one)")
     parser.add_argument("--parallel", type=int, default=1, help="batch requests sent at a time")
