@@ -1,4 +1,5 @@
-"""Which page fits whom: the command centre for the command hall, the workspace for grid teams."""
+"""Which page fits whom: the command centre for the command hall, the review for town leaders, the
+workspace for grid teams."""
 from __future__ import annotations
 
 from incidents.permissions import Actor, Role
@@ -9,6 +10,8 @@ COMMAND_ROLES = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER}
 def home_for(user) -> str:
     """Return the home page of a logged-in user."""
     roles = Actor.of(user).global_roles()
+    if Role.TOWN_LEADER in roles and Role.OPERATOR not in roles:
+        return "/review/"
     if roles & COMMAND_ROLES:
         return "/command/"
     if getattr(user, "person", None) is not None if hasattr(user, "person") else False:

@@ -7,7 +7,7 @@ from cameras.apis import CameraViewSet
 from gridops import views
 from gridops.api_views import CategoryApi, MeApi
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
-from incidents.analytics_apis import AssessmentApi
+from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
 from incidents.apis import IncidentViewSet
 
 router = DefaultRouter()
@@ -27,6 +27,9 @@ urlpatterns = [
     path("api/locate", LocateApi.as_view(), name="locate"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/assessment/", AssessmentApi.as_view(), name="assessment"),
+    path("api/review/heatmap/", HeatmapApi.as_view(), name="heatmap"),
+    path("api/review/trend/", TrendApi.as_view(), name="trend"),
+    path("review/", views.review_page, name="review"),
     path("api/", include(router.urls)),
     path("open311/v2/", include("incidents.open311")),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -39,3 +39,9 @@ def command_page(request):
 def my_page(request):
     """Render the grid team's workspace (phone-sized first)."""
     return render(request, "my.html", _context())
+
+
+@login_required
+def review_page(request):
+    """Render the leaders' review (研判): heatmap, hotspots, trend and assessment of the visible incidents."""
+    return render(request, "review.html", _context())

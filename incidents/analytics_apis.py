@@ -1,6 +1,9 @@
 """Assessment API (督查考核): figures per grid, village or person over a period, scoped to the user."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -9,6 +12,8 @@ from rest_framework.views import APIView
 
 from gridops.api import validated_query
 from incidents.analytics import GROUPS, assessment, month_bounds
+from incidents.hotspots import BUCKETS, METRIC_SRID, heat_cells, trend
+from incidents.models import Category, Incident
 from incidents.permissions import Actor
 
 MAX_PERIOD_DAYS = 3 * 366
@@ -69,3 +74,84 @@ class AssessmentApi(APIView):
         body = {"group": result.group, "start": result.start, "end": result.end, "now": result.now,
                 "rows": [row.as_dict() for row in result.rows], "totals": result.totals.as_dict()}
         return Response(AssessmentSerializer(body).data)
+
+
+class ReviewQuerySerializer(serializers.Serializer):
+    """The query of the heatmap and the trend: a period [start, end) (default: the 30 days up to now),
+    optionally some categories and sources."""
+
+    start = serializers.DateTimeField(required=False, help_text="first instant counted (default: 30 days before end)")
+    end = serializers.DateTimeField(required=False, help_text="first instant not counted (default: now)")
+    category = serializers.ListField(child=serializers.SlugField(), required=False, help_text="category codes")
+    source = serializers.MultipleChoiceField(choices=Incident.Source.choices, required=False)
+
+    def validate_category(self, codes: list[str]) -> list[str]:
+        unknown = sorted(set(codes) - set(Category.objects.filter(code__in=codes).values_list("code", flat=True)))
+        if unknown:
+            raise serializers.ValidationError(f"unknown categories: {', '.join(unknown)}")
+        return codes
+
+    def validate(self, attrs: dict) -> dict:
+        attrs.setdefault("end", timezone.now())
+        attrs.setdefault("start", attrs["end"] - timedelta(days=30))
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "must be after start"})
+        if (attrs["end"] - attrs["start"]).days > MAX_PERIOD_DAYS:
+            raise serializers.ValidationError({"end": f"the period may span at most {MAX_PERIOD_DAYS} days"})
+        attrs["source"] = sorted(attrs.get("source", []))
+        return attrs
+
+
+class HeatmapQuerySerializer(ReviewQuerySerializer):
+    cell = serializers.IntegerField(required=False, default=250, min_value=50, max_value=5000,
+                                    help_text="cell width in metres (EPSG:4549)")
+    min_count = serializers.IntegerField(required=False, default=1, min_value=1,
+                                         help_text="only cells with at least this many incidents")
+
+
+class TrendQuerySerializer(ReviewQuerySerializer):
+    bucket = serializers.ChoiceField(choices=sorted(BUCKETS), required=False, default="day")
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        if attrs["bucket"] == "day" and (attrs["end"] - attrs["start"]).days > MAX_DAY_BUCKETS:
+            raise serializers.ValidationError({"bucket": f"at most {MAX_DAY_BUCKETS} days by day: use week"})
+        return attrs
+
+
+MAX_DAY_BUCKETS = 400
+
+
+class HeatmapApi(APIView):
+    """Heatmap cells of the incidents the user may see: a FeatureCollection of cell centres (points),
+    the fullest first, each with its count, count per category, top category and main grid."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[HeatmapQuerySerializer], responses={200: dict})
+    def get(self, request):
+        q = validated_query(HeatmapQuerySerializer, request)
+        cells = heat_cells(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
+                           categories=q.get("category"), sources=q["source"])
+        features = [{
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c.lon, 6), round(c.lat, 6)]},
+            "properties": {"count": c.count, "categories": c.categories, "top_category": c.top_category,
+                           "grid_code": c.grid_code, "grid_name": c.grid_name, "x": c.x, "y": c.y},
+        } for c in cells if c.count >= q["min_count"]]
+        return Response({"type": "FeatureCollection", "cell_m": q["cell"], "srid_cells": METRIC_SRID,
+                         "start": q["start"], "end": q["end"], "total": sum(c.count for c in cells),
+                         "features": features})
+
+
+class TrendApi(APIView):
+    """Incidents reported and closed per local day or week of the period (every bucket present)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[TrendQuerySerializer], responses={200: dict})
+    def get(self, request):
+        q = validated_query(TrendQuerySerializer, request)
+        series = trend(Actor.of(request.user), start=q["start"], end=q["end"], bucket=q["bucket"],
+                       categories=q.get("category"), sources=q["source"])
+        return Response({"bucket": q["bucket"], "start": q["start"], "end": q["end"],
+                         "series": [{**b, "start": timezone.localtime(b["start"]).isoformat()} for b in series]})

@@ -1,0 +1,64 @@
+"""The town leader's review page in a real browser: it is their home, the heatmap, hotspots, trend and
+assessment come from the server, the filters reload them, and nothing is loaded from outside."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from grids.models import Grid
+from tests.browser.conftest import login
+from tests.incidents import factories as f
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TIMEOUT = 10_000
+SCREENSHOTS = os.environ.get("GRIDOPS_SCREENSHOT_DIR")
+
+
+def test_town_leader_reviews_hotspots_trend_and_assessment(demo_data, asgi_server, new_page):
+    home = f.grid()
+    at = f.interior_point(home)
+    for _ in range(4):  # a recurring place: one hotspot
+        f.report("straw_burning", at=at)
+    other = Grid.objects.active().filter(kind="comprehensive").exclude(pk=home.pk).order_by("code").last()
+    f.report("other", at=f.interior_point(other))
+
+    page = new_page(width=1600, height=900)
+    login(page, asgi_server, "leader", "gongdao-leader", next_url="/")
+    page.wait_for_url("**/review/", timeout=TIMEOUT)
+    page.wait_for_selector("body[data-review=ready]", timeout=TIMEOUT)
+    assert page.locator("#map[data-loaded=true]").count() == 1
+
+    # The heatmap is drawn from the server's cells; the recurring place is the first hotspot.
+    assert page.evaluate("window.gridops.cells.length") == 2
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    hotspots = page.locator("#hotspots li[data-hotspot]")
+    assert hotspots.count() == 1
+    assert hotspots.first.inner_text().startswith("4 件") and "秸秆禁烧 4" in hotspots.first.inner_text()
+    assert page.locator(".hot-label").count() == 1
+
+    # The trend: one bar per day of the 30 days (31 buckets, both ends partial), 5 reported in all.
+    assert page.locator("#trend rect.bar").count() == 31
+    assert page.evaluate("window.gridops.trend.reduce((n, b) => n + b.reported, 0)") == 5
+    # The assessment by village: a row per village with incidents, and the total.
+    assert page.locator("#assessment tfoot td").first.inner_text() == "合计 total"
+    assert page.evaluate("window.gridops.assessment.totals.received") == 5
+
+    # A filter reloads everything: only 'other' now, no hotspot left.
+    loads = page.evaluate("window.gridops.loads")
+    page.select_option("select[name=category]", "other")
+    page.wait_for_function(f"window.gridops.loads > {loads} && document.body.dataset.review === 'ready'",
+                           timeout=TIMEOUT)
+    assert page.evaluate("window.gridops.cells.length") == 1
+    assert page.locator("#hotspots li[data-hotspot]").count() == 0
+    # By week over a year.
+    page.select_option("select[name=category]", "")
+    page.select_option("select[name=period]", "365")
+    page.wait_for_function("document.body.dataset.review === 'ready' && window.gridops.trend.length >= 52",
+                           timeout=TIMEOUT)
+    assert page.locator("#trend-bucket").inner_text() == "按周 by week"
+
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, "review.png"))
+    assert page.console_errors == []
+    assert page.foreign_requests == []

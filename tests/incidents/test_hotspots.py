@@ -1,0 +1,164 @@
+"""The leaders' review API: heatmap cells in metres (EPSG:4549), hotspots, the trend by local day or
+week, scoped like every read, and 400s for a bad query."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from gis_core.coords import from_wgs84, to_wgs84
+from grids.models import Grid, GridTeam
+from incidents.lifecycle import incident_transition
+from tests.incidents import factories as f
+
+pytestmark = pytest.mark.django_db
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+def _client(*groups: str, person=None) -> APIClient:
+    user = User.objects.create_user(f"review-{User.objects.count()}", password="x")
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    if person is not None:
+        person.user = user
+        person.save(update_fields=["user"])
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _centre(cell: float) -> tuple[float, float]:
+    """A cell centre (EPSG:4549, whole multiples of ``cell``) inside the home grid."""
+    x, y = from_wgs84(*f.interior_point(f.grid()), "EPSG:4549")
+    return round(x / cell) * cell, round(y / cell) * cell
+
+
+def _report_at(x: float, y: float, code: str = "other", **kwargs):
+    return f.report(code, at=to_wgs84(x, y, "EPSG:4549"), **kwargs)
+
+
+def _cells(client: APIClient, **query) -> dict[tuple[float, float], dict]:
+    response = client.get("/api/review/heatmap/", query)
+    assert response.status_code == 200, response.content
+    return {(c["properties"]["x"], c["properties"]["y"]): c for c in response.json()["features"]}
+
+
+def test_incidents_are_counted_in_the_metric_cell_whose_centre_is_nearest():
+    cx, cy = _centre(250)
+    same = [(cx + 10, cy - 20), (cx - 100, cy + 100), (cx + 124, cy - 124)]  # within 125 m of the centre
+    for x, y in same:
+        _report_at(x, y, "straw_burning")
+    _report_at(cx + 40, cy, "other")
+    _report_at(cx + 130, cy)  # just past the edge: the next cell east
+    _report_at(cx, cy, "other", now=timezone.now() - timedelta(days=40))  # before the period
+    cancelled = _report_at(cx, cy)
+    incident_transition(incident_id=cancelled.pk, action="cancel", actor=f.operator())  # never counted
+
+    cells = _cells(_client("operator"), cell=250)
+    assert set(cells) == {(cx, cy), (cx + 250, cy)}
+    centre = cells[(cx, cy)]
+    assert centre["properties"]["count"] == 4
+    assert centre["properties"]["categories"] == {"straw_burning": 3, "other": 1}
+    assert centre["properties"]["top_category"] == "straw_burning"
+    assert centre["properties"]["grid_code"] == f.grid().code
+    lon, lat = centre["geometry"]["coordinates"]
+    back = from_wgs84(lon, lat, "EPSG:4549")
+    assert abs(back[0] - cx) < 0.2 and abs(back[1] - cy) < 0.2  # the centre, in WGS84 (6 decimals)
+    assert cells[(cx + 250, cy)]["properties"]["count"] == 1
+    first = list(cells.values())[0]
+    assert first["properties"]["count"] == 4  # the fullest first: the hotspots
+
+    only = _cells(_client("operator"), cell=250, min_count=2, category="straw_burning")
+    assert list(only) == [(cx, cy)] and only[(cx, cy)]["properties"]["count"] == 3
+
+
+def test_a_wider_cell_merges_what_the_snap_rule_says():
+    cx, cy = _centre(1000)
+    points = [(cx + 10, cy + 10), (cx + 260, cy - 240), (cx + 480, cy + 30), (cx - 260, cy + 260), (cx + 740, cy)]
+    for x, y in points:
+        _report_at(x, y)
+    client = _client("operator")
+    for cell in (250, 500, 1000):
+        expected = Counter((round(x / cell) * cell, round(y / cell) * cell) for x, y in points)
+        found = {key: c["properties"]["count"] for key, c in _cells(client, cell=cell).items()}
+        assert found == dict(expected), cell
+
+
+def test_a_point_on_a_cell_edge_is_counted_once():
+    cx, cy = _centre(250)
+    _report_at(cx + 125, cy)  # exactly between two centres
+    cells = _cells(_client("operator"), cell=250)
+    assert sum(c["properties"]["count"] for c in cells.values()) == 1
+    assert set(cells) <= {(cx, cy), (cx + 250, cy)}
+
+
+def test_a_grid_leader_sees_only_their_grid_in_the_heatmap_and_the_trend():
+    comprehensive = list(Grid.objects.active().filter(kind="comprehensive").order_by("code"))
+    own, other = comprehensive[0], comprehensive[-1]
+    f.report("other", at=f.interior_point(own))
+    f.report("other", at=f.interior_point(other))
+    f.report("other", at=f.interior_point(other))
+    leader = _client(person=GridTeam.objects.get(grid=own).leader)
+    body = leader.get("/api/review/heatmap/").json()
+    assert body["total"] == 1 and {c["properties"]["grid_code"] for c in body["features"]} == {own.code}
+    series = leader.get("/api/review/trend/").json()["series"]
+    assert sum(b["reported"] for b in series) == 1
+    assert sum(b["reported"] for b in _client("operator").get("/api/review/trend/").json()["series"]) == 3
+
+
+def test_the_trend_counts_by_local_day_with_every_day_present():
+    midnight = timezone.localtime(timezone.now(), LOCAL).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = midnight - timedelta(days=3)
+    late, early = day.replace(hour=23, minute=30), day.replace(hour=0, minute=30) + timedelta(days=1)
+    f.located("other", now=late)
+    f.located("straw_burning", now=early)
+    f.located("straw_burning", now=early + timedelta(hours=2))
+    done = f.located("other")
+    f.drive(done, ["accept", "report_handled", "verify", "close"], f.operator())
+    start, end = day - timedelta(days=1), day + timedelta(days=5)
+    body = _client("operator").get("/api/review/trend/", {"start": start.isoformat(), "end": end.isoformat()}).json()
+    series = body["series"]
+    assert [datetime.fromisoformat(b["start"]) for b in series] == [start + timedelta(days=n) for n in range(6)]
+    by_day = {datetime.fromisoformat(b["start"]): b for b in series}
+    assert by_day[day]["reported"] == 1 and by_day[day]["categories"] == {"other": 1}
+    assert by_day[day + timedelta(days=1)]["categories"] == {"straw_burning": 2}
+    today = midnight
+    assert by_day[today]["closed"] == 1 and by_day[today]["reported"] == 1
+    assert sum(b["closed"] for b in series) == 1
+
+
+def test_the_trend_by_week_starts_on_monday():
+    body = _client("operator").get("/api/review/trend/", {"bucket": "week", "start": "2026-11-04T00:00:00+08:00",
+                                                          "end": "2026-11-20T00:00:00+08:00"}).json()
+    starts = [datetime.fromisoformat(b["start"]) for b in body["series"]]
+    assert [s.date().isoformat() for s in starts] == ["2026-11-02", "2026-11-09", "2026-11-16"]
+    assert all(s.weekday() == 0 and s.utcoffset() == timedelta(hours=8) for s in starts)
+
+
+@pytest.mark.parametrize(("path", "query", "field"), [
+    ("heatmap", {"cell": "10"}, "cell"),
+    ("heatmap", {"cell": "many"}, "cell"),
+    ("heatmap", {"cell": "9000"}, "cell"),
+    ("heatmap", {"min_count": "0"}, "min_count"),
+    ("heatmap", {"category": "no_such_category"}, "category"),
+    ("heatmap", {"source": "pigeon"}, "source"),
+    ("heatmap", {"start": "yesterday"}, "start"),
+    ("heatmap", {"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"}, "end"),
+    ("heatmap", {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
+    ("trend", {"bucket": "month"}, "bucket"),
+    ("trend", {"start": "2025-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}, "bucket"),
+])
+def test_a_bad_query_is_a_400_with_a_field_message(path, query, field):
+    response = _client("operator").get(f"/api/review/{path}/", query)
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_anonymous_gets_nothing():
+    assert APIClient().get("/api/review/heatmap/").status_code in (401, 403)
+    assert APIClient().get("/api/review/trend/").status_code in (401, 403)
