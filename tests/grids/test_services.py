@@ -6,13 +6,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from grids.models import BoundaryGeneration
-from grids.services import GenerationError, generation_activate
+from grids.services import GenerationError, generation_activate, generation_draft
 
 pytestmark = pytest.mark.django_db
 
 
 def test_activating_a_draft_retires_the_active_one(square_town):
-    draft = BoundaryGeneration.objects.create(town=square_town.town, description="redrawn")
+    draft = generation_draft(town=square_town.town, description="redrawn")
     generation_activate(generation=draft)
     square_town.refresh_from_db()
     draft.refresh_from_db()
@@ -28,11 +28,21 @@ def test_activating_the_active_generation_changes_nothing(square_town):
 
 
 def test_a_retired_generation_cannot_come_back(square_town):
-    draft = BoundaryGeneration.objects.create(town=square_town.town)
+    draft = generation_draft(town=square_town.town)
     generation_activate(generation=draft)
     square_town.refresh_from_db()
     with pytest.raises(GenerationError, match="only a draft"):
         generation_activate(generation=square_town)
+
+
+def test_an_empty_draft_is_refused_with_its_problems(square_town):
+    draft = BoundaryGeneration.objects.create(town=square_town.town)
+    with pytest.raises(GenerationError, match="does not partition") as refused:
+        generation_activate(generation=draft)
+    assert len(refused.value.problems) == 2 and all("not covered" in p for p in refused.value.problems)
+    draft.refresh_from_db()
+    square_town.refresh_from_db()
+    assert (draft.status, square_town.status) == ("draft", "active")
 
 
 def test_database_refuses_two_active_generations(square_town):

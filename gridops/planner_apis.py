@@ -1,0 +1,158 @@
+"""The planner's API (网格办): drafts of a boundary generation, redrawing a draft's grid, the preview of
+what publishing would change, and publishing (which refuses an invalid partition).
+
+Only planners (and superusers) may use it: the check is ``MayPlan``, here, on every view.
+"""
+from __future__ import annotations
+
+import json
+
+from django.contrib.gis.gdal import GDALException, SpatialReference
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gis_core.geometry import InvalidGeometry
+from grids.models import BoundaryGeneration, Grid, Town
+from grids.services import GenerationError, generation_activate, generation_draft, grid_redraw
+from incidents.permissions import Actor, Role
+from incidents.planning import generation_preview
+
+
+class MayPlan(BasePermission):
+    message = "only planners may edit boundary generations"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated
+                    and (user.is_superuser or Role.PLANNER in Actor.of(user).global_roles()))
+
+
+def _generation(generation: BoundaryGeneration) -> dict:
+    return {"id": generation.pk, "town": generation.town.code, "status": generation.status,
+            "description": generation.description, "created_at": generation.created_at,
+            "activated_at": generation.activated_at, "retired_at": generation.retired_at,
+            "grids": getattr(generation, "n_grids", None)}
+
+
+class GenerationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    town = serializers.CharField()
+    status = serializers.CharField()
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    activated_at = serializers.DateTimeField(allow_null=True)
+    retired_at = serializers.DateTimeField(allow_null=True)
+    grids = serializers.IntegerField(allow_null=True)
+
+
+class NewDraftSerializer(serializers.Serializer):
+    town = serializers.RegexField(r"^\d{9}$", help_text="9-digit town code")
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_town(self, code: str) -> Town:
+        town = Town.objects.filter(code=code).first()
+        if town is None:
+            raise serializers.ValidationError(f"no town {code}")
+        return town
+
+
+class GenerationsApi(APIView):
+    """The boundary generations (drafts, the active one, retired ones); POST starts a draft from the
+    town's active generation (its grids and teams copied)."""
+
+    permission_classes = [MayPlan]
+
+    @extend_schema(responses=GenerationSerializer(many=True))
+    def get(self, request):
+        rows = BoundaryGeneration.objects.select_related("town").annotate(n_grids=Count("grids")).order_by("-pk")
+        return Response(GenerationSerializer([_generation(g) for g in rows], many=True).data)
+
+    @extend_schema(request=NewDraftSerializer, responses={201: GenerationSerializer})
+    def post(self, request):
+        body = NewDraftSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            draft = generation_draft(town=body.validated_data["town"], description=body.validated_data["description"])
+        except GenerationError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        draft.n_grids = draft.grids.count()
+        return Response(GenerationSerializer(_generation(draft)).data, status=status.HTTP_201_CREATED)
+
+
+class BoundarySerializer(serializers.Serializer):
+    geometry = serializers.JSONField(help_text="a GeoJSON Polygon or MultiPolygon")
+    crs = serializers.RegexField(r"^EPSG:\d{4,6}$", required=False, default="EPSG:4326",
+                                 help_text="the CRS of the coordinates, e.g. EPSG:4549 (default EPSG:4326)")
+
+    def validate_crs(self, value: str) -> int:
+        srid = int(value.split(":")[1])
+        try:
+            SpatialReference(srid)
+        except (GDALException, ValueError) as exc:
+            raise serializers.ValidationError(f"unknown CRS {value}") from exc
+        return srid
+
+    def validate(self, attrs: dict) -> dict:
+        geometry = attrs["geometry"]
+        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            raise serializers.ValidationError({"geometry": ["a GeoJSON Polygon or MultiPolygon"]})
+        try:
+            geom = GEOSGeometry(json.dumps(geometry))
+        except (GEOSException, GDALException, ValueError, TypeError) as exc:
+            raise serializers.ValidationError({"geometry": [f"not a readable GeoJSON geometry ({exc})"]}) from exc
+        geom.srid = attrs["crs"]
+        attrs["geometry"] = geom
+        return attrs
+
+
+class GridBoundaryApi(APIView):
+    """Redraw one grid of a draft: PUT its new boundary (any EPSG CRS); the grid comes back in EPSG:4326."""
+
+    permission_classes = [MayPlan]
+
+    @extend_schema(request=BoundarySerializer, responses={200: dict})
+    def put(self, request, generation: int, code: str):
+        grid = get_object_or_404(Grid.objects.select_related("generation"), generation_id=generation, code=code)
+        body = BoundarySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            grid = grid_redraw(grid=grid, boundary=body.validated_data["geometry"])
+        except InvalidGeometry as exc:
+            raise serializers.ValidationError({"geometry": [str(exc)]}) from exc
+        except GenerationError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"type": "Feature", "id": grid.code, "geometry": json.loads(grid.boundary.geojson),
+                         "properties": {"code": grid.code, "name": grid.name, "generation": grid.generation_id}})
+
+
+class PreviewApi(APIView):
+    """What publishing the generation would change: problems, redrawn grids, moved incidents and cameras."""
+
+    permission_classes = [MayPlan]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, generation: int):
+        return Response(generation_preview(get_object_or_404(BoundaryGeneration, pk=generation)))
+
+
+class PublishApi(APIView):
+    """Publish a draft: it becomes the town's active generation (the old one retires), unless its
+    comprehensive grids do not partition the villages (409 with the problems)."""
+
+    permission_classes = [MayPlan]
+
+    @extend_schema(request=None, responses={200: GenerationSerializer})
+    def post(self, request, generation: int):
+        draft = get_object_or_404(BoundaryGeneration.objects.select_related("town"), pk=generation)
+        try:
+            published = generation_activate(generation=draft)
+        except GenerationError as exc:
+            return Response({"detail": str(exc), "problems": exc.problems}, status=status.HTTP_409_CONFLICT)
+        published.n_grids = published.grids.count()
+        return Response(GenerationSerializer(_generation(published)).data)
