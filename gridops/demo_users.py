@@ -23,7 +23,7 @@ class DemoUser:
 DEMO_USERS = [
     DemoUser("admin", "gongdao-admin", None, "administrator: Django admin with map widgets", superuser=True),
     DemoUser("operator", "gongdao-operator", "operator", "command-centre operator (指挥中心): /command/"),
-    DemoUser("planner", "gongdao-planner", "planner", "grid office planner (网格办)"),
+    DemoUser("planner", "gongdao-planner", "planner", "grid office planner (网格办): /planner/"),
     DemoUser("leader", "gongdao-leader", "town_leader", "town leader (镇领导): reads everything, /review/"),
     DemoUser("gridleader", "gongdao-gridleader", "grid_leader", "grid leader (网格长) of grid 001: /my/",
              person="leader"),

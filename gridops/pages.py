@@ -10,6 +10,8 @@ COMMAND_ROLES = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER}
 def home_for(user) -> str:
     """Return the home page of a logged-in user."""
     roles = Actor.of(user).global_roles()
+    if Role.OPERATOR not in roles and Role.PLANNER in roles:
+        return "/planner/"
     if Role.TOWN_LEADER in roles and Role.OPERATOR not in roles:
         return "/review/"
     if roles & COMMAND_ROLES:

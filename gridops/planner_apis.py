@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import shapely
 from django.contrib.gis.gdal import GDALException, SpatialReference
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Count
@@ -129,6 +130,27 @@ class GridBoundaryApi(APIView):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"type": "Feature", "id": grid.code, "geometry": json.loads(grid.boundary.geojson),
                          "properties": {"code": grid.code, "name": grid.name, "generation": grid.generation_id}})
+
+
+class GenerationGridsApi(APIView):
+    """The generation's grids at full precision (the public grid layer rounds to 7 decimals): an editor
+    that sends a boundary back must send what it was given, or its untouched edges would no longer
+    match the neighbours' by a few millimetres (slivers of square metres along a kilometre)."""
+
+    permission_classes = [MayPlan]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, generation: int):
+        generation = get_object_or_404(BoundaryGeneration, pk=generation)
+        grids = generation.grids.select_related("village", "team__leader").order_by("code")
+        return Response({"type": "FeatureCollection", "generation": generation.pk, "status": generation.status,
+                         "features": [{
+                             "type": "Feature", "id": g.code, "geometry": json.loads(shapely.to_geojson(
+                                 shapely.from_wkb(bytes(g.boundary.wkb)))),
+                             "properties": {"code": g.code, "name": g.name, "kind": g.kind, "purpose": g.purpose,
+                                            "village_code": g.village.code, "village_name": g.village.name,
+                                            "leader": g.team.leader.name if hasattr(g, "team") else None},
+                         } for g in grids]})
 
 
 class PreviewApi(APIView):

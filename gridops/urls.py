@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from cameras.apis import CameraViewSet
 from gridops import views
 from gridops.api_views import CategoryApi, MeApi
-from gridops.planner_apis import GenerationsApi, GridBoundaryApi, PreviewApi, PublishApi
+from gridops.planner_apis import GenerationGridsApi, GenerationsApi, GridBoundaryApi, PreviewApi, PublishApi
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
 from incidents.apis import IncidentViewSet
@@ -31,9 +31,11 @@ urlpatterns = [
     path("api/review/heatmap/", HeatmapApi.as_view(), name="heatmap"),
     path("api/review/trend/", TrendApi.as_view(), name="trend"),
     path("review/", views.review_page, name="review"),
+    path("planner/", views.planner_page, name="planner"),
     path("api/generations/", GenerationsApi.as_view(), name="generations"),
     path("api/generations/<int:generation>/grids/<str:code>/boundary/", GridBoundaryApi.as_view(),
          name="grid-boundary"),
+    path("api/generations/<int:generation>/grids/", GenerationGridsApi.as_view(), name="generation-grids"),
     path("api/generations/<int:generation>/preview/", PreviewApi.as_view(), name="generation-preview"),
     path("api/generations/<int:generation>/publish/", PublishApi.as_view(), name="generation-publish"),
     path("api/", include(router.urls)),

@@ -42,6 +42,12 @@ def my_page(request):
 
 
 @login_required
+def planner_page(request):
+    """Render the planner's boundary editor (drafts, vertices, preview, publish)."""
+    return render(request, "planner.html", _context())
+
+
+@login_required
 def review_page(request):
     """Render the leaders' review (研判): heatmap, hotspots, trend and assessment of the visible incidents."""
     return render(request, "review.html", _context())

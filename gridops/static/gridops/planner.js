@@ -1,0 +1,264 @@
+/* The planner's boundary editor (网格办): start a draft from the active generation, move grid
+   vertices, save, check what publishing would change, publish. The server decides what is valid
+   (the preview, and the publication, which refuses a draft that does not partition its villages).
+
+   The vertex editor is the platform's own (a few dozen lines on Leaflet markers): a vertex that
+   neighbouring grids of the same kind share moves in all of them at once, so moving an edge keeps the
+   partition whole. Leaflet-Geoman's free edition edits one layer at a time; moving shared vertices
+   together ("pinning") is in its paid edition only. */
+(function () {
+  "use strict";
+  var GL = window.GridLive, esc = GL.esc;
+  var el = document.getElementById("map");
+  var map = L.map(el, { zoomSnap: 0.25, maxZoom: 20 });
+  GL.tileLayer(map, el);
+  map.setView([32.59, 119.34], 12);
+  var body = document.body;
+  var S = { generations: [], current: null, grids: new Map(), vertices: new Map(), selected: null,
+            dirty: new Set(), preview: null };
+  var gridLayer = L.layerGroup().addTo(map), handles = L.layerGroup().addTo(map);
+  var $ = function (id) { return document.getElementById(id); };
+  window.gridops = { map: map, state: S, handleAt: handleAt, select: select };
+
+  function message(text, bad) {
+    var m = $("message");
+    m.textContent = text || "";
+    m.className = "pl-message" + (bad ? " bad" : "");
+  }
+  function key(lon, lat) { return lon + "," + lat; }
+  function isDraft() { return S.current && S.current.status === "draft"; }
+
+  /* ---- generations ---- */
+  function loadGenerations(openId) {
+    return GL.getJSON("/api/generations/").then(function (list) {
+      S.generations = list.filter(function (g) { return g.town === body.dataset.town; });
+      var target = S.generations.find(function (g) { return g.id === openId; }) ||
+        S.generations.find(function (g) { return g.status === "draft"; }) ||
+        S.generations.find(function (g) { return g.status === "active"; });
+      renderGenerations();
+      return target ? open(target) : null;
+    });
+  }
+  function renderGenerations() {
+    $("generations").innerHTML = S.generations.map(function (g) {
+      return '<li data-generation="' + g.id + '" class="' + (S.current && S.current.id === g.id ? "current" : "") + '">' +
+        '<span class="status ' + esc(g.status) + '">' + esc(g.status) + "</span> #" + g.id + " " + esc(g.description || "") +
+        ' <span class="muted">' + (g.grids === null ? "" : g.grids + " 网格 grids") + "</span></li>";
+    }).join("");
+  }
+  $("generations").addEventListener("click", function (e) {
+    var li = e.target.closest("[data-generation]");
+    if (!li) { return; }
+    if (S.dirty.size && !window.confirm("放弃未保存的修改？ Discard the unsaved changes?")) { return; }
+    open(S.generations.find(function (g) { return g.id === Number(li.dataset.generation); }));
+  });
+  $("new-draft").addEventListener("click", function () {
+    message("…");
+    GL.postJSON("/api/generations/", { town: body.dataset.town, description: "" }).then(function (draft) {
+      message("草稿 #" + draft.id + " 已建 draft created: " + draft.grids + " grids and their teams copied");
+      return loadGenerations(draft.id);
+    }).catch(function (err) { message(err.message, true); });
+  });
+
+  /* ---- the grids of one generation ---- */
+  function open(generation) {
+    S.current = generation;
+    S.selected = null;
+    S.dirty.clear();
+    S.preview = null;
+    renderGenerations();
+    handles.clearLayers();
+    $("editing").hidden = $("preview-block").hidden = !isDraft();
+    $("preview-result").innerHTML = "";
+    $("publish").disabled = true;
+    body.dataset.planner = "loading";
+    return GL.getJSON("/api/generations/" + generation.id + "/grids/").then(function (fc) {
+      gridLayer.clearLayers();
+      handles.clearLayers();
+      S.grids.clear();
+      fc.features.forEach(function (f) {
+        var polys = f.geometry.type === "Polygon" ? [f.geometry.coordinates] : f.geometry.coordinates;
+        var grid = { code: f.properties.code, props: f.properties, polys: polys, layer: null };
+        grid.layer = L.polygon(latLngs(polys), styleOf(grid)).bindTooltip(esc(grid.code.slice(-3) + " " + grid.props.name),
+                                                                          { sticky: true });
+        grid.layer.on("click", function () { select(grid.code); });
+        grid.layer.addTo(gridLayer);
+        S.grids.set(grid.code, grid);
+      });
+      indexVertices();
+      if (!map._loadedOnce) {
+        var b = gridLayer.getLayers().length ? L.featureGroup(gridLayer.getLayers()).getBounds() : null;
+        if (b && b.isValid()) { map.fitBounds(b, { padding: [10, 10] }); }
+        map._loadedOnce = true;
+      }
+      $("editing-what").textContent = "#" + generation.id;
+      renderEditing();
+      body.dataset.planner = "ready";
+      el.dataset.loaded = "true";
+    }).catch(function (err) { body.dataset.planner = "error"; message(err.message, true); });
+  }
+  function latLngs(polys) {
+    return polys.map(function (rings) {
+      return rings.map(function (ring) { return ring.slice(0, -1).map(function (c) { return [c[1], c[0]]; }); });
+    });
+  }
+  function styleOf(grid) {
+    var dedicated = grid.props.kind === "dedicated", sel = S.selected === grid.code, dirty = S.dirty.has(grid.code);
+    return { color: sel ? "#c92a2a" : dedicated ? "#d9480f" : "#2b7bb9", weight: sel ? 3 : dedicated ? 2 : 1,
+             dashArray: dedicated ? "4 3" : null, fillColor: dirty ? "#ffd43b" : dedicated ? "#ffa94d" : "#9cc9ea",
+             fillOpacity: dirty ? 0.35 : 0.15 };
+  }
+  /* Every vertex position -> where it occurs: [grid code, polygon, ring, index], within one kind. */
+  function indexVertices() {
+    S.vertices.clear();
+    S.grids.forEach(function (grid) {
+      grid.polys.forEach(function (rings, p) {
+        rings.forEach(function (ring, r) {
+          ring.forEach(function (c, i) {
+            var k = grid.props.kind + "|" + key(c[0], c[1]);
+            if (!S.vertices.has(k)) { S.vertices.set(k, []); }
+            S.vertices.get(k).push([grid.code, p, r, i]);
+          });
+        });
+      });
+    });
+  }
+  function sharers(k) {
+    var codes = new Set();
+    (S.vertices.get(k) || []).forEach(function (ref) { codes.add(ref[0]); });
+    return codes;
+  }
+
+  /* ---- selecting a grid, moving vertices ---- */
+  function select(code) {
+    S.selected = code;
+    S.grids.forEach(function (g) { g.layer.setStyle(styleOf(g)); });
+    showHandles();
+    renderEditing();
+  }
+  function showHandles() {
+    handles.clearLayers();
+    var grid = S.grids.get(S.selected);
+    if (!grid || !isDraft()) { return; }
+    var seen = new Set();
+    grid.polys.forEach(function (rings) {
+      rings.forEach(function (ring) {
+        ring.slice(0, -1).forEach(function (c) {
+          var k = grid.props.kind + "|" + key(c[0], c[1]);
+          if (seen.has(k)) { return; }
+          seen.add(k);
+          var shared = sharers(k).size > 1;
+          var m = L.marker([c[1], c[0]], {
+            draggable: true, keyboard: false,
+            icon: L.divIcon({ className: "vx" + (shared ? " shared" : ""), iconSize: [12, 12] })
+          });
+          m.vertexKey = k;
+          m.on("drag", function () { moveVertex(m, m.getLatLng()); });
+          m.on("dragend", function () { renderEditing(); });
+          m.addTo(handles);
+        });
+      });
+    });
+  }
+  function moveVertex(marker, latlng) {
+    var refs = S.vertices.get(marker.vertexKey);
+    if (!refs) { return; }
+    var kind = marker.vertexKey.split("|")[0], lon = latlng.lng, lat = latlng.lat;
+    var k = kind + "|" + key(lon, lat);
+    var touched = new Set();
+    refs.forEach(function (ref) {
+      var grid = S.grids.get(ref[0]);
+      grid.polys[ref[1]][ref[2]][ref[3]] = [lon, lat];
+      touched.add(grid);
+    });
+    S.vertices.delete(marker.vertexKey);
+    S.vertices.set(k, (S.vertices.get(k) || []).concat(refs));
+    marker.vertexKey = k;
+    touched.forEach(function (grid) {
+      grid.layer.setLatLngs(latLngs(grid.polys));
+      S.dirty.add(grid.code);
+      grid.layer.setStyle(styleOf(grid));
+    });
+    S.preview = null;
+    $("publish").disabled = true;
+  }
+  /* Where (container pixels) the handle at this vertex is, for tests and keyboards alike. */
+  function handleAt(lon, lat) {
+    var p = map.latLngToContainerPoint([lat, lon]), r = el.getBoundingClientRect();
+    return { x: r.left + p.x, y: r.top + p.y };
+  }
+  function renderEditing() {
+    var grid = S.grids.get(S.selected);
+    $("selected").innerHTML = grid ? "<b>" + esc(grid.code) + "</b> " + esc(grid.props.name) + " · " +
+      esc(grid.props.village_name) + (grid.props.leader ? " · 网格长 " + esc(grid.props.leader) : "") : "未选择网格 no grid selected";
+    $("dirty-count").textContent = S.dirty.size ? "(" + S.dirty.size + ")" : "";
+    $("save").disabled = $("discard").disabled = !S.dirty.size;
+    body.dataset.dirty = String(S.dirty.size);
+  }
+
+  /* ---- save, discard ---- */
+  $("save").addEventListener("click", function () {
+    var codes = Array.from(S.dirty), id = S.current.id;
+    $("save").disabled = true;
+    message("保存中 saving " + codes.length + "…");
+    codes.reduce(function (chain, code) {
+      return chain.then(function () {
+        var grid = S.grids.get(code);
+        return GL.request("PUT", "/api/generations/" + id + "/grids/" + code + "/boundary/",
+                          { geometry: { type: "MultiPolygon", coordinates: grid.polys } }).then(function () {
+          S.dirty.delete(code);
+          grid.layer.setStyle(styleOf(grid));
+        });
+      });
+    }, Promise.resolve()).then(function () {
+      message("已保存 saved " + codes.length + " 网格 grids");
+      renderEditing();
+      body.dataset.saved = String(Number(body.dataset.saved || 0) + 1);
+    }).catch(function (err) {
+      message(err.message, true);
+      renderEditing();
+    });
+  });
+  $("discard").addEventListener("click", function () { open(S.current); });
+
+  /* ---- preview, publish ---- */
+  $("preview").addEventListener("click", function () {
+    if (S.dirty.size) { message("先保存 save the changes first", true); return; }
+    $("preview-result").textContent = "…";
+    GL.getJSON("/api/generations/" + S.current.id + "/preview/").then(function (p) {
+      S.preview = p;
+      var list = function (items, fmt) {
+        return items.length ? "<ul>" + items.slice(0, 20).map(function (x) { return "<li>" + fmt(x) + "</li>"; }).join("") +
+          (items.length > 20 ? "<li>… " + (items.length - 20) + "</li>" : "") + "</ul>" : '<p class="muted">无 none</p>';
+      };
+      var move = function (x) { return esc((x.from_grid || "–") + " → " + (x.to_grid || "–")); };
+      $("preview-result").innerHTML =
+        (p.valid ? '<p class="ok" data-valid="true">分区有效 the grids partition every village</p>'
+                 : '<p class="bad" data-valid="false">分区无效 not a partition: cannot be published</p>' +
+                   list(p.problems, esc)) +
+        "<h4>改动的网格 changed grids (" + p.changed_grids.length + ")</h4>" +
+        list(p.changed_grids, function (c) {
+          return esc(c.code + " " + c.change + (c.area_m2 === null ? "" : " " + c.area_m2 + " m²"));
+        }) +
+        "<h4>换网格的在办事件 open incidents in another grid (" + p.incidents_moved + ")</h4>" +
+        list(p.incidents, function (x) { return "INC-" + String(x.id).padStart(7, "0") + " " + move(x); }) +
+        "<h4>换网格的摄像头 cameras in another grid (" + p.cameras.length + ")</h4>" +
+        list(p.cameras, function (x) { return esc(x.code) + " " + move(x); }) +
+        "<h4>无团队的网格 grids without a team (" + p.grids_without_team.length + ")</h4>" + list(p.grids_without_team, esc);
+      $("publish").disabled = !p.valid;
+      body.dataset.preview = p.valid ? "valid" : "invalid";
+    }).catch(function (err) { $("preview-result").textContent = ""; message(err.message, true); });
+  });
+  $("publish").addEventListener("click", function () {
+    if (!window.confirm("发布草稿 #" + S.current.id + "？ Publish this draft as the active generation?")) { return; }
+    GL.postJSON("/api/generations/" + S.current.id + "/publish/").then(function (g) {
+      message("已发布 published: #" + g.id + " is now active");
+      return loadGenerations(g.id);
+    }).catch(function (err) {
+      var problems = err.data && err.data.problems ? ": " + err.data.problems.join("; ") : "";
+      message(err.message + problems, true);
+    });
+  });
+
+  loadGenerations().catch(function (err) { body.dataset.planner = "error"; message(err.message, true); });
+})();

@@ -1,0 +1,116 @@
+"""The planner's editor in a real browser: a draft from the active generation, a shared vertex dragged
+on the map moves in every grid that shares it, the edit is saved, the preview says the partition
+holds, and the draft is published; nothing is loaded from outside."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import shapely
+
+from gis_core.geometry import to_metric
+from grids.models import BoundaryGeneration, Grid
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TIMEOUT = 10_000
+SCREENSHOTS = os.environ.get("GRIDOPS_SCREENSHOT_DIR")
+
+
+def _vertices(grid: Grid) -> set[tuple[float, float]]:
+    shape = shapely.from_wkb(bytes(grid.boundary.wkb))
+    return {tuple(c) for c in shapely.get_coordinates(shape.boundary).tolist()}
+
+
+def _movable_vertex() -> tuple[tuple[float, float], list[str]]:
+    """A vertex that two or more comprehensive grids of one village share, that no other grid's edge
+    passes through, at least 60 m from the village's outline and from every other edge."""
+    grids = list(Grid.objects.active().filter(kind="comprehensive").select_related("village").order_by("code"))
+    shapes = {g.code: shapely.from_wkb(bytes(g.boundary.wkb)) for g in grids}
+    by_vertex: dict[tuple[float, float], list[Grid]] = {}
+    for grid in grids:
+        for v in _vertices(grid):
+            by_vertex.setdefault(v, []).append(grid)
+    for v, sharing in sorted(by_vertex.items()):
+        if len(sharing) < 2 or len({g.village_id for g in sharing}) != 1:
+            continue
+        point = to_metric(shapely.Point(v))
+        village = to_metric(shapely.from_wkb(bytes(sharing[0].village.boundary.wkb)))
+        if village.boundary.distance(point) < 60:
+            continue
+        codes = {g.code for g in sharing}
+        others = [c for c in shapes if c not in codes]
+        if all(to_metric(shapes[c].boundary).distance(point) > 60 for c in others):
+            # the sharing grids' own edges that do not end at v must be far too
+            rest = [shapely.LineString(seg) for c in codes for seg in _segments(shapes[c]) if v not in seg]
+            if all(to_metric(seg).distance(point) > 60 for seg in rest):
+                return v, sorted(codes)
+    raise AssertionError("no movable vertex in the data set")
+
+
+def _segments(shape):
+    coords = shapely.get_coordinates(shape.boundary).tolist()
+    return [(tuple(a), tuple(b)) for a, b in zip(coords, coords[1:], strict=False) if a != b]
+
+
+def test_planner_drags_a_shared_vertex_saves_previews_and_publishes(demo_data, asgi_server, new_page):
+    (lon, lat), codes = _movable_vertex()
+    active_before = BoundaryGeneration.objects.get(town__code="321003100", status="active")
+
+    page = new_page(width=1600, height=900)
+    page.on("dialog", lambda dialog: dialog.accept())
+    login(page, asgi_server, "planner", "gongdao-planner", next_url="/")
+    page.wait_for_url("**/planner/", timeout=TIMEOUT)
+    page.wait_for_selector("body[data-planner=ready]", timeout=TIMEOUT)
+    assert page.locator("#generations li .status.active").count() == 1
+    assert page.locator("#editing").is_hidden()  # the active generation is not edited in place
+
+    page.click("#new-draft")
+    page.wait_for_function("window.gridops.state.current && window.gridops.state.current.status === 'draft' && "
+                           "document.body.dataset.planner === 'ready'", timeout=TIMEOUT)
+    draft_id = page.evaluate("window.gridops.state.current.id")
+    assert BoundaryGeneration.objects.get(pk=draft_id).status == "draft"
+
+    # Zoom to the vertex, click the first grid that shares it, drag the vertex's handle.
+    page.evaluate(f"window.gridops.map.setView([{lat}, {lon}], 17, {{animate: false}})")
+    inside = shapely.from_wkb(bytes(Grid.objects.get(generation_id=draft_id, code=codes[0]).boundary.wkb))
+    towards = inside.intersection(shapely.Point(lon, lat).buffer(0.0004)).representative_point()
+    spot = page.evaluate(f"window.gridops.handleAt({towards.x}, {towards.y})")
+    page.mouse.click(spot["x"], spot["y"])
+    page.wait_for_function(f"window.gridops.state.selected === '{codes[0]}'", timeout=TIMEOUT)
+    handle = page.evaluate(f"window.gridops.handleAt({lon}, {lat})")
+    assert page.locator(".vx.shared").count() >= 1
+    page.mouse.move(handle["x"], handle["y"])
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 14, handle["y"] + 9, steps=6)
+    page.mouse.up()
+    page.wait_for_function(f"Number(document.body.dataset.dirty) === {len(codes)}", timeout=TIMEOUT)
+
+    page.click("#save")
+    page.wait_for_selector("body[data-saved='1']", timeout=TIMEOUT)
+    for code in codes:  # the vertex moved, in every grid that shares it, to the same new place
+        vertices = _vertices(Grid.objects.get(generation_id=draft_id, code=code))
+        assert (lon, lat) not in vertices
+    moved = set.intersection(*(_vertices(Grid.objects.get(generation_id=draft_id, code=c)) for c in codes))
+    (new_point,) = [v for v in moved if v not in _vertices(Grid.objects.get(generation_id=active_before.pk,
+                                                                                   code=codes[0]))]
+    distance = to_metric(shapely.Point(new_point)).distance(to_metric(shapely.Point(lon, lat)))
+    assert 5 < distance < 40  # metres: the drag, at zoom 17
+
+    page.click("#preview")
+    page.wait_for_selector("body[data-preview=valid]", timeout=TIMEOUT)
+    assert page.locator("#preview-result [data-valid=true]").count() == 1
+    assert page.locator("#publish").is_enabled()
+    page.click("#publish")
+    page.wait_for_function(f"window.gridops.state.current && window.gridops.state.current.id === {draft_id} && "
+                           "window.gridops.state.current.status === 'active'", timeout=TIMEOUT)
+    page.wait_for_selector("body[data-planner=ready]", timeout=TIMEOUT)
+    assert page.locator("#editing").is_hidden() and page.locator(".vx").count() == 0  # published: read-only
+    assert BoundaryGeneration.objects.get(town__code="321003100", status="active").pk == draft_id
+    active_before.refresh_from_db()
+    assert active_before.status == "retired"
+
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, "planner.png"))
+    assert page.console_errors == []
+    assert page.foreign_requests == []
