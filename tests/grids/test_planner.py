@@ -180,3 +180,21 @@ def test_only_planners_may_plan(groups):
     assert client.post(f"/api/generations/{draft.pk}/publish/").status_code == 403
     assert APIClient().get("/api/generations/").status_code in (401, 403)
     assert BoundaryGeneration.objects.get(pk=draft.pk).status == "draft"
+
+
+def test_what_the_editor_is_served_goes_back_unchanged():
+    """The editor's layer is served at full precision: sending a grid back as it came changes no
+    coordinate, so the neighbours' shared edges still match exactly."""
+    planner = _client("planner")
+    draft = planner.post("/api/generations/", {"town": "321003100"}, format="json").json()["id"]
+    served = planner.get(f"/api/generations/{draft}/grids/").json()
+    assert len(served["features"]) == 53
+    before = {g.code: bytes(g.boundary.wkb) for g in Grid.objects.filter(generation_id=draft)}
+    for feature in served["features"][:10]:
+        answer = planner.put(f"/api/generations/{draft}/grids/{feature['id']}/boundary/",
+                             {"geometry": feature["geometry"]}, format="json")
+        assert answer.status_code == 200
+    after = {g.code: bytes(g.boundary.wkb) for g in Grid.objects.filter(generation_id=draft)}
+    assert after == before
+    assert planner.get(f"/api/generations/{draft}/preview/").json()["changed_grids"] == []
+    assert _client("operator").get(f"/api/generations/{draft}/grids/").status_code == 403
