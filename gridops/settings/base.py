@@ -136,6 +136,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Villages, grids, teams, cameras and point location for town grid governance.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the people's roles appear on people, team posts and categories: one named enum for all
+    "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role"},
 }
 
 # Map: optional base tile layer (off by default: the command centre runs on a closed network).
