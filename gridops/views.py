@@ -10,8 +10,11 @@ from grids.models import Town
 
 
 def _context() -> dict:
+    town = Town.objects.order_by("code").first()
+    centre = town.boundary.point_on_surface if town is not None else None
     return {
-        "town": Town.objects.order_by("code").first(),
+        "town": town,
+        "town_center": f"{centre.y:.6f},{centre.x:.6f}" if centre is not None else "",
         "tile_url": settings.MAP_TILE_URL,
         "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
     }

@@ -7,7 +7,6 @@ import json
 
 import pytest
 import shapely
-from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from gis_core.geometry import from_metric, to_metric
@@ -20,13 +19,7 @@ from tests.incidents import factories as f
 pytestmark = pytest.mark.django_db
 
 
-def _client(*groups: str) -> APIClient:
-    user = User.objects.create_user(f"planner-{User.objects.count()}", password="x")
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+_client = f.api_client
 
 
 def _shape(grid: Grid):

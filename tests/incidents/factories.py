@@ -13,6 +13,7 @@ import shapely
 from django.contrib.auth.models import Group, User
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.utils import timezone
+from rest_framework.test import APIClient
 from shapely.ops import polylabel
 
 from gis_core.coords import from_wgs84, to_wgs84
@@ -119,6 +120,13 @@ def user(*groups: str, person: Person | None = None, username: str | None = None
         person.user = account
         person.save(update_fields=["user"])
     return account
+
+
+def api_client(*groups: str, person: Person | None = None) -> APIClient:
+    """Return an API client logged in as a new user in ``groups`` (linked to ``person`` when given)."""
+    client = APIClient()
+    client.force_authenticate(user(*groups, person=person))
+    return client
 
 
 def actor(*groups: str, person: Person | None = None) -> Actor:

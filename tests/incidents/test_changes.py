@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HEADER = "X-Changes-Cursor"
 
 
-def _client(*groups: str, person=None) -> APIClient:
-    user = User.objects.create_user(f"changes-{User.objects.count()}", password="x")
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    if person is not None:
-        person.user = user
-        person.save(update_fields=["user"])
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+_client = f.api_client
 
 
 def _ids(response) -> set[int]:

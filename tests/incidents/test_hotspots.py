@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.django_db
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 
-def _client(*groups: str, person=None) -> APIClient:
-    user = User.objects.create_user(f"review-{User.objects.count()}", password="x")
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    if person is not None:
-        person.user = user
-        person.save(update_fields=["user"])
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+_client = f.api_client
 
 
 def _centre(cell: float) -> tuple[float, float]:

@@ -5,9 +5,7 @@
   "use strict";
   var GL = window.GridLive, esc = GL.esc;
   var el = document.getElementById("map");
-  var map = L.map(el, { zoomSnap: 0.25, maxZoom: 19 });
-  GL.tileLayer(map, el);
-  map.setView([32.59, 119.34], 12);
+  var map = GL.pageMap(el, 19);
 
   var store = new GL.IncidentStore();
   var S = { me: null, roles: [], selected: null, feature: null, events: null, ctx: null, error: "", form: null,

@@ -422,6 +422,16 @@
     return function () { clearTimeout(t); t = setTimeout(fn, ms); };
   }
 
+  /* The page's map on `el`: the optional base tiles, and a first view on the town (the element's
+     data-center, "lat,lon", from the server) until the page fits its layers. */
+  function pageMap(el, maxZoom) {
+    var map = L.map(el, { zoomSnap: 0.25, maxZoom: maxZoom || 19 });
+    tileLayer(map, el);
+    var c = (el.dataset.center || "").split(",").map(Number);
+    if (c.length === 2 && isFinite(c[0]) && isFinite(c[1])) { map.setView(c, 12); } else { map.setView([0, 0], 2); }
+    return map;
+  }
+
   function tileLayer(map, el) {
     var tileUrl = el.dataset.tileUrl;
     if (tileUrl) { L.tileLayer(tileUrl, { attribution: el.dataset.tileAttribution || "" }).addTo(map); }
@@ -488,7 +498,7 @@
     fetchFeatures: fetchFeatures, loadOpen: loadOpen, times: times, isOpen: isOpen, isOverdue: isOverdue, dueMs: dueMs, fmtTime: fmtTime,
     fmtDue: fmtDue, stateLabel: stateLabel, stateBadge: stateBadge, actionLabel: actionLabel,
     symbolSvg: symbolSvg, incidentIcon: incidentIcon, clusterIcon: clusterIcon, latLngOf: latLngOf, IncidentStore: IncidentStore,
-    connectLive: connectLive, debounce: debounce, tileLayer: tileLayer, teamHtml: teamHtml,
+    connectLive: connectLive, debounce: debounce, tileLayer: tileLayer, pageMap: pageMap, teamHtml: teamHtml,
     timelineHtml: timelineHtml, actionFormHtml: actionFormHtml, actionBody: actionBody
   };
 }());

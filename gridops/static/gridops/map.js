@@ -7,7 +7,8 @@
   if (tileUrl) {
     L.tileLayer(tileUrl, { attribution: el.dataset.tileAttribution || "" }).addTo(map);
   }
-  map.setView([32.59, 119.34], 12);
+  var centre = (el.dataset.center || "").split(",").map(Number);  // the town, until the layers are fitted
+  map.setView(centre.length === 2 && isFinite(centre[0]) && isFinite(centre[1]) ? centre : [0, 0], centre.length === 2 ? 12 : 2);
 
   var ROLE = { grid_worker: "专职网格员", cadre: "机关干部", police: "民辅警", enforcement: "综合执法队员" };
 

@@ -10,9 +10,7 @@
   "use strict";
   var GL = window.GridLive, esc = GL.esc;
   var el = document.getElementById("map");
-  var map = L.map(el, { zoomSnap: 0.25, maxZoom: 20 });
-  GL.tileLayer(map, el);
-  map.setView([32.59, 119.34], 12);
+  var map = GL.pageMap(el, 20);
   var body = document.body;
   var S = { generations: [], current: null, grids: new Map(), vertices: new Map(), selected: null,
             dirty: new Set(), preview: null };

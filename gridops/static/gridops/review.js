@@ -5,9 +5,7 @@
   "use strict";
   var GL = window.GridLive, esc = GL.esc;
   var el = document.getElementById("map");
-  var map = L.map(el, { zoomSnap: 0.25, maxZoom: 18 });
-  GL.tileLayer(map, el);
-  map.setView([32.59, 119.34], 12);
+  var map = GL.pageMap(el, 18);
   var form = document.getElementById("filters");
   var names = {};  // category code -> Chinese name
   var G = window.gridops = { map: map, cells: [], trend: [], assessment: null, loads: 0 };
