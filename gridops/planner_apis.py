@@ -1,7 +1,8 @@
 """The planner's API (网格办): drafts of a boundary generation, redrawing a draft's grid, the preview of
 what publishing would change, and publishing (which refuses an invalid partition).
 
-Only planners (and superusers) may use it: the check is ``MayPlan``, here, on every view.
+Only planners (and superusers) may use it: the check is ``may_plan``, here, on every view (``MayPlan``)
+and on the planner's page.
 """
 from __future__ import annotations
 
@@ -25,13 +26,16 @@ from incidents.permissions import Actor, Role
 from incidents.planning import generation_preview
 
 
+def may_plan(user) -> bool:
+    """Return whether the user may edit boundary generations (a planner, or a superuser)."""
+    return bool(user and user.is_authenticated and (user.is_superuser or Role.PLANNER in Actor.of(user).global_roles()))
+
+
 class MayPlan(BasePermission):
     message = "only planners may edit boundary generations"
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated
-                    and (user.is_superuser or Role.PLANNER in Actor.of(user).global_roles()))
+        return may_plan(request.user)
 
 
 def _generation(generation: BoundaryGeneration) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
 from gridops.pages import home_for
@@ -46,7 +47,11 @@ def my_page(request):
 
 @login_required
 def planner_page(request):
-    """Render the planner's boundary editor (drafts, vertices, preview, publish)."""
+    """Render the planner's boundary editor (drafts, vertices, preview, publish); planners only, as its API."""
+    from gridops.planner_apis import may_plan
+
+    if not may_plan(request.user):
+        raise PermissionDenied("only planners edit boundary generations")
     return render(request, "planner.html", _context())
 
 

@@ -191,3 +191,10 @@ def test_what_the_editor_is_served_goes_back_unchanged():
     assert after == before
     assert planner.get(f"/api/generations/{draft}/preview/").json()["changed_grids"] == []
     assert _client("operator").get(f"/api/generations/{draft}/grids/").status_code == 403
+
+
+@pytest.mark.parametrize(("groups", "status"), [(("planner",), 200), (("operator",), 403), (("town_leader",), 403),
+                                                ((), 403)])
+def test_the_planner_page_is_for_planners(client, groups, status):
+    client.force_login(f.user(*groups))
+    assert client.get("/planner/", HTTP_HOST="127.0.0.1").status_code == status
