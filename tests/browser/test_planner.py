@@ -114,3 +114,59 @@ def test_planner_drags_a_shared_vertex_saves_previews_and_publishes(demo_data, a
         page.screenshot(path=os.path.join(SCREENSHOTS, "planner.png"))
     assert page.console_errors == []
     assert page.foreign_requests == []
+
+
+def _shared_edge() -> tuple[tuple[float, float], tuple[float, float], list[str]]:
+    """An edge two comprehensive grids of one village share, longer than 60 m, whose middle is at
+    least 25 m from every other edge."""
+    grids = list(Grid.objects.active().filter(kind="comprehensive").order_by("code"))
+    segments = {g.code: _segments(shapely.from_wkb(bytes(g.boundary.wkb))) for g in grids}
+    owners: dict[frozenset, list[Grid]] = {}
+    for g in grids:
+        for a, b in segments[g.code]:
+            owners.setdefault(frozenset((a, b)), []).append(g)
+    every = [(a, b) for segs in segments.values() for a, b in segs]
+    for edge, sharing in sorted(owners.items(), key=lambda kv: sorted(kv[0])):
+        if len(sharing) != 2 or sharing[0].village_id != sharing[1].village_id:
+            continue
+        a, b = sorted(edge)
+        middle = to_metric(shapely.Point((a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
+        others = [shapely.LineString(s) for s in every if frozenset(s) != edge]
+        if to_metric(shapely.LineString([a, b])).length > 60 and all(
+                to_metric(s).distance(middle) > 25 for s in others):
+            return a, b, sorted(g.code for g in sharing)
+    raise AssertionError("no suitable shared edge")
+
+
+def test_planner_adds_a_vertex_on_a_shared_edge(demo_data, asgi_server, new_page):
+    a, b, codes = _shared_edge()
+    middle = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    page = new_page(width=1600, height=900)
+    login(page, asgi_server, "planner", "gongdao-planner", next_url="/")
+    page.wait_for_selector("body[data-planner=ready]", timeout=TIMEOUT)
+    page.click("#new-draft")
+    page.wait_for_function("window.gridops.state.current && window.gridops.state.current.status === 'draft' && "
+                           "document.body.dataset.planner === 'ready'", timeout=TIMEOUT)
+    draft_id = page.evaluate("window.gridops.state.current.id")
+    page.evaluate(f"window.gridops.map.setView([{middle[1]}, {middle[0]}], 17, {{animate: false}})")
+    page.evaluate(f"window.gridops.select('{codes[0]}')")
+    mids = page.evaluate("window.gridops.midpoints()")
+    (mid,) = [m for m in mids if {tuple(m["a"]), tuple(m["b"])} == {a, b}]
+    assert sorted(mid["grids"]) == codes
+
+    start = page.evaluate(f"window.gridops.handleAt({mid['lon']}, {mid['lat']})")
+    page.mouse.move(start["x"], start["y"])
+    page.mouse.down()
+    page.mouse.move(start["x"] + 6, start["y"] - 5, steps=5)
+    page.mouse.up()
+    page.wait_for_function("Number(document.body.dataset.dirty) === 2", timeout=TIMEOUT)
+    page.click("#save")
+    page.wait_for_selector("body[data-saved='1']", timeout=TIMEOUT)
+
+    before = _vertices(Grid.objects.active().get(code=codes[0]))
+    after = [_vertices(Grid.objects.get(generation_id=draft_id, code=c)) for c in codes]
+    (added,) = set.intersection(*after) - before  # one new vertex, in both grids
+    assert 3 < to_metric(shapely.Point(added)).distance(to_metric(shapely.Point(middle))) < 20
+    page.click("#preview")
+    page.wait_for_selector("body[data-preview=valid]", timeout=TIMEOUT)
+    assert page.console_errors == [] and page.foreign_requests == []

@@ -16,7 +16,7 @@
             dirty: new Set(), preview: null };
   var gridLayer = L.layerGroup().addTo(map), handles = L.layerGroup().addTo(map);
   var $ = function (id) { return document.getElementById(id); };
-  window.gridops = { map: map, state: S, handleAt: handleAt, select: select };
+  window.gridops = { map: map, state: S, handleAt: handleAt, select: select, midpoints: function () { return midpoints(); } };
 
   function message(text, bad) {
     var m = $("message");
@@ -155,8 +155,56 @@
           m.on("dragend", function () { renderEditing(); });
           m.addTo(handles);
         });
+        // A handle in the middle of each edge: dragging it adds a vertex there, in every grid with that edge.
+        for (var i = 0; i + 1 < ring.length; i++) { midpointHandle(grid, ring[i], ring[i + 1]); }
       });
     });
+  }
+  function midpointHandle(grid, a, b) {
+    var m = L.marker([(a[1] + b[1]) / 2, (a[0] + b[0]) / 2], {
+      draggable: true, keyboard: false, icon: L.divIcon({ className: "vx mid", iconSize: [10, 10] })
+    });
+    m.edge = [a.slice(), b.slice()];
+    m.on("dragstart", function () { m.vertexKey = insertVertex(grid.props.kind, m.edge[0], m.edge[1], m.getLatLng()); });
+    m.on("drag", function () { moveVertex(m, m.getLatLng()); });
+    m.on("dragend", function () { showHandles(); renderEditing(); });
+    m.addTo(handles);
+  }
+  /* Put a new vertex between a and b in every ring (of grids of this kind) where they follow each
+     other, either way round; return its key. */
+  function insertVertex(kind, a, b, latlng) {
+    var c = [latlng.lng, latlng.lat], ka = key(a[0], a[1]), kb = key(b[0], b[1]);
+    S.grids.forEach(function (grid) {
+      if (grid.props.kind !== kind) { return; }
+      grid.polys.forEach(function (rings) {
+        rings.forEach(function (ring) {
+          for (var i = 0; i + 1 < ring.length; i++) {
+            var k0 = key(ring[i][0], ring[i][1]), k1 = key(ring[i + 1][0], ring[i + 1][1]);
+            if ((k0 === ka && k1 === kb) || (k0 === kb && k1 === ka)) {
+              ring.splice(i + 1, 0, c.slice());
+              S.dirty.add(grid.code);
+              grid.layer.setLatLngs(latLngs(grid.polys));
+              grid.layer.setStyle(styleOf(grid));
+              i += 1;
+            }
+          }
+        });
+      });
+    });
+    indexVertices();
+    return kind + "|" + key(c[0], c[1]);
+  }
+  /* The middles of the selected grid's edges, and how many grids have each edge (for tests). */
+  function midpoints() {
+    var grid = S.grids.get(S.selected), out = [];
+    handles.eachLayer(function (m) {
+      if (!m.edge) { return; }
+      var ka = grid.props.kind + "|" + key(m.edge[0][0], m.edge[0][1]), kb = grid.props.kind + "|" + key(m.edge[1][0], m.edge[1][1]);
+      var both = Array.from(sharers(ka)).filter(function (code) { return sharers(kb).has(code); });
+      var ll = m.getLatLng();
+      out.push({ lon: ll.lng, lat: ll.lat, a: m.edge[0], b: m.edge[1], grids: both });
+    });
+    return out;
   }
   function moveVertex(marker, latlng) {
     var refs = S.vertices.get(marker.vertexKey);
