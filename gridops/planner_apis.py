@@ -164,7 +164,8 @@ class PreviewApi(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request, generation: int):
-        return Response(generation_preview(get_object_or_404(BoundaryGeneration, pk=generation)))
+        return Response(generation_preview(get_object_or_404(BoundaryGeneration, pk=generation),
+                                           Actor.of(request.user)))
 
 
 class PublishApi(APIView):

@@ -20,6 +20,8 @@ from django.db import connection
 from grids.models import BoundaryGeneration
 from grids.validation import TOLERANCE_M2, validate_generation
 from incidents.models import OPEN_STATES
+from incidents.permissions import Actor
+from incidents.selectors import incidents_visible_to
 
 MAX_LISTED = 500
 
@@ -60,9 +62,10 @@ SELECT g.code FROM grids_grid g LEFT JOIN grids_gridteam t ON t.grid_id = g.id
 WHERE g.generation_id = %(draft)s AND g.kind = 'comprehensive' AND t.id IS NULL ORDER BY g.code"""
 
 
-def generation_preview(draft: BoundaryGeneration) -> dict:
+def generation_preview(draft: BoundaryGeneration, actor: Actor) -> dict:
     """Return the problems, changed grids, moved incidents and cameras, and grids without a team of
-    publishing ``draft`` in place of its town's active generation."""
+    publishing ``draft`` in place of its town's active generation; the incidents are those the actor
+    may see (``incidents_visible_to``, the one scoping rule)."""
     active = BoundaryGeneration.objects.filter(town_id=draft.town_id, status=BoundaryGeneration.Status.ACTIVE).first()
     params = {"draft": draft.pk, "active": active.pk if active else None, "tol": TOLERANCE_M2,
               "open": list(OPEN_STATES)}
@@ -73,6 +76,9 @@ def generation_preview(draft: BoundaryGeneration) -> dict:
                    for code, kind, area in cursor.fetchall()]
         cursor.execute(_INCIDENTS, params)
         incidents = [{"id": pk, "from_grid": old, "to_grid": new} for pk, old, new in cursor.fetchall()]
+    visible = set(incidents_visible_to(actor).filter(pk__in=[i["id"] for i in incidents]).values_list("pk", flat=True))
+    incidents = [i for i in incidents if i["id"] in visible]
+    with connection.cursor() as cursor:
         cursor.execute(_CAMERAS, params)
         cameras = [{"code": code, "from_grid": old, "to_grid": new} for code, old, new in cursor.fetchall()]
         cursor.execute(_NO_TEAM, params)

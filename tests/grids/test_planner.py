@@ -7,6 +7,7 @@ import json
 
 import pytest
 import shapely
+from django.contrib.gis.geos import GEOSGeometry
 from rest_framework.test import APIClient
 
 from gis_core.geometry import from_metric, to_metric
@@ -198,3 +199,23 @@ def test_what_the_editor_is_served_goes_back_unchanged():
 def test_the_planner_page_is_for_planners(client, groups, status):
     client.force_login(f.user(*groups))
     assert client.get("/planner/", HTTP_HOST="127.0.0.1").status_code == status
+
+
+def test_the_preview_lists_only_incidents_the_actor_may_see():
+    from incidents.permissions import Actor
+    from incidents.planning import generation_preview
+
+    a, b, _ = _neighbours()
+    strip = _strip(a, b)
+    inside = from_metric(strip.representative_point())
+    moved = f.report("other", at=(inside.x, inside.y))
+    draft = generation_draft(town=Town.objects.get(code="321003100"))
+    grid_a, grid_b = draft.grids.get(code=a.code), draft.grids.get(code=b.code)
+    from grids.services import grid_redraw
+
+    grid_redraw(grid=grid_a, boundary=GEOSGeometry(to_metric(_shape(a)).union(strip).wkt, srid=4549))
+    grid_redraw(grid=grid_b, boundary=GEOSGeometry(to_metric(_shape(b)).difference(strip).wkt, srid=4549))
+    assert [i["id"] for i in generation_preview(draft, f.actor("planner"))["incidents"]] == [moved.pk]
+    outsider = GridTeam.objects.exclude(grid__village_id=b.village_id).filter(grid__generation__status="active").first()
+    assert generation_preview(draft, f.actor(person=outsider.leader))["incidents"] == []
+    assert generation_preview(draft, Actor(user=None, label="anonymous"))["incidents_moved"] == 0
