@@ -138,7 +138,7 @@ def _shared_edge() -> tuple[tuple[float, float], tuple[float, float], list[str]]
     raise AssertionError("no suitable shared edge")
 
 
-def test_planner_adds_a_vertex_on_a_shared_edge(demo_data, asgi_server, new_page):
+def test_planner_adds_a_vertex_on_a_shared_edge_and_removes_it(demo_data, asgi_server, new_page):
     a, b, codes = _shared_edge()
     middle = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
     page = new_page(width=1600, height=900)
@@ -169,4 +169,18 @@ def test_planner_adds_a_vertex_on_a_shared_edge(demo_data, asgi_server, new_page
     assert 3 < to_metric(shapely.Point(added)).distance(to_metric(shapely.Point(middle))) < 20
     page.click("#preview")
     page.wait_for_selector("body[data-preview=valid]", timeout=TIMEOUT)
+
+    # A double click on the new vertex takes it out of both grids again: back to the active boundaries.
+    spot = page.evaluate(f"window.gridops.handleAt({added[0]}, {added[1]})")
+    page.mouse.dblclick(spot["x"], spot["y"])
+    page.wait_for_function("Number(document.body.dataset.dirty) === 2", timeout=TIMEOUT)
+    page.click("#save")
+    page.wait_for_selector("body[data-saved='2']", timeout=TIMEOUT)
+    for code in codes:
+        assert _vertices(Grid.objects.get(generation_id=draft_id, code=code)) == _vertices(
+            Grid.objects.active().get(code=code))
+    page.click("#preview")
+    page.wait_for_function("document.body.dataset.preview === 'valid' && "
+                           "document.querySelector('#preview-result').textContent.includes('changed grids (0)')",
+                           timeout=TIMEOUT)
     assert page.console_errors == [] and page.foreign_requests == []

@@ -153,6 +153,7 @@
           m.vertexKey = k;
           m.on("drag", function () { moveVertex(m, m.getLatLng()); });
           m.on("dragend", function () { renderEditing(); });
+          m.on("dblclick", function () { removeVertex(m.vertexKey); });
           m.addTo(handles);
         });
         // A handle in the middle of each edge: dragging it adds a vertex there, in every grid with that edge.
@@ -170,6 +171,38 @@
     m.on("dragend", function () { showHandles(); renderEditing(); });
     m.addTo(handles);
   }
+  /* Take the vertex out of every ring (of grids of its kind) that has it, unless a ring would keep
+     fewer than three vertices. */
+  function removeVertex(k) {
+    var kind = k.split("|")[0], rings = [];
+    S.grids.forEach(function (grid) {
+      if (grid.props.kind !== kind) { return; }
+      grid.polys.forEach(function (poly) {
+        poly.forEach(function (ring, r) {
+          if (ring.some(function (c) { return kind + "|" + key(c[0], c[1]) === k; })) { rings.push([grid, poly, r]); }
+        });
+      });
+    });
+    var kept = rings.map(function (x) {
+      return x[1][x[2]].slice(0, -1).filter(function (c) { return kind + "|" + key(c[0], c[1]) !== k; });
+    });
+    if (kept.some(function (open) { return open.length < 3; })) {
+      message("不能删除：会少于三个顶点 a ring would keep fewer than three vertices", true);
+      return;
+    }
+    rings.forEach(function (x, n) {
+      x[1][x[2]] = kept[n].concat([kept[n][0].slice()]);
+      S.dirty.add(x[0].code);
+      x[0].layer.setLatLngs(latLngs(x[0].polys));
+      x[0].layer.setStyle(styleOf(x[0]));
+    });
+    indexVertices();
+    showHandles();
+    renderEditing();
+    S.preview = null;
+    $("publish").disabled = true;
+  }
+
   /* Put a new vertex between a and b in every ring (of grids of this kind) where they follow each
      other, either way round; return its key. */
   function insertVertex(kind, a, b, latlng) {
