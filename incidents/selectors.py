@@ -111,6 +111,8 @@ def incident_list(*, actor: Actor, filters: dict) -> QuerySet[Incident]:
             qs = qs.filter(**{lookup: filters[key]})
     if filters.get("changed_after"):
         qs = changed_after(qs, filters["changed_after"])
+    if filters.get("before"):
+        qs = qs.filter(pk__lt=filters["before"]).order_by("-id")
     if filters.get("triage") is not None:
         qs = qs.exclude(triage="") if filters["triage"] else qs.filter(triage="")
     if filters.get("overdue"):

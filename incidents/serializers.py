@@ -406,6 +406,11 @@ class IncidentFilter(serializers.Serializer):
         help_text="a changes cursor (the X-Changes-Cursor header of an earlier list answer): only the incidents "
                   "changed since that answer was read, exactly (nothing committed late is missed)")
 
+    before = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="keyset paging: only incidents with a smaller id, newest id first (pass the last id of the "
+                  "previous page; unlike page numbers, nothing is skipped when incidents leave the filter meanwhile)")
+
     def validate_changed_after(self, value: str) -> str:
         return validate_changes_cursor(value)
 

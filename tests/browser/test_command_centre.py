@@ -270,3 +270,33 @@ def test_a_dropped_socket_catches_up_on_reconnect(demo_data, asgi_server, new_pa
     assert page.evaluate("window.gridops.live.catchUps") > catch_ups
     assert page.console_errors == []
     assert page.foreign_requests == []
+
+
+def test_the_open_incidents_load_in_id_pages_and_none_is_skipped_when_one_closes_meanwhile(
+        demo_data, asgi_server, new_page):
+    """The page loads the open incidents in pages of ids (keyset). One on the first page is cancelled
+    while the second page is asked for: with page numbers every later incident would shift up by one
+    and one would be skipped; here each is loaded, and the cancelled one is taken out by the catch-up."""
+    from tests.incidents import factories as f
+
+    ids = [f.report("other", at=point_in(grids()[n % 3])).pk for n in range(8)]
+    assert Incident.objects.filter(pk__in=ids, state="dispatched").count() == 8
+    operator = Actor.of(User.objects.get(username="operator"))
+    pages: list[str] = []
+
+    def on_page(route, request):
+        pages.append(request.url)
+        if len(pages) == 2:  # the first page is in the browser: cancel its newest incident now
+            incident_transition(incident_id=max(ids), action="cancel", actor=operator, note="test")
+        route.continue_()
+
+    page = new_page()
+    page.add_init_script("window.GRIDOPS_PAGE_SIZE = 3")
+    page.route("**/api/incidents/?state=*", on_page)
+    login(page, asgi_server, "operator", "gongdao-operator", next_url="/")
+    page.wait_for_selector("body[data-live=open]", timeout=TIMEOUT)
+    still_open = sorted(set(ids) - {max(ids)})
+    page.wait_for_function("ids => ids.every(id => window.gridops.incidents.has(id))", arg=still_open, timeout=TIMEOUT)
+    page.wait_for_function(f"!window.gridops.incidents.has({max(ids)})", timeout=TIMEOUT)  # the catch-up's work
+    assert len(pages) >= 3 and all("before=" in url for url in pages)
+    assert page.console_errors == []

@@ -103,3 +103,14 @@ def test_a_cursor_from_the_server_is_accepted_as_it_is(demo_data):
         db.execute("SELECT pg_current_snapshot()::text")
         assert _changed_after(operator, db.fetchone()[0]).status_code == 200
     assert _changed_after(operator, "5:10:6,6,7").status_code == 200  # as PostgreSQL writes repeats
+
+
+def test_keyset_pages_by_id(demo_data):
+    operator = _client("operator")
+    ids = sorted(f.located("other").pk for _ in range(5))
+    first = operator.get("/api/incidents/", {"before": 2**53 - 1, "page_size": 2}).json()["features"]
+    assert [x["id"] for x in first] == ids[:-3:-1]  # the newest ids first
+    second = operator.get("/api/incidents/", {"before": first[-1]["id"], "page_size": 2}).json()["features"]
+    assert [x["id"] for x in second] == [ids[2], ids[1]]
+    assert operator.get("/api/incidents/", {"before": 0}).status_code == 400
+    assert "before" in operator.get("/api/incidents/", {"before": "x"}).json()

@@ -133,16 +133,31 @@
     return page(url);
   }
 
-  /* Load the open incidents into the store; the catch-up cursor starts at the load's (a catch-up
-     asked for meanwhile waits for the load), so whatever changes after the load's read is caught up. */
+  /* Load the open incidents into the store, in pages by id (keyset: `before` the last id of the
+     previous page), so an incident that closes while later pages load does not shift the rest and
+     make one be skipped, as page numbers would. The catch-up cursor is the first page's (a catch-up
+     asked for meanwhile waits for the load): whatever changes after that read is caught up. */
   function loadOpen(store, onPage) {
-    var url = "/api/incidents/?" + OPEN_STATES.map(function (s) { return "state=" + s; }).join("&") + "&page_size=10000";
-    var loaded = 0;
-    store.loading = fetchFeatures(url, function (features, count) {
-      features.forEach(function (f) { store.apply(f, "initial"); });
-      loaded += features.length;
-      if (onPage) { onPage(features, loaded, count); }
-    }).then(function (features) {
+    var size = window.GRIDOPS_PAGE_SIZE || 10000, loaded = 0, total = null, all = [];
+    var base = "/api/incidents/?" + OPEN_STATES.map(function (s) { return "state=" + s; }).join("&") + "&page_size=" + size;
+    all.cursor = null;
+    function page(before) {
+      return fetch(base + "&before=" + before, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          if (!r.ok) { throw Object.assign(new Error("incidents HTTP " + r.status), { status: r.status }); }
+          if (all.cursor === null) { all.cursor = r.headers.get("X-Changes-Cursor"); }
+          return r.json();
+        }).then(function (fc) {
+          var features = (fc && fc.features) || [];
+          if (total === null) { total = fc.count; }
+          features.forEach(function (f) { store.apply(f, "initial"); });
+          Array.prototype.push.apply(all, features);
+          loaded += features.length;
+          if (onPage) { onPage(features, loaded, total); }
+          return features.length === size ? page(features[features.length - 1].id) : all;
+        });
+    }
+    store.loading = page(Number.MAX_SAFE_INTEGER).then(function (features) {  // the first page: every id
       store.advance(features.cursor);
       return features;
     });
