@@ -15,6 +15,7 @@
   var S = { generations: [], current: null, grids: new Map(), vertices: new Map(), selected: null,
             dirty: new Set(), preview: null };
   var gridLayer = L.layerGroup().addTo(map), handles = L.layerGroup().addTo(map);
+  map.on("zoomend", function () { if (S.selected) { showHandles(); } });  // which edges have a middle handle
   var $ = function (id) { return document.getElementById(id); };
   window.gridops = { map: map, state: S, handleAt: handleAt, select: select, midpoints: function () { return midpoints(); } };
 
@@ -147,7 +148,7 @@
           seen.add(k);
           var shared = sharers(k).size > 1;
           var m = L.marker([c[1], c[0]], {
-            draggable: true, keyboard: false,
+            draggable: true, keyboard: false, zIndexOffset: 1000,  // above the edges' middle handles
             icon: L.divIcon({ className: "vx" + (shared ? " shared" : ""), iconSize: [12, 12] })
           });
           m.vertexKey = k;
@@ -162,6 +163,8 @@
     });
   }
   function midpointHandle(grid, a, b) {
+    // only where the edge is long enough on screen for its middle to be clear of both ends
+    if (map.latLngToContainerPoint([a[1], a[0]]).distanceTo(map.latLngToContainerPoint([b[1], b[0]])) < 36) { return; }
     var m = L.marker([(a[1] + b[1]) / 2, (a[0] + b[0]) / 2], {
       draggable: true, keyboard: false, icon: L.divIcon({ className: "vx mid", iconSize: [10, 10] })
     });
