@@ -84,8 +84,7 @@ def incident_escalate(*, incident_id: int, actor: Actor, reason: str, now: datet
 
 
 def _escalate_locked(incident: Incident, *, actor: Actor, reason: str, now: datetime) -> None:
-    if incident.level >= Level.BUREAU:
-        raise TransitionRefused("the incident is already at the top level", reason="state")
+    """Escalate a locked incident that ``check_escalate`` allowed."""
     ctx = _context(incident)
     target = ctx.target(incident, incident.level + 1)
     incident.escalations += 1
@@ -151,6 +150,7 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 500, on_each=None
             if incident is None:
                 continue
             overdue_by = int((now - incident.escalate_at).total_seconds() // 60)
+            check_escalate(incident, system)  # the rule of every escalation (the query above already meets it)
             _escalate_locked(incident, actor=system, reason=f"overdue by {overdue_by} min", now=now)
             done += 1
         if on_each is not None:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.contrib.gis.db.models.functions import SnapToGrid, Transform
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 
@@ -51,10 +51,10 @@ class Cell:
         return max(self.categories, key=lambda code: (self.categories[code], code)) if self.categories else None
 
 
-def counted(actor: Actor, *, start: datetime, end: datetime, categories: list[str] | None = None,
-            sources: list[str] | None = None):
-    """Return the visible incidents the heatmap and the trend count (without the location condition)."""
-    qs = incidents_visible_to(actor).filter(created_at__gte=start, created_at__lt=end).exclude(state__in=NOT_COUNTED)
+def counted(actor: Actor, *, categories: list[str] | None = None, sources: list[str] | None = None):
+    """Return the visible incidents the heatmap and the trend count, of these categories and sources
+    (the caller adds the period: reported in it, or closed in it)."""
+    qs = incidents_visible_to(actor).exclude(state__in=NOT_COUNTED)
     if categories:
         qs = qs.filter(category__code__in=categories)
     if sources:
@@ -65,7 +65,8 @@ def counted(actor: Actor, *, start: datetime, end: datetime, categories: list[st
 def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: float,
                categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
     """Return the non-empty cells of the period, the fullest first (then west to east, south to north)."""
-    qs = counted(actor, start=start, end=end, categories=categories, sources=sources).filter(location__isnull=False)
+    qs = counted(actor, categories=categories, sources=sources).filter(
+        created_at__gte=start, created_at__lt=end, location__isnull=False)
     rows = (qs.annotate(cell=SnapToGrid(Transform("location", METRIC_SRID), cell_m))
             .values("cell", "category__code", "grid__code", "grid__name").annotate(n=Count("id")).order_by())
     per_cell: dict[tuple[float, float], dict] = defaultdict(lambda: {"categories": Counter(), "grids": Counter()})
@@ -108,15 +109,10 @@ def trend(actor: Actor, *, start: datetime, end: datetime, bucket: str,
     """Return per bucket: its local start, incidents reported, closed, and reported per category."""
     trunc = BUCKETS[bucket]
     tz = timezone.get_current_timezone()
-    qs = counted(actor, start=start, end=end, categories=categories, sources=sources)
-    reported = (qs.annotate(b=trunc("created_at", tzinfo=tz)).values("b", "category__code")
-                .annotate(n=Count("id")).order_by())
-    closing = incidents_visible_to(actor).exclude(state__in=NOT_COUNTED).filter(
-        Q(closed_at__gte=start) & Q(closed_at__lt=end) & Q(state=Incident.State.CLOSED))
-    if categories:
-        closing = closing.filter(category__code__in=categories)
-    if sources:
-        closing = closing.filter(source__in=sources)
+    qs = counted(actor, categories=categories, sources=sources)
+    reported = (qs.filter(created_at__gte=start, created_at__lt=end).annotate(b=trunc("created_at", tzinfo=tz))
+                .values("b", "category__code").annotate(n=Count("id")).order_by())
+    closing = qs.filter(state=Incident.State.CLOSED, closed_at__gte=start, closed_at__lt=end)
     closed = closing.annotate(b=trunc("closed_at", tzinfo=tz)).values("b").annotate(n=Count("id")).order_by()
     series = {b: {"start": b, "reported": 0, "closed": 0, "categories": {}} for b in _bucket_starts(start, end, bucket)}
     for row in reported:

@@ -111,11 +111,11 @@
     try { var u = new URL(url, location.href); return u.pathname + u.search; } catch (e) { return url; }
   }
 
-  /* Fetch every page of a GeoJSON list (follows `next`); resolve with the features (and, as
-     .cursor, the X-Changes-Cursor of the first page: the server's snapshot from before that read,
-     so every change after it is in a later `changed_after` answer). onPage(features, count) is
-     called after each page. */
-  function fetchFeatures(url, onPage) {
+  /* Fetch every page of a GeoJSON list; resolve with the features (and, as .cursor, the
+     X-Changes-Cursor of the first page: the server's snapshot from before that read, so every change
+     after it is in a later `changed_after` answer). onPage(features, count) is called after each
+     page; nextUrl(fc, features) gives the next page's URL or null (default: the answer's `next`). */
+  function fetchFeatures(url, onPage, nextUrl) {
     var out = [];
     out.cursor = null;
     function page(u) {
@@ -127,7 +127,8 @@
         var features = (fc && fc.features) || [];
         Array.prototype.push.apply(out, features);
         if (onPage) { onPage(features, fc.count); }
-        return fc && fc.next ? page(relative(fc.next)) : out;
+        var next = nextUrl ? nextUrl(fc, features) : fc && fc.next ? relative(fc.next) : null;
+        return next ? page(next) : out;
       });
     }
     return page(url);
@@ -138,26 +139,16 @@
      make one be skipped, as page numbers would. The catch-up cursor is the first page's (a catch-up
      asked for meanwhile waits for the load): whatever changes after that read is caught up. */
   function loadOpen(store, onPage) {
-    var size = window.GRIDOPS_PAGE_SIZE || 10000, loaded = 0, total = null, all = [];
+    var size = window.GRIDOPS_PAGE_SIZE || 10000, loaded = 0, total = null;
     var base = "/api/incidents/?" + OPEN_STATES.map(function (s) { return "state=" + s; }).join("&") + "&page_size=" + size;
-    all.cursor = null;
-    function page(before) {
-      return fetch(base + "&before=" + before, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (r) {
-          if (!r.ok) { throw Object.assign(new Error("incidents HTTP " + r.status), { status: r.status }); }
-          if (all.cursor === null) { all.cursor = r.headers.get("X-Changes-Cursor"); }
-          return r.json();
-        }).then(function (fc) {
-          var features = (fc && fc.features) || [];
-          if (total === null) { total = fc.count; }
-          features.forEach(function (f) { store.apply(f, "initial"); });
-          Array.prototype.push.apply(all, features);
-          loaded += features.length;
-          if (onPage) { onPage(features, loaded, total); }
-          return features.length === size ? page(features[features.length - 1].id) : all;
-        });
-    }
-    store.loading = page(Number.MAX_SAFE_INTEGER).then(function (features) {  // the first page: every id
+    store.loading = fetchFeatures(base + "&before=" + Number.MAX_SAFE_INTEGER, function (features, count) {
+      if (total === null) { total = count; }  // the first page counts them all
+      features.forEach(function (f) { store.apply(f, "initial"); });
+      loaded += features.length;
+      if (onPage) { onPage(features, loaded, total); }
+    }, function (fc, features) {
+      return features.length === size ? base + "&before=" + features[features.length - 1].id : null;
+    }).then(function (features) {
       store.advance(features.cursor);
       return features;
     });
