@@ -85,6 +85,7 @@ def test_planner_drags_a_shared_vertex_saves_previews_and_publishes(demo_data, a
     page.mouse.move(handle["x"] + 14, handle["y"] + 9, steps=6)
     page.mouse.up()
     page.wait_for_function(f"Number(document.body.dataset.dirty) === {len(codes)}", timeout=TIMEOUT)
+    assert page.evaluate("window.gridops.map.getZoom()") == 17  # the page's first fit did not undo our view
 
     page.click("#save")
     page.wait_for_selector("body[data-saved='1']", timeout=TIMEOUT)

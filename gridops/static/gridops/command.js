@@ -481,7 +481,7 @@
   Promise.all(boundaries).then(function () {
     var b = layers.town.getBounds();
     if (!b.isValid()) { b = layers.villages.getBounds(); }
-    if (b.isValid()) { map.fitBounds(b, { padding: [10, 10] }); }
+    if (b.isValid()) { map.fitBounds(b, { padding: [10, 10], animate: false }); }
     return incidents;
   }).then(function () {
     S.loaded = true;

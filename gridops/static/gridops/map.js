@@ -98,7 +98,7 @@
 
   Promise.all(loads).then(function () {
     var b = layers.villages.getBounds();
-    if (b.isValid()) { map.fitBounds(b); }
+    if (b.isValid()) { map.fitBounds(b, { animate: false }); }
     el.dataset.loaded = "true";
   }).catch(function (err) { el.dataset.loaded = "error"; console.error(err); });
 }());

@@ -237,7 +237,7 @@
     renderInbox();
     var b = gridLayer.getBounds();
     if (!b.isValid() && markers.size) { b = incLayer.getBounds(); }
-    if (b.isValid()) { map.fitBounds(b, { padding: [12, 12], maxZoom: 17 }); }
+    if (b.isValid()) { map.fitBounds(b, { padding: [12, 12], maxZoom: 17, animate: false }); }
     el.dataset.loaded = "true";
   }).catch(function (err) { el.dataset.loaded = "error"; console.error(err); });
 

@@ -87,7 +87,7 @@
       indexVertices();
       if (!map._loadedOnce) {
         var b = gridLayer.getLayers().length ? L.featureGroup(gridLayer.getLayers()).getBounds() : null;
-        if (b && b.isValid()) { map.fitBounds(b, { padding: [10, 10] }); }
+        if (b && b.isValid()) { map.fitBounds(b, { padding: [10, 10], animate: false }); }
         map._loadedOnce = true;
       }
       $("editing-what").textContent = "#" + generation.id;

@@ -150,7 +150,7 @@
     GL.getJSON("/api/grids/?kind=comprehensive").then(function (fc) {
       outlines.grids.addData(fc);
       var b = outlines.grids.getBounds();
-      if (b.isValid()) { map.fitBounds(b, { padding: [10, 10] }); }
+      if (b.isValid()) { map.fitBounds(b, { padding: [10, 10], animate: false }); }
     })
   ]).then(function () {
     el.dataset.loaded = "true";
