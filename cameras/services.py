@@ -6,9 +6,13 @@ from pathlib import Path
 
 from django.contrib.gis.geos import Point
 from django.db import transaction
+from django.db.models import Q
+from django.dispatch import receiver
 
 from cameras.models import Camera
 from grids.locator import locate_point
+from grids.models import BoundaryGeneration
+from grids.signals import generation_activated
 
 
 class CameraDataError(Exception):
@@ -49,9 +53,25 @@ def cameras_load(path: Path) -> int:
     return len(features)
 
 
-def camera_assign_grid(*, camera: Camera, save: bool = True) -> Camera:
-    """Set the camera's grid to the active comprehensive grid it stands in (None outside)."""
-    camera.grid = locate_point(camera.location).grid
+def camera_assign_grid(*, camera: Camera, save: bool = True, generation: BoundaryGeneration | None = None) -> Camera:
+    """Set the camera's grid to the comprehensive grid it stands in (None outside), of ``generation``
+    or, by default, of the active generations."""
+    camera.grid = locate_point(camera.location, generation=generation).grid
     if save:
-        camera.save(update_fields=["grid"])
+        Camera.objects.filter(pk=camera.pk).update(grid=camera.grid)  # the sector is unchanged: no save()
     return camera
+
+
+@receiver(generation_activated, dispatch_uid="cameras_follow_generation")
+def cameras_follow_generation(*, generation: BoundaryGeneration, **kwargs) -> int:
+    """Move the town's cameras to the grids of its newly active generation (in the publishing
+    transaction); return how many changed grid row. A camera that keeps its grid code still moves to
+    the new generation's row of that code, so no camera points at a retired grid."""
+    town = generation.town
+    changed = 0
+    cameras = Camera.objects.filter(Q(grid__generation__town=town) | Q(location__coveredby=town.boundary))
+    for camera in cameras.select_for_update(of=("self",)).order_by("pk"):
+        before = camera.grid_id
+        if camera_assign_grid(camera=camera, generation=generation).grid_id != before:
+            changed += 1
+    return changed

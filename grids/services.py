@@ -9,6 +9,7 @@ from django.utils import timezone
 from gis_core.geometry import InvalidGeometry, force_2d_multipolygon
 from gis_core.srid import STORAGE_SRID
 from grids.models import BoundaryGeneration, Grid, GridTeam, TeamMembership, Town
+from grids.signals import generation_activated
 
 
 class GenerationError(Exception):
@@ -76,7 +77,8 @@ def generation_activate(*, generation: BoundaryGeneration) -> BoundaryGeneration
     A draft whose comprehensive grids do not partition its villages is refused (GenerationError with
     the problems), checked under the lock, so nothing can publish an invalid partition. The partial
     unique index ``one_active_generation_per_town`` guarantees that no other session can leave two
-    active generations behind; rows are locked in a fixed order.
+    active generations behind; rows are locked in a fixed order. ``generation_activated`` is sent
+    before the commit, so what follows the generation (cameras' grids) changes with it or not at all.
     """
     from grids.validation import validate_generation
 
@@ -103,6 +105,7 @@ def generation_activate(*, generation: BoundaryGeneration) -> BoundaryGeneration
     target.status = BoundaryGeneration.Status.ACTIVE
     target.activated_at = now
     target.save(update_fields=["status", "activated_at"])
+    generation_activated.send(sender=BoundaryGeneration, generation=target)
     transaction.on_commit(_announce_activation)
     return target
 
