@@ -1,6 +1,8 @@
 """The first map page in a real browser: every layer drawn, a click on a grid shows its details."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_map_shows_every_layer_from_local_assets(page, live_server):
     page.goto(live_server.url + "/map/")
     page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
-    assert page.locator(".leaflet-control-layers-overlays input").count() == 5
+    assert page.locator(".leaflet-control-layers-overlays input").count() == 6
     # 45 + 8 grids, 14 villages, 1 town and 21 camera sectors are drawn as SVG paths.
     assert page.locator("path.leaflet-interactive").count() >= 45 + 8 + 14 + 1
     assert page.locator(".leaflet-overlay-pane path").count() >= 45 + 8 + 14 + 1 + 21
@@ -25,8 +27,8 @@ def test_click_on_a_grid_shows_code_village_and_team(page, live_server):
     login(page, live_server.url, "viewer", "pw-viewer-1", next_url="/map/")
     page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
     # Hide the upper layers so the click reaches a comprehensive grid at the map's centre.
-    for label in ("专属网格", "摄像头", "村居"):
-        page.get_by_label(label, exact=False).uncheck()
+    for label in ("专属网格 dedicated grids", "摄像头 cameras", "村居 villages"):
+        page.get_by_label(label, exact=True).uncheck()
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     popup = page.locator(".grid-popup")
@@ -36,4 +38,26 @@ def test_click_on_a_grid_shows_code_village_and_team(page, live_server):
     page.wait_for_function("document.querySelector('.grid-popup .team table') !== null", timeout=5000)
     assert "网格长" in popup.inner_text()
     assert "专职网格员 A" in popup.inner_text()
+    assert page.console_errors == [] and page.foreign_requests == []
+
+
+def test_camera_coverage_layer_shades_each_grid_and_gives_the_town_total(page, live_server):
+    from cameras.selectors import coverage_by_grid
+    from grids.models import Grid
+
+    page.goto(live_server.url + "/map/")
+    page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
+    assert page.locator(".coverage-legend").count() == 0  # off until asked for
+    paths = page.locator(".leaflet-overlay-pane path").count()
+    page.get_by_label("摄像头覆盖", exact=False).check()
+    page.wait_for_selector("#map[data-coverage=loaded]", timeout=10000)
+    assert page.locator(".leaflet-overlay-pane path").count() == paths + 45  # every comprehensive grid shaded
+    rows = coverage_by_grid(Grid.objects.active().filter(kind="comprehensive"))
+    share = sum(r.covered_m2 for r in rows) / sum(r.area_m2 for r in rows)
+    legend = page.locator(".coverage-legend").inner_text()
+    assert f"{100 * share:.{2 if share < 0.01 else 1}f}%" in legend and "45 grids" in legend
+    if os.environ.get("GRIDOPS_SCREENSHOT_DIR"):
+        page.screenshot(path=os.path.join(os.environ["GRIDOPS_SCREENSHOT_DIR"], "coverage.png"))
+    page.get_by_label("摄像头覆盖", exact=False).uncheck()
+    assert page.locator(".coverage-legend").count() == 0
     assert page.console_errors == [] and page.foreign_requests == []

@@ -78,6 +78,44 @@
     });
   }
 
+  /* Camera coverage (online cameras' view sectors) per comprehensive grid, loaded when first shown. */
+  var SHARES = [[0.2, "#1864ab"], [0.05, "#339af0"], [0.01, "#74c0fc"], [0, "#d0ebff"]];
+  function shareColour(share) {
+    for (var i = 0; i < SHARES.length; i++) { if (share > SHARES[i][0]) { return SHARES[i][1]; } }
+    return "#f1f3f5";
+  }
+  function percent(share) { return (100 * share).toFixed(share < 0.01 ? 2 : 1) + "%"; }
+  var coverage = L.geoJSON(null, {
+    style: function (f) {
+      return { color: "#495057", weight: 1, fillColor: shareColour(f.properties.share), fillOpacity: 0.7 };
+    },
+    onEachFeature: function (f, l) {
+      var p = f.properties;
+      l.bindTooltip(esc(p.name) + " · 覆盖 " + percent(p.share) + " of " + (p.area_m2 / 1e6).toFixed(2) + " km²" +
+                    (p.cameras.length ? "<br>" + esc(p.cameras.join(", ")) : ""), { sticky: true, className: "coverage-tip" });
+    }
+  });
+  var coverageLegend = L.control({ position: "bottomright" });
+  coverageLegend.onAdd = function () {
+    var div = L.DomUtil.create("div", "coverage-legend");
+    div.innerHTML = "…";
+    return div;
+  };
+  var coverageLoad = null;
+  map.on("overlayadd", function (e) {
+    if (e.layer !== coverage) { return; }
+    coverageLegend.addTo(map);
+    coverageLoad = coverageLoad || getJSON("/api/cameras/coverage/?kind=comprehensive").then(function (fc) {
+      coverage.addData(fc);
+      var t = fc.totals;
+      coverageLegend.getContainer().innerHTML = "<b>摄像头覆盖 camera coverage</b> (online)<br>" + percent(t.share) +
+        " of " + (t.area_m2 / 1e6).toFixed(1) + " km², " + t.grids + " grids<br>" +
+        SHARES.map(function (s) { return '<i style="background:' + s[1] + '"></i>&gt; ' + percent(s[0]); }).join("<br>");
+      el.dataset.coverage = "loaded";
+    }).catch(function (err) { el.dataset.coverage = "error"; console.error(err); });
+  });
+  map.on("overlayremove", function (e) { if (e.layer === coverage) { coverageLegend.remove(); } });
+
   var loads = [
     getJSON("/api/towns/").then(function (fc) { layers.town.addData(fc); }),
     getJSON("/api/villages/").then(function (fc) { layers.villages.addData(fc); }),
@@ -92,7 +130,8 @@
     "村居 villages": layers.villages,
     "综合网格 comprehensive grids": layers.comprehensive,
     "专属网格 dedicated grids": layers.dedicated,
-    "摄像头 cameras": layers.cameras
+    "摄像头 cameras": layers.cameras,
+    "摄像头覆盖 camera coverage": coverage
   }, { collapsed: false }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
 
