@@ -12,6 +12,7 @@ import shapely
 from django.contrib.gis.gdal import GDALException, SpatialReference
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gis_core.geometry import InvalidGeometry
+from grids.exporter import FORMATS, BoundaryExportError, check_srid, export_bytes
 from grids.models import BoundaryGeneration, Grid, Town
 from grids.services import GenerationError, generation_activate, generation_draft, grid_redraw
 from incidents.permissions import Actor, Role
@@ -155,6 +157,40 @@ class GenerationGridsApi(APIView):
                                             "village_code": g.village.code, "village_name": g.village.name,
                                             "leader": g.team.leader.name if hasattr(g, "team") else None},
                          } for g in grids]})
+
+
+class ExportQuery(serializers.Serializer):
+    filetype = serializers.ChoiceField(choices=sorted(FORMATS), default="gpkg",
+                                       help_text="gpkg (GeoPackage) or geojson; not 'format', which DRF keeps")
+    srid = serializers.IntegerField(default=4326, min_value=1, help_text="CRS of the file, e.g. 4549")
+
+    def validate_srid(self, srid: int) -> int:
+        try:
+            return check_srid(srid)
+        except BoundaryExportError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class ExportApi(APIView):
+    """Download the generation's grids as a GeoPackage or GeoJSON file (fields code, name, kind,
+    purpose, village_code, village_name), in any EPSG CRS; ``import_boundaries`` reads it back."""
+
+    permission_classes = [MayPlan]
+
+    @extend_schema(parameters=[ExportQuery], responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, generation: int):
+        generation = get_object_or_404(BoundaryGeneration.objects.select_related("town"), pk=generation)
+        query = ExportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        fmt, srid = query.validated_data["filetype"], query.validated_data["srid"]
+        try:
+            content = export_bytes(generation, fmt=fmt, srid=srid)
+        except BoundaryExportError as exc:  # a generation without grids
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        name = f"{generation.town.code}-generation-{generation.pk}-{generation.status}{FORMATS[fmt].suffix}"
+        response = HttpResponse(content, content_type=FORMATS[fmt].media_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
 
 class PreviewApi(APIView):

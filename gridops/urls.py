@@ -6,7 +6,14 @@ from rest_framework.routers import DefaultRouter
 from cameras.apis import CameraViewSet
 from gridops import views
 from gridops.api_views import CategoryApi, MeApi
-from gridops.planner_apis import GenerationGridsApi, GenerationsApi, GridBoundaryApi, PreviewApi, PublishApi
+from gridops.planner_apis import (
+    ExportApi,
+    GenerationGridsApi,
+    GenerationsApi,
+    GridBoundaryApi,
+    PreviewApi,
+    PublishApi,
+)
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
 from incidents.apis import IncidentViewSet
@@ -37,6 +44,7 @@ urlpatterns = [
          name="grid-boundary"),
     path("api/generations/<int:generation>/grids/", GenerationGridsApi.as_view(), name="generation-grids"),
     path("api/generations/<int:generation>/preview/", PreviewApi.as_view(), name="generation-preview"),
+    path("api/generations/<int:generation>/export/", ExportApi.as_view(), name="generation-export"),
     path("api/generations/<int:generation>/publish/", PublishApi.as_view(), name="generation-publish"),
     path("api/", include(router.urls)),
     path("open311/v2/", include("incidents.open311")),

@@ -64,6 +64,9 @@ def test_planner_drags_a_shared_vertex_saves_previews_and_publishes(demo_data, a
     page.wait_for_selector("body[data-planner=ready]", timeout=TIMEOUT)
     assert page.locator("#generations li .status.active").count() == 1
     assert page.locator("#editing").is_hidden()  # the active generation is not edited in place
+    with page.expect_download() as download:  # the open generation exported as a file
+        page.click("#export-gpkg")
+    assert download.value.suggested_filename == f"321003100-generation-{active_before.pk}-active.gpkg"
 
     page.click("#new-draft")
     page.wait_for_function("window.gridops.state.current && window.gridops.state.current.status === 'draft' && "

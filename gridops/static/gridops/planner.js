@@ -70,6 +70,9 @@
     $("editing").hidden = $("preview-block").hidden = !isDraft();
     $("preview-result").innerHTML = "";
     $("publish").disabled = true;
+    ["gpkg", "geojson"].forEach(function (t) {
+      $("export-" + t).href = "/api/generations/" + generation.id + "/export/?filetype=" + t;
+    });
     body.dataset.planner = "loading";
     return GL.getJSON("/api/generations/" + generation.id + "/grids/").then(function (fc) {
       gridLayer.clearLayers();
