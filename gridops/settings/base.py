@@ -116,6 +116,9 @@ STATICFILES_DIRS = [
     ("vendor/markercluster", BASE_DIR / "frontend" / "node_modules" / "leaflet.markercluster" / "dist"),
     ("vendor/leaflet-heat", BASE_DIR / "frontend" / "node_modules" / "leaflet.heat" / "dist"),
     ("vendor/ol", BASE_DIR / "frontend" / "node_modules" / "ol"),
+    # Noto Sans SC (SIL OFL 1.1), cut by unicode-range: a browser without a CJK font fetches only the
+    # pieces holding the characters on the page, from this server
+    ("vendor/noto-sans-sc", BASE_DIR / "frontend" / "node_modules" / "@fontsource" / "noto-sans-sc"),
 ]
 WHITENOISE_USE_FINDERS = True
 
