@@ -9,6 +9,7 @@ from cameras.selectors import coverage_by_grid
 from cameras.serializers import CameraSerializer, GridCoverageSerializer
 from gridops.api import validated_query
 from grids.apis import GridFilter
+from grids.models import Grid
 from grids.selectors import grid_list
 
 
@@ -54,7 +55,7 @@ class CameraViewSet(viewsets.ReadOnlyModelViewSet):
                           village_code=params.get("village")).order_by("code")
         statuses = tuple(Camera.Status.values) if params["status"] == "all" else (Camera.Status.ONLINE,)
         rows = coverage_by_grid(grids, statuses=statuses)
-        partition = [r for r in rows if r.grid.kind == "comprehensive"]
+        partition = [r for r in rows if r.grid.kind == Grid.Kind.COMPREHENSIVE]
         area, covered = sum(r.area_m2 for r in partition), sum(r.covered_m2 for r in partition)
         collection = GridCoverageSerializer(rows, many=True).data  # a FeatureCollection
         collection["totals"] = {"grids": len(partition), "area_m2": round(area), "covered_m2": round(covered),
