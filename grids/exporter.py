@@ -83,6 +83,6 @@ def export_grids(generation: BoundaryGeneration, path: str | os.PathLike, *, fmt
 def export_bytes(generation: BoundaryGeneration, *, fmt: str = "gpkg", srid: int = STORAGE_SRID) -> bytes:
     """Return the export file's content (for a download)."""
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / f"grids{FORMATS[fmt].suffix if fmt in FORMATS else ''}"
+        out = Path(folder) / "grids"
         export_grids(generation, out, fmt=fmt, srid=srid)
         return out.read_bytes()

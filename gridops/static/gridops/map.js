@@ -92,7 +92,7 @@
     onEachFeature: function (f, l) {
       var p = f.properties;
       l.bindTooltip(esc(p.name) + " · 覆盖 " + percent(p.share) + " of " + (p.area_m2 / 1e6).toFixed(2) + " km²" +
-                    (p.cameras.length ? "<br>" + esc(p.cameras.join(", ")) : ""), { sticky: true, className: "coverage-tip" });
+                    (p.cameras.length ? "<br>" + esc(p.cameras.join(", ")) : ""), { sticky: true });
     }
   });
   var coverageLegend = L.control({ position: "bottomright" });
