@@ -54,6 +54,8 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 import incidents.intake as intake_module  # noqa: E402
+from core.actors import Actor  # noqa: E402
+from core.authentication import ActorTokenAuthentication  # noqa: E402
 from dispatch.live import publish_incidents  # noqa: E402
 from dispatch.routing import GridDispatcher  # noqa: E402
 from gis_core.coords import wgs84_to_gcj02_array  # noqa: E402
@@ -61,13 +63,11 @@ from gridops.warmup import warm_up  # noqa: E402
 from grids.locator import locate  # noqa: E402
 from grids.models import Town, Village  # noqa: E402
 from incidents import apis, serializers  # noqa: E402
-from incidents.authentication import ActorTokenAuthentication  # noqa: E402
 from incidents.demo import LOST_ADDRESSES  # noqa: E402
 from incidents.gazetteer import resolve_address  # noqa: E402
 from incidents.intake import IntakeItem  # noqa: E402
 from incidents.lifecycle import apply_transition, new_event  # noqa: E402
 from incidents.models import Category, Incident  # noqa: E402
-from incidents.permissions import Actor  # noqa: E402
 
 AIM_P95_MS, AIM_BATCH_S = 25.0, 60.0
 README = ROOT / "bench" / "README.md"

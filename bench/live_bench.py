@@ -35,7 +35,8 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 
 from gridops.demo_users import demo_token  # noqa: E402
-from incidents.models import OPEN_STATES, Incident  # noqa: E402
+from incidents import rules  # noqa: E402
+from incidents.models import Incident  # noqa: E402
 from tests.servers import app_server  # noqa: E402
 
 SEAT = (119.343908, 32.588310)
@@ -101,7 +102,7 @@ async def push_latency(base: str, n_sockets: int, posts: int, token: str, cookie
 
 
 def open_count() -> int:
-    return Incident.objects.filter(state__in=OPEN_STATES).count()
+    return Incident.objects.filter(state__in=rules.OPEN).count()
 
 
 def top_up(base: str, target: int, token: str, run: str) -> None:
@@ -113,7 +114,7 @@ def top_up(base: str, target: int, token: str, run: str) -> None:
 
 
 def time_load(base: str, cookie: str, repeat: int = 3) -> tuple[float, int, int]:
-    states = "&".join(f"state={s}" for s in OPEN_STATES)
+    states = "&".join(f"state={s}" for s in sorted(rules.OPEN))
     url = f"{base}/api/incidents/?{states}&page_size=10000"
     best, size, count = float("inf"), 0, 0
     for _ in range(repeat):

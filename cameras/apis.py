@@ -7,7 +7,7 @@ from rest_framework_gis.filters import InBBoxFilter
 from cameras.models import Camera
 from cameras.selectors import coverage_by_grid
 from cameras.serializers import CameraSerializer, GridCoverageSerializer
-from gridops.api import validated_query
+from core.api import validated_query
 from grids.apis import GridFilter
 from grids.models import Grid
 from grids.selectors import grid_list

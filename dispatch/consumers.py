@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
+from core.actors import Actor
 from dispatch.live import group_name
-from incidents.permissions import Actor
 from incidents.selectors import actor_keys
 
 

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.dispatch import receiver
 
-from gridops import db
+from core import db
 from incidents import geojson
 from incidents.models import Incident, IncidentEvent
 from incidents.selectors import incident_keys
@@ -69,7 +69,7 @@ class _Query:
     for one incident), and PostgreSQL's planning of the incident query (five joins) several times its
     execution (about 0.5-1.9 ms against 0.25); the SQL differs only in the ids. Lists are padded to a
     power of two with ids no row has (negative), so a thread keeps a handful of compiled statements
-    per query, each prepared on the server once per connection (``gridops.db``). The rows are
+    per query, each prepared on the server once per connection (``core.db``). The rows are
     converted by the compiler's own converters, as ``values()`` would.
     """
 

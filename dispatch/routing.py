@@ -18,13 +18,13 @@ from datetime import datetime
 
 from django.conf import settings
 
+from core import bulk
+from core.actors import Actor
 from dispatch import selectors
 from dispatch.models import Assignment, Notification
 from dispatch.selectors import PersonRef
-from incidents import bulk
 from incidents.lifecycle import apply_transition
 from incidents.models import Incident, Level, Severity
-from incidents.permissions import Actor
 
 COMMAND_CENTRE = "镇指挥中心 town command centre"
 SEVERITY_LEVEL = {Severity.MINOR: Level.GRID, Severity.NORMAL: Level.GRID,

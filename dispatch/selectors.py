@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 
-from gridops import db
+from core import bulk, db
 from grids.models import Person
-from incidents import bulk
-
-BUSY_STATES = ("dispatched", "in_progress")
+from incidents import rules
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def routing_reads(grid_ids: set[int], village_ids: set[int], roles: set[str] | N
         FROM grids_villageleader v JOIN grids_person p ON p.id = v.person_id
         WHERE v.village_id = ANY(%(villages)s)"""
     params = {"grids": sorted(grid_ids), "villages": sorted(village_ids), "all_roles": roles is None,
-              "roles": sorted(roles or ()), "busy": list(BUSY_STATES), "cap": load_cap()}
+              "roles": sorted(roles or ()), "busy": sorted(rules.ASSIGNED), "cap": load_cap()}
     teams: dict[int, Team] = {}
     leaders: dict[int, PersonRef] = {}
     loads: dict[int, int] = {}

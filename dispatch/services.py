@@ -11,46 +11,14 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor
 from dispatch.models import Assignment, Notification
 from dispatch.routing import RoutingContext, Target, assign
 from dispatch.selectors import PersonRef
 from grids.models import Person
-from incidents.lifecycle import OPEN_FOR_CLOCKS, TransitionRefused, locked, new_event, notify_changed
-from incidents.models import Incident, Level
-from incidents.permissions import Actor, Role, roles_on
-
-ACTIVE_STATES = {Incident.State.DISPATCHED, Incident.State.IN_PROGRESS}
-ESCALATE_ROLES = {Role.SYSTEM, Role.OPERATOR, Role.GRID_LEADER, Role.ASSIGNEE, Role.VILLAGE_LEADER}
-REASSIGN_ROLES = {Role.OPERATOR, Role.GRID_LEADER}
-HAND_BACK_ROLES = {Role.OPERATOR, Role.VILLAGE_LEADER}
-
-
-def _require(incident: Incident, actor: Actor, allowed: set[Role], action: str, states=ACTIVE_STATES,
-             roles: set[Role] | None = None) -> None:
-    if incident.state not in states:
-        raise TransitionRefused(f"cannot {action} an incident that is {incident.state}", reason="state")
-    if not ((roles_on(actor, incident) if roles is None else roles) & allowed):
-        raise TransitionRefused(f"{actor.label} may not {action} this incident", reason="role")
-
-
-def check_escalate(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
-    """Raise TransitionRefused unless the actor may escalate the incident now (its clock runs, it is
-    below the top level). ``roles``: the actor's ``roles_on`` the incident, when known already."""
-    _require(incident, actor, ESCALATE_ROLES, "escalate", states=OPEN_FOR_CLOCKS, roles=roles)
-    if incident.level >= Level.BUREAU:
-        raise TransitionRefused("the incident is already at the top level", reason="state")
-
-
-def check_hand_back(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
-    """Raise TransitionRefused unless the actor may send the incident one level down now."""
-    _require(incident, actor, HAND_BACK_ROLES, "hand back", roles=roles)
-    if incident.level <= Level.GRID:
-        raise TransitionRefused("the incident is already at grid level", reason="state")
-
-
-def check_reassign(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
-    """Raise TransitionRefused unless the actor may give the incident to another person now."""
-    _require(incident, actor, REASSIGN_ROLES, "reassign", roles=roles)
+from incidents import rules
+from incidents.lifecycle import check_allowed, locked, new_event, notify_changed
+from incidents.models import Incident
 
 
 def _retarget(incident: Incident, target: Target, ctx: RoutingContext, *, action: str, actor: Actor,
@@ -78,19 +46,22 @@ def incident_escalate(*, incident_id: int, actor: Actor, reason: str, now: datet
     now = now or timezone.now()
     with transaction.atomic():
         incident = locked(incident_id)
-        check_escalate(incident, actor)
+        check_allowed(incident, "escalate", actor)
         _escalate_locked(incident, actor=actor, reason=reason, now=now)
     return incident
 
 
 def _escalate_locked(incident: Incident, *, actor: Actor, reason: str, now: datetime) -> None:
-    """Escalate a locked incident that ``check_escalate`` allowed."""
+    """Escalate a locked incident that ``rules.check`` allowed to escalate."""
     ctx = _context(incident)
     target = ctx.target(incident, incident.level + 1)
     incident.escalations += 1
     # A fresh handling period at the new level; handle_due_at keeps the original SLA for the figures.
     incident.level_due_at = now + timedelta(minutes=incident.category.sla_handle_min)
-    incident.escalate_at = incident.level_due_at if target.level < Level.BUREAU else None
+    # the acceptance clock is spent once escalated: only the new level's handling period counts
+    incident.escalate_at = rules.escalation_time(state=incident.state, level=target.level,
+                                                 level_due_at=incident.level_due_at,
+                                                 handle_due_at=incident.handle_due_at, accept_due_at=None)
     _retarget(incident, target, ctx, action="escalate", actor=actor, reason=reason, now=now)
     if target.person is not None:
         Notification.objects.create(person_id=target.person.id, incident=incident, kind=Notification.Kind.ESCALATED,
@@ -102,7 +73,7 @@ def incident_hand_back(*, incident_id: int, actor: Actor, reason: str) -> Incide
     now = timezone.now()
     with transaction.atomic():
         incident = locked(incident_id)
-        check_hand_back(incident, actor)
+        check_allowed(incident, "hand_back", actor)
         ctx = _context(incident)
         _retarget(incident, ctx.target(incident, incident.level - 1), ctx, action="hand_back", actor=actor,
                   reason=reason, now=now)
@@ -117,7 +88,7 @@ def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str
         raise ValueError(f"no person {person_external_id}")
     with transaction.atomic():
         incident = locked(incident_id)
-        check_reassign(incident, actor)
+        check_allowed(incident, "reassign", actor)
         ref = PersonRef(person.pk, person.external_id, person.name, person.role)
         target = Target(incident.level, ref, person.role, "", reason=f"reassigned by {actor.label}")
         _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now)
@@ -125,9 +96,9 @@ def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str
 
 
 def overdue_ids(now: datetime, limit: int = 500) -> list[int]:
-    """Return ids of incidents whose escalation time has passed, oldest first."""
+    """Return ids of incidents whose escalation time has passed, oldest first (``rules.escalation_due_q``)."""
     return list(
-        Incident.objects.filter(state__in=OPEN_FOR_CLOCKS, escalate_at__lte=now, level__lt=Level.BUREAU)
+        Incident.objects.filter(rules.escalation_due_q(now))
         .order_by("escalate_at", "id").values_list("id", flat=True)[:limit]
     )
 
@@ -145,12 +116,11 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 500, on_each=None
         with transaction.atomic():
             # of=("self",): lock (and skip) the incident row only, never the shared category row
             incident = (Incident.objects.select_for_update(skip_locked=True, of=("self",)).select_related("category")
-                        .filter(pk=incident_id, state__in=OPEN_FOR_CLOCKS, escalate_at__lte=now,
-                                level__lt=Level.BUREAU).first())
+                        .filter(rules.escalation_due_q(now), pk=incident_id).first())
             if incident is None:
                 continue
             overdue_by = int((now - incident.escalate_at).total_seconds() // 60)
-            check_escalate(incident, system)  # the rule of every escalation (the query above already meets it)
+            check_allowed(incident, "escalate", system)  # the rule of every escalation (the query meets it)
             _escalate_locked(incident, actor=system, reason=f"overdue by {overdue_by} min", now=now)
             done += 1
         if on_each is not None:

@@ -7,9 +7,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.actors import Actor
 from gridops.pages import home_for
 from incidents.models import Category
-from incidents.permissions import Actor
 from incidents.selectors import actor_keys
 
 

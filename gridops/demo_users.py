@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 
+from core.actors import GROUPS
 from grids.models import Grid, GridTeam, Person
-from incidents.permissions import GROUPS
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 workspace for grid teams."""
 from __future__ import annotations
 
-from incidents.permissions import Actor, Role
+from core.actors import Actor, Role
 
 COMMAND_ROLES = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER}
 

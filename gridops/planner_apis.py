@@ -20,11 +20,11 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.actors import Actor, Role
 from gis_core.geometry import InvalidGeometry
 from grids.exporter import FORMATS, BoundaryExportError, check_srid, export_bytes
 from grids.models import BoundaryGeneration, Grid, Town
 from grids.services import GenerationError, generation_activate, generation_draft, grid_redraw
-from incidents.permissions import Actor, Role
 from incidents.planning import generation_preview
 
 

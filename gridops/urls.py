@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from cameras.apis import CameraViewSet
+from dispatch.apis import IncidentDispatchViewSet
 from gridops import views
 from gridops.api_views import CategoryApi, MeApi
 from gridops.planner_apis import (
@@ -24,6 +25,7 @@ router.register("villages", VillageViewSet, basename="village")
 router.register("grids", GridViewSet, basename="grid")
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("incidents", IncidentDispatchViewSet, basename="incident-dispatch")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
 
-from gridops.api import validated_query
+from core.api import validated_query
 from grids import selectors
 from grids.locator import locate
 from grids.models import BoundaryGeneration, Grid, Town

@@ -12,10 +12,10 @@ import numpy as np
 import shapely
 from django.db import connection
 
+from core import db
 from gis_core.coords import from_wgs84_array
 from gis_core.geometry import to_metric
 from gis_core.locator import LocatorFeature, PolygonIndex
-from gridops import db
 from grids.models import BoundaryGeneration, Grid
 
 _lock = threading.Lock()

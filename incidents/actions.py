@@ -4,35 +4,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor
 from grids.locator import locate
+from incidents import rules
 from incidents.intake import get_dispatcher
-from incidents.lifecycle import TransitionRefused, apply_transition, check_allowed, locked, new_event, notify_changed
+from incidents.lifecycle import apply_transition, check_allowed, locked, new_event, notify_changed
 from incidents.models import Incident
-from incidents.permissions import Actor, Role
-
-
-def check_relocate(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
-    """Raise TransitionRefused unless the actor may place this incident by hand now (an operator,
-    an incident still in the triage queue)."""
-    if Role.OPERATOR not in (actor.global_roles() if roles is None else roles):
-        raise TransitionRefused(f"{actor.label} may not relocate incidents", reason="role")
-    if incident.state != Incident.State.REPORTED:
-        raise TransitionRefused(f"cannot relocate an incident that is {incident.state}", reason="state")
-
-
-def check_merge(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> None:
-    """Raise TransitionRefused unless the actor may merge this incident into the one it was flagged
-    as a possible duplicate of (what the pages offer; the endpoint also takes another target)."""
-    if incident.possible_duplicate_of_id is None:
-        raise TransitionRefused("the incident is not flagged as a possible duplicate", reason="state")
-    check_allowed(incident, "mark_duplicate", actor, roles=roles)
-    target = Incident.objects.filter(pk=incident.possible_duplicate_of_id).values_list("state", flat=True).first()
-    _check_merge_target(target)
-
-
-def _check_merge_target(state: str | None) -> None:
-    if state in (Incident.State.DUPLICATE, Incident.State.CANCELLED):
-        raise TransitionRefused(f"cannot merge into an incident that is {state}", reason="state")
+from incidents.rules import TransitionRefused
 
 
 def incident_relocate(*, incident_id: int, actor: Actor, x: float, y: float, crs: str = "EPSG:4326",
@@ -41,7 +19,7 @@ def incident_relocate(*, incident_id: int, actor: Actor, x: float, y: float, crs
     now = timezone.now()
     with transaction.atomic():
         incident = locked(incident_id)
-        check_relocate(incident, actor)
+        check_allowed(incident, "relocate", actor)
         where = locate(x, y, crs)
         from django.contrib.gis.geos import Point
 
@@ -77,7 +55,9 @@ def incident_merge(*, duplicate_id: int, into_id: int, actor: Actor, note: str =
     with transaction.atomic():
         rows = {i: locked(i) for i in sorted((duplicate_id, into_id))}
         duplicate, target = rows[duplicate_id], rows[into_id]
-        _check_merge_target(target.state)
+        refusal = rules.merge_target_refusal(target.state)
+        if refusal:
+            raise TransitionRefused(refusal, reason="state")
         check_allowed(duplicate, "mark_duplicate", actor)
         duplicate.merged_into = target
         event = apply_transition(duplicate, "mark_duplicate", actor, note=note, now=now, checked=True,

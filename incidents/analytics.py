@@ -2,19 +2,20 @@
 
 Definitions, for a period [start, end) and the incidents the actor may see
 (``incidents.selectors.incidents_visible_to``); cancelled, duplicate and out-of-jurisdiction
-incidents never count (``NOT_COUNTED``):
+incidents never count (``rules.NOT_COUNTED``):
 
 - received: incidents created in the period;
 - closed: incidents closed in the period;
-- due_to_close: incidents whose handling deadline (``handle_due_at``) falls in the period, or that
-  were closed in the period (so that closed <= due_to_close);
+- due_to_close: incidents whose handling deadline (``handle_due_at``) falls in the period and has
+  passed at ``now``, or that were closed in the period (``rules.due_to_close_q``: so that
+  closed <= due_to_close, and the month so far gives the command centre's 结案率);
 - closure_rate (结案率) = closed / due_to_close;
 - on_time_rate (按期结案率) = closed in the period with ``closed_at <= handle_due_at`` / due_to_close;
 - avg_handling_min: mean of ``closed_at - registered_at`` in minutes over the incidents closed in
   the period;
 - reworks: 返工 ``rework`` events recorded in the period;
-- overdue_now: incidents still being handled (registered, dispatched, in progress: the states whose
-  clocks run) whose handling deadline has passed at ``now``, whatever the period.
+- overdue_now: incidents overdue at ``now`` (``rules.overdue_q``: a running handling or acceptance
+  clock past its deadline), whatever the period.
 
 Rates are fractions, ``None`` when the denominator is 0. Grouping uses the incident as it stands:
 ``grid`` is the comprehensive grid it was located in (rows keyed by the 15-digit code, which stays
@@ -25,17 +26,15 @@ village or no person (town command centre, bureau) form one row with ``code`` No
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
 from django.utils import timezone
 
-from incidents.lifecycle import OPEN_FOR_CLOCKS
-from incidents.models import Incident, IncidentEvent
-from incidents.permissions import Actor
+from core.actors import Actor
+from incidents import rules
+from incidents.models import IncidentEvent
 from incidents.selectors import incidents_visible_to
-
-NOT_COUNTED = [Incident.State.CANCELLED, Incident.State.DUPLICATE, Incident.State.OUT_OF_JURISDICTION]
 
 # group -> (the incident field path of the row key, of the row name)
 GROUPS: dict[str, tuple[str, str]] = {
@@ -65,8 +64,8 @@ class AssessmentRow:
 
     def finish(self) -> AssessmentRow:
         """Fill in the rates and the average from the counts."""
-        self.closure_rate = self.closed / self.due_to_close if self.due_to_close else None
-        self.on_time_rate = self.closed_on_time / self.due_to_close if self.due_to_close else None
+        self.closure_rate = rules.rate(self.closed, self.due_to_close)
+        self.on_time_rate = rules.rate(self.closed_on_time, self.due_to_close)
         self.avg_handling_min = (round(self.handling_total_min / self.handling_count, 1)
                                  if self.handling_count else None)
         return self
@@ -87,23 +86,15 @@ class Assessment:
     totals: AssessmentRow
 
 
-def month_bounds(moment: datetime | None = None) -> tuple[datetime, datetime]:
-    """Return [first instant of the month, first instant of the next month) in local time."""
-    local = timezone.localtime(moment or timezone.now())
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = (start + timedelta(days=32)).replace(day=1)
-    return start, following
-
-
 def _figure_filters(start: datetime, end: datetime, now: datetime) -> dict[str, Q]:
-    closed = Q(closed_at__gte=start, closed_at__lt=end)
+    closed = rules.closed_in_q(start, end)
     return {
         "received": Q(created_at__gte=start, created_at__lt=end),
         "closed": closed,
-        "due": Q(handle_due_at__gte=start, handle_due_at__lt=end) | closed,
+        "due": rules.due_to_close_q(start, end, now),
         "on_time": closed & Q(closed_at__lte=F("handle_due_at")),
         "handling": closed & Q(registered_at__isnull=False),
-        "overdue": Q(state__in=OPEN_FOR_CLOCKS, handle_due_at__lt=now),
+        "overdue": rules.overdue_q(now),
     }
 
 
@@ -113,7 +104,7 @@ def _incident_figures(qs, group: str, start: datetime, end: datetime, now: datet
     f = _figure_filters(start, end, now)
     handling = ExpressionWrapper(F("closed_at") - F("registered_at"), output_field=DurationField())
     return list(
-        qs.exclude(state__in=NOT_COUNTED)
+        qs.filter(rules.counted_q())
         .filter(f["received"] | f["due"] | f["overdue"])
         .values(code=F(key))
         .annotate(

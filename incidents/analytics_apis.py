@@ -10,11 +10,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gridops.api import validated_query
-from incidents.analytics import GROUPS, assessment, month_bounds
+from core.actors import Actor
+from core.api import validated_query
+from incidents.analytics import GROUPS, assessment
 from incidents.hotspots import BUCKETS, METRIC_SRID, heat_cells, trend
 from incidents.models import Category, Incident
-from incidents.permissions import Actor
+from incidents.rules import month_bounds
 
 MAX_PERIOD_DAYS = 3 * 366
 

@@ -13,15 +13,15 @@ from rest_framework.response import Response
 from rest_framework_gis.filters import InBBoxFilter
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
-from gridops.api import validated_query
+from core.actors import Actor, Role
+from core.api import validated_body, validated_query
 from incidents import geojson
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
 from incidents.intake import IntakeItem, intake
-from incidents.lifecycle import LIFECYCLE_ACTIONS, TransitionRefused, incident_transition
+from incidents.lifecycle import incident_transition
 from incidents.models import Incident
-from incidents.permissions import Actor, Role
+from incidents.rules import LIFECYCLE_ACTIONS, TransitionRefused
 from incidents.selectors import (
     changes_cursor,
     incident_context,
@@ -54,14 +54,12 @@ def refused(exc: TransitionRefused) -> Response:
     return Response({"detail": str(exc)}, status=code)
 
 
-class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Incidents the user may see, as GeoJSON; POST reports one, POST batch/ many."""
+class IncidentScope:
+    """What every view acting on one incident shares: the actor, the visible incidents (404 for the
+    others: no existence leak), and running an action service with its refusals as 403/409."""
 
     serializer_class = s.IncidentSerializer
     permission_classes = [IsAuthenticated]
-    pagination_class = IncidentPagination
-    filter_backends = [InBBoxFilter]
-    bbox_filter_field = "location"
 
     def actor(self) -> Actor:
         if not hasattr(self, "_actor"):
@@ -69,10 +67,46 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self._actor
 
     def get_queryset(self):
-        if self.action == "list":
-            return incident_list(actor=self.actor(), filters=validated_query(s.IncidentFilter, self.request))
         return incidents_visible_to(self.actor()).select_related(
             "category", "grid", "village", "assignee", "handling_grid")
+
+    def may_see(self, incident_id: int) -> bool:
+        return incidents_visible_to(self.actor()).filter(pk=incident_id).exists()
+
+    def visible_id(self, pk) -> int:
+        """Return the id when the user may see the incident; 404 otherwise (no existence leak)."""
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise NotFound() from None
+        if not incidents_visible_to(self.actor()).filter(pk=pk).exists():
+            raise NotFound()
+        return pk
+
+    def run(self, fn, **kwargs) -> Response:
+        try:
+            with transaction.atomic():
+                incident = fn(**kwargs)
+        except TransitionRefused as exc:
+            return refused(exc)
+        except ValueError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        incident = self.get_queryset().get(pk=incident.pk)
+        return Response(s.IncidentSerializer(incident).data)
+
+
+class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Incidents the user may see, as GeoJSON; POST reports one, POST batch/ many. The dispatch
+    actions on one incident (reassign, escalate, hand back) are ``dispatch.apis``."""
+
+    pagination_class = IncidentPagination
+    filter_backends = [InBBoxFilter]
+    bbox_filter_field = "location"
+
+    def get_queryset(self):
+        if self.action == "list":
+            return incident_list(actor=self.actor(), filters=validated_query(s.IncidentFilter, self.request))
+        return super().get_queryset()
 
     @extend_schema(parameters=[s.IncidentFilter])
     def list(self, request, *args, **kwargs):
@@ -172,30 +206,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident = self.get_object()
         return Response(s.EventSerializer(incident.events.all(), many=True).data)
 
-    def may_see(self, incident_id: int) -> bool:
-        return incidents_visible_to(self.actor()).filter(pk=incident_id).exists()
-
-    def visible_id(self, pk) -> int:
-        """Return the id when the user may see the incident; 404 otherwise (no existence leak)."""
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            raise NotFound() from None
-        if not incidents_visible_to(self.actor()).filter(pk=pk).exists():
-            raise NotFound()
-        return pk
-
-    def run(self, fn, **kwargs) -> Response:
-        try:
-            with transaction.atomic():
-                incident = fn(**kwargs)
-        except TransitionRefused as exc:
-            return refused(exc)
-        except ValueError as exc:
-            raise serializers.ValidationError({"detail": str(exc)}) from exc
-        incident = self.get_queryset().get(pk=incident.pk)
-        return Response(s.IncidentSerializer(incident).data)
-
     @extend_schema(request=s.ActionSerializer, responses=s.IncidentSerializer, operation_id="incidents_lifecycle")
     @action(detail=True, methods=["post"], url_path=rf"(?P<lifecycle>{'|'.join(LIFECYCLE_ACTIONS)})")
     def lifecycle(self, request, pk=None, lifecycle=None):
@@ -203,26 +213,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body = validated_body(s.ActionSerializer, request)
         return self.run(incident_transition, incident_id=self.visible_id(pk), action=lifecycle,
                         actor=self.actor(), note=body["note"])
-
-    @extend_schema(request=s.ReasonSerializer, responses=s.IncidentSerializer)
-    @action(detail=True, methods=["post"])
-    def escalate(self, request, pk=None):
-        body = validated_body(s.ReasonSerializer, request)
-        return self.run(incident_escalate, incident_id=self.visible_id(pk), actor=self.actor(), reason=body["reason"])
-
-    @extend_schema(request=s.ReasonSerializer, responses=s.IncidentSerializer)
-    @action(detail=True, methods=["post"], url_path="hand_back")
-    def hand_back(self, request, pk=None):
-        body = validated_body(s.ReasonSerializer, request)
-        return self.run(incident_hand_back, incident_id=self.visible_id(pk), actor=self.actor(),
-                        reason=body["reason"])
-
-    @extend_schema(request=s.ReassignSerializer, responses=s.IncidentSerializer)
-    @action(detail=True, methods=["post"])
-    def reassign(self, request, pk=None):
-        body = validated_body(s.ReassignSerializer, request)
-        return self.run(incident_reassign, incident_id=self.visible_id(pk), actor=self.actor(),
-                        person_external_id=body["person"], reason=body["reason"])
 
     @extend_schema(request=s.RelocateSerializer, responses=s.IncidentSerializer)
     @action(detail=True, methods=["post"])
@@ -238,8 +228,3 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self.run(incident_merge, duplicate_id=self.visible_id(pk), into_id=self.visible_id(body["into"]),
                         actor=self.actor(), note=body["note"])
 
-
-def validated_body(serializer_class, request) -> dict:
-    data = serializer_class(data=request.data)
-    data.is_valid(raise_exception=True)
-    return data.validated_data

@@ -24,15 +24,16 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from cameras.models import Camera
+from core.actors import Actor
 from dispatch.services import sweep_overdue
 from gis_core.coords import from_wgs84, get_transformer
 from gis_core.geometry import to_metric
 from gis_core.srid import METRIC_SRID, STORAGE_SRID
 from grids.models import Grid, Town, Village
 from incidents.intake import IntakeItem, intake
-from incidents.lifecycle import TransitionRefused, apply_transition, locked, new_event, notify_changed
+from incidents.lifecycle import apply_transition, locked, new_event, notify_changed
 from incidents.models import Category, Incident, Severity
-from incidents.permissions import Actor
+from incidents.rules import TransitionRefused
 from incidents.selectors import with_overdue
 from incidents.signals import incident_changed
 

@@ -16,7 +16,8 @@ import shapely
 from django.db import connection
 
 from gis_core.coords import from_wgs84_array
-from incidents.models import OPEN_STATES, Incident
+from incidents import rules
+from incidents.models import Incident
 
 RADIUS_M = 50.0
 WINDOW = timedelta(hours=72)
@@ -58,7 +59,7 @@ def _stored_candidates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) 
             "FROM incidents_incident WHERE state = ANY(%(states)s) "
             "AND location && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) "
             "AND created_at BETWEEN %(start)s AND %(end)s",
-            {"states": OPEN_STATES, **dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
+            {"states": sorted(rules.OPEN), **dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
              "start": min(i.created_at for i in new) - WINDOW, "end": max(i.created_at for i in new)})
         return np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 5)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from incidents.lifecycle import OPEN_FOR_CLOCKS
+from incidents import rules
 
 PLAIN = ["id", "source", "external_id", "severity", "title", "description", "address", "state", "level", "triage",
          "near_edge", "distance_m", "possible_duplicate_of", "merged_into", "original_x", "original_y",
@@ -36,14 +36,6 @@ def _time(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _overdue(row: dict, now: datetime) -> bool:
-    if row["state"] not in OPEN_FOR_CLOCKS:
-        return False
-    accept, handle = row["accept_due_at"], row["handle_due_at"]
-    return (row["state"] == "dispatched" and accept is not None and accept < now) or (
-        handle is not None and handle < now)
-
-
 def _feature(row: dict, now: datetime) -> dict:
     props = {name: row[name] for name in PLAIN}
     props.update({name: _time(row[name]) for name in TIMES})
@@ -51,7 +43,7 @@ def _feature(row: dict, now: datetime) -> dict:
     props["reference"] = f"INC-{row['id']:07d}"
     props["assignee"] = ({"person_id": row[ASSIGNEE[0]], "name": row[ASSIGNEE[1]], "role": row[ASSIGNEE[2]]}
                          if row[ASSIGNEE[0]] is not None else None)
-    props["overdue"] = _overdue(row, now)
+    props["overdue"] = rules.is_overdue(row, now)
     location = row["location"]
     geometry = None if location is None else {
         "type": "Point", "coordinates": [round(location.x, PRECISION), round(location.y, PRECISION)]}

@@ -3,7 +3,7 @@
 Scoped like every read (``incidents.selectors.incidents_visible_to``): a grid leader's heatmap holds
 their own grid's incidents only. Counted: the incidents reported in the period [start, end) that
 have a location, except the cancelled, duplicate and out-of-jurisdiction ones (as the assessment
-figures, ``incidents.analytics.NOT_COUNTED``), optionally of some categories and sources.
+figures, ``incidents.rules.NOT_COUNTED``), optionally of some categories and sources.
 
 - cells: square bins ``cell_m`` metres wide in EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E,
   the design's metric CRS; never degrees). A point belongs to the bin whose centre is nearest
@@ -25,13 +25,13 @@ from django.db.models import Count
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 
+from core.actors import Actor
 from gis_core.coords import to_wgs84_array
-from incidents.analytics import NOT_COUNTED
+from gis_core.srid import METRIC_SRID
+from incidents import rules
 from incidents.models import Incident
-from incidents.permissions import Actor
 from incidents.selectors import incidents_visible_to
 
-METRIC_SRID = 4549
 BUCKETS = {"day": TruncDay, "week": TruncWeek}
 
 
@@ -54,7 +54,7 @@ class Cell:
 def counted(actor: Actor, *, categories: list[str] | None = None, sources: list[str] | None = None):
     """Return the visible incidents the heatmap and the trend count, of these categories and sources
     (the caller adds the period: reported in it, or closed in it)."""
-    qs = incidents_visible_to(actor).exclude(state__in=NOT_COUNTED)
+    qs = incidents_visible_to(actor).filter(rules.counted_q())
     if categories:
         qs = qs.filter(category__code__in=categories)
     if sources:

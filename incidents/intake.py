@@ -26,15 +26,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core import bulk, db
+from core.actors import Actor
 from gis_core.coords import to_wgs84_array
-from gridops import db
 from grids import fast_locator
-from incidents import bulk
 from incidents.duplicates import find_possible_duplicates
 from incidents.gazetteer import Gazetteer, GazetteerMatch, build_gazetteer, normalise
 from incidents.lifecycle import apply_transition, new_event, notify_changed
 from incidents.models import Category, Incident, IncidentEvent
-from incidents.permissions import Actor
 
 
 @dataclass

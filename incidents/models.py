@@ -6,15 +6,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db.models import Q
 
 from grids.models import BoundaryGeneration, Grid, Person, Town, Village
-
-
-class Level(models.IntegerChoices):
-    """Who handles a matter: small matters stay in the grid, big ones go to the village, then up."""
-
-    GRID = 1, "网格 grid"
-    VILLAGE = 2, "村居 village"
-    TOWN = 3, "镇 town command centre"
-    BUREAU = 4, "职能部门 functional bureau"
+from incidents import rules
+from incidents.rules import Level
 
 
 class Severity(models.IntegerChoices):
@@ -53,23 +46,6 @@ class Category(models.Model):
         return f"{self.name_zh} {self.name_en}"
 
 
-class IncidentState(models.TextChoices):
-    REPORTED = "reported", "上报 reported"
-    REGISTERED = "registered", "立案 registered"
-    DISPATCHED = "dispatched", "派遣 dispatched"
-    IN_PROGRESS = "in_progress", "处置 in progress"
-    HANDLED = "handled", "反馈 handled"
-    VERIFIED = "verified", "核查 verified"
-    CLOSED = "closed", "结案 closed"
-    CANCELLED = "cancelled", "撤销 cancelled"
-    DUPLICATE = "duplicate", "重复 duplicate"
-    OUT_OF_JURISDICTION = "out_of_jurisdiction", "非本辖区 out of jurisdiction"
-
-
-OPEN_STATES = ["reported", "registered", "dispatched", "in_progress", "handled", "verified"]
-STATES = [s for s, _ in IncidentState.choices]
-
-
 class Incident(models.Model):
     """One matter reported from any source, located into a grid and handled in a closed loop."""
 
@@ -81,7 +57,7 @@ class Incident(models.Model):
         CITIZEN = "citizen", "群众 citizen"
         HIGHER_LEVEL = "higher_level", "上级交办 higher-level assignment"
 
-    State = IncidentState
+    State = rules.State
 
     class Triage(models.TextChoices):
         NONE = "", "located"
@@ -125,7 +101,7 @@ class Incident(models.Model):
     distance_m = models.FloatField(null=True, blank=True, help_text="metres to the nearest grid when outside")
     triage = models.CharField(max_length=20, choices=Triage.choices, blank=True, default="")
 
-    state = models.CharField(max_length=20, choices=State.choices, default=State.REPORTED)
+    state = models.CharField(max_length=20, choices=rules.State.choices, default=rules.State.REPORTED)
     level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.GRID)
     assignee = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents",
                                  db_index=False)
@@ -154,7 +130,7 @@ class Incident(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
                                     name="incident_idempotency_key"),
-            models.CheckConstraint(condition=Q(state__in=STATES), name="incident_state_known"),
+            models.CheckConstraint(condition=Q(state__in=rules.STATES), name="incident_state_known"),
             models.CheckConstraint(condition=Q(triage="") | Q(grid__isnull=True), name="triaged_has_no_grid"),
             models.CheckConstraint(condition=~Q(state="closed") | Q(closed_at__isnull=False),
                                    name="closed_has_closed_at"),

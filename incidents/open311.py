@@ -38,11 +38,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
+from core.actors import Actor, Role
+from core.authentication import ActorTokenAuthentication
 from incidents import open311_serializers as o
-from incidents.authentication import ActorTokenAuthentication
+from incidents import rules
 from incidents.intake import intake
 from incidents.models import Category, Incident
-from incidents.permissions import Actor, Role
 from incidents.selectors import incidents_visible_to
 
 POST_ROLES = {Role.INTEGRATION, Role.OPERATOR}
@@ -232,7 +233,7 @@ def filters_q(f: dict) -> Q:
     if f.get("service_code"):
         q &= Q(category__code__in=f["service_code"])
     if f.get("status") and len(f["status"]) == 1:
-        closed = Q(state__in=o.CLOSED_STATES)
+        closed = Q(state__in=sorted(rules.ENDED))
         q &= closed if "closed" in f["status"] else ~closed
     start, end = f.get("start_date"), f.get("end_date")
     if start is None:

@@ -17,11 +17,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
+from incidents import rules
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, Level
 
-S = Incident.State
-CLOSED_STATES = frozenset({S.CLOSED, S.CANCELLED, S.DUPLICATE, S.OUT_OF_JURISDICTION})
 SOURCES = [(value, label) for value, label in Incident.Source.choices if value != Incident.Source.CAMERA]
 TITLE_CHARS = 60
 MAX_RANGE = timedelta(days=90)
@@ -174,7 +173,7 @@ def service_body(category: Category) -> dict:
 
 
 def open311_status(incident: Incident) -> str:
-    return "closed" if incident.state in CLOSED_STATES else "open"
+    return "closed" if incident.state in rules.ENDED else "open"
 
 
 def agency_responsible(incident: Incident) -> str:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from django.db import connection
 
+from core.actors import Actor
 from grids.models import BoundaryGeneration
 from grids.validation import TOLERANCE_M2, validate_generation
-from incidents.models import OPEN_STATES
-from incidents.permissions import Actor
+from incidents import rules
 from incidents.selectors import incidents_visible_to
 
 MAX_LISTED = 500
@@ -68,7 +68,7 @@ def generation_preview(draft: BoundaryGeneration, actor: Actor) -> dict:
     may see (``incidents_visible_to``, the one scoping rule)."""
     active = BoundaryGeneration.objects.filter(town_id=draft.town_id, status=BoundaryGeneration.Status.ACTIVE).first()
     params = {"draft": draft.pk, "active": active.pk if active else None, "tol": TOLERANCE_M2,
-              "open": list(OPEN_STATES)}
+              "open": sorted(rules.OPEN)}
     problems = validate_generation(draft)
     with connection.cursor() as cursor:
         cursor.execute(_CHANGED, params)

@@ -8,13 +8,32 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from gridops import db
-from grids.models import GridTeam, VillageLeader
-from incidents.lifecycle import OPEN_FOR_CLOCKS
+from core import db
+from core.actors import Actor, Role
+from grids.models import GridTeam, TeamMembership, VillageLeader
+from incidents import rules
 from incidents.models import Category, Incident
-from incidents.permissions import Actor, Role, roles_on
 
 SEE_ALL = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER, Role.SYSTEM}
+
+
+def roles_on(actor: Actor, incident) -> set[Role]:
+    """Return every role the actor holds towards this incident."""
+    roles = actor.global_roles() - {Role.GRID_LEADER, Role.GRID_MEMBER}
+    person = actor.person_id
+    if person is None:
+        return roles
+    if incident.assignee_id == person:
+        roles.add(Role.ASSIGNEE)
+    grid_id = incident.handling_grid_id
+    if grid_id is not None:
+        if GridTeam.objects.filter(grid_id=grid_id, leader_id=person).exists():
+            roles.add(Role.GRID_LEADER)
+        if TeamMembership.objects.filter(team__grid_id=grid_id, person_id=person).exists():
+            roles.add(Role.GRID_MEMBER)
+    if incident.village_id and VillageLeader.objects.filter(village_id=incident.village_id, person_id=person).exists():
+        roles.add(Role.VILLAGE_LEADER)
+    return roles
 
 
 def scope_q(actor: Actor) -> Q | None:
@@ -93,10 +112,8 @@ def active_categories() -> list[Category]:
 
 
 def with_overdue(qs: QuerySet[Incident], now: datetime | None = None) -> QuerySet[Incident]:
-    """Filter to incidents whose clock has run out and that are still being handled."""
-    now = now or timezone.now()
-    return qs.filter(state__in=OPEN_FOR_CLOCKS).filter(
-        Q(handle_due_at__lt=now) | Q(state=Incident.State.DISPATCHED, accept_due_at__lt=now))
+    """Filter to incidents overdue at ``now`` (``rules.overdue_q``)."""
+    return qs.filter(rules.overdue_q(now or timezone.now()))
 
 
 def incident_list(*, actor: Actor, filters: dict) -> QuerySet[Incident]:
@@ -144,40 +161,25 @@ def changed_after(qs: QuerySet[Incident], cursor: str) -> QuerySet[Incident]:
                             [cursor, cursor], output_field=BooleanField()))
 
 
-def is_overdue(incident: Incident, now: datetime | None = None) -> bool:
-    """Return True when the incident is still being handled and a clock has run out."""
-    now = now or timezone.now()
-    if incident.state not in OPEN_FOR_CLOCKS:
-        return False
-    accept_due, handle_due = incident.accept_due_at, incident.handle_due_at
-    accept_late = incident.state == Incident.State.DISPATCHED and accept_due is not None and accept_due < now
-    return accept_late or (handle_due is not None and handle_due < now)
-
-
-TERMINAL_EXCLUDED = ["cancelled", "duplicate", "out_of_jurisdiction"]
-
-
 def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
-    """Return the command centre's counts over the visible incidents (one aggregate query)."""
+    """Return the command centre's counts over the visible incidents (one aggregate query); the
+    month's closure rate is the assessment's for this month so far (``rules.due_to_close_q``)."""
     from django.db.models import Count
 
     now = timezone.localtime(now or timezone.now())
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    month = day.replace(day=1)
+    month, month_end = rules.month_bounds(now)
     qs = incidents_visible_to(actor)
-    open_q = Q(state__in=OPEN_FOR_CLOCKS | {"reported", "handled", "verified"})
-    overdue_q = Q(state__in=OPEN_FOR_CLOCKS) & (Q(handle_due_at__lt=now) | Q(state="dispatched", accept_due_at__lt=now))
-    counted = ~Q(state__in=TERMINAL_EXCLUDED)
+    counted = rules.counted_q()
     figures = qs.aggregate(
         today=Count("id", filter=Q(created_at__gte=day)),
-        open=Count("id", filter=open_q),
-        overdue=Count("id", filter=overdue_q),
-        triage=Count("id", filter=~Q(triage="") & Q(state="reported")),
-        closed_month=Count("id", filter=Q(state="closed", closed_at__gte=month)),
-        due_month=Count("id", filter=counted & (Q(handle_due_at__gte=month, handle_due_at__lt=now)
-                                                | Q(state="closed", closed_at__gte=month))),
+        open=Count("id", filter=Q(state__in=sorted(rules.OPEN))),
+        overdue=Count("id", filter=rules.overdue_q(now)),
+        triage=Count("id", filter=~Q(triage="") & Q(state=rules.State.REPORTED)),
+        closed_month=Count("id", filter=counted & rules.closed_in_q(month, month_end)),
+        due_month=Count("id", filter=counted & rules.due_to_close_q(month, month_end, now)),
     )
-    figures["closure_rate_month"] = (figures["closed_month"] / figures["due_month"]) if figures["due_month"] else None
+    figures["closure_rate_month"] = rules.rate(figures["closed_month"], figures["due_month"])
     return figures
 
 
@@ -196,28 +198,17 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
 
 def allowed_actions(incident: Incident, actor: Actor) -> list[str]:
     """Return the actions the actor may take on the incident now, each the name of its endpoint
-    (``POST /api/incidents/{id}/{action}/``), in the order the pages show them: the lifecycle actions,
-    then reassign, escalate, hand_back, merge, relocate.
+    (``POST /api/incidents/{id}/{action}/``), in the order the pages show them.
 
-    Each is decided by the check its endpoint runs (so a listed action is one the endpoint accepts,
-    and a refused one is not listed); the actor's roles on the incident are read once for all.
+    Each is decided by ``rules.check``, the check its endpoint's service runs (so a listed action is
+    one the endpoint accepts, and a refused one is not listed); the actor's roles are read once.
     """
-    from dispatch.services import check_escalate, check_hand_back, check_reassign
-    from incidents.actions import check_merge, check_relocate
-    from incidents.lifecycle import LIFECYCLE_ACTIONS, TransitionRefused, check_allowed
-
-    def lifecycle(action: str):
-        return lambda incident, actor, roles: check_allowed(incident, action, actor, roles=roles)
-
-    checks = [*((a, lifecycle(a)) for a in LIFECYCLE_ACTIONS), ("reassign", check_reassign),
-              ("escalate", check_escalate), ("hand_back", check_hand_back), ("merge", check_merge),
-              ("relocate", check_relocate)]
     roles = roles_on(actor, incident)
     allowed = []
-    for action, check in checks:
+    for action in rules.ENDPOINT_ACTIONS:
         try:
-            check(incident, actor, roles=roles)
-        except TransitionRefused:
+            rules.check(incident, action, roles=roles, label=actor.label)
+        except rules.TransitionRefused:
             continue
         allowed.append(action)
     return allowed

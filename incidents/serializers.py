@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.encoding import smart_str
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -24,9 +25,10 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 from cameras.models import Camera
 from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
 from gis_core.fields import CRSField, check_point, points_valid
+from incidents import rules
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
-from incidents.selectors import active_categories, is_overdue
+from incidents.selectors import active_categories
 
 CATEGORIES, CAMERAS = "intake_categories", "intake_cameras"  # serializer context keys of the lookups
 # What PostgreSQL (psycopg2) refuses in a text parameter: a NUL, or a lone surrogate (not UTF-8).
@@ -353,7 +355,7 @@ class IncidentSerializer(GeoFeatureModelSerializer):
         return {"person_id": person.external_id, "name": person.name, "role": person.role} if person else None
 
     def get_overdue(self, incident: Incident) -> bool:
-        return is_overdue(incident)
+        return rules.is_overdue(incident, timezone.now())
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -364,14 +366,6 @@ class EventSerializer(serializers.ModelSerializer):
 
 class ActionSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-
-
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
-
-
-class ReassignSerializer(ReasonSerializer):
-    person = serializers.CharField(max_length=32, help_text="the person's id, e.g. P0042")
 
 
 class RelocateSerializer(serializers.Serializer):

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "gridops",
     "gis_core",
+    "core",
     "grids",
     "cameras",
     "incidents",
@@ -89,7 +90,7 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The intake path's fixed queries as server-side prepared statements (gridops/db.py); turn off
+# The intake path's fixed queries as server-side prepared statements (core/db.py); turn off
 # behind a transaction-mode connection pooler.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DB_PREPARED_STATEMENTS:
@@ -126,12 +127,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "incidents.authentication.ActorTokenAuthentication",
+        "core.authentication.ActorTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework_gis.pagination.GeoJsonPagination",
     "PAGE_SIZE": 500,
-    "EXCEPTION_HANDLER": "gridops.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -14,11 +14,11 @@ import shapely
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from core.actors import Actor
 from gridops.demo_users import demo_token
 from grids.models import Grid
 from incidents.lifecycle import incident_transition
 from incidents.models import Incident
-from incidents.permissions import Actor
 from tests.browser.conftest import login
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,10 +10,10 @@ import urllib.request
 import pytest
 import shapely
 
+from core.actors import Actor
 from gridops.demo_users import demo_token
 from grids.models import Grid, GridTeam
 from incidents.models import Incident, IncidentEvent
-from incidents.permissions import Actor
 from incidents.selectors import allowed_actions
 from tests.browser.conftest import login
 

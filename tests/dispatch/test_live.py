@@ -13,13 +13,13 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from rest_framework.utils.encoders import JSONEncoder
 
+from core.actors import Actor
 from dispatch import live
 from gridops.asgi import application
 from grids.models import Grid, GridTeam, Person
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident
-from incidents.permissions import Actor
 from incidents.selectors import actor_keys, incident_keys, incidents_visible_to
 from incidents.serializers import EventSerializer, IncidentSerializer
 from tests.servers import TEST_REDIS_URL

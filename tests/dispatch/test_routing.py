@@ -9,13 +9,13 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.actors import Actor
 from dispatch.models import Assignment, Notification
 from dispatch.routing import COMMAND_CENTRE
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
 from grids.models import TeamMembership
-from incidents.lifecycle import TransitionRefused
 from incidents.models import Incident, IncidentEvent, Level, Severity
-from incidents.permissions import Actor
+from incidents.rules import TransitionRefused
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db

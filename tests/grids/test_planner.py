@@ -202,7 +202,7 @@ def test_the_planner_page_is_for_planners(client, groups, status):
 
 
 def test_the_preview_lists_only_incidents_the_actor_may_see():
-    from incidents.permissions import Actor
+    from core.actors import Actor
     from incidents.planning import generation_preview
 
     a, b, _ = _neighbours()

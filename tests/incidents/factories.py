@@ -16,12 +16,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from shapely.ops import polylabel
 
+from core.actors import Actor
 from gis_core.coords import from_wgs84, to_wgs84
 from grids.models import Grid, GridTeam, Person, VillageLeader
 from incidents.intake import IntakeItem, IntakeOutcome, intake
 from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident, IncidentEvent
-from incidents.permissions import Actor
 
 SYSTEM = Actor.system()
 # A comprehensive grid of 谷营村 that no dedicated grid overlaps at its interior point.

@@ -7,11 +7,12 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from core.actors import Actor
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
 from incidents.actions import incident_merge, incident_relocate
-from incidents.lifecycle import LIFECYCLE_ACTIONS, TransitionRefused, incident_transition
+from incidents.lifecycle import incident_transition
 from incidents.models import Incident, Level
-from incidents.permissions import Actor
+from incidents.rules import LIFECYCLE_ACTIONS, TransitionRefused
 from incidents.selectors import allowed_actions
 from tests.incidents import factories as f
 

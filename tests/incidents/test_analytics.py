@@ -9,12 +9,12 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from core.actors import Actor
 from grids.models import Grid, Person
 from incidents.analytics import assessment
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import apply_transition, locked
 from incidents.models import Category, Incident
-from incidents.permissions import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -109,8 +109,13 @@ def test_late_closure_is_closed_but_not_on_time(march):
 
 
 def test_overdue_is_counted_at_now(march):
+    in_time = assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL,
+                         now=datetime(2025, 3, 28, 9, 30, tzinfo=TZ))
+    assert by_code(in_time)[G1].overdue_now == 0  # d: dispatched at 09:00, 60 min to accept
+    # not accepted in time: overdue by the acceptance clock, as the command centre counts it
+    # (``rules.OVERDUE_CLOCKS``; the assessment once looked at the handling deadline alone)
     before = assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=at(30, 8))
-    assert by_code(before)[G1].overdue_now == 0
+    assert by_code(before)[G1].overdue_now == 1
     move(march["d"], [("accept", at(30, 10))])  # still in progress: still overdue
     after = assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=at(30, 10))
     assert by_code(after)[G1].overdue_now == 1

@@ -312,7 +312,7 @@ def test_schema_keeps_the_intake_request_and_incident_response(operator):
 
 def test_token_authentication_answers_as_drf_and_reads_the_actor():
     """One statement reads token, user, groups and person; the answers are DRF's own."""
-    from incidents.permissions import Actor, Role
+    from core.actors import Actor, Role
     from tests.incidents import factories as f
 
     client = APIClient()
@@ -329,7 +329,7 @@ def test_token_authentication_answers_as_drf_and_reads_the_actor():
     inactive = client.post("/api/incidents/", _report(), format="json")
     assert inactive.status_code == 403 and inactive.json() == {"detail": gettext("User inactive or deleted.")}
 
-    from incidents.authentication import ActorTokenAuthentication
+    from core.authentication import ActorTokenAuthentication
 
     worker = f.holder(f.grid(), "grid_worker", "A")
     worker.user = _user("worker_token", "grid_member")

@@ -18,8 +18,8 @@ from grids.locator import locate
 from grids.models import Grid, Town
 from incidents import intake as intake_module
 from incidents.actions import incident_merge, incident_relocate
-from incidents.lifecycle import TransitionRefused
 from incidents.models import Incident, IncidentEvent, Level
+from incidents.rules import TransitionRefused
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db

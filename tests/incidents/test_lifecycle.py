@@ -11,10 +11,12 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from core.actors import Actor, Role
 from incidents import lifecycle
-from incidents.lifecycle import TRANSITIONS, TransitionRefused, incident_transition
-from incidents.models import STATES, Incident, IncidentEvent, Level
-from incidents.permissions import Actor, Role, roles_on
+from incidents.lifecycle import incident_transition
+from incidents.models import Incident, IncidentEvent, Level
+from incidents.rules import STATES, TRANSITIONS, TransitionRefused
+from incidents.selectors import roles_on
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.actors import Actor
 from incidents.lifecycle import incident_transition
 from incidents.models import Incident
-from incidents.permissions import Actor
 
 pytestmark = pytest.mark.django_db
 

@@ -1,10 +1,10 @@
-"""Who is acting, and in which roles towards one incident: the one place that decides it."""
+"""Who is acting: a user with their groups and linked person, or the system; and the roles there are.
+
+The roles an actor holds towards one incident are decided in ``incidents.selectors.roles_on``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-from django.db.models import OuterRef, Subquery
 
 
 class Role(StrEnum):
@@ -48,10 +48,8 @@ class Actor:
         cached = getattr(user, "_gridops_actor", None)
         if cached is not None:
             return cached
-        from grids.models import Person
-
-        rows = list(user._meta.model.objects.filter(pk=user.pk).values_list(
-            "groups__name", Subquery(Person.objects.filter(user_id=OuterRef("pk")).values("pk")[:1])))
+        # the person is the user's one-to-one reverse relation ``person`` (grids.Person.user)
+        rows = list(user._meta.model.objects.filter(pk=user.pk).values_list("groups__name", "person__id"))
         return cls.remember(user, groups=[g for g, _ in rows if g], person_id=rows[0][1] if rows else None)
 
     @classmethod
@@ -75,24 +73,3 @@ class Actor:
         if self.superuser:
             roles.add(Role.OPERATOR)
         return roles
-
-
-def roles_on(actor: Actor, incident) -> set[Role]:
-    """Return every role the actor holds towards this incident."""
-    from grids.models import GridTeam, TeamMembership, VillageLeader
-
-    roles = actor.global_roles() - {Role.GRID_LEADER, Role.GRID_MEMBER}
-    person = actor.person_id
-    if person is None:
-        return roles
-    if incident.assignee_id == person:
-        roles.add(Role.ASSIGNEE)
-    grid_id = incident.handling_grid_id
-    if grid_id is not None:
-        if GridTeam.objects.filter(grid_id=grid_id, leader_id=person).exists():
-            roles.add(Role.GRID_LEADER)
-        if TeamMembership.objects.filter(team__grid_id=grid_id, person_id=person).exists():
-            roles.add(Role.GRID_MEMBER)
-    if incident.village_id and VillageLeader.objects.filter(village_id=incident.village_id, person_id=person).exists():
-        roles.add(Role.VILLAGE_LEADER)
-    return roles

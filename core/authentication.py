@@ -8,8 +8,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from gridops import db
-from incidents.permissions import Actor
+from core import db
+from core.actors import Actor
 
 
 def _user_by_token(key: str):
@@ -21,10 +21,12 @@ def _user_by_token(key: str):
     user_model = get_user_model()
     fields = user_model._meta.concrete_fields
     columns = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in fields)
+    # the linked person through the user's one-to-one reverse relation ``person``, by its table name
+    person_table = user_model._meta.get_field("person").related_model._meta.db_table
     sql = (f"SELECT {columns}, array_remove(array_agg(DISTINCT g.name), NULL), min(p.id) "
            "FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id "
            "LEFT JOIN auth_user_groups ug ON ug.user_id = u.id LEFT JOIN auth_group g ON g.id = ug.group_id "
-           "LEFT JOIN grids_person p ON p.user_id = u.id WHERE t.key = %(key)s GROUP BY u.id")
+           f"LEFT JOIN {person_table} p ON p.user_id = u.id WHERE t.key = %(key)s GROUP BY u.id")
     with connection.cursor() as cursor:
         db.execute(cursor, "gridops_token_user", sql, {"key": key})
         row = cursor.fetchone()

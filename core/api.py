@@ -19,3 +19,10 @@ def validated_query(serializer_class, request) -> dict:
     params = serializer_class(data=request.query_params)
     params.is_valid(raise_exception=True)
     return params.validated_data
+
+
+def validated_body(serializer_class, request) -> dict:
+    """Validate a request's body with a serializer; bad values raise HTTP 400 with field messages."""
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data

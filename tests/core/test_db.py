@@ -1,10 +1,10 @@
-"""gridops.db: the intake path's prepared statements."""
+"""core.db: the intake path's prepared statements."""
 from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
 
-from gridops import db
+from core import db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

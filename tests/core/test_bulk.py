@@ -7,8 +7,8 @@ import pytest
 from django.contrib.gis.geos import Point
 from django.utils import timezone
 
+from core import bulk
 from dispatch.models import Assignment
-from incidents import bulk
 from incidents import intake as intake_module
 from incidents.models import Incident, IncidentEvent
 from tests.incidents import factories as f

@@ -1,0 +1,51 @@
+"""Dispatch actions on one incident over the API: reassign, escalate, hand back.
+
+They sit on the incidents' routes (``POST /api/incidents/{id}/{action}/``) and share the incidents'
+scoping (``incidents.apis.IncidentScope``): an incident the user may not see is a 404, an action the
+rules refuse a 403 (role) or 409 (state).
+"""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+
+from core.api import validated_body
+from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
+from incidents.apis import IncidentScope
+from incidents.serializers import IncidentSerializer
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ReassignSerializer(ReasonSerializer):
+    person = serializers.CharField(max_length=32, help_text="the person's id, e.g. P0042")
+
+
+class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
+    """Move an incident between people and levels."""
+
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def escalate(self, request, pk=None):
+        """Send the incident one level up (grid -> village -> town -> bureau), restarting its clock."""
+        body = validated_body(ReasonSerializer, request)
+        return self.run(incident_escalate, incident_id=self.visible_id(pk), actor=self.actor(), reason=body["reason"])
+
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="hand_back")
+    def hand_back(self, request, pk=None):
+        """Send the incident one level down to be handled there."""
+        body = validated_body(ReasonSerializer, request)
+        return self.run(incident_hand_back, incident_id=self.visible_id(pk), actor=self.actor(),
+                        reason=body["reason"])
+
+    @extend_schema(request=ReassignSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, pk=None):
+        """Give the incident to another person at the same level."""
+        body = validated_body(ReassignSerializer, request)
+        return self.run(incident_reassign, incident_id=self.visible_id(pk), actor=self.actor(),
+                        person_external_id=body["person"], reason=body["reason"])

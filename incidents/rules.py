@@ -1,0 +1,263 @@
+"""The incident rules, written once: the states and their groups, every action with the states it
+starts from and the roles that may take it, and what "overdue" and "due to close" mean.
+
+上报 reported -> 立案 registered -> 派遣 dispatched -> 处置 in progress -> 反馈 handled -> 核查 verified
+-> 结案 closed; 返工 rework sends a handled incident back to in progress; cancelled, duplicate and out of
+jurisdiction end it early.
+
+Nothing here imports a model (the one read, a merge target's state, goes through the incident's own
+class): the lifecycle, the dispatch services, the actions,
+the stats, the GeoJSON, the sweep, the assessment and the raw SQL all read these definitions, so a
+count on one screen and the same count on another cannot disagree.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from core.actors import Role
+
+
+class State(models.TextChoices):
+    REPORTED = "reported", "上报 reported"
+    REGISTERED = "registered", "立案 registered"
+    DISPATCHED = "dispatched", "派遣 dispatched"
+    IN_PROGRESS = "in_progress", "处置 in progress"
+    HANDLED = "handled", "反馈 handled"
+    VERIFIED = "verified", "核查 verified"
+    CLOSED = "closed", "结案 closed"
+    CANCELLED = "cancelled", "撤销 cancelled"
+    DUPLICATE = "duplicate", "重复 duplicate"
+    OUT_OF_JURISDICTION = "out_of_jurisdiction", "非本辖区 out of jurisdiction"
+
+
+class Level(models.IntegerChoices):
+    """Who handles a matter: small matters stay in the grid, big ones go to the village, then up."""
+
+    GRID = 1, "网格 grid"
+    VILLAGE = 2, "村居 village"
+    TOWN = 3, "镇 town command centre"
+    BUREAU = 4, "职能部门 functional bureau"
+
+
+S = State
+STATES: list[str] = State.values
+# Still to be finished: every state before 结案 closed that no early end has stopped.
+OPEN: frozenset[str] = frozenset({S.REPORTED, S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS, S.HANDLED, S.VERIFIED})
+# Finished or stopped: what Open311 calls "closed".
+ENDED: frozenset[str] = frozenset(STATES) - OPEN
+# The handling clocks run (registered until handled): these can be overdue and escalate.
+CLOCK_RUNNING: frozenset[str] = frozenset({S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS})
+# Held by an assignee who has or is working on it: counts towards their load; can be reassigned.
+ASSIGNED: frozenset[str] = frozenset({S.DISPATCHED, S.IN_PROGRESS})
+# Ended without being handled: never counted in the figures.
+NOT_COUNTED: frozenset[str] = frozenset({S.CANCELLED, S.DUPLICATE, S.OUT_OF_JURISDICTION})
+# No incident is merged into one in these states.
+MERGE_TARGET_REFUSED: frozenset[str] = frozenset({S.DUPLICATE, S.CANCELLED})
+
+
+# --- overdue --------------------------------------------------------------------------------------
+# An incident is overdue when one of its running clocks has passed its deadline: the handling clock
+# while it is being handled, the acceptance clock while it waits to be accepted. One definition, three
+# renderings below (a queryset filter, SQL, a Python test on a row); a test keeps them equal.
+OVERDUE_CLOCKS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("handle_due_at", CLOCK_RUNNING),
+    ("accept_due_at", frozenset({S.DISPATCHED})),
+)
+
+
+def overdue_q(now: datetime, prefix: str = "") -> Q:
+    """Return the filter of incidents overdue at ``now`` (``prefix``: the path to the incident, e.g.
+    ``"incident__"``)."""
+    q = Q(pk__in=[])
+    for column, states in OVERDUE_CLOCKS:
+        q |= Q(**{f"{prefix}state__in": sorted(states), f"{prefix}{column}__lt": now})
+    return q
+
+
+def overdue_sql(alias: str) -> str:
+    """Return the SQL condition "overdue at %(now)s" on the incident row ``alias`` (for raw SQL)."""
+    terms = [f"({alias}.state IN ({', '.join(repr(str(s)) for s in sorted(states))})"
+             f" AND {alias}.{column} < %(now)s)" for column, states in OVERDUE_CLOCKS]
+    return "(" + " OR ".join(terms) + ")"
+
+
+def is_overdue(row, now: datetime) -> bool:
+    """Return whether an incident (a model instance, or a dict of its values) is overdue at ``now``."""
+    get = row.get if isinstance(row, dict) else (lambda name: getattr(row, name))
+    state = get("state")
+    for column, states in OVERDUE_CLOCKS:
+        due = get(column)
+        if state in states and due is not None and due < now:
+            return True
+    return False
+
+
+def escalation_time(*, state: str, level: int, level_due_at, handle_due_at, accept_due_at) -> datetime | None:
+    """Return when the SLA sweep should next escalate an incident (None: it never will as it stands).
+
+    The same clocks as ``OVERDUE_CLOCKS``, with the handling clock restarted at each level
+    (``level_due_at``): an incident the sweep escalates is overdue, and one escalated stays overdue
+    for the figures (``handle_due_at`` keeps the original deadline) without escalating again until
+    its new level's period has run out.
+    """
+    if state not in CLOCK_RUNNING or level >= Level.BUREAU:
+        return None
+    dues = {"handle_due_at": level_due_at or handle_due_at, "accept_due_at": accept_due_at}
+    times = [dues[column] for column, states in OVERDUE_CLOCKS if state in states and dues[column] is not None]
+    return min(times) if times else None
+
+
+def escalation_due_q(now: datetime) -> Q:
+    """Return the filter of incidents the SLA sweep escalates at ``now`` (``escalate_at`` is kept by
+    ``escalation_time`` on every change)."""
+    return Q(state__in=sorted(CLOCK_RUNNING), escalate_at__lt=now, level__lt=Level.BUREAU)
+
+
+# --- due to close, and the closure rate -----------------------------------------------------------
+def month_bounds(moment: datetime | None = None) -> tuple[datetime, datetime]:
+    """Return [first instant of the month, first instant of the next month) in local time."""
+    local = timezone.localtime(moment or timezone.now())
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+def due_to_close_q(start: datetime, end: datetime, now: datetime) -> Q:
+    """Return the filter of incidents due to close in [start, end) as seen at ``now``: the handling
+    deadline fell in the period and has passed, or the incident was closed in the period (so that
+    closed <= due). A period still running counts only what has fallen due by now, so the command
+    centre's month and the assessment's month give one 结案率 on the same day."""
+    return Q(handle_due_at__gte=start, handle_due_at__lt=min(end, now)) | closed_in_q(start, end)
+
+
+def closed_in_q(start: datetime, end: datetime) -> Q:
+    """Return the filter of incidents closed in [start, end)."""
+    return Q(state=S.CLOSED, closed_at__gte=start, closed_at__lt=end)
+
+
+def counted_q() -> Q:
+    """Return the filter of incidents the figures count (not cancelled, duplicate or out of jurisdiction)."""
+    return ~Q(state__in=sorted(NOT_COUNTED))
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    """Return a rate as a fraction, None when nothing was due."""
+    return numerator / denominator if denominator else None
+
+
+# --- actions: who may do what, in which state -----------------------------------------------------
+class TransitionRefused(Exception):
+    """The action is not allowed now (wrong state) or not to this actor (wrong role)."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason  # "state" | "role"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing that can be done to an incident.
+
+    ``sources``: the states it may start from; ``roles``: who may take it; ``target``: the state it
+    leads to (None: the state stays); ``guard``: a further condition on the incident, returning why
+    it is refused (None when allowed); ``words``: how a refusal names it.
+    """
+
+    name: str
+    sources: frozenset[str]
+    roles: frozenset[Role]
+    target: str | None = None
+    guard: Callable[[object], str | None] | None = field(default=None, compare=False)
+    words: str = ""
+
+    @property
+    def action(self) -> str:
+        return self.name
+
+
+def _below_top(incident) -> str | None:
+    return "the incident is already at the top level" if incident.level >= Level.BUREAU else None
+
+
+def _above_grid(incident) -> str | None:
+    return "the incident is already at grid level" if incident.level <= Level.GRID else None
+
+
+def merge_target_refusal(state: str | None) -> str | None:
+    """Return why an incident in ``state`` cannot take a duplicate (None: it can)."""
+    return f"cannot merge into an incident that is {state}" if state in MERGE_TARGET_REFUSED else None
+
+
+def _flagged_duplicate(incident) -> str | None:
+    if incident.possible_duplicate_of_id is None:
+        return "the incident is not flagged as a possible duplicate"
+    # the target's state as stored now (not a related object cached on the instance)
+    target = type(incident)._default_manager.filter(pk=incident.possible_duplicate_of_id)
+    return merge_target_refusal(target.values_list("state", flat=True).first())
+
+
+R = Role
+TEAM = frozenset({R.ASSIGNEE, R.GRID_LEADER, R.GRID_MEMBER, R.VILLAGE_LEADER})
+CHECKERS = frozenset({R.OPERATOR, R.GRID_LEADER, R.VILLAGE_LEADER})
+INTAKE = frozenset({R.SYSTEM, R.OPERATOR})
+BEFORE_HANDLING = frozenset({S.REPORTED, S.REGISTERED, S.DISPATCHED})
+
+
+def _a(name, sources, roles, target=None, guard=None, words="") -> Action:
+    return Action(name, frozenset(sources), frozenset(roles), target, guard, words or name)
+
+
+# The lifecycle: each changes the state.
+TRANSITIONS: dict[str, Action] = {a.name: a for a in [
+    _a("register", {S.REPORTED}, INTAKE, S.REGISTERED),
+    _a("dispatch", {S.REGISTERED}, INTAKE, S.DISPATCHED),
+    _a("accept", {S.DISPATCHED}, TEAM | {R.OPERATOR}, S.IN_PROGRESS),
+    _a("report_handled", {S.IN_PROGRESS}, TEAM | {R.OPERATOR}, S.HANDLED),
+    _a("verify", {S.HANDLED}, CHECKERS, S.VERIFIED),
+    _a("rework", {S.HANDLED}, CHECKERS, S.IN_PROGRESS),
+    _a("close", {S.VERIFIED}, {R.OPERATOR}, S.CLOSED),
+    _a("cancel", BEFORE_HANDLING | {S.IN_PROGRESS}, {R.OPERATOR}, S.CANCELLED),
+    _a("mark_duplicate", BEFORE_HANDLING, {R.OPERATOR}, S.DUPLICATE),
+    _a("out_of_jurisdiction", {S.REPORTED, S.REGISTERED}, {R.OPERATOR}, S.OUT_OF_JURISDICTION),
+]}
+# Dispatch and triage: the state stays.
+OTHER_ACTIONS: dict[str, Action] = {a.name: a for a in [
+    _a("reassign", ASSIGNED, {R.OPERATOR, R.GRID_LEADER}),
+    _a("escalate", CLOCK_RUNNING, {R.SYSTEM, R.OPERATOR, R.GRID_LEADER, R.ASSIGNEE, R.VILLAGE_LEADER},
+       guard=_below_top),
+    _a("hand_back", ASSIGNED, {R.OPERATOR, R.VILLAGE_LEADER}, guard=_above_grid, words="hand back"),
+    # merging into the incident it was flagged a possible duplicate of: mark_duplicate's rule, and more
+    _a("merge", BEFORE_HANDLING, {R.OPERATOR}, guard=_flagged_duplicate),
+    # placing a triaged incident by hand
+    _a("relocate", {S.REPORTED}, {R.OPERATOR}),
+]}
+ACTIONS: dict[str, Action] = {**TRANSITIONS, **OTHER_ACTIONS}
+
+# The transitions people take through POST /api/incidents/{id}/{action}/ (register and dispatch are
+# the system's at intake, and mark_duplicate is taken through merge).
+LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
+# Every action an endpoint takes, in the order the pages show them.
+ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate"]
+
+
+def check(incident, name: str, *, roles: set[Role], label: str) -> Action:
+    """Return the action ``name`` if an actor called ``label`` holding ``roles`` towards the incident
+    may take it now; raise TransitionRefused otherwise (the state first, then the role, then the
+    action's own condition)."""
+    action = ACTIONS.get(name)
+    if action is None:
+        raise TransitionRefused(f"unknown action {name!r}", reason="state")
+    if incident.state not in action.sources:
+        raise TransitionRefused(f"cannot {action.words} an incident that is {incident.state}", reason="state")
+    if not roles & action.roles:
+        raise TransitionRefused(f"{label} may not {action.words} this incident", reason="role")
+    refusal = action.guard(incident) if action.guard is not None else None
+    if refusal:
+        raise TransitionRefused(refusal, reason="state")
+    return action
