@@ -16,7 +16,7 @@ def _user_by_token(key: str):
     """Return (user, group names, person id) for a token key, or None.
 
     Raw SQL, because it runs on every integration request: DRF's token lookup and the actor's
-    groups-and-person lookup were two ORM queries whose compilation alone cost about 2 ms a request.
+    groups-and-person lookup would be two ORM queries whose compilation costs more than running them.
     """
     user_model = get_user_model()
     fields = user_model._meta.concrete_fields

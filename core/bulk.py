@@ -1,9 +1,9 @@
 """Bulk writes for intake: ids from the sequence, rows sent with COPY (or, for a few, multi-row INSERTs).
 
-Why not ``bulk_create``: for a batch of 10,000 incidents it prepares every field of every object
-through ``get_db_prep_save`` and sends a multi-row INSERT, about 0.16 ms per row (about 7 rows per
-incident: the incident, three events, the assignment, notifications). COPY with values converted
-by one small function per column is several times cheaper on both sides. Ids are taken from the
+Why not ``bulk_create``: it prepares every field of every object through ``get_db_prep_save`` and
+sends a multi-row INSERT, for about seven rows per incident (the incident, its events, the
+assignment, notifications); COPY with values converted by one small function per column costs
+much less on both sides (figures in bench/README.md). Ids are taken from the
 table's sequence first, so events and assignments can point at their incident before it is stored.
 A single report takes the other path: two round trips (the incident, with ON CONFLICT DO NOTHING
 RETURNING id; then its events, assignment and notifications in one string of INSERTs) instead of
@@ -114,11 +114,11 @@ def _blank(model: type[models.Model]) -> tuple[dict, tuple, frozenset, frozenset
 
 
 def unsaved(model: type[models.Model], **values) -> models.Model:
-    """Return ``model(**values)``, built several times faster (about 2 against 15-35 us per instance).
+    """Return ``model(**values)`` without running ``Model.__init__`` (much cheaper per instance).
 
     Intake builds six to eight instances per incident (the incident, its events, assignment and
-    notifications), a batch of 100,000 about 700,000: ``Model.__init__`` was the largest single cost
-    of the batch. This builds the same instance: every concrete field's attribute set from
+    notifications), so ``Model.__init__`` weighs on a batch more than any other single step. This
+    builds the same instance: every concrete field's attribute set from
     ``values`` or its default (a callable default called per instance), a related object or a geometry
     set through its descriptor as ``__init__`` does, a fresh ``_state`` (adding, no database).
     It falls back to ``model(**values)`` when a pre_init or post_init receiver listens to the model,

@@ -1,8 +1,7 @@
 """Server-side prepared statements for the queries every intake runs.
 
-PostgreSQL plans every statement it is sent; for the intake path's few fixed queries planning cost
-more than running them (0.1 to 0.8 ms each, against tens of microseconds: measured with
-pg_stat_statements). A statement prepared once per connection is planned once, then reused.
+PostgreSQL plans every statement it is sent; for the intake path's few fixed queries planning costs
+more than running them. A statement prepared once per connection is planned once, then reused.
 Prepared statements belong to the database session, not to a transaction (a rollback keeps them),
 so each connection remembers which it has. Behind a transaction-mode connection pooler (pgbouncer),
 session state does not follow the client: set DB_PREPARED_STATEMENTS=0 there.

@@ -65,9 +65,8 @@ def _event(row: dict | None) -> dict | None:
 class _Query:
     """A ``values()`` query over a list of ids, compiled once per thread and number of ids.
 
-    Building and compiling the ORM query costs several times its run (about 0.9 ms against 0.15 ms
-    for one incident), and PostgreSQL's planning of the incident query (five joins) several times its
-    execution (about 0.5-1.9 ms against 0.25); the SQL differs only in the ids. Lists are padded to a
+    Building and compiling the ORM query costs several times its run, and PostgreSQL's planning of
+    the incident query (five joins) several times its execution; the SQL differs only in the ids. Lists are padded to a
     power of two with ids no row has (negative), so a thread keeps a handful of compiled statements
     per query, each prepared on the server once per connection (``core.db``). The rows are
     converted by the compiler's own converters, as ``values()`` would.

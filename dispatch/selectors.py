@@ -1,8 +1,8 @@
 """Reads for routing: the teams of a set of grids, the villages' linked leaders, people's open loads.
 
 Raw SQL, because routing runs inside every intake: one parameterised statement replaces five ORM
-queries with prefetches (their compilation alone cost more than a millisecond per intake, and each
-was a round trip). Nothing here decides who gets an incident (that is ``dispatch.routing``).
+queries with prefetches (their compilation alone costs more than running them, and each is a round
+trip). Nothing here decides who gets an incident (that is ``dispatch.routing``).
 """
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ def overdue_ids(now: datetime, limit: int = 500) -> list[int]:
     )
 
 
-def sweep_overdue(*, now: datetime | None = None, limit: int = 500, on_each=None) -> int:
+def sweep_overdue(*, now: datetime | None = None, limit: int = 500) -> int:
     """Escalate every overdue incident one level, each in its own transaction; return how many.
 
     The condition is checked again under the row lock (skip rows another sweep holds), and the
@@ -123,6 +123,4 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 500, on_each=None
             check_allowed(incident, "escalate", system)  # the rule of every escalation (the query meets it)
             _escalate_locked(incident, actor=system, reason=f"overdue by {overdue_by} min", now=now)
             done += 1
-        if on_each is not None:
-            on_each(incident_id)
     return done

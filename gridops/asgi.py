@@ -22,8 +22,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from core.serving import warm_threads, warm_up  # noqa: E402
 from dispatch.ws_urls import websocket_urlpatterns  # noqa: E402
-from gridops.warmup import warm_threads, warm_up  # noqa: E402
 
 
 class WarmOnStartup:

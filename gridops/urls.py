@@ -7,7 +7,10 @@ from cameras.apis import CameraViewSet
 from dispatch.apis import IncidentDispatchViewSet
 from gridops import views
 from gridops.api_views import CategoryApi, MeApi
-from gridops.planner_apis import (
+from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
+from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
+from incidents.apis import IncidentViewSet
+from planner.apis import (
     ExportApi,
     GenerationGridsApi,
     GenerationsApi,
@@ -15,9 +18,6 @@ from gridops.planner_apis import (
     PreviewApi,
     PublishApi,
 )
-from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
-from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
-from incidents.apis import IncidentViewSet
 
 router = DefaultRouter()
 router.register("towns", TownViewSet, basename="town")

@@ -48,7 +48,7 @@ def my_page(request):
 @login_required
 def planner_page(request):
     """Render the planner's boundary editor (drafts, vertices, preview, publish); planners only, as its API."""
-    from gridops.planner_apis import may_plan
+    from planner.apis import may_plan
 
     if not may_plan(request.user):
         raise PermissionDenied("only planners edit boundary generations")

@@ -1,6 +1,7 @@
 """Operator actions on the triage queue and on duplicates (each locks its rows and records events)."""
 from __future__ import annotations
 
+from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,8 +22,6 @@ def incident_relocate(*, incident_id: int, actor: Actor, x: float, y: float, crs
         incident = locked(incident_id)
         check_allowed(incident, "relocate", actor)
         where = locate(x, y, crs)
-        from django.contrib.gis.geos import Point
-
         incident.location = Point(where.lon, where.lat, srid=4326)
         incident.original_x, incident.original_y, incident.original_crs = x, y, crs
         incident.location_source, incident.location_note = "operator", note[:200]

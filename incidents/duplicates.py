@@ -42,16 +42,15 @@ def _stored_candidates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) 
     """Return rows (id, category id, created epoch seconds, lon, lat) of the stored open incidents
     that could be duplicated by ``new``: inside the time window and the grown box.
 
-    Raw SQL returning plain numbers: a batch of 10,000 compares with every open incident of the
-    last 72 hours, and building a GEOS point per candidate row through the ORM cost more than the
-    whole comparison.
+    Raw SQL returning plain numbers: a batch compares with every open incident of the last 72 hours,
+    and building a GEOS point per candidate row through the ORM costs more than the whole comparison.
     """
     pad_x, pad_y = _pads(lats)
     box = [float(v) for v in (lons.min() - pad_x, lats.min() - pad_y, lons.max() + pad_x, lats.max() + pad_y)]
     # The location index must do the work alone. A prepared (generic) plan cannot know how small
     # the box is and ANDs in the created_at index (every incident of the last 72 hours), and even a
-    # fresh plan ANDs in the category index (a ninth of all incidents): 2-9 ms instead of 0.2 ms on
-    # 230,000 recent incidents. So the query is planned each time and has no category condition;
+    # fresh plan ANDs in the category index (a ninth of all incidents), each far slower than the
+    # location index alone. So the query is planned each time and has no category condition;
     # categories (and the exact time window) are compared in memory.
     with connection.cursor() as cursor:
         cursor.execute(

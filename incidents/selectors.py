@@ -2,15 +2,19 @@
 detail, action, map layer, export, count and live message goes through ``incidents_visible_to``."""
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from cameras.models import Camera
 from core import db
 from core.actors import Actor, Role
 from grids.models import GridTeam, TeamMembership, VillageLeader
+from grids.selectors import team_of_grid
 from incidents import rules
 from incidents.models import Category, Incident
 
@@ -152,9 +156,6 @@ def changed_after(qs: QuerySet[Incident], cursor: str) -> QuerySet[Incident]:
     change committed since that cursor's read, however early its transaction wrote (migration 0005).
     Every transaction below the snapshot's xmin is visible to it, so the index on changed_xid
     narrows the rows first."""
-    from django.db.models import BooleanField
-    from django.db.models.expressions import RawSQL
-
     column = f'{connection.ops.quote_name(Incident._meta.db_table)}."changed_xid"'
     return qs.filter(RawSQL(f"({column} >= pg_snapshot_xmin(%s::pg_snapshot) "
                             f"AND NOT pg_visible_in_snapshot({column}, %s::pg_snapshot))",
@@ -164,8 +165,6 @@ def changed_after(qs: QuerySet[Incident], cursor: str) -> QuerySet[Incident]:
 def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
     """Return the command centre's counts over the visible incidents (one aggregate query); the
     month's closure rate is the assessment's for this month so far (``rules.due_to_close_q``)."""
-    from django.db.models import Count
-
     now = timezone.localtime(now or timezone.now())
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month, month_end = rules.month_bounds(now)
@@ -185,9 +184,6 @@ def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
 
 def incident_context(incident: Incident, actor: Actor) -> dict:
     """Return the grid team, the cameras whose view sector covers the incident, and allowed actions."""
-    from cameras.models import Camera
-    from grids.selectors import team_of_grid
-
     team = team_of_grid(grid=incident.handling_grid) if incident.handling_grid_id else None
     cameras = []
     if incident.location is not None:
@@ -231,8 +227,6 @@ CSV_COLUMNS = ["id", "source", "external_id", "category", "severity", "title", "
 
 def write_csv(stream, qs: QuerySet[Incident]) -> None:
     """Write the incidents of ``qs`` as CSV rows (with a BOM so spreadsheets read the UTF-8)."""
-    import csv
-
     stream.write("\ufeff")
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)

@@ -9,8 +9,9 @@ from django.contrib.gis.geos import Point
 from cameras.models import Camera
 from cameras.services import camera_assign_grid
 from grids.models import BoundaryGeneration, Grid
-from grids.services import generation_activate, generation_draft, grid_redraw
+from grids.services import generation_activate
 from grids.signals import generation_activated
+from planner.services import generation_draft, grid_redraw
 from tests.conftest import A1, A2, B1, box
 
 pytestmark = pytest.mark.django_db

@@ -148,11 +148,11 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, **env: str) -> subprocess.Popen:
+    def start(self, app: str = "gridops", **env: str) -> subprocess.Popen:
         n = len(self.procs)
         log = open(self.log_dir / f"worker{n}.log", "wb")  # noqa: SIM115 - closed when the worker ends
         proc = subprocess.Popen(
-            [str(VENV_BIN / "celery"), "-A", "gridops", "worker", "--pool=solo", "--concurrency=1",
+            [str(VENV_BIN / "celery"), "-A", app, "worker", "--pool=solo", "--concurrency=1",
              "-Q", self.queue, "-n", f"sweep{n}-{self.token}@%h", "--without-mingle", "--without-gossip",
              "--without-heartbeat", "--loglevel=INFO"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -275,7 +275,7 @@ def test_worker_killed_mid_sweep_then_swept_again(workers):
     def escalated() -> int:
         return Incident.objects.filter(pk__in=ids, escalations__gt=0).count()
 
-    slow = workers.start(GRIDOPS_SWEEP_ITEM_DELAY_S="0.5")
+    slow = workers.start(app="tests.dispatch.slow_celery")  # pauses 0.5 s between two escalations
     sweep_overdue_task.apply_async(queue=workers.queue)
     wait_until(lambda: escalated() >= 1, "the first escalation", slow, workers)
     workers.kill(slow)

@@ -6,7 +6,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from grids.models import BoundaryGeneration
-from grids.services import GenerationError, generation_activate, generation_draft
+from grids.services import GenerationError, generation_activate
+from planner.services import generation_draft
 
 pytestmark = pytest.mark.django_db
 

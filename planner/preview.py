@@ -1,6 +1,6 @@
 """What publishing a draft boundary generation would change, for the planner's preview.
 
-Here rather than in ``grids`` because it reads incidents and cameras too (grids never import them).
+On the planner's floor because it reads incidents and cameras too (grids never import them).
 Raw SQL, as ``grids.validation``: joins of points against two generations' polygons, and metric
 areas of boundary differences in EPSG:4549, which the ORM would only do by fetching geometries.
 

@@ -2,6 +2,7 @@
 import os
 
 import uvicorn
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -11,7 +12,7 @@ def default_workers() -> int:
 
 
 class Command(BaseCommand):
-    help = "Serve gridops.asgi:application with uvicorn (uvloop, httptools, websockets-sansio)."
+    help = "Serve settings.ASGI_APPLICATION with uvicorn (uvloop, httptools, websockets-sansio)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         if workers < 1:
             raise CommandError("--workers must be at least 1")
         # The workers import the application themselves (a string, so --workers can fork them).
-        uvicorn.run("gridops.asgi:application", host=opts["host"], port=opts["port"], workers=workers,
+        module, _, name = settings.ASGI_APPLICATION.rpartition(".")
+        uvicorn.run(f"{module}:{name}", host=opts["host"], port=opts["port"], workers=workers,
                     loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="on", access_log=False,
                     log_level=os.environ.get("LOG_LEVEL", "info").lower())

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from gis_core.geometry import from_metric, to_metric
 from grids import fast_locator
 from grids.models import BoundaryGeneration, Grid, GridTeam, TeamMembership, Town
-from grids.services import generation_draft
 from incidents.models import Incident
+from planner.services import generation_draft
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -203,7 +203,7 @@ def test_the_planner_page_is_for_planners(client, groups, status):
 
 def test_the_preview_lists_only_incidents_the_actor_may_see():
     from core.actors import Actor
-    from incidents.planning import generation_preview
+    from planner.preview import generation_preview
 
     a, b, _ = _neighbours()
     strip = _strip(a, b)
@@ -211,7 +211,7 @@ def test_the_preview_lists_only_incidents_the_actor_may_see():
     moved = f.report("other", at=(inside.x, inside.y))
     draft = generation_draft(town=Town.objects.get(code="321003100"))
     grid_a, grid_b = draft.grids.get(code=a.code), draft.grids.get(code=b.code)
-    from grids.services import grid_redraw
+    from planner.services import grid_redraw
 
     grid_redraw(grid=grid_a, boundary=GEOSGeometry(to_metric(_shape(a)).union(strip).wkt, srid=4549))
     grid_redraw(grid=grid_b, boundary=GEOSGeometry(to_metric(_shape(b)).difference(strip).wkt, srid=4549))

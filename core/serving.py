@@ -1,4 +1,6 @@
-"""Build the in-memory parts of the intake path before a server process takes requests."""
+"""Ready a server process before it takes requests: the per-process caches the apps name in
+``settings.WARM_UP`` (dotted paths of callables), the URL resolver, each request thread's connection
+and PROJ transformers."""
 from __future__ import annotations
 
 import logging
@@ -6,8 +8,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import DatabaseError, connection
-from django.urls import resolve
+from django.urls import get_resolver
+from django.utils.module_loading import import_string
 
 from gis_core.coords import get_transformer
 from gis_core.srid import METRIC_SRID, STORAGE_SRID
@@ -16,19 +20,15 @@ log = logging.getLogger(__name__)
 
 
 def warm_up() -> None:
-    """Build what a process keeps for every request: the locator index of the active generations
-    (with the grids' outlines), the gazetteer, the URL resolver. Never raise: a server whose
-    database does not answer yet still starts, and builds them on its first request."""
-    from grids import fast_locator
-    from incidents.gazetteer import build_gazetteer
-
+    """Build what a process keeps for every request: each cache of ``settings.WARM_UP`` and the URL
+    resolver. Never raise: a server whose database does not answer yet still starts, and builds them
+    on its first request."""
     started = time.perf_counter()
     try:
-        resolve("/api/incidents/")
-        index, grids = fast_locator.active_index()
-        gazetteer = build_gazetteer()
-        log.info("warmed up in %.1f s: %d grids, %d gazetteer names", time.perf_counter() - started, len(grids),
-                 len(gazetteer))
+        get_resolver().resolve("/")
+        for path in settings.WARM_UP:
+            import_string(path)()
+        log.info("warmed up in %.1f s: %s", time.perf_counter() - started, ", ".join(settings.WARM_UP))
     except DatabaseError:
         log.warning("warm-up skipped: the database did not answer", exc_info=True)
     finally:

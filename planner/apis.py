@@ -24,8 +24,9 @@ from core.actors import Actor, Role
 from gis_core.geometry import InvalidGeometry
 from grids.exporter import FORMATS, BoundaryExportError, check_srid, export_bytes
 from grids.models import BoundaryGeneration, Grid, Town
-from grids.services import GenerationError, generation_activate, generation_draft, grid_redraw
-from incidents.planning import generation_preview
+from grids.services import GenerationError, generation_activate
+from planner.preview import generation_preview
+from planner.services import generation_draft, grid_redraw
 
 
 def may_plan(user) -> bool:
