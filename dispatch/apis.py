@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from core.api import validated_body
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
 from incidents.apis import IncidentScope
-from incidents.serializers import IncidentSerializer
+from incidents.geojson import IncidentSerializer
 
 
 class ReasonSerializer(serializers.Serializer):

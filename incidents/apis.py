@@ -58,7 +58,7 @@ class IncidentScope:
     """What every view acting on one incident shares: the actor, the visible incidents (404 for the
     others: no existence leak), and running an action service with its refusals as 403/409."""
 
-    serializer_class = s.IncidentSerializer
+    serializer_class = geojson.IncidentSerializer
     permission_classes = [IsAuthenticated]
 
     def actor(self) -> Actor:
@@ -92,7 +92,7 @@ class IncidentScope:
         except ValueError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         incident = self.get_queryset().get(pk=incident.pk)
-        return Response(s.IncidentSerializer(incident).data)
+        return Response(geojson.IncidentSerializer(incident).data)
 
 
 class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -121,7 +121,8 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         response[CURSOR_HEADER] = cursor
         return response
 
-    @extend_schema(request=s.IntakeSerializer, responses={201: s.IncidentSerializer, 200: s.IncidentSerializer})
+    @extend_schema(request=s.IntakeSerializer,
+                   responses={201: geojson.IncidentSerializer, 200: geojson.IncidentSerializer})
     def create(self, request):
         self.check_intake()
         item = s.validate_intake([request.data])[0]
@@ -206,7 +207,7 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         incident = self.get_object()
         return Response(s.EventSerializer(incident.events.all(), many=True).data)
 
-    @extend_schema(request=s.ActionSerializer, responses=s.IncidentSerializer, operation_id="incidents_lifecycle")
+    @extend_schema(request=s.ActionSerializer, responses=geojson.IncidentSerializer, operation_id="incidents_lifecycle")
     @action(detail=True, methods=["post"], url_path=rf"(?P<lifecycle>{'|'.join(LIFECYCLE_ACTIONS)})")
     def lifecycle(self, request, pk=None, lifecycle=None):
         """Move the incident along its lifecycle (accept, report_handled, verify, rework, close, ...)."""
@@ -214,14 +215,14 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         return self.run(incident_transition, incident_id=self.visible_id(pk), action=lifecycle,
                         actor=self.actor(), note=body["note"])
 
-    @extend_schema(request=s.RelocateSerializer, responses=s.IncidentSerializer)
+    @extend_schema(request=s.RelocateSerializer, responses=geojson.IncidentSerializer)
     @action(detail=True, methods=["post"])
     def relocate(self, request, pk=None):
         body = validated_body(s.RelocateSerializer, request)
         return self.run(incident_relocate, incident_id=self.visible_id(pk), actor=self.actor(), x=body["lon"],
                         y=body["lat"], crs=body["crs"], note=body["note"])
 
-    @extend_schema(request=s.MergeSerializer, responses=s.IncidentSerializer)
+    @extend_schema(request=s.MergeSerializer, responses=geojson.IncidentSerializer)
     @action(detail=True, methods=["post"])
     def merge(self, request, pk=None):
         body = validated_body(s.MergeSerializer, request)

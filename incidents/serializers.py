@@ -13,19 +13,15 @@ from functools import lru_cache
 
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.encoding import smart_str
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import empty
 from rest_framework.settings import api_settings
-from rest_framework_gis.fields import GeometryField
-from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from cameras.models import Camera
 from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
 from gis_core.fields import CRSField, check_point, points_valid
-from incidents import rules
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
 from incidents.selectors import active_categories
@@ -322,40 +318,6 @@ class _LeanIntake:
 def _lean_intake() -> _LeanIntake:
     """The fast path, set up once per process from IntakeSerializer's fields (read only)."""
     return _LeanIntake(IntakeSerializer())
-
-
-class IncidentSerializer(GeoFeatureModelSerializer):
-    location = GeometryField(precision=7, allow_null=True)
-    reference = serializers.CharField(read_only=True)
-    category = serializers.CharField(source="category.code")
-    category_name = serializers.CharField(source="category.name_zh")
-    grid_code = serializers.CharField(source="grid.code", default=None)
-    handling_grid_code = serializers.CharField(source="handling_grid.code", default=None)
-    village_code = serializers.CharField(source="village.code", default=None)
-    village_name = serializers.CharField(source="village.name", default=None)
-    assignee = serializers.SerializerMethodField()
-    overdue = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Incident
-        geo_field = "location"
-        id_field = "id"
-        fields = [
-            "id", "reference", "source", "external_id", "category", "category_name", "severity", "title",
-            "description", "address", "state", "level", "triage", "grid_code", "handling_grid_code",
-            "village_code", "village_name", "near_edge", "distance_m", "assignee", "overdue",
-            "possible_duplicate_of", "merged_into", "original_x", "original_y", "original_crs",
-            "location_source", "location_note", "created_at", "registered_at", "dispatched_at", "accepted_at",
-            "handled_at", "verified_at", "closed_at", "accept_due_at", "handle_due_at", "escalations", "reworks",
-            "updated_at", "location",
-        ]
-
-    def get_assignee(self, incident: Incident) -> dict | None:
-        person = incident.assignee
-        return {"person_id": person.external_id, "name": person.name, "role": person.role} if person else None
-
-    def get_overdue(self, incident: Incident) -> bool:
-        return rules.is_overdue(incident, timezone.now())
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -17,11 +17,12 @@ from core.actors import Actor
 from dispatch import live
 from gridops.asgi import application
 from grids.models import Grid, GridTeam, Person
+from incidents.geojson import IncidentSerializer
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident
 from incidents.selectors import actor_keys, incident_keys, incidents_visible_to
-from incidents.serializers import EventSerializer, IncidentSerializer
+from incidents.serializers import EventSerializer
 from tests.servers import TEST_REDIS_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)

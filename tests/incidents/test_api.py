@@ -11,8 +11,9 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from cameras.models import Camera
 from grids.models import GridTeam
+from incidents.geojson import IncidentSerializer
 from incidents.models import Incident, IncidentEvent
-from incidents.serializers import IncidentSerializer, IntakeSerializer
+from incidents.serializers import IntakeSerializer
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import pytest
 from rest_framework.utils.encoders import JSONEncoder
 
 from incidents import geojson
+from incidents.geojson import IncidentSerializer
 from incidents.models import Incident
-from incidents.serializers import IncidentSerializer
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
