@@ -73,7 +73,14 @@ class _Batch:
 
 
 def get_dispatcher():
-    """Return the configured dispatcher (dispatch.routing.GridDispatcher by default)."""
+    """Return the configured dispatcher (dispatch.routing.GridDispatcher by default).
+
+    The hook by which dispatch reacts to incidents without incidents importing it: the dispatcher
+    named in ``settings.INCIDENT_DISPATCHER`` has ``dispatch_new(incidents, *, now, events) -> list``,
+    called inside the intake's (or the relocation's) transaction with the registered incidents in
+    memory; it points each at its grid team and returns the rows to store with them (assignments,
+    notifications), appending the dispatch events to ``events``. Changes after the commit reach the
+    other floors through ``incidents.signals.incident_changed``."""
     return import_string(settings.INCIDENT_DISPATCHER)()
 
 
