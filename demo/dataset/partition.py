@@ -16,8 +16,8 @@ import shapely
 from shapely.geometry import Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from grids.demo import geometry as geo
-from grids.demo.sources import TownSource, VillageSource
+from demo.dataset import geometry as geo
+from demo.dataset.sources import TownSource, VillageSource
 
 TARGET_AREA_KM2 = 106.6
 NORTHING_SEARCH_M = (3_604_000.0, 3_607_000.0)

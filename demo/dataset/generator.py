@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Point, Polygon
 
-from grids.demo import cameras as cam
-from grids.demo import checks
-from grids.demo import geometry as geo
-from grids.demo import people as ppl
-from grids.demo.dedicated import DedicatedGrid, check_disjoint, draw_dedicated
-from grids.demo.output import feature, write_csv, write_feature_collection
-from grids.demo.partition import Partition, build_partition, plan_partition
-from grids.demo.sources import TownSource, read_sources
+from demo.dataset import cameras as cam
+from demo.dataset import checks
+from demo.dataset import geometry as geo
+from demo.dataset import people as ppl
+from demo.dataset.dedicated import DedicatedGrid, check_disjoint, draw_dedicated
+from demo.dataset.output import feature, write_csv, write_feature_collection
+from demo.dataset.partition import Partition, build_partition, plan_partition
+from demo.dataset.sources import TownSource, read_sources
 
 DEFAULT_SEED = 20200501
 COMPREHENSIVE_GRIDS = 45

@@ -11,8 +11,8 @@ import numpy as np
 from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon
 
-from grids.demo import geometry as geo
-from grids.demo.dedicated import DedicatedGrid
+from demo.dataset import geometry as geo
+from demo.dataset.dedicated import DedicatedGrid
 
 CAMERA_COUNT = 21
 OFFLINE_COUNT = 2

@@ -15,7 +15,7 @@ from shapely import affinity
 from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import nearest_points
 
-from grids.demo import geometry as geo
+from demo.dataset import geometry as geo
 
 RIVER_HALF_WIDTH_M = 30.0
 RIVER_MEANDER_M = (120.0, 1800.0)

@@ -1,6 +1,6 @@
 """Verify the generated partition and compute the numbering rule (EPSG:4326 in, EPSG:4549 measures).
 
-The same rules are re-checked independently by tests/grids/test_demo_dataset.py on the written files.
+The same rules are re-checked independently by tests/demo/test_dataset.py on the written files.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import shapely
 from shapely.geometry import Polygon
 
-from grids.demo import geometry as geo
+from demo.dataset import geometry as geo
 
 AREA_TOLERANCE_M2 = 1.0
 OVERLAP_TOLERANCE_M2 = 1e-6
