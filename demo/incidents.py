@@ -27,7 +27,7 @@ from django.utils import timezone
 from cameras.models import Camera
 from core.actors import Actor, Role
 from dispatch.services import sweep_overdue
-from gis_core.coords import from_wgs84, get_transformer
+from gis_core.coords import BD09, EPSG_4326, GCJ02, from_wgs84, get_transformer
 from gis_core.geometry import to_metric
 from gis_core.srid import METRIC_SRID, STORAGE_SRID
 from grids.models import Grid, Town, Village
@@ -48,14 +48,16 @@ NOTES = {"accept": "已接单", "report_handled": "已处置，现场照片已�
          "out_of_jurisdiction": "非本镇辖区，已转交属地", "mark_duplicate": "重复上报，合并处理"}
 WEIGHTS = {"environment_sanitation": 20, "public_security": 14, "illegal_construction": 12, "roads_facilities": 10,
            "neighbour_dispute": 10, "rental_housing": 8, "work_safety": 9, "straw_burning": 10, "other": 4}
+SRC = Incident.Source
 SOURCES = {  # category -> source -> weight
-    "illegal_construction": {"patrol": 5, "hotline_12345": 3, "mayor_mailbox": 2},
-    "straw_burning": {"camera": 4, "patrol": 4, "hotline_12345": 2},
-    "public_security": {"hotline_12345": 3, "citizen": 3, "camera": 2, "patrol": 2},
-    "work_safety": {"patrol": 6, "hotline_12345": 2, "camera": 2},
-    "environment_sanitation": {"citizen": 3, "hotline_12345": 3, "patrol": 2, "camera": 1, "mayor_mailbox": 1},
-    "rental_housing": {"patrol": 7, "hotline_12345": 3}, "roads_facilities": {"hotline_12345": 4, "citizen": 4},
-    "neighbour_dispute": {"hotline_12345": 5, "citizen": 5}, "other": {"mayor_mailbox": 5, "hotline_12345": 5},
+    "illegal_construction": {SRC.PATROL: 5, SRC.HOTLINE_12345: 3, SRC.MAYOR_MAILBOX: 2},
+    "straw_burning": {SRC.CAMERA: 4, SRC.PATROL: 4, SRC.HOTLINE_12345: 2},
+    "public_security": {SRC.HOTLINE_12345: 3, SRC.CITIZEN: 3, SRC.CAMERA: 2, SRC.PATROL: 2},
+    "work_safety": {SRC.PATROL: 6, SRC.HOTLINE_12345: 2, SRC.CAMERA: 2},
+    "environment_sanitation": {SRC.CITIZEN: 3, SRC.HOTLINE_12345: 3, SRC.PATROL: 2, SRC.CAMERA: 1,
+                               SRC.MAYOR_MAILBOX: 1},
+    "rental_housing": {SRC.PATROL: 7, SRC.HOTLINE_12345: 3}, "roads_facilities": {SRC.HOTLINE_12345: 4, SRC.CITIZEN: 4},
+    "neighbour_dispute": {SRC.HOTLINE_12345: 5, SRC.CITIZEN: 5}, "other": {SRC.MAYOR_MAILBOX: 5, SRC.HOTLINE_12345: 5},
 }
 TITLES = {code: titles.split() for code, titles in {
     "illegal_construction": "疑似违章搭建 村民违规加盖二层 占用耕地建房 违规搭建彩钢棚",
@@ -241,13 +243,13 @@ def make_plan(*, town: Town, weeks: int, per_day: int, seed: int, now: datetime)
         at = _moment(r, now - timedelta(days=days - (n - 1) // per_day), now)
         code = _pick(r, _category_weights(at, set(categories)))
         spot, source = r.choice(places[code]), _pick(r, SOURCES[code])
-        if source == "camera" and spot.camera is None:
+        if source == SRC.CAMERA and spot.camera is None:
             cams = [s for s in places[code] if s.camera is not None]
-            spot, source = (r.choice(cams), source) if cams else (spot, "patrol")
-        by_address = source == "mayor_mailbox" or (source == "hotline_12345" and r.random() < 0.55)
-        mode = "camera" if source == "camera" else "address" if by_address else "coordinates"
+            spot, source = (r.choice(cams), source) if cams else (spot, SRC.PATROL)
+        by_address = source == SRC.MAYOR_MAILBOX or (source == SRC.HOTLINE_12345 and r.random() < 0.55)
+        mode = "camera" if source == SRC.CAMERA else "address" if by_address else "coordinates"
         if r.random() < 0.02:
-            mode, spot, source = "outside", r.choice(outside), "hotline_12345"
+            mode, spot, source = "outside", r.choice(outside), SRC.HOTLINE_12345
         elif mode == "address" and r.random() < 0.04:
             mode = "lost"
         fate = "triage" if mode in ("outside", "lost") else _pick(r, FATES)
@@ -287,7 +289,7 @@ def _item(p: Planned, rng: random.Random) -> IntakeItem:
     severity = rng.choices([None, Severity.MAJOR, Severity.CRITICAL], weights=[92, 6, 2])[0]
     item = IntakeItem(source=p.source, category=p.category, external_id=p.external_id, severity=severity,
                       title=title, description=f"{title}（演示数据 demo data）")
-    if p.source in ("hotline_12345", "citizen", "mayor_mailbox"):
+    if p.source in (SRC.HOTLINE_12345, SRC.CITIZEN, SRC.MAYOR_MAILBOX):
         item.reporter_name = rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["先生", "女士"])
         item.reporter_phone = f"109{rng.randrange(10**8):08d}"
     if p.mode == "camera":
@@ -297,7 +299,7 @@ def _item(p: Planned, rng: random.Random) -> IntakeItem:
     elif p.mode == "address":
         item.address = p.spot.address + rng.choice(DETAILS)
     else:
-        crs = {"citizen": rng.choice(["GCJ02", "BD09"]), "hotline_12345": "GCJ02"}.get(p.source, "EPSG:4326")
+        crs = {SRC.CITIZEN: rng.choice([GCJ02, BD09]), SRC.HOTLINE_12345: GCJ02}.get(p.source, EPSG_4326)
         item.x, item.y = from_wgs84(*_scatter(p.spot, rng), crs)
         item.crs, item.address = crs, p.spot.address
     return item
@@ -416,7 +418,7 @@ def seed_demo_incidents(*, weeks: int = 4, per_day: int = 12, seed: int = 7, tow
     return {
         "planned": len(plan), "created": len(created), "escalations": escalations,
         "by_state": dict(demo.values_list("state").annotate(n=Count("id")).order_by("state")),
-        "triage": demo.exclude(triage="").filter(state=Incident.State.REPORTED).count(),
+        "triage": demo.exclude(triage=Incident.Triage.NONE).filter(state=Incident.State.REPORTED).count(),
         "overdue": with_overdue(demo, now).count(), "reworked": demo.filter(reworks__gt=0).count(),
         "escalated": demo.filter(escalations__gt=0).count(),
     }
