@@ -179,9 +179,9 @@ def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
     spots = {
         "illegal_construction": at.edges(4),
         "straw_burning": at.grids(at.farms, 5, 250, "农田") + at.plain_cameras(at.farms),
-        "work_safety": at.landmark("industrial_park", 3, 40),
-        "public_security": at.landmark("market", 2, 30) + at.plain_cameras(at.communities),
-        "environment_sanitation": at.landmark("river", 3, 60) + at.landmark("market", 1, 30),
+        "work_safety": at.landmark(Grid.Purpose.INDUSTRIAL_PARK, 3, 40),
+        "public_security": at.landmark(Grid.Purpose.MARKET, 2, 30) + at.plain_cameras(at.communities),
+        "environment_sanitation": at.landmark(Grid.Purpose.RIVER, 3, 60) + at.landmark(Grid.Purpose.MARKET, 1, 30),
         "rental_housing": at.grids(at.communities, 4, 120, "出租房"),
         "roads_facilities": at.grids(at.villages, 6, 200, "道路"),
         "neighbour_dispute": at.grids(at.farms, 6, 150, "组里"),
