@@ -57,13 +57,13 @@ import incidents.intake as intake_module  # noqa: E402
 from core.actors import Actor  # noqa: E402
 from core.authentication import ActorTokenAuthentication  # noqa: E402
 from core.serving import warm_up  # noqa: E402
+from demo.incidents import LOST_ADDRESSES  # noqa: E402
 from dispatch.live import publish_incidents  # noqa: E402
 from dispatch.routing import GridDispatcher  # noqa: E402
 from gis_core.coords import wgs84_to_gcj02_array  # noqa: E402
 from grids.locator import locate  # noqa: E402
 from grids.models import Town, Village  # noqa: E402
 from incidents import apis, serializers  # noqa: E402
-from incidents.demo import LOST_ADDRESSES  # noqa: E402
 from incidents.gazetteer import resolve_address  # noqa: E402
 from incidents.intake import IntakeItem  # noqa: E402
 from incidents.lifecycle import apply_transition, new_event  # noqa: E402

@@ -34,7 +34,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.models import User  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 
-from gridops.demo_users import demo_token  # noqa: E402
+from demo.users import demo_token  # noqa: E402
 from incidents import rules  # noqa: E402
 from incidents.models import Incident  # noqa: E402
 from tests.servers import app_server  # noqa: E402

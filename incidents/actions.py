@@ -1,6 +1,8 @@
 """Operator actions on the triage queue and on duplicates (each locks its rows and records events)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.utils import timezone
@@ -46,11 +48,13 @@ def incident_relocate(*, incident_id: int, actor: Actor, x: float, y: float, crs
     return incident
 
 
-def incident_merge(*, duplicate_id: int, into_id: int, actor: Actor, note: str = "") -> Incident:
-    """Close ``duplicate_id`` as a duplicate of ``into_id`` (both rows locked, lower id first)."""
+def incident_merge(*, duplicate_id: int, into_id: int, actor: Actor, note: str = "",
+                   now: datetime | None = None) -> Incident:
+    """Close ``duplicate_id`` as a duplicate of ``into_id`` (both rows locked, lower id first), at
+    ``now`` (default: the current time)."""
     if duplicate_id == into_id:
         raise TransitionRefused("an incident cannot be merged into itself", reason="state")
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         rows = {i: locked(i) for i in sorted((duplicate_id, into_id))}
         duplicate, target = rows[duplicate_id], rows[into_id]

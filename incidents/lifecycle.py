@@ -101,11 +101,12 @@ def locked(incident_id: int) -> Incident:
 
 
 def incident_transition(*, incident_id: int, action: str, actor: Actor, note: str = "",
-                        data: dict | None = None) -> Incident:
-    """Perform one lifecycle action atomically (row lock, checks, save, event, live notice)."""
+                        data: dict | None = None, now: datetime | None = None) -> Incident:
+    """Perform one lifecycle action atomically (row lock, checks, save, event, live notice), at ``now``
+    (default: the current time)."""
     with transaction.atomic():
         incident = locked(incident_id)
-        event = apply_transition(incident, action, actor, note=note, data=data)
+        event = apply_transition(incident, action, actor, note=note, data=data, now=now)
         incident.save()
         event.save()
         notify_changed([incident.pk])

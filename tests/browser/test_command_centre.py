@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from core.actors import Actor
-from gridops.demo_users import demo_token
+from demo.users import demo_token
 from grids.models import Grid
 from incidents.lifecycle import incident_transition
 from incidents.models import Incident

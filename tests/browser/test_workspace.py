@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from core.actors import Actor
-from gridops.demo_users import demo_token
+from demo.users import demo_token
 from grids.models import Grid, GridTeam
 from incidents.models import Incident, IncidentEvent
 from incidents.selectors import allowed_actions

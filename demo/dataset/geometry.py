@@ -1,51 +1,23 @@
-"""Planar helpers of the demo generator: projections, Lloyd-relaxed Voronoi cells, fragments, faces.
+"""Planar helpers of the demo generator: Lloyd-relaxed Voronoi cells, fragments, faces.
 
-Metric geometry is EPSG:4549 (CGCS2000 / 3-degree GK CM 120E, metres); stored geometry is EPSG:4326.
-CGCS2000 and WGS84 are treated as the same datum (sub-metre difference), as pyproj does.
+Metric geometry is EPSG:4549 (CGCS2000 / 3-degree GK CM 120E, metres); stored geometry is EPSG:4326
+(``gis_core.geometry.to_metric`` and ``from_metric`` convert). CGCS2000 and WGS84 are treated as the
+same datum (sub-metre difference), as pyproj does.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 from shapely.geometry import MultiPoint, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-METRIC_SRID = 4549
-STORAGE_SRID = 4326
 GRID_SIZE_M = 0.001
 """Precision grid (metres, EPSG:4549) every planar construction is snapped to before noding."""
 MAX_SEGMENT_M = 100.0
 """Longest edge (metres) of the noded linework: straight in EPSG:4549 is not straight in EPSG:4326,
 so edges are densified before projecting to keep thin wedges from folding over."""
-
-
-@lru_cache(maxsize=2)
-def _transformer(source: int, target: int) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
-def _project(source: int, target: int) -> Callable[[np.ndarray], np.ndarray]:
-    transformer = _transformer(source, target)
-
-    def apply(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return apply
-
-
-def to_metric(geom: BaseGeometry) -> BaseGeometry:
-    """Return ``geom`` (EPSG:4326 lon/lat) in EPSG:4549 metres."""
-    return shapely.transform(geom, _project(STORAGE_SRID, METRIC_SRID))
-
-
-def to_storage(geom: BaseGeometry) -> BaseGeometry:
-    """Return ``geom`` (EPSG:4549 metres) in EPSG:4326 lon/lat, vertex by vertex (same in, same out)."""
-    return shapely.transform(geom, _project(METRIC_SRID, STORAGE_SRID))
 
 
 def snap(geom: BaseGeometry) -> BaseGeometry:

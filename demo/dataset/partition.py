@@ -16,8 +16,10 @@ import shapely
 from shapely.geometry import Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from grids.demo import geometry as geo
-from grids.demo.sources import TownSource, VillageSource
+from demo.dataset import geometry as geo
+from demo.dataset.sources import TownSource, VillageSource
+from gis_core.geometry import from_metric, to_metric
+from grids.models import Village
 
 TARGET_AREA_KM2 = 106.6
 NORTHING_SEARCH_M = (3_604_000.0, 3_607_000.0)
@@ -118,8 +120,8 @@ def village_cells(
     town: Polygon, seat_m: Point, units: tuple[VillageSource, ...], rng: np.random.Generator
 ) -> list[Polygon]:
     """Return one polygon (EPSG:4549) per unit, in ``units`` order, partitioning ``town``."""
-    communities = [i for i, unit in enumerate(units) if unit.kind == "community"]
-    rural = [i for i, unit in enumerate(units) if unit.kind != "community"]
+    communities = [i for i, unit in enumerate(units) if unit.kind == Village.Kind.COMMUNITY]
+    rural = [i for i, unit in enumerate(units) if unit.kind != Village.Kind.COMMUNITY]
     centre = geo.largest_part(geo.snap(town.intersection(centre_outline(seat_m, rng))))
     centre_cells = geo.voronoi_cells(community_seeds(seat_m, len(communities), rng), centre)
     ring = geo.snap(town.difference(centre))
@@ -177,9 +179,10 @@ def _clockwise(indices: list[int], cells: list[Polygon], seat_m: Point) -> list[
 
 def allocate_grids(areas_m2: list[float], kinds: list[str], total: int) -> list[int]:
     """Return grid counts per unit by largest remainder on area (communities weighted, bounded)."""
-    weights = [a * (COMMUNITY_GRID_WEIGHT if k == "community" else 1.0) for a, k in zip(areas_m2, kinds, strict=True)]
+    weights = [a * (COMMUNITY_GRID_WEIGHT if k == Village.Kind.COMMUNITY else 1.0)
+               for a, k in zip(areas_m2, kinds, strict=True)]
     quotas = [total * w / sum(weights) for w in weights]
-    bounds = [COMMUNITY_GRIDS if k == "community" else (VILLAGE_MIN_GRIDS, total) for k in kinds]
+    bounds = [COMMUNITY_GRIDS if k == Village.Kind.COMMUNITY else (VILLAGE_MIN_GRIDS, total) for k in kinds]
     counts = [min(max(math.floor(q), lo), hi) for q, (lo, hi) in zip(quotas, bounds, strict=True)]
     while sum(counts) != total:
         step = 1 if sum(counts) < total else -1
@@ -222,7 +225,7 @@ def assemble(plan: Plan, overlays: list[tuple[Polygon, int]]) -> tuple[list[Poly
 
 def to_storage_polygon(geom_m: BaseGeometry) -> Polygon:
     """Return a single EPSG:4326 polygon, exterior counter-clockwise (RFC 7946), from EPSG:4549."""
-    geom = geo.to_storage(geom_m)
+    geom = from_metric(geom_m)
     if geom.geom_type != "Polygon" or not geom.is_valid:
         raise ValueError(f"expected one valid polygon, got {geom.geom_type}")
     return shapely.orient_polygons(geom, exterior_cw=False)
@@ -230,8 +233,8 @@ def to_storage_polygon(geom_m: BaseGeometry) -> Polygon:
 
 def plan_partition(source: TownSource, rng: np.random.Generator, total_grids: int) -> Plan:
     """Return the town outline, village polygons and grid cells (EPSG:4549) before noding."""
-    seat_m = geo.to_metric(source.seat_wgs84)
-    outline = tune_outline(geo.to_metric(source.district_wgs84), seat_m)
+    seat_m = to_metric(source.seat_wgs84)
+    outline = tune_outline(to_metric(source.district_wgs84), seat_m)
     villages_m = village_cells(outline.polygon, seat_m, source.villages, rng)
     counts = allocate_grids([v.area for v in villages_m], [u.kind for u in source.villages], total_grids)
     cells: list[Polygon] = []

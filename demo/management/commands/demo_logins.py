@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
-from gridops.demo_users import DEMO_USERS, demo_token
+from demo.users import DEMO_USERS, demo_token
 
 
 class Command(BaseCommand):

@@ -4,9 +4,11 @@
 from the town's own data (building at village edges, straw burning in farmland villages - heavier in
 the harvest seasons -, work safety in the industrial park, public security at the market and the town
 centre, litter at the river sections), from mixed sources; a few cannot be located (triage). Each goes
-through ``incidents.intake.intake`` with ``now=`` its historical time; its later steps and an hourly
-``dispatch.services.sweep_overdue`` run in time order at their own historical instants; steps due
-after now do not happen. Reports whose id is stored already are skipped: a second run creates nothing.
+through ``incidents.intake.intake`` with ``now=`` its historical time; its later steps (the real
+``incidents.lifecycle.incident_transition`` and ``incidents.actions.incident_merge``) and an hourly
+``dispatch.services.sweep_overdue`` run in time order at their own historical instants (their ``now``);
+steps due after now do not happen. Reports whose id is stored already are skipped: a second run
+creates nothing.
 """
 from __future__ import annotations
 
@@ -20,39 +22,42 @@ from datetime import datetime, timedelta
 import shapely
 from django.db import transaction
 from django.db.models import Count
-from django.test.utils import override_settings
 from django.utils import timezone
 
 from cameras.models import Camera
-from core.actors import Actor
+from core.actors import Actor, Role
 from dispatch.services import sweep_overdue
-from gis_core.coords import from_wgs84, get_transformer
+from gis_core.coords import BD09, EPSG_4326, GCJ02, from_wgs84, get_transformer
 from gis_core.geometry import to_metric
 from gis_core.srid import METRIC_SRID, STORAGE_SRID
 from grids.models import Grid, Town, Village
+from incidents import rules
+from incidents.actions import incident_merge
 from incidents.intake import IntakeItem, intake
-from incidents.lifecycle import apply_transition, locked, new_event, notify_changed
+from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident, Severity
 from incidents.rules import TransitionRefused
 from incidents.selectors import with_overdue
-from incidents.signals import incident_changed
 
 PREFIX = "demo-"
-OPERATOR = Actor(user=None, label="指挥中心 command centre (demo)", groups=frozenset({"operator"}))
-TEAM_ACTIONS = {"accept", "report_handled"}
+OPERATOR = Actor(user=None, label="指挥中心 command centre (demo)", groups=frozenset({Role.OPERATOR}))
+# The steps the assignee takes (the rules let the assignee take them); the command centre takes the rest.
+TEAM_ACTIONS = {name for name, action in rules.TRANSITIONS.items() if Role.ASSIGNEE in action.roles}
 NOTES = {"accept": "已接单", "report_handled": "已处置，现场照片已上传", "rework": "处置不到位，返工",
          "verify": "核查属实", "close": "结案", "cancel": "来电人撤回诉求",
          "out_of_jurisdiction": "非本镇辖区，已转交属地", "mark_duplicate": "重复上报，合并处理"}
 WEIGHTS = {"environment_sanitation": 20, "public_security": 14, "illegal_construction": 12, "roads_facilities": 10,
            "neighbour_dispute": 10, "rental_housing": 8, "work_safety": 9, "straw_burning": 10, "other": 4}
+SRC = Incident.Source
 SOURCES = {  # category -> source -> weight
-    "illegal_construction": {"patrol": 5, "hotline_12345": 3, "mayor_mailbox": 2},
-    "straw_burning": {"camera": 4, "patrol": 4, "hotline_12345": 2},
-    "public_security": {"hotline_12345": 3, "citizen": 3, "camera": 2, "patrol": 2},
-    "work_safety": {"patrol": 6, "hotline_12345": 2, "camera": 2},
-    "environment_sanitation": {"citizen": 3, "hotline_12345": 3, "patrol": 2, "camera": 1, "mayor_mailbox": 1},
-    "rental_housing": {"patrol": 7, "hotline_12345": 3}, "roads_facilities": {"hotline_12345": 4, "citizen": 4},
-    "neighbour_dispute": {"hotline_12345": 5, "citizen": 5}, "other": {"mayor_mailbox": 5, "hotline_12345": 5},
+    "illegal_construction": {SRC.PATROL: 5, SRC.HOTLINE_12345: 3, SRC.MAYOR_MAILBOX: 2},
+    "straw_burning": {SRC.CAMERA: 4, SRC.PATROL: 4, SRC.HOTLINE_12345: 2},
+    "public_security": {SRC.HOTLINE_12345: 3, SRC.CITIZEN: 3, SRC.CAMERA: 2, SRC.PATROL: 2},
+    "work_safety": {SRC.PATROL: 6, SRC.HOTLINE_12345: 2, SRC.CAMERA: 2},
+    "environment_sanitation": {SRC.CITIZEN: 3, SRC.HOTLINE_12345: 3, SRC.PATROL: 2, SRC.CAMERA: 1,
+                               SRC.MAYOR_MAILBOX: 1},
+    "rental_housing": {SRC.PATROL: 7, SRC.HOTLINE_12345: 3}, "roads_facilities": {SRC.HOTLINE_12345: 4, SRC.CITIZEN: 4},
+    "neighbour_dispute": {SRC.HOTLINE_12345: 5, SRC.CITIZEN: 5}, "other": {SRC.MAYOR_MAILBOX: 5, SRC.HOTLINE_12345: 5},
 }
 TITLES = {code: titles.split() for code, titles in {
     "illegal_construction": "疑似违章搭建 村民违规加盖二层 占用耕地建房 违规搭建彩钢棚",
@@ -134,7 +139,7 @@ class _Places:
         self.communities = [v for v in self.villages if v.kind == Village.Kind.COMMUNITY] or self.villages
         self.comp = [g for g in grids if g.kind == Grid.Kind.COMPREHENSIVE]
         self.dedicated = {g: _metric(g.boundary) for g in grids if g.kind == Grid.Kind.DEDICATED}
-        self.cams = list(Camera.objects.filter(status="online", location__coveredby=town.boundary))
+        self.cams = list(Camera.objects.filter(status=Camera.Status.ONLINE, location__coveredby=town.boundary))
 
     def landmark(self, purpose: str, per_grid: int, radius: float) -> list[Spot]:
         """Points inside the dedicated grids of a purpose, and the cameras standing in them."""
@@ -174,9 +179,9 @@ def hotspots(town: Town, rng: random.Random) -> dict[str, list[Spot]]:
     spots = {
         "illegal_construction": at.edges(4),
         "straw_burning": at.grids(at.farms, 5, 250, "农田") + at.plain_cameras(at.farms),
-        "work_safety": at.landmark("industrial_park", 3, 40),
-        "public_security": at.landmark("market", 2, 30) + at.plain_cameras(at.communities),
-        "environment_sanitation": at.landmark("river", 3, 60) + at.landmark("market", 1, 30),
+        "work_safety": at.landmark(Grid.Purpose.INDUSTRIAL_PARK, 3, 40),
+        "public_security": at.landmark(Grid.Purpose.MARKET, 2, 30) + at.plain_cameras(at.communities),
+        "environment_sanitation": at.landmark(Grid.Purpose.RIVER, 3, 60) + at.landmark(Grid.Purpose.MARKET, 1, 30),
         "rental_housing": at.grids(at.communities, 4, 120, "出租房"),
         "roads_facilities": at.grids(at.villages, 6, 200, "道路"),
         "neighbour_dispute": at.grids(at.farms, 6, 150, "组里"),
@@ -238,13 +243,13 @@ def make_plan(*, town: Town, weeks: int, per_day: int, seed: int, now: datetime)
         at = _moment(r, now - timedelta(days=days - (n - 1) // per_day), now)
         code = _pick(r, _category_weights(at, set(categories)))
         spot, source = r.choice(places[code]), _pick(r, SOURCES[code])
-        if source == "camera" and spot.camera is None:
+        if source == SRC.CAMERA and spot.camera is None:
             cams = [s for s in places[code] if s.camera is not None]
-            spot, source = (r.choice(cams), source) if cams else (spot, "patrol")
-        by_address = source == "mayor_mailbox" or (source == "hotline_12345" and r.random() < 0.55)
-        mode = "camera" if source == "camera" else "address" if by_address else "coordinates"
+            spot, source = (r.choice(cams), source) if cams else (spot, SRC.PATROL)
+        by_address = source == SRC.MAYOR_MAILBOX or (source == SRC.HOTLINE_12345 and r.random() < 0.55)
+        mode = "camera" if source == SRC.CAMERA else "address" if by_address else "coordinates"
         if r.random() < 0.02:
-            mode, spot, source = "outside", r.choice(outside), "hotline_12345"
+            mode, spot, source = "outside", r.choice(outside), SRC.HOTLINE_12345
         elif mode == "address" and r.random() < 0.04:
             mode = "lost"
         fate = "triage" if mode in ("outside", "lost") else _pick(r, FATES)
@@ -284,7 +289,7 @@ def _item(p: Planned, rng: random.Random) -> IntakeItem:
     severity = rng.choices([None, Severity.MAJOR, Severity.CRITICAL], weights=[92, 6, 2])[0]
     item = IntakeItem(source=p.source, category=p.category, external_id=p.external_id, severity=severity,
                       title=title, description=f"{title}（演示数据 demo data）")
-    if p.source in ("hotline_12345", "citizen", "mayor_mailbox"):
+    if p.source in (SRC.HOTLINE_12345, SRC.CITIZEN, SRC.MAYOR_MAILBOX):
         item.reporter_name = rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["先生", "女士"])
         item.reporter_phone = f"109{rng.randrange(10**8):08d}"
     if p.mode == "camera":
@@ -294,7 +299,7 @@ def _item(p: Planned, rng: random.Random) -> IntakeItem:
     elif p.mode == "address":
         item.address = p.spot.address + rng.choice(DETAILS)
     else:
-        crs = {"citizen": rng.choice(["GCJ02", "BD09"]), "hotline_12345": "GCJ02"}.get(p.source, "EPSG:4326")
+        crs = {SRC.CITIZEN: rng.choice([GCJ02, BD09]), SRC.HOTLINE_12345: GCJ02}.get(p.source, EPSG_4326)
         item.x, item.y = from_wgs84(*_scatter(p.spot, rng), crs)
         item.crs, item.address = crs, p.spot.address
     return item
@@ -340,33 +345,14 @@ def _actor_for(incident: Incident, action: str) -> Actor:
     return Actor(user=None, label=f"{person.name} {person.external_id}", person_id=person.pk)
 
 
-def transition_at(incident_id: int, action: str, *, now: datetime, actor: Actor | None = None,
-                  note: str = "", data: dict | None = None) -> Incident:
-    """Perform one lifecycle action at a given (historical) time: lock, check, save, event, notify."""
-    with transaction.atomic():
-        incident = locked(incident_id)
-        event = apply_transition(incident, action, actor or _actor_for(incident, action), now=now,
-                                 note=note or NOTES.get(action, ""), data=data)
-        incident.save()
-        event.save()
-        notify_changed([incident.pk])
-    return incident
-
-
-def merge_at(duplicate_id: int, into_id: int, *, now: datetime) -> None:
-    """Close a report as a duplicate of an earlier one at a given time (as incidents.actions does)."""
-    with transaction.atomic():
-        rows = {i: locked(i) for i in sorted((duplicate_id, into_id))}
-        duplicate, target = rows[duplicate_id], rows[into_id]
-        if target.state in (Incident.State.DUPLICATE, Incident.State.CANCELLED):
-            raise TransitionRefused(f"cannot merge into an incident that is {target.state}", reason="state")
-        duplicate.merged_into = target
-        event = apply_transition(duplicate, "mark_duplicate", OPERATOR, now=now, note=NOTES["mark_duplicate"],
-                                 data={"merged_into": target.pk})
-        duplicate.save()
-        event.save()
-        new_event(target, "merged", OPERATOR, now=now, data={"duplicate": duplicate.pk}).save()
-        notify_changed([duplicate.pk, target.pk])
+def _take_step(incident_id: int, action: str, other_id: int | None, *, now: datetime) -> None:
+    """Take one planned step at its historical instant through the real lifecycle or merge service."""
+    if action == "mark_duplicate":
+        incident_merge(duplicate_id=incident_id, into_id=other_id, actor=OPERATOR, note=NOTES[action], now=now)
+        return
+    incident = Incident.objects.select_related("assignee").get(pk=incident_id)
+    incident_transition(incident_id=incident_id, action=action, actor=_actor_for(incident, action),
+                        note=NOTES.get(action, ""), now=now)
 
 
 def _report(p: Planned, at: datetime) -> tuple[int | None, list[tuple[str, float, int | None]]]:
@@ -404,12 +390,11 @@ def _simulate(plan: list[Planned], now: datetime) -> tuple[list[int], int]:
                 when = at + timedelta(minutes=minutes)
                 if when <= now:
                     heapq.heappush(queue, (when, next(order), action, (pk, other)))
-        elif kind == "mark_duplicate":
-            with suppress(TransitionRefused):  # the earlier report was merged or cancelled meanwhile
-                merge_at(*payload, now=at)
         else:
-            with suppress(TransitionRefused):  # the incident moved on (merged, cancelled): the step lapses
-                transition_at(payload[0], kind, now=at)
+            incident_id, other_id = payload
+            # the incident moved on (merged, cancelled), or the one it duplicates did: the step lapses
+            with suppress(TransitionRefused):
+                _take_step(incident_id, kind, other_id, now=at)
     return created, escalations
 
 
@@ -425,18 +410,15 @@ def seed_demo_incidents(*, weeks: int = 4, per_day: int = 12, seed: int = 7, tow
     plan = make_plan(town=town, weeks=weeks, per_day=per_day, seed=seed, now=now)
     stored = set(Incident.objects.filter(external_id__in=[p.external_id for p in plan])
                  .values_list("external_id", flat=True))
-    # Each incident changes several times at historical instants: instead of a live push per change
-    # (thousands, from a process that exits right after), one notice for all of them at the end.
-    with override_settings(CHANNEL_LAYERS={}, LIVE_PUSH_IN_BACKGROUND=False), transaction.atomic():
+    # One transaction: the history appears at once, and the live notices of its changes, all sent at
+    # the commit, are gathered by the live push into a few runs (a 'refresh' for a large run).
+    with transaction.atomic():
         created, escalations = _simulate([p for p in plan if p.external_id not in stored], now)
-    if created:
-        with override_settings(LIVE_PUSH_IN_BACKGROUND=False):
-            incident_changed.send(sender=Incident, incident_ids=created)
     demo = Incident.objects.filter(external_id__startswith=PREFIX)
     return {
         "planned": len(plan), "created": len(created), "escalations": escalations,
         "by_state": dict(demo.values_list("state").annotate(n=Count("id")).order_by("state")),
-        "triage": demo.exclude(triage="").filter(state=Incident.State.REPORTED).count(),
+        "triage": demo.exclude(triage=Incident.Triage.NONE).filter(state=Incident.State.REPORTED).count(),
         "overdue": with_overdue(demo, now).count(), "reworked": demo.filter(reworks__gt=0).count(),
         "escalated": demo.filter(escalations__gt=0).count(),
     }

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grids.models import Person as Staff
+from grids.models import TeamMembership
+
+Role, Slot = Staff.Role, TeamMembership.Slot
 ROLE_COUNTS: tuple[tuple[str, int], ...] = (
-    ("town_leader", 13), ("cadre", 45), ("grid_worker", 45), ("police", 34), ("enforcement", 14),
+    (Role.TOWN_LEADER, 13), (Role.CADRE, 45), (Role.GRID_WORKER, 45), (Role.POLICE, 34), (Role.ENFORCEMENT, 14),
 )
-MEMBER_ROLES = ("grid_worker", "police", "enforcement", "cadre")
-OFF_DUTY = (("grid_worker", 2), ("police", 1), ("enforcement", 1))
+MEMBER_ROLES = (Role.GRID_WORKER, Role.POLICE, Role.ENFORCEMENT, Role.CADRE)
+OFF_DUTY = ((Role.GRID_WORKER, 2), (Role.POLICE, 1), (Role.ENFORCEMENT, 1))
 SURNAMES = tuple("王陈张李刘朱周徐吴孙杨黄赵钱沈顾蒋许卞唐丁宋胡郭马潘高戴夏殷仇郑韩冯史")
 GIVEN = tuple("建国明华军红伟芳丽强勇玲静娟海涛斌峰磊敏燕霞杰俊鹏晨宇婷雪梅兰春秋志文平东林源浩然欣怡嘉成立新亮")
 PHONE_PREFIX = "1099"
@@ -107,12 +111,12 @@ class GridLayout:
 def holders(layout: GridLayout, people: dict[str, list[Person]]) -> dict[str, list[tuple[str, str]]]:
     """Return, per member role, the (A holder, B backup) person ids of every grid (code order)."""
     size = len(layout.codes)
-    own = {role: [people[role][i].person_id for i in range(size)] for role in ("cadre", "grid_worker")}
+    own = {role: [people[role][i].person_id for i in range(size)] for role in (Role.CADRE, Role.GRID_WORKER)}
     result = {role: [(ids[i], ids[layout.grid_neighbour[i]]) for i in range(size)] for role, ids in own.items()}
-    result["police"] = _police(layout, people["police"])
+    result[Role.POLICE] = _police(layout, people[Role.POLICE])
     villages = sorted(set(layout.village))
-    officer = {v: people["enforcement"][k].person_id for k, v in enumerate(villages)}
-    result["enforcement"] = [
+    officer = {v: people[Role.ENFORCEMENT][k].person_id for k, v in enumerate(villages)}
+    result[Role.ENFORCEMENT] = [
         (officer[layout.village[i]], officer[layout.village_neighbour[layout.village[i]]]) for i in range(size)
     ]
     return result
@@ -156,10 +160,10 @@ def off_duty(pairs: dict[str, list[tuple[str, str]]], rng: np.random.Generator) 
 
 def team_rows(code: str, index: int, pairs: dict[str, list[tuple[str, str]]], away: set[str]) -> list[TeamRow]:
     """Return the rows of one team: the leader (the grid's cadre) then an A and a B per member role."""
-    leader = pairs["cadre"][index][0]
-    rows = [TeamRow(code, leader, "leader", "cadre", "A", True)]
+    leader = pairs[Role.CADRE][index][0]
+    rows = [TeamRow(code, leader, "leader", Role.CADRE, Slot.A, True)]
     for role in MEMBER_ROLES:
-        for slot, person in zip("AB", pairs[role][index], strict=True):
-            on_duty = role == "cadre" or person not in away
+        for slot, person in zip((Slot.A, Slot.B), pairs[role][index], strict=True):
+            on_duty = role == Role.CADRE or person not in away
             rows.append(TeamRow(code, person, "member", role, slot, on_duty))
     return rows

@@ -1,8 +1,8 @@
 """Seed a few weeks of demo incidents through the real intake, lifecycle and SLA sweep (idempotent)."""
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.incidents import seed_demo_incidents
 from grids.models import Town
-from incidents.demo import seed_demo_incidents
 
 
 class Command(BaseCommand):

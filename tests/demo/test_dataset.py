@@ -1,7 +1,7 @@
 """Check the committed Gongdao demo data set (data/boundaries/gongdao/) without a database.
 
 Geometry is read as stored (EPSG:4326) and measured in EPSG:4549 metres with pyproj.
-Run: .venv/bin/python -m pytest tests/grids/test_demo_dataset.py -p no:django -q
+Run: .venv/bin/python -m pytest tests/demo/test_dataset.py -p no:django -q
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pyproj import Transformer
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
-from grids.demo.generator import DEFAULT_SEED, generate
+from demo.dataset.generator import DEFAULT_SEED, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "boundaries" / "gongdao"

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 
+from demo.incidents import LOST_ADDRESSES, PREFIX, in_straw_season, make_plan, seed_demo_incidents
 from grids.models import Town
-from incidents.demo import LOST_ADDRESSES, PREFIX, in_straw_season, make_plan, seed_demo_incidents
 from incidents.gazetteer import resolve_address
 from incidents.models import Incident
 

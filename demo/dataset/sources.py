@@ -11,6 +11,8 @@ from pathlib import Path
 
 from shapely.geometry import Point, Polygon, shape
 
+from grids.models import Village
+
 DISTRICT_FILE = "hanjiang_321003_district_wgs84_derived.geojson"
 VILLAGES_FILE = "gongdao_villages_nbs.csv"
 TOWNS_FILE = "hanjiang_towns_2023_nbs.csv"
@@ -57,10 +59,10 @@ def display_name(name_nbs: str) -> tuple[str, str, str]:
     """Return (display name, stem, kind) for an NBS name such as 花园居委会 or 太平村委会."""
     if name_nbs.endswith(COMMUNITY_SUFFIX):
         stem = name_nbs[: -len(COMMUNITY_SUFFIX)]
-        return f"{stem}社区", stem, "community"
+        return f"{stem}社区", stem, Village.Kind.COMMUNITY
     if name_nbs.endswith(VILLAGE_SUFFIX):
         stem = name_nbs[: -len(VILLAGE_SUFFIX)]
-        return f"{stem}村", stem, "village"
+        return f"{stem}村", stem, Village.Kind.VILLAGE
     raise SourceError(f"{VILLAGES_FILE}: unexpected suffix in {name_nbs!r}")
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 
-from core.actors import GROUPS
-from grids.models import Grid, GridTeam, Person
+from core.actors import GROUPS, Role
+from grids.models import Grid, GridTeam, Person, TeamMembership
 
 
 @dataclass(frozen=True)
@@ -17,30 +17,31 @@ class DemoUser:
     group: str | None
     what: str
     superuser: bool = False
-    person: str = ""  # "leader" / "grid_worker": linked to that post of the first comprehensive grid
+    person: str = ""  # LEADER or a Person.Role: linked to that post (A) of the first comprehensive grid
 
 
+LEADER = "leader"  # the team's leader, not a member post
 DEMO_USERS = [
     DemoUser("admin", "gongdao-admin", None, "administrator: Django admin with map widgets", superuser=True),
-    DemoUser("operator", "gongdao-operator", "operator", "command-centre operator (指挥中心): /command/"),
-    DemoUser("planner", "gongdao-planner", "planner", "grid office planner (网格办): /planner/"),
-    DemoUser("leader", "gongdao-leader", "town_leader", "town leader (镇领导): reads everything, /review/"),
-    DemoUser("gridleader", "gongdao-gridleader", "grid_leader", "grid leader (网格长) of grid 001: /my/",
-             person="leader"),
-    DemoUser("gridworker", "gongdao-gridworker", "grid_member", "full-time grid worker (专职网格员) of grid 001",
-             person="grid_worker"),
-    DemoUser("hotline", "gongdao-hotline", "integration", "12345 hotline integration client (API token)"),
+    DemoUser("operator", "gongdao-operator", Role.OPERATOR, "command-centre operator (指挥中心): /command/"),
+    DemoUser("planner", "gongdao-planner", Role.PLANNER, "grid office planner (网格办): /planner/"),
+    DemoUser("leader", "gongdao-leader", Role.TOWN_LEADER, "town leader (镇领导): reads everything, /review/"),
+    DemoUser("gridleader", "gongdao-gridleader", Role.GRID_LEADER, "grid leader (网格长) of grid 001: /my/",
+             person=LEADER),
+    DemoUser("gridworker", "gongdao-gridworker", Role.GRID_MEMBER, "full-time grid worker (专职网格员) of grid 001",
+             person=Person.Role.GRID_WORKER),
+    DemoUser("hotline", "gongdao-hotline", Role.INTEGRATION, "12345 hotline integration client (API token)"),
 ]
 
 
 def _demo_person(kind: str) -> Person | None:
-    grid = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
+    grid = Grid.objects.active().filter(kind=Grid.Kind.COMPREHENSIVE).order_by("code").first()
     team = GridTeam.objects.filter(grid=grid).select_related("leader").first() if grid else None
     if team is None:
         return None
-    if kind == "leader":
+    if kind == LEADER:
         return team.leader
-    post = team.memberships.filter(role=kind, slot="A").select_related("person").first()
+    post = team.memberships.filter(role=kind, slot=TeamMembership.Slot.A).select_related("person").first()
     return post.person if post else None
 
 
@@ -57,7 +58,7 @@ def ensure_demo_users() -> int:
             Person.objects.filter(user=user).exclude(pk=person.pk).update(user=None)
             person.user = user
             person.save(update_fields=["user"])
-        if demo.group == "integration":
+        if demo.group == Role.INTEGRATION:
             Token.objects.get_or_create(user=user)
     return len(DEMO_USERS)
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cameras.services import CameraDataError, cameras_load
-from gridops.demo_users import ensure_demo_users
+from demo.users import ensure_demo_users
 from grids.dataset import DatasetError, load_dataset
 from incidents.services import categories_load
 

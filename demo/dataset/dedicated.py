@@ -15,7 +15,8 @@ from shapely import affinity
 from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import nearest_points
 
-from grids.demo import geometry as geo
+from demo.dataset import geometry as geo
+from grids.models import Grid, Village
 
 RIVER_HALF_WIDTH_M = 30.0
 RIVER_MEANDER_M = (120.0, 1800.0)
@@ -37,16 +38,19 @@ class DedicatedSpec:
     offset_m: tuple[float, float] = (0.0, 0.0)
 
 
+Purpose = Grid.Purpose
+VILLAGE, COMMUNITY = Village.Kind.VILLAGE, Village.Kind.COMMUNITY
 SPECS: tuple[DedicatedSpec, ...] = (
-    DedicatedSpec(901, "公道工业集中区", "industrial_park", "三界", "village", "rect", (1500.0, 900.0), "centroid"),
-    DedicatedSpec(902, "公道中学", "school", "魁星", "community", "rect", (260.0, 200.0), "centroid"),
-    DedicatedSpec(903, "赤岸小学", "school", "赤岸", "community", "rect", (200.0, 160.0), "centroid"),
-    DedicatedSpec(904, "公道农贸市场", "market", "花园", "community", "rect", (150.0, 110.0), "seat", (90.0, -70.0)),
-    DedicatedSpec(905, "河西村河道", "river", "河西", "village", "river", (0.0, 0.0), "centroid"),
-    DedicatedSpec(906, "河东村河道", "river", "河东", "village", "river", (0.0, 0.0), "centroid"),
-    DedicatedSpec(907, "公道镇卫生院", "hospital", "花园", "community", "rect", (180.0, 140.0), "seat",
+    DedicatedSpec(901, "公道工业集中区", Purpose.INDUSTRIAL_PARK, "三界", VILLAGE, "rect", (1500.0, 900.0), "centroid"),
+    DedicatedSpec(902, "公道中学", Purpose.SCHOOL, "魁星", COMMUNITY, "rect", (260.0, 200.0), "centroid"),
+    DedicatedSpec(903, "赤岸小学", Purpose.SCHOOL, "赤岸", COMMUNITY, "rect", (200.0, 160.0), "centroid"),
+    DedicatedSpec(904, "公道农贸市场", Purpose.MARKET, "花园", COMMUNITY, "rect", (150.0, 110.0), "seat",
+                  (90.0, -70.0)),
+    DedicatedSpec(905, "河西村河道", Purpose.RIVER, "河西", VILLAGE, "river", (0.0, 0.0), "centroid"),
+    DedicatedSpec(906, "河东村河道", Purpose.RIVER, "河东", VILLAGE, "river", (0.0, 0.0), "centroid"),
+    DedicatedSpec(907, "公道镇卫生院", Purpose.HOSPITAL, "花园", COMMUNITY, "rect", (180.0, 140.0), "seat",
                   (-300.0, 160.0)),
-    DedicatedSpec(908, "湖滨村滨湖风光带", "scenic_area", "湖滨", "village", "ellipse", (900.0, 500.0), "centroid"),
+    DedicatedSpec(908, "湖滨村滨湖风光带", Purpose.SCENIC_AREA, "湖滨", VILLAGE, "ellipse", (900.0, 500.0), "centroid"),
 )
 
 

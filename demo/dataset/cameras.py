@@ -11,9 +11,13 @@ import numpy as np
 from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon
 
-from grids.demo import geometry as geo
-from grids.demo.dedicated import DedicatedGrid
+from cameras.models import Camera as CameraModel
+from demo.dataset import geometry as geo
+from demo.dataset.dedicated import DedicatedGrid
+from gis_core.geometry import from_metric, to_metric
+from grids.models import Grid
 
+Status = CameraModel.Status
 CAMERA_COUNT = 21
 OFFLINE_COUNT = 2
 FOV_DEG = (60, 110)
@@ -73,20 +77,21 @@ def dedicated_spots(placed: list[DedicatedGrid], seat_m: Point) -> list[CameraSp
     for grid in placed:
         if grid.polygon is None:
             raise ValueError(f"dedicated grid {grid.spec.place} was not built")
-        poly = geo.to_metric(grid.polygon)
+        poly = to_metric(grid.polygon)
         centre = inside_point(poly)
         place, purpose = grid.spec.place, grid.spec.purpose
-        if purpose == "market":
+        if purpose == Grid.Purpose.MARKET:
             east, north = geo.offset(centre, 500.0, 0.0), geo.offset(centre, 0.0, 500.0)
             spots += [CameraSpot(f"{place}东门", gate(poly, east), east),
                       CameraSpot(f"{place}北门", gate(poly, north), north)]
-        elif purpose == "industrial_park":
+        elif purpose == Grid.Purpose.INDUSTRIAL_PARK:
             spots += [CameraSpot(f"{place}大门", gate(poly, seat_m), seat_m),
                       CameraSpot(f"{place}中心路口", centre, geo.offset(centre, 300.0, 300.0)),
                       CameraSpot(f"{place}北区", _towards(centre, poly, 0.0, 1.0, 0.6), centre)]
-        elif purpose in {"school", "hospital"}:
-            spots.append(CameraSpot(f"{place}{'校门' if purpose == 'school' else '门口'}", gate(poly, seat_m), seat_m))
-        elif purpose == "river" and grid.centreline_m is not None:
+        elif purpose in {Grid.Purpose.SCHOOL, Grid.Purpose.HOSPITAL}:
+            entrance = "校门" if purpose == Grid.Purpose.SCHOOL else "门口"
+            spots.append(CameraSpot(f"{place}{entrance}", gate(poly, seat_m), seat_m))
+        elif purpose == Grid.Purpose.RIVER and grid.centreline_m is not None:
             spots += _river_spots(place, grid.centreline_m)
         else:
             spots.append(CameraSpot(f"{place}观景台", centre, geo.offset(centre, 300.0, 0.0)))
@@ -122,7 +127,7 @@ def crossing_spots(villages_m: list[Polygon], names: list[str], taken: set[int],
 
 def true_bearing(spot: CameraSpot) -> float:
     """Return the WGS84 azimuth in degrees [0, 360), clockwise from true north, rounded to 0.1."""
-    a, b = geo.to_storage(spot.position), geo.to_storage(spot.look_at)
+    a, b = from_metric(spot.position), from_metric(spot.look_at)
     azimuth, _, _ = _GEOD.inv(a.x, a.y, b.x, b.y)
     return round(azimuth % 360.0, 1) % 360.0
 
@@ -134,13 +139,13 @@ def build_cameras(spots: list[CameraSpot], town: Polygon, rng: np.random.Generat
     offline = {int(i) for i in rng.choice(np.arange(1, len(spots)), size=OFFLINE_COUNT, replace=False)}
     cameras = []
     for index, spot in enumerate(spots):
-        point = geo.to_storage(spot.position)
+        point = from_metric(spot.position)
         if not town.contains(point):
             raise ValueError(f"camera {spot.name} is outside the town")
         cameras.append(Camera(
             code=f"GDC{index + 1:03d}", name=spot.name, point=point, bearing_deg=true_bearing(spot),
             fov_deg=int(rng.integers(FOV_DEG[0], FOV_DEG[1] + 1)),
             range_m=int(rng.integers(RANGE_M[0], RANGE_M[1] + 1)),
-            status="offline" if index in offline else "online",
+            status=Status.OFFLINE if index in offline else Status.ONLINE,
         ))
     return cameras

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from grids.demo.generator import DEFAULT_SEED, generate
-from grids.demo.sources import SourceError
+from demo.dataset.generator import DEFAULT_SEED, generate
+from demo.dataset.sources import SourceError
 
 
 class Command(BaseCommand):

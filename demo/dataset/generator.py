@@ -14,14 +14,18 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Point, Polygon
 
-from grids.demo import cameras as cam
-from grids.demo import checks
-from grids.demo import geometry as geo
-from grids.demo import people as ppl
-from grids.demo.dedicated import DedicatedGrid, check_disjoint, draw_dedicated
-from grids.demo.output import feature, write_csv, write_feature_collection
-from grids.demo.partition import Partition, build_partition, plan_partition
-from grids.demo.sources import TownSource, read_sources
+from cameras.models import Camera as CameraModel
+from demo.dataset import cameras as cam
+from demo.dataset import checks
+from demo.dataset import geometry as geo
+from demo.dataset import people as ppl
+from demo.dataset.dedicated import DedicatedGrid, check_disjoint, draw_dedicated
+from demo.dataset.output import feature, write_csv, write_feature_collection
+from demo.dataset.partition import Partition, build_partition, plan_partition
+from demo.dataset.sources import TownSource, read_sources
+from gis_core.geometry import to_metric
+from grids.models import Grid, Village
+from grids.models import Person as Staff
 
 DEFAULT_SEED = 20200501
 COMPREHENSIVE_GRIDS = 45
@@ -52,7 +56,7 @@ def comprehensive_records(source: TownSource, part: Partition) -> list[GridRecor
         numbers = checks.sequence_numbers(grids, part.villages[index])
         for grid, number in zip(grids, numbers, strict=True):
             code = f"{source.code}{unit.segment}{number:03d}"
-            records.append(GridRecord(code, f"{unit.name}第{number}网格", "comprehensive", None, index, grid))
+            records.append(GridRecord(code, f"{unit.name}第{number}网格", Grid.Kind.COMPREHENSIVE, None, index, grid))
     return sorted(records, key=lambda r: r.code)
 
 
@@ -60,7 +64,7 @@ def dedicated_records(source: TownSource, placed: list[DedicatedGrid]) -> list[G
     """Return the dedicated grids, coded with their village segment and sequence 901.."""
     return [
         GridRecord(f"{source.code}{source.villages[d.village_index].segment}{d.spec.sequence:03d}",
-                   f"{d.spec.place}专属网格", "dedicated", d.spec.purpose, d.village_index, _built(d))
+                   f"{d.spec.place}专属网格", Grid.Kind.DEDICATED, d.spec.purpose, d.village_index, _built(d))
         for d in placed
     ]
 
@@ -82,9 +86,9 @@ def _neighbours(shapes_m: list[Polygon], allowed: list[list[int]]) -> list[int]:
 
 def grid_layout(records: list[GridRecord], villages: list[Polygon]) -> ppl.GridLayout:
     """Return the comprehensive grids (code order) with same-village and village neighbours."""
-    grids_m = [geo.to_metric(r.polygon) for r in records]
+    grids_m = [to_metric(r.polygon) for r in records]
     same = [[j for j, o in enumerate(records) if o.village == r.village] for r in records]
-    villages_m = [geo.to_metric(v) for v in villages]
+    villages_m = [to_metric(v) for v in villages]
     everyone = [list(range(len(villages)))] * len(villages)
     return ppl.GridLayout(
         codes=[r.code for r in records], village=[r.village for r in records],
@@ -115,12 +119,12 @@ def row_fields(row: ppl.TeamRow) -> tuple[str, str, str, str, bool]:
 
 def place_cameras(source: TownSource, part: Partition, placed: list[DedicatedGrid], seed: int) -> list[cam.Camera]:
     """Return the 21 cameras: town centre, dedicated places, then village-office crossings."""
-    seat_m: Point = geo.to_metric(source.seat_wgs84)
+    seat_m: Point = to_metric(source.seat_wgs84)
     spots = cam.centre_spots(seat_m) + cam.dedicated_spots(placed, seat_m)
     taken = {d.village_index for d in placed}
-    villages_m = [geo.to_metric(v) for v in part.villages]
+    villages_m = [to_metric(v) for v in part.villages]
     names = [unit.stem for unit in source.villages]
-    kinds_ok = {i for i, unit in enumerate(source.villages) if unit.kind == "community"}
+    kinds_ok = {i for i, unit in enumerate(source.villages) if unit.kind == Village.Kind.COMMUNITY}
     spots += cam.crossing_spots(villages_m, names, taken | kinds_ok, seat_m, cam.CAMERA_COUNT - len(spots))
     return cam.build_cameras(spots, part.town, _rng(seed, "cameras"))
 
@@ -157,7 +161,7 @@ def generate(source_dir: Path, out_dir: Path, seed: int = DEFAULT_SEED) -> dict[
     people = ppl.make_people(_rng(seed, "people"))
     layout = grid_layout(records, part.villages)
     teams = team_table(records, dedicated, layout, people, seed)
-    leaders = ppl.village_leaders([u.stem for u in source.villages], people["town_leader"])
+    leaders = ppl.village_leaders([u.stem for u in source.villages], people[Staff.Role.TOWN_LEADER])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _write_geojson(out, source, part, records + dedicated, cameras)
@@ -169,12 +173,12 @@ def _write_geojson(out: Path, source: TownSource, part: Partition, grids: list[G
                    cameras: list[cam.Camera]) -> None:
     seat = source.seat_wgs84
     town_props = {"code": source.code, "name": source.name, "county_code": source.code[:6],
-                  "area_km2": round(geo.to_metric(part.town).area / 1e6, 3),
+                  "area_km2": round(to_metric(part.town).area / 1e6, 3),
                   "seat_lon": seat.x, "seat_lat": seat.y, "illustrative": True}
     write_feature_collection(out / "town.geojson", "gongdao_town", [feature(town_props, part.town)])
     villages = [
         feature({"code": u.code, "name": u.name, "name_nbs": u.name_nbs, "kind": u.kind, "town_code": source.code,
-                 "area_km2": round(geo.to_metric(v).area / 1e6, 3)}, v)
+                 "area_km2": round(to_metric(v).area / 1e6, 3)}, v)
         for u, v in zip(source.villages, part.villages, strict=True)
     ]
     write_feature_collection(out / "villages.geojson", "gongdao_villages", villages)
@@ -215,13 +219,14 @@ def _summary(source: TownSource, part: Partition, town_check: dict[str, float], 
                  "clip_northing_m": part.outline.northing_m, "clip_parts": part.outline.parts,
                  "discarded_km2": round(part.outline.discarded_km2, 4)},
         "villages": {u.code: {"name": u.name, "kind": u.kind, "grids": per_village[u.code],
-                              "area_km2": round(geo.to_metric(v).area / 1e6, 3)}
+                              "area_km2": round(to_metric(v).area / 1e6, 3)}
                      for u, v in zip(source.villages, part.villages, strict=True)},
         "grids": {"comprehensive": len(records), "dedicated": len(dedicated),
                   "dedicated_purposes": [g.purpose for g in dedicated]},
         "partition": {"village_area_gap_m2": town_check["area_gap_m2"], "max_overlap_m2": town_check["max_overlap_m2"],
                       "numbering_band_margin_m": round(min(margins), 3) if math.isfinite(min(margins)) else None},
-        "cameras": {"total": len(cameras), "offline": sum(1 for c in cameras if c.status == "offline")},
+        "cameras": {"total": len(cameras),
+                    "offline": sum(1 for c in cameras if c.status == CameraModel.Status.OFFLINE)},
         "people": {role: len(group) for role, group in people.items()},
         "team_rows": len(teams),
         "out_dir": str(out),

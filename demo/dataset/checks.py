@@ -1,6 +1,6 @@
 """Verify the generated partition and compute the numbering rule (EPSG:4326 in, EPSG:4549 measures).
 
-The same rules are re-checked independently by tests/grids/test_demo_dataset.py on the written files.
+The same rules are re-checked independently by tests/demo/test_dataset.py on the written files.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import shapely
 from shapely.geometry import Polygon
 
-from grids.demo import geometry as geo
+from gis_core.geometry import to_metric
 
 AREA_TOLERANCE_M2 = 1.0
 OVERLAP_TOLERANCE_M2 = 1e-6
@@ -18,7 +18,7 @@ OVERLAP_TOLERANCE_M2 = 1e-6
 
 def max_overlap_m2(polygons: Sequence[Polygon]) -> float:
     """Return the largest pairwise overlap area in m² (EPSG:4549) among EPSG:4326 ``polygons``."""
-    metric = [geo.to_metric(p) for p in polygons]
+    metric = [to_metric(p) for p in polygons]
     tree = shapely.STRtree(metric)
     worst = 0.0
     for i, poly in enumerate(metric):
@@ -30,10 +30,10 @@ def max_overlap_m2(polygons: Sequence[Polygon]) -> float:
 
 def check_cover(whole: Polygon, parts: Sequence[Polygon], label: str) -> dict[str, float]:
     """Check that EPSG:4326 ``parts`` partition ``whole``; return the areas (m²) and residues."""
-    whole_m = geo.to_metric(whole)
-    part_sum = sum(geo.to_metric(p).area for p in parts)
+    whole_m = to_metric(whole)
+    part_sum = sum(to_metric(p).area for p in parts)
     union = shapely.union_all(list(parts))
-    residue = geo.to_metric(union.symmetric_difference(whole)).area
+    residue = to_metric(union.symmetric_difference(whole)).area
     overlap = max_overlap_m2(parts)
     invalid = [i for i, p in enumerate(parts) if not p.is_valid or p.geom_type != "Polygon"]
     if invalid or not whole.is_valid:
@@ -51,7 +51,7 @@ def row_bands(village: Polygon, count: int) -> tuple[float, float, int]:
 
     The village's EPSG:4549 bounding box is cut into round(sqrt(count)) (at least 1) equal west-east bands.
     """
-    _, miny, _, maxy = geo.to_metric(village).bounds
+    _, miny, _, maxy = to_metric(village).bounds
     rows = max(1, round(math.sqrt(count)))
     return maxy, (maxy - miny) / rows, rows
 
@@ -65,7 +65,7 @@ def sequence_keys(grids: Sequence[Polygon], village: Polygon) -> list[tuple[int,
     top, band, rows = row_bands(village, len(grids))
     keys = []
     for grid in grids:
-        centroid = geo.to_metric(grid).centroid
+        centroid = to_metric(grid).centroid
         keys.append((min(math.floor((top - centroid.y) / band), rows - 1), centroid.x))
     return keys
 
@@ -85,7 +85,7 @@ def band_margin_m(grids: Sequence[Polygon], village: Polygon) -> float:
     top, band, rows = row_bands(village, len(grids))
     margins = [math.inf]
     for grid in grids:
-        depth = (top - geo.to_metric(grid).centroid.y) / band
+        depth = (top - to_metric(grid).centroid.y) / band
         inner = [abs(depth - k) for k in range(1, rows)]
         margins.append(min(inner, default=math.inf) * band)
     return min(margins)
