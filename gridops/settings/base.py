@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "cameras",
     "incidents",
     "dispatch",
+    "web",
 ]
 
 MIDDLEWARE = [
