@@ -8,9 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actors import Actor
-from gridops.pages import home_for
 from incidents.models import Category
 from incidents.selectors import actor_keys
+from web.pages import home_for
 
 
 class MeSerializer(serializers.Serializer):

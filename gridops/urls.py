@@ -5,7 +5,6 @@ from rest_framework.routers import DefaultRouter
 
 from cameras.apis import CameraViewSet
 from dispatch.apis import IncidentDispatchViewSet
-from gridops import views
 from gridops.api_views import CategoryApi, MeApi
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
@@ -28,10 +27,7 @@ router.register("incidents", IncidentViewSet, basename="incident")
 router.register("incidents", IncidentDispatchViewSet, basename="incident-dispatch")
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("map/", views.map_page, name="map"),
-    path("command/", views.command_page, name="command"),
-    path("my/", views.my_page, name="my"),
+    path("", include("web.urls")),
     path("api/me/", MeApi.as_view(), name="me"),
     path("api/categories/", CategoryApi.as_view(), name="categories"),
     path("api/locate", LocateApi.as_view(), name="locate"),
@@ -39,8 +35,6 @@ urlpatterns = [
     path("api/assessment/", AssessmentApi.as_view(), name="assessment"),
     path("api/review/heatmap/", HeatmapApi.as_view(), name="heatmap"),
     path("api/review/trend/", TrendApi.as_view(), name="trend"),
-    path("review/", views.review_page, name="review"),
-    path("planner/", views.planner_page, name="planner"),
     path("api/generations/", GenerationsApi.as_view(), name="generations"),
     path("api/generations/<int:generation>/grids/<str:code>/boundary/", GridBoundaryApi.as_view(),
          name="grid-boundary"),

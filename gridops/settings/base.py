@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "incidents",
     "dispatch",
     "planner",
+    "web",
     "demo",
 ]
 

@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
-from gridops.pages import home_for
 from grids.models import Town
+from web.pages import home_for
 
 
 def _context() -> dict:
@@ -30,19 +30,19 @@ def home(request):
 
 def map_page(request):
     """Render the boundaries map: layers come from the API; scripts and styles from local static files."""
-    return render(request, "map.html", _context())
+    return render(request, "web/map.html", _context())
 
 
 @login_required
 def command_page(request):
     """Render the command centre (full screen, the command hall's main screen)."""
-    return render(request, "command.html", _context())
+    return render(request, "web/command.html", _context())
 
 
 @login_required
 def my_page(request):
     """Render the grid team's workspace (phone-sized first)."""
-    return render(request, "my.html", _context())
+    return render(request, "web/my.html", _context())
 
 
 @login_required
@@ -52,10 +52,10 @@ def planner_page(request):
 
     if not may_plan(request.user):
         raise PermissionDenied("only planners edit boundary generations")
-    return render(request, "planner.html", _context())
+    return render(request, "web/planner.html", _context())
 
 
 @login_required
 def review_page(request):
     """Render the leaders' review (研判): heatmap, hotspots, trend and assessment of the visible incidents."""
-    return render(request, "review.html", _context())
+    return render(request, "web/review.html", _context())

@@ -1,0 +1,65 @@
+/* Actions on an incident: exactly those the server allows the user now (allowed_actions of its
+   /context/), as buttons; the form of one (a note, or the reason it needs; the person for a
+   reassignment); and the request (POST /api/incidents/{id}/{action}/), which answers the incident. */
+import { ROLE, actionLabel, esc, postJSON } from "web/helpers.js";
+
+/* The buttons of these actions; opts.minor: the actions drawn quieter; opts.label(action): a page's own label. */
+export function actionButtonsHtml(actions, opts) {
+  opts = opts || {};
+  return actions.map(function (a) {
+    const label = (opts.label && opts.label(a)) || actionLabel(a);
+    return '<button type="button" class="act' + ((opts.minor || []).indexOf(a) >= 0 ? " minor" : "") +
+      '" data-action="' + esc(a) + '">' + esc(label) + "</button>";
+  }).join("");
+}
+
+/* The form of one action: a note (or a reason, required where the action needs one) and, for a
+   reassignment, the people of the team to choose from. */
+const NEEDS_TEXT = {
+  report_handled: "处置情况 what was done", rework: "返工原因 why", cancel: "理由 reason",
+  out_of_jurisdiction: "理由 reason", escalate: "理由 reason", hand_back: "理由 reason", reassign: "理由 reason"
+};
+function actionFormHtml(action, team) {
+  let people = "";
+  if (action === "reassign") {
+    const opts = team ? [{ person_id: team.leader.person_id, name: team.leader.name, role: "网格长 leader", slot: "" }]
+      .concat(team.members) : [];
+    people = '<label>改派给 to <select name="person" required>' + opts.map(function (m) {
+      return '<option value="' + esc(m.person_id) + '">' + esc(m.name + " · " + (ROLE[m.role] || m.role) + " " +
+        (m.slot || "") + (m.on_duty === false ? " (不在岗 off duty)" : "")) + "</option>";
+    }).join("") + "</select></label>";
+  }
+  return '<form class="action-form" data-form="' + esc(action) + '"><div class="form-title">' + esc(actionLabel(action)) +
+    "</div>" + people + '<textarea name="text" rows="3" placeholder="' + esc(NEEDS_TEXT[action] || "备注 note (可选 optional)") +
+    '"' + (NEEDS_TEXT[action] ? " required" : "") + '></textarea><div class="form-row"><button type="submit" class="primary">' +
+    '确认 confirm</button> <button type="button" data-cancel>取消 cancel</button></div></form>';
+}
+
+/* Open the form of `action` under the buttons (.d-actions) in `box`, in place of any other form there. */
+export function openActionForm(box, action, team) {
+  const previous = box.querySelector(".action-form");
+  if (previous) { previous.remove(); }
+  box.querySelector(".d-actions").insertAdjacentHTML("beforeend", actionFormHtml(action, team));
+  const text = box.querySelector(".action-form textarea");
+  if (text) { text.focus(); }
+}
+
+/* The request body of an action from its form (see incidents/serializers.py). */
+function actionBody(form, feature) {
+  const action = form.dataset.form, text = form.elements.text.value.trim();
+  if (action === "escalate" || action === "hand_back") { return { reason: text }; }
+  if (action === "reassign") { return { person: form.elements.person.value, reason: text }; }
+  if (action === "merge") { return { into: feature.properties.possible_duplicate_of, note: text }; }
+  return { note: text };
+}
+
+/* Send the form's action on incident `id` (its submit button disabled meanwhile); resolve with the
+   incident as it is now, reject with the API's error (the button enabled again). */
+export function performAction(id, form, feature) {
+  const submit = form.querySelector("[type=submit]");
+  submit.disabled = true;
+  return postJSON("/api/incidents/" + id + "/" + form.dataset.form + "/", actionBody(form, feature)).catch(function (err) {
+    submit.disabled = false;
+    throw err;
+  });
+}

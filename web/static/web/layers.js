@@ -1,0 +1,107 @@
+/* The pages' map (Leaflet, the global L of the vendor script): the optional base tiles, the first view,
+   and the town's boundaries and cameras from the platform's own API. */
+import { esc, getJSON, teamHtml } from "web/helpers.js";
+
+/* The page's map on `el`: the optional base tiles (data-tile-url, data-tile-attribution), and a first
+   view on the town (the element's data-center, "lat,lon", from the server) until the page fits its layers. */
+export function pageMap(el, maxZoom) {
+  const map = L.map(el, { zoomSnap: 0.25, maxZoom: maxZoom || 19 });
+  if (el.dataset.tileUrl) { L.tileLayer(el.dataset.tileUrl, { attribution: el.dataset.tileAttribution || "" }).addTo(map); }
+  const c = (el.dataset.center || "").split(",").map(Number);
+  if (c.length === 2 && isFinite(c[0]) && isFinite(c[1])) { map.setView(c, 12); } else { map.setView([0, 0], 2); }
+  return map;
+}
+
+/* The ring around the selected incident. */
+export function selectionRing() {
+  return L.circleMarker([0, 0], { radius: 18, color: "#e8590c", weight: 3, fill: false, interactive: false, className: "selected-ring" });
+}
+
+/* The town, its villages, comprehensive and dedicated grids and the cameras with their view sectors, as
+   layers of `map` (not added: the page adds what it shows). A click on a grid opens its code, village and
+   team, unless opts.ignoreClick() says the page is busy with the click (placing an incident).
+   Returns {layers, load(), highlightCameras(codes)}; load() fetches them all and resolves with the
+   villages' FeatureCollection. */
+export function boundaryLayers(map, opts) {
+  opts = opts || {};
+  const sectors = new Map();  // camera code -> its view sector's layer
+  const layers = {
+    town: L.geoJSON(null, { style: { color: "#17324d", weight: 3, fill: false }, interactive: false }),
+    villages: L.geoJSON(null, {
+      style: { color: "#5a3e9b", weight: 2, fillOpacity: 0.03 },
+      onEachFeature: function (f, l) { l.bindTooltip(esc(f.properties.name), { sticky: true }); }
+    }),
+    comprehensive: L.geoJSON(null, {
+      style: { color: "#2b7bb9", weight: 1, fillColor: "#9cc9ea", fillOpacity: 0.22 }, onEachFeature: gridClick
+    }),
+    dedicated: L.geoJSON(null, {
+      style: { color: "#d9480f", weight: 2, dashArray: "4 3", fillColor: "#ffa94d", fillOpacity: 0.3 },
+      onEachFeature: gridClick
+    }),
+    cameras: L.layerGroup()
+  };
+
+  function gridClick(feature, layer) {
+    const p = feature.properties;
+    layer.bindTooltip(esc(p.code.slice(-3) + " " + (p.name || "")), { sticky: true, className: "grid-tip" });
+    layer.on("click", function (e) {
+      if (opts.ignoreClick && opts.ignoreClick()) { return; }
+      const div = document.createElement("div");
+      div.className = "grid-popup";
+      div.innerHTML = "<h4>" + esc(p.name) + "</h4><div>编码 code: <code class='grid-code'>" + esc(p.code) +
+        "</code></div><div>村居 village: " + esc(p.village_name) + " (" + esc(p.village_code) + ")</div>" +
+        (p.purpose ? "<div>用途 purpose: " + esc(p.purpose) + "</div>" : "") + "<div class='team'>…</div>";
+      L.popup({ maxWidth: 380 }).setLatLng(e.latlng).setContent(div).openOn(map);
+      getJSON("/api/grids/" + encodeURIComponent(p.code) + "/team/").then(function (team) {
+        div.querySelector(".team").innerHTML = teamHtml(team, null);
+      }).catch(function () {
+        div.querySelector(".team").textContent = p.leader ? "网格长 leader: " + p.leader + " (log in for the team)" : "";
+      });
+    });
+  }
+
+  function addCameras(fc) {
+    fc.features.forEach(function (f) {
+      const p = f.properties, c = f.geometry.coordinates;
+      const colour = p.status === "online" ? "#2f9e44" : "#868e96";
+      if (p.sector) {
+        const sector = L.geoJSON(p.sector, {
+          style: { color: colour, weight: 1, fillOpacity: 0.18, className: "camera-sector" }, interactive: false
+        }).addTo(layers.cameras);
+        sector.baseColour = colour;
+        sectors.set(p.code, sector);
+      }
+      L.circleMarker([c[1], c[0]], { radius: 5, color: "#fff", weight: 1, fillColor: colour, fillOpacity: 1 })
+        .bindTooltip(esc(p.code + " " + p.name + " (" + p.status + ")")).addTo(layers.cameras);
+    });
+  }
+
+  function load() {
+    let villages = null;
+    return Promise.all([
+      getJSON("/api/towns/").then(function (fc) { layers.town.addData(fc); }),
+      getJSON("/api/villages/").then(function (fc) { layers.villages.addData(fc); villages = fc; }),
+      getJSON("/api/grids/?kind=comprehensive").then(function (fc) { layers.comprehensive.addData(fc); }),
+      getJSON("/api/grids/?kind=dedicated").then(function (fc) { layers.dedicated.addData(fc); }),
+      getJSON("/api/cameras/").then(addCameras)
+    ]).then(function () { return villages; });
+  }
+
+  /* Mark the view sectors of these cameras (those covering the selected incident). */
+  function highlightCameras(codes) {
+    sectors.forEach(function (sector, code) {
+      const on = codes.indexOf(code) >= 0;
+      sector.setStyle({ color: on ? "#e8590c" : sector.baseColour, weight: on ? 3 : 1, fillOpacity: on ? 0.35 : 0.18 });
+    });
+  }
+
+  return { layers: layers, load: load, highlightCameras: highlightCameras };
+}
+
+/* The layer switcher's entries of the boundary layers. */
+export function boundaryOverlays(layers) {
+  return {
+    "镇 town": layers.town, "村居 villages": layers.villages, "综合网格 comprehensive grids": layers.comprehensive,
+    "专属网格 dedicated grids": layers.dedicated, "摄像头 cameras": layers.cameras
+  };
+}

@@ -1,0 +1,157 @@
+/* The leaders' review (研判): where incidents recur (a heatmap of metric cells and the hotspots), how
+   their number moves (reported and closed per day or week), and the assessment figures (结案率,
+   按期结案率 ...) by village, grid or person. Every figure comes from the server, scoped to the user. */
+import { esc, fmtRate, getJSON } from "web/helpers.js";
+import { pageMap } from "web/layers.js";
+
+var el = document.getElementById("map");
+var map = pageMap(el, 18);
+var form = document.getElementById("filters");
+var names = {};  // category code -> Chinese name
+var G = window.gridops = { map: map, cells: [], trend: [], assessment: null, loads: 0 };
+
+var outlines = {
+  villages: L.geoJSON(null, { style: { color: "#5a3e9b", weight: 2, fill: false }, interactive: false }),
+  grids: L.geoJSON(null, { style: { color: "#2b7bb9", weight: 1, fillOpacity: 0 },
+                           onEachFeature: function (f, l) { l.bindTooltip(esc(f.properties.name), { sticky: true }); } })
+};
+var heat = L.heatLayer([], { radius: 28, blur: 22, maxZoom: 15, minOpacity: 0.3 });
+var hot = L.layerGroup();
+outlines.villages.addTo(map);
+outlines.grids.addTo(map);
+heat.addTo(map);
+hot.addTo(map);
+L.control.layers(null, { "村居 villages": outlines.villages, "网格 grids": outlines.grids, "热力 heatmap": heat,
+                         "热点 hotspots": hot }, { collapsed: false }).addTo(map);
+G.heat = heat;
+
+/* The period of the filters: [start, end) as ISO strings, and the trend's bucket. */
+function period() {
+  var v = form.elements.period.value, end = new Date(), start;
+  if (v === "month" || v === "last-month") {
+    start = new Date(end.getFullYear(), end.getMonth() - (v === "month" ? 0 : 1), 1);
+    if (v === "last-month") { end = new Date(end.getFullYear(), end.getMonth(), 1); }
+  } else {
+    start = new Date(end.getTime() - Number(v) * 86400000);
+  }
+  var days = (end - start) / 86400000;
+  return { start: start.toISOString(), end: end.toISOString(), bucket: days > 92 ? "week" : "day" };
+}
+function query(extra) {
+  var p = period(), q = new URLSearchParams({ start: p.start, end: p.end });
+  if (form.elements.category.value) { q.append("category", form.elements.category.value); }
+  Object.keys(extra || {}).forEach(function (k) { q.set(k, extra[k]); });
+  return q.toString();
+}
+
+function drawHeat(fc) {
+  var max = fc.features.reduce(function (m, f) { return Math.max(m, f.properties.count); }, 1);
+  heat.setOptions({ max: 1 });
+  heat.setLatLngs(fc.features.map(function (f) {
+    var c = f.geometry.coordinates;
+    return [c[1], c[0], f.properties.count / max];
+  }));
+  hot.clearLayers();
+  var spots = fc.features.filter(function (f) { return f.properties.count >= 3; }).slice(0, 10);
+  spots.forEach(function (f, n) {
+    var c = f.geometry.coordinates;
+    L.circleMarker([c[1], c[0]], { radius: 7, color: "#c92a2a", weight: 2, fillOpacity: 0.15 })
+      .bindTooltip(String(n + 1), { permanent: true, direction: "center", className: "hot-label" })
+      .bindPopup(spotHtml(f, n)).addTo(hot);
+  });
+  document.getElementById("total").textContent = fc.total + " 件 incidents, " + fc.features.length + " 个单元 cells";
+  document.getElementById("hotspots").innerHTML = spots.length ? spots.map(function (f, n) {
+    return '<li data-hotspot="' + n + '">' + spotHtml(f, n) + "</li>";
+  }).join("") : '<li class="muted">无 3 件以上的单元 no cell with 3 or more</li>';
+  G.cells = fc.features;
+  G.hotspots = spots;
+}
+function spotHtml(f, n) {
+  var p = f.properties, cats = Object.keys(p.categories).sort(function (a, b) { return p.categories[b] - p.categories[a]; });
+  return "<b>" + p.count + "</b> 件 · " + esc(cats.map(function (c) { return (names[c] || c) + " " + p.categories[c]; }).join("、")) +
+    (p.grid_name ? ' <span class="muted">' + esc(p.grid_name) + "</span>" : "");
+}
+document.getElementById("hotspots").addEventListener("click", function (e) {
+  var li = e.target.closest("[data-hotspot]");
+  if (!li) { return; }
+  var c = G.hotspots[Number(li.dataset.hotspot)].geometry.coordinates;
+  map.setView([c[1], c[0]], Math.max(map.getZoom(), 15));
+});
+
+/* Reported per bucket as bars, closed as a line, on one scale. */
+function drawTrend(body) {
+  var s = body.series, w = 420, h = 150, pad = 22, n = Math.max(s.length, 1);
+  var top = s.reduce(function (m, b) { return Math.max(m, b.reported, b.closed); }, 1);
+  var bw = (w - pad) / n, y = function (v) { return h - pad - (h - 2 * pad) * v / top; };
+  var bars = s.map(function (b, i) {
+    return '<rect class="bar" data-start="' + esc(b.start) + '" x="' + (pad + i * bw + 0.5).toFixed(1) + '" y="' + y(b.reported).toFixed(1) +
+      '" width="' + Math.max(bw - 1, 0.5).toFixed(1) + '" height="' + (h - pad - y(b.reported)).toFixed(1) + '"><title>' +
+      esc(b.start.slice(0, 10) + ": " + b.reported + " 上报 reported, " + b.closed + " 结案 closed") + "</title></rect>";
+  }).join("");
+  var line = s.map(function (b, i) { return (pad + (i + 0.5) * bw).toFixed(1) + "," + y(b.closed).toFixed(1); }).join(" ");
+  var first = s.length ? s[0].start.slice(5, 10) : "", last = s.length ? s[s.length - 1].start.slice(5, 10) : "";
+  document.getElementById("trend").innerHTML = '<svg viewBox="0 0 ' + w + " " + h + '" role="img" aria-label="trend">' +
+    '<text x="2" y="' + (pad - 8) + '">' + top + "</text>" + '<text x="2" y="' + (h - pad) + '">0</text>' + bars +
+    '<polyline class="closed" points="' + line + '"></polyline>' +
+    '<text x="' + pad + '" y="' + (h - 6) + '">' + esc(first) + "</text>" +
+    '<text x="' + (w - 34) + '" y="' + (h - 6) + '">' + esc(last) + "</text></svg>" +
+    '<div class="rv-legend"><span><i style="background:#74a9cf"></i>上报 reported</span>' +
+    '<span><i style="background:#2f9e44"></i>结案 closed</span></div>';
+  document.getElementById("trend-bucket").textContent = body.bucket === "week" ? "按周 by week" : "按日 by day";
+  G.trend = s;
+}
+
+function drawAssessment(body) {
+  var row = function (r, tag) {
+    return "<tr><" + tag + ">" + esc(r.name) + "</" + tag + "><td>" + r.received + "</td><td>" + r.closed + "</td><td>" +
+      fmtRate(r.closure_rate) + "</td><td>" + fmtRate(r.on_time_rate) + "</td><td>" +
+      (r.avg_handling_min === null ? "–" : Math.round(r.avg_handling_min)) + "</td><td>" + r.reworks + "</td><td>" +
+      r.overdue_now + "</td></tr>";
+  };
+  document.getElementById("assessment").innerHTML = '<table class="rv-table"><thead><tr><th>名称 name</th>' +
+    "<th>受理 received</th><th>结案 closed</th><th>结案率</th><th>按期结案率</th><th>平均分钟 avg min</th><th>返工 rework</th>" +
+    "<th>超期 overdue</th></tr></thead><tbody>" + body.rows.map(function (r) { return row(r, "td"); }).join("") +
+    "</tbody><tfoot>" + row(Object.assign({}, body.totals, { name: "合计 total" }), "td") + "</tfoot></table>";
+  G.assessment = body;
+}
+
+var pending = 0;
+function reload() {
+  var p = period();
+  document.body.dataset.review = "loading";
+  pending += 1;
+  var mine = pending;
+  return Promise.all([
+    getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value })).then(function (fc) { if (mine === pending) { drawHeat(fc); } }),
+    getJSON("/api/review/trend/?" + query({ bucket: p.bucket })).then(function (b) { if (mine === pending) { drawTrend(b); } }),
+    getJSON("/api/assessment/?" + new URLSearchParams({ group: form.elements.group.value, start: p.start, end: p.end }))
+      .then(function (b) { if (mine === pending) { drawAssessment(b); } })
+  ]).then(function () {
+    if (mine !== pending) { return; }
+    G.loads += 1;
+    document.body.dataset.review = "ready";
+  }).catch(function (err) {
+    document.body.dataset.review = "error";
+    console.error(err);
+  });
+}
+form.addEventListener("change", reload);
+
+Promise.all([
+  getJSON("/api/categories/").then(function (cats) {
+    var list = cats.results || cats;
+    list.forEach(function (c) { names[c.code] = c.name_zh; });
+    form.elements.category.insertAdjacentHTML("beforeend", list.map(function (c) {
+      return '<option value="' + esc(c.code) + '">' + esc(c.name_zh + " " + c.name_en) + "</option>";
+    }).join(""));
+  }),
+  getJSON("/api/villages/").then(function (fc) { outlines.villages.addData(fc); }),
+  getJSON("/api/grids/?kind=comprehensive").then(function (fc) {
+    outlines.grids.addData(fc);
+    var b = outlines.grids.getBounds();
+    if (b.isValid()) { map.fitBounds(b, { padding: [10, 10], animate: false }); }
+  })
+]).then(function () {
+  el.dataset.loaded = "true";
+  return reload();
+}).catch(function (err) { el.dataset.loaded = "error"; console.error(err); });

@@ -1,0 +1,69 @@
+/* The registry of open incidents (id -> GeoJSON feature), fed by the initial load, the live socket,
+   the catch-up and action responses, and the initial load itself (keyset pages). */
+import { OPEN_STATES, fetchFeatures, isOpen } from "web/helpers.js";
+
+/* Listeners get (kind, feature, previous, via); kind is "added", "updated" or "removed", via is
+   "initial", "live", "catchup" or "action". */
+export class IncidentStore {
+  constructor() {
+    this.items = new Map();
+    this.cursor = null;  // X-Changes-Cursor of the newest load or catch-up (null: none yet)
+    this.loading = null;  // the initial load, while and after it runs
+    this.listeners = [];
+    this.removedAt = new Map();  // id -> updated_at (ms) of the change that closed it
+  }
+
+  on(fn) { this.listeners.push(fn); }
+
+  /* Take the cursor of a newer read (loads and catch-ups run one after the other). */
+  advance(cursor) {
+    if (cursor) { this.cursor = cursor; }
+  }
+
+  apply(feature, via) {
+    if (!feature || feature.id == null || !feature.properties) { return "ignored"; }
+    const p = feature.properties, old = this.items.get(feature.id);
+    if (old) {
+      const before = Date.parse(old.properties.updated_at), now = Date.parse(p.updated_at);
+      if (now < before) { return "stale"; }
+      if (now === before && old.properties.state === p.state && via === "catchup") { return "unchanged"; }
+    } else if (this.removedAt.has(feature.id) && Date.parse(p.updated_at) <= this.removedAt.get(feature.id)) {
+      return "stale";  // an older copy of an incident already closed (a late catch-up answer)
+    }
+    let kind;
+    if (!isOpen(p)) {
+      if (!old) { return "ignored"; }
+      this.items.delete(feature.id);
+      this.removedAt.set(feature.id, Date.parse(p.updated_at));
+      kind = "removed";
+    } else {
+      this.items.set(feature.id, feature);
+      kind = old ? "updated" : "added";
+    }
+    this.listeners.forEach(function (fn) { fn(kind, feature, old, via); });
+    return kind;
+  }
+}
+
+/* Load the open incidents into the store, in pages by id (keyset: `before` the last id of the
+   previous page), so an incident that closes while later pages load does not shift the rest and
+   make one be skipped, as page numbers would. The catch-up cursor is the first page's (a catch-up
+   asked for meanwhile waits for the load): whatever changes after that read is caught up.
+   onPage(features, loaded, total) after each page; window.GRIDOPS_PAGE_SIZE sets the page size. */
+export function loadOpen(store, onPage) {
+  const size = window.GRIDOPS_PAGE_SIZE || 10000;
+  let loaded = 0, total = null;
+  const base = "/api/incidents/?" + OPEN_STATES.map(function (s) { return "state=" + s; }).join("&") + "&page_size=" + size;
+  store.loading = fetchFeatures(base + "&before=" + Number.MAX_SAFE_INTEGER, function (features, count) {
+    if (total === null) { total = count; }  // the first page counts them all
+    features.forEach(function (f) { store.apply(f, "initial"); });
+    loaded += features.length;
+    if (onPage) { onPage(features, loaded, total); }
+  }, function (fc, features) {
+    return features.length === size ? base + "&before=" + features[features.length - 1].id : null;
+  }).then(function (features) {
+    store.advance(features.cursor);
+    return features;
+  });
+  return store.loading;
+}

@@ -1,0 +1,13 @@
+"""The pages; each user's home is chosen in web.pages."""
+from django.urls import path
+
+from web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("map/", views.map_page, name="map"),
+    path("command/", views.command_page, name="command"),
+    path("my/", views.my_page, name="my"),
+    path("review/", views.review_page, name="review"),
+    path("planner/", views.planner_page, name="planner"),
+]
