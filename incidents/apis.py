@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
 from rest_framework_gis.pagination import GeoJsonPagination
 
@@ -20,7 +21,7 @@ from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import incident_transition
-from incidents.models import Incident
+from incidents.models import Category, Incident
 from incidents.rules import LIFECYCLE_ACTIONS, TransitionRefused
 from incidents.selectors import (
     changes_cursor,
@@ -229,3 +230,12 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         return self.run(incident_merge, duplicate_id=self.visible_id(pk), into_id=self.visible_id(body["into"]),
                         actor=self.actor(), note=body["note"])
 
+
+class CategoryApi(APIView):
+    """Active categories (symbols, filters and forms use them)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=s.CategorySerializer(many=True))
+    def get(self, request):
+        return Response(s.CategorySerializer(Category.objects.filter(active=True), many=True).data)

@@ -401,3 +401,10 @@ class ContextSerializer(serializers.Serializer):
     team = serializers.JSONField(allow_null=True)
     cameras = serializers.JSONField()
     allowed_actions = serializers.ListField(child=serializers.CharField())
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
+                  "sla_handle_min", "purposes"]

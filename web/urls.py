@@ -9,5 +9,4 @@ urlpatterns = [
     path("command/", views.command_page, name="command"),
     path("my/", views.my_page, name="my"),
     path("review/", views.review_page, name="review"),
-    path("planner/", views.planner_page, name="planner"),
 ]

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
 from grids.models import Town
 from web.pages import home_for
 
 
-def _context() -> dict:
+def page_context() -> dict:
+    """Return what every page's shell shows: the town, the first view's centre, the base tile layer."""
     town = Town.objects.order_by("code").first()
     centre = town.boundary.point_on_surface if town is not None else None
     return {
@@ -30,32 +30,22 @@ def home(request):
 
 def map_page(request):
     """Render the boundaries map: layers come from the API; scripts and styles from local static files."""
-    return render(request, "web/map.html", _context())
+    return render(request, "web/map.html", page_context())
 
 
 @login_required
 def command_page(request):
     """Render the command centre (full screen, the command hall's main screen)."""
-    return render(request, "web/command.html", _context())
+    return render(request, "web/command.html", page_context())
 
 
 @login_required
 def my_page(request):
     """Render the grid team's workspace (phone-sized first)."""
-    return render(request, "web/my.html", _context())
-
-
-@login_required
-def planner_page(request):
-    """Render the planner's boundary editor (drafts, vertices, preview, publish); planners only, as its API."""
-    from planner.apis import may_plan
-
-    if not may_plan(request.user):
-        raise PermissionDenied("only planners edit boundary generations")
-    return render(request, "web/planner.html", _context())
+    return render(request, "web/my.html", page_context())
 
 
 @login_required
 def review_page(request):
     """Render the leaders' review (研判): heatmap, hotspots, trend and assessment of the visible incidents."""
-    return render(request, "web/review.html", _context())
+    return render(request, "web/review.html", page_context())

@@ -1,4 +1,4 @@
-"""Small platform-level endpoints the pages need: who am I, and the categories."""
+"""Who am I, for the pages: roles, linked person, own grids and the page that fits the user's job."""
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actors import Actor
-from incidents.models import Category
+from grids.models import Grid
 from incidents.selectors import actor_keys
 from web.pages import home_for
 
@@ -28,8 +28,6 @@ class MeApi(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
-        from grids.models import Grid
-
         actor = Actor.of(request.user)
         person = getattr(request.user, "person", None) if hasattr(request.user, "person") else None
         grid_ids = [int(k.split(".")[1]) for k in actor_keys(actor) if k.startswith("grid.")]
@@ -40,20 +38,3 @@ class MeApi(APIView):
             "grids": sorted(Grid.objects.filter(pk__in=grid_ids).values_list("code", flat=True)),
             "home": home_for(request.user),
         })
-
-
-class CategorySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Category
-        fields = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
-                  "sla_handle_min", "purposes"]
-
-
-class CategoryApi(APIView):
-    """Active categories (symbols, filters and forms use them)."""
-
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(responses=CategorySerializer(many=True))
-    def get(self, request):
-        return Response(CategorySerializer(Category.objects.filter(active=True), many=True).data)
