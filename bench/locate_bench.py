@@ -2,10 +2,11 @@
 
   .venv/bin/python bench/locate_bench.py [--points 1000000] [--db-chunk 100000]
 
-1. the in-process locator (gis_core.locator.PolygonIndex via grids.fast_locator), with and without
-   the nearest-grid search for points outside the town;
+1. the locator (gis_core.locator.PolygonIndex through grids.locator.locate_many): as intake calls it
+   (nearest grid and near-edge flag), with the nearest grid only, and the covering grid only;
 2. geopandas ``sjoin(predicate="covered_by")`` plus the smallest-code rule (the same answers);
-3. PostGIS: the set-based query of grids.bulk_locate (ST_Covers per point, GiST index), chunked.
+3. PostGIS: the set-based reference query of the tests (tests/grids/postgis_locator.py: ST_Covers per
+   point, GiST index), chunked.
 The three compared answer the same question (the covering grid); prints points/second for each and
 checks that they agree. Needs the demo data loaded
 (``make run`` once, or ``.venv/bin/python manage.py load_demo_data``).
@@ -31,9 +32,10 @@ django.setup()
 import geopandas as gpd  # noqa: E402
 import shapely  # noqa: E402
 
-from grids import fast_locator  # noqa: E402
-from grids.bulk_locate import locate_many_in_db  # noqa: E402
+from gis_core.locator import PolygonIndex  # noqa: E402
+from grids import locator  # noqa: E402
 from grids.models import BoundaryGeneration, Grid  # noqa: E402
+from tests.grids.postgis_locator import locate_many_in_db  # noqa: E402
 
 
 def random_points(grids, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -77,11 +79,17 @@ def main() -> None:
           f"{os.cpu_count()} cores")
 
     start = time.perf_counter()
-    index = fast_locator.index_for(generation)
+    PolygonIndex(locator.features_of(grids))
     print(f"{'in-process index build':<38} {time.perf_counter() - start:8.2f} s")
-    timed("in-process, with nearest grid outside", args.points, lambda: index.locate_many(lons, lats))
+    locator.locate_many(lons[:1], lats[:1], generation=generation)  # builds the cached index
+
+    def located(**options):
+        return locator.locate_many(lons, lats, generation=generation, **options).found
+
+    timed("in-process, nearest grid + near edge", args.points, located)
+    timed("in-process, with nearest grid outside", args.points, lambda: located(near_edge=False))
     fast, fast_rate = timed("in-process, covering grid only", args.points,
-                            lambda: index.locate_many(lons, lats, nearest=False))
+                            lambda: located(nearest=False, near_edge=False))
 
     def postgis():
         parts = [locate_many_in_db(lons[i:i + args.db_chunk], lats[i:i + args.db_chunk], [generation.pk],

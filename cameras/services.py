@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 
 from cameras.models import Camera
-from grids.locator import locate_point
+from grids import locator
 from grids.models import BoundaryGeneration
 from grids.signals import generation_activated
 
@@ -56,7 +56,7 @@ def cameras_load(path: Path) -> int:
 def camera_assign_grid(*, camera: Camera, save: bool = True, generation: BoundaryGeneration | None = None) -> Camera:
     """Set the camera's grid to the comprehensive grid it stands in (None outside), of ``generation``
     or, by default, of the active generations."""
-    camera.grid = locate_point(camera.location, generation=generation).grid
+    camera.grid = locator.locate(camera.location.x, camera.location.y, generation=generation).grid
     if save:
         Camera.objects.filter(pk=camera.pk).update(grid=camera.grid)  # the sector is unchanged: no save()
     return camera
@@ -68,10 +68,14 @@ def cameras_follow_generation(*, generation: BoundaryGeneration, **kwargs) -> in
     transaction); return how many changed grid row. A camera that keeps its grid code still moves to
     the new generation's row of that code, so no camera points at a retired grid."""
     town = generation.town
-    changed = 0
     cameras = Camera.objects.filter(Q(grid__generation__town=town) | Q(location__coveredby=town.boundary))
-    for camera in cameras.select_for_update(of=("self",)).order_by("pk"):
-        before = camera.grid_id
-        if camera_assign_grid(camera=camera, generation=generation).grid_id != before:
-            changed += 1
-    return changed
+    cameras = list(cameras.select_for_update(of=("self",)).order_by("pk").only("pk", "grid", "location"))
+    if not cameras:
+        return 0
+    found = locator.locate_many([c.location.x for c in cameras], [c.location.y for c in cameras],
+                                generation=generation, nearest=False, near_edge=False).found
+    now_in = [int(grid_id) if grid_id >= 0 else None for grid_id in found.grid_id]
+    moved = [(camera.pk, grid_id) for camera, grid_id in zip(cameras, now_in, strict=True) if camera.grid_id != grid_id]
+    for pk, grid_id in moved:
+        Camera.objects.filter(pk=pk).update(grid_id=grid_id)
+    return len(moved)

@@ -1,4 +1,4 @@
-"""Choose the nearest grid among near-equal candidates the way the PostGIS side does.
+"""Choose the nearest grid among near-equal candidates by geography metres, as PostGIS would.
 
 Planar EPSG:4549 distances and PostGIS geography distances differ by a few
 parts in 1e5, and geography treats polygon edges as great-circle arcs, which
@@ -6,7 +6,8 @@ bow away from the straight lon/lat edges by up to about a centimetre per
 kilometre of edge. That can swap two grids whose distances are within
 centimetres. Whenever another grid is within ``tie_band(d)`` metres of the
 nearest one, the candidates are re-ranked the way PostGIS measures
-``ST_Distance(geography, geography)`` and ``grids.locator`` orders it:
+``ST_Distance(geography, geography)`` and the tests' PostGIS reference
+(``tests/grids/postgis_locator.py``) orders it:
 
 1. per grid, the edge nearest on the unit sphere (edges are great-circle
    arcs between the stored lon/lat vertices; the point on the arc nearest

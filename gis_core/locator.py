@@ -1,22 +1,29 @@
-"""Fast in-process point locator for grid dispatch.
+"""The point locator: EPSG:4326 points -> comprehensive and dedicated grids, one rule set.
 
-Answers the same question as the PostGIS query
-``ST_Covers(boundary, ST_SetSRID(ST_MakePoint(lon, lat), 4326))``:
+The rules, for every caller (the API, intake, relocation, camera placement):
 
-* comprehensive grids covering the point (a point on an edge or vertex is
-  covered); when several do, the one with the smallest ``code`` wins
-  (plain code-point string order, ties broken by smallest ``id``);
-* dedicated grids covering the point, sorted the same way;
+* a grid contains a point when it *covers* it (a point on an edge or a
+  vertex is inside);
+* when several comprehensive grids cover the point (a shared edge or
+  vertex), the one with the smallest ``code`` wins (plain code-point string
+  order, ties broken by smallest ``id``), so the answer never depends on
+  input order;
+* dedicated grids covering the point are reported alongside, sorted the
+  same way;
 * when no comprehensive grid covers the point: ``outside`` is True and the
   nearest comprehensive grid and its distance in metres (planar, in
-  EPSG:4549) are reported. When another grid is within a few centimetres
-  (5 cm + 0.01 % of the distance), the candidates are ranked as the PostGIS
-  side does: geography (WGS84) metres rounded to the centimetre, then code
-  (see ``_ties``).
+  ``METRIC_SRID``) are reported. When another grid is within a few
+  centimetres (5 cm + 0.01 % of the distance), the candidates are ranked by
+  geography (WGS84) metres rounded to the centimetre, then code (see
+  ``_ties``), as PostGIS orders ``ST_Distance(geography)``;
+* a located point is *near the edge* when it is less than ``NEAR_EDGE_M``
+  metres (planar, in ``METRIC_SRID``) from the outline of its comprehensive
+  grid; a point on a shared edge is at 0 m (see ``_near_edge``).
 
 Points are EPSG:4326 lon/lat in degrees. Exact tests use GEOS (shapely 2);
 most points are answered from a precomputed raster (see ``_raster``), the
-nearest grid from precomputed candidate segments (see ``_nearest``).
+nearest grid from precomputed candidate segments (see ``_nearest``). One
+point or a million go through the same ``PolygonIndex.locate``.
 """
 
 from __future__ import annotations
@@ -28,13 +35,14 @@ from typing import Literal
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from gis_core._near_edge import deep_cells, edge_distance_m, metric_outlines
 from gis_core._nearest import NearestTable
 from gis_core._raster import IMPURE, Raster, build_raster
 from gis_core._segments import boundary_segments
-from gis_core.coords import validate_lonlat, validate_lonlat_arrays
+from gis_core.coords import validate_lonlat_arrays
 from gis_core.geometry import InvalidGeometry
 
 COMPREHENSIVE = "comprehensive"
@@ -46,6 +54,9 @@ FloatArray = NDArray[np.float64]
 
 DEFAULT_MAX_CELLS = 1 << 18
 DEFAULT_CELL_EPS_DEG = 1e-9
+
+NEAR_EDGE_M = 10.0
+"""A located point closer than this (metres, planar in METRIC_SRID) to its grid's outline is near the edge."""
 
 
 @dataclass(frozen=True)
@@ -61,23 +72,24 @@ class LocatorFeature:
 
 @dataclass(frozen=True)
 class Location:
-    """Answer for one point.
+    """The answer for one point (``LocateArrays.at``).
 
-    Inside a comprehensive grid: ``nearest_grid_*`` repeat that grid and
-    ``distance_m`` is 0.0. Outside: ``grid_id``/``grid_code``/``village_id``
-    are None and ``distance_m`` is the EPSG:4549 distance in metres to the
-    nearest comprehensive grid (``nearest_grid_*`` None and ``distance_m``
-    inf when the index has no comprehensive grid).
+    Inside a comprehensive grid: ``nearest_grid_id`` repeats that grid and
+    ``distance_m`` is 0.0. Outside: ``grid_id`` and ``village_id`` are None,
+    ``distance_m`` is the distance in metres (planar, METRIC_SRID) to the
+    nearest comprehensive grid, inf with ``nearest_grid_id`` None when the
+    index has none, NaN when the nearest grid was not asked for.
+    ``dedicated`` holds dedicated grid ids sorted by code. ``near_edge`` is
+    None when it was not asked for.
     """
 
     grid_id: int | None
-    grid_code: str | None
     village_id: int | None
-    dedicated: tuple[tuple[int, str], ...]
+    dedicated: tuple[int, ...]
     outside: bool
     nearest_grid_id: int | None
-    nearest_grid_code: str | None
     distance_m: float
+    near_edge: bool | None
 
 
 @dataclass(frozen=True)
@@ -86,9 +98,11 @@ class LocateArrays:
 
     ``grid_id``/``village_id``/``nearest_grid_id`` are int64 with -1 for
     none; ``nearest_distance_m`` is float64 metres (0 inside, inf when there
-    is no comprehensive grid at all, NaN outside with ``nearest=False``). Dedicated grid ids per point are a CSR
-    pair: ids of point i are ``dedicated_ids[dedicated_offsets[i]:
-    dedicated_offsets[i + 1]]``, sorted by code.
+    is no comprehensive grid at all, NaN outside with ``nearest=False``).
+    Dedicated grid ids per point are a CSR pair: ids of point i are
+    ``dedicated_ids[dedicated_offsets[i]:dedicated_offsets[i + 1]]``, sorted
+    by code. ``near_edge`` is a bool per point (False outside), or None with
+    ``near_edge=False``.
     """
 
     grid_id: IntArray
@@ -98,6 +112,7 @@ class LocateArrays:
     nearest_distance_m: FloatArray
     dedicated_offsets: IntArray
     dedicated_ids: IntArray
+    near_edge: NDArray[np.bool_] | None
 
     def __len__(self) -> int:
         """Return the number of points."""
@@ -107,6 +122,22 @@ class LocateArrays:
         """Return the dedicated grid ids (sorted by code) of point ``i``."""
         lo, hi = self.dedicated_offsets[i], self.dedicated_offsets[i + 1]
         return tuple(int(v) for v in self.dedicated_ids[lo:hi])
+
+    def at(self, i: int) -> Location:
+        """Return the answer for point ``i``."""
+
+        def opt(value: np.integer) -> int | None:
+            return None if value < 0 else int(value)
+
+        return Location(
+            grid_id=opt(self.grid_id[i]),
+            village_id=opt(self.village_id[i]),
+            dedicated=self.dedicated_for(i),
+            outside=bool(self.outside[i]),
+            nearest_grid_id=opt(self.nearest_grid_id[i]),
+            distance_m=float(self.nearest_distance_m[i]),
+            near_edge=None if self.near_edge is None else bool(self.near_edge[i]),
+        )
 
 
 def _check_feature(feature: LocatorFeature) -> BaseGeometry:
@@ -144,7 +175,7 @@ def _expand_csr(
 
 
 class PolygonIndex:
-    """Locate EPSG:4326 points in comprehensive and dedicated grids (see module doc)."""
+    """Locate EPSG:4326 points in comprehensive and dedicated grids (see the module doc)."""
 
     def __init__(
         self,
@@ -179,18 +210,17 @@ class PolygonIndex:
         self._build_indexes(max_cells, raster_shape, cell_eps_deg)
 
     def _build_indexes(self, max_cells: int, raster_shape: tuple[int, int] | None, cell_eps_deg: float) -> None:
-        """Prepare the geometries and build the STRtree, the raster and the nearest tables."""
+        """Prepare the geometries; build the raster, the nearest tables and the near-edge outlines."""
         shapely.prepare(self._geoms)
         if self._geoms.size:
             # Build GEOS' lazy prepared-geometry indexes now, not during concurrent reads.
             probe = shapely.point_on_surface(self._geoms)
             shapely.intersects_xy(self._geoms, shapely.get_x(probe), shapely.get_y(probe))
-            shapely.covers(self._geoms, probe)
-        self._tree = shapely.STRtree(self._geoms)
+        tree = shapely.STRtree(self._geoms)
         self.raster: Raster | None = None
         if self._geoms.size:
             self.raster = build_raster(
-                self._tree, self._geoms, self._is_comp, self._rank, raster_shape, max_cells, cell_eps_deg
+                tree, self._geoms, self._is_comp, self._rank, raster_shape, max_cells, cell_eps_deg
             )
         comp = np.flatnonzero(self._is_comp)
         self._nearest_table: NearestTable | None = None
@@ -198,36 +228,20 @@ class PolygonIndex:
             segments = boundary_segments(self._geoms[comp], comp)
             near_cells = None if self.raster is None else np.flatnonzero(self.raster.cell_state < 0)
             self._nearest_table = NearestTable(segments, self.raster, near_cells, self._rank)
+        self._outlines_m = metric_outlines(self._geoms, self._is_comp)
+        self._deep: NDArray[np.bool_] | None = None
+        if self.raster is not None:
+            self._deep = deep_cells(self.raster, NEAR_EDGE_M)
 
     # ------------------------------------------------------------------ API
 
-    def locate(self, lon: float, lat: float) -> Location:
-        """Locate one EPSG:4326 point (degrees).
+    def locate(self, lons: ArrayLike, lats: ArrayLike, *, nearest: bool = True, near_edge: bool = True) -> LocateArrays:
+        """Locate EPSG:4326 points (degrees; two scalars or two 1-D arrays); see ``LocateArrays``.
 
-        Covering grids come from the GEOS STRtree (independent of the raster
-        used by ``locate_many``); the nearest grid uses the same search.
-        """
-        validate_lonlat(lon, lat)
-        point = Point(lon, lat)
-        cand = self._tree.query(point)
-        hits = [int(i) for i in cand if shapely.covers(self._geoms[i], point)]
-        hits.sort(key=lambda i: int(self._rank[i]))
-        comps = [i for i in hits if self._is_comp[i]]
-        dedicated = tuple((int(self._ids[i]), self._codes[i]) for i in hits if not self._is_comp[i])
-        if comps:
-            best = comps[0]
-            gid, code = int(self._ids[best]), self._codes[best]
-            return Location(gid, code, int(self._village[best]), dedicated, False, gid, code, 0.0)
-        near, dist = self._nearest(np.array([lon]), np.array([lat]))
-        near_id = int(self._ids[near[0]]) if near[0] >= 0 else None
-        near_code = self._codes[near[0]] if near[0] >= 0 else None
-        return Location(None, None, None, dedicated, True, near_id, near_code, float(dist[0]))
-
-    def locate_many(self, lons: ArrayLike, lats: ArrayLike, *, nearest: bool = True) -> LocateArrays:
-        """Locate many EPSG:4326 points (degrees, 1-D arrays) at once; see ``LocateArrays``.
-
-        With ``nearest=False`` the nearest grid of outside points is not
-        searched: their ``nearest_grid_id`` is -1 and distance NaN.
+        ``nearest=False`` skips the nearest-grid search for outside points
+        (their ``nearest_grid_id`` is -1 and distance NaN); ``near_edge=False``
+        skips the near-edge rule (``near_edge`` is None). Raise ``ValueError``
+        on NaN, inf, out-of-range values or arrays of different shapes.
         """
         x, y = validate_lonlat_arrays(lons, lats)
         x, y = x.ravel(), y.ravel()
@@ -257,6 +271,7 @@ class PolygonIndex:
             nearest_distance_m=dist,
             dedicated_offsets=offsets.astype(np.int64),
             dedicated_ids=self._ids[ded_feats[order]],
+            near_edge=self._near_edge(x, y, comp, cells) if near_edge else None,
         )
 
     # ------------------------------------------------------------ internals
@@ -287,6 +302,16 @@ class PolygonIndex:
             comp[first_pts] = pair_feats[comp_hit][first]
         ded = hit & ~self._is_comp[pair_feats]
         return pair_pts[ded], pair_feats[ded]
+
+    def _near_edge(self, x: FloatArray, y: FloatArray, comp: IntArray, cells: IntArray) -> NDArray[np.bool_]:
+        """Return whether each point is within NEAR_EDGE_M of the outline of its grid ``comp`` (-1: no)."""
+        result = np.zeros(x.shape[0], dtype=bool)
+        inside = comp >= 0
+        if self._deep is not None:
+            inside &= ~((cells >= 0) & self._deep[np.maximum(cells, 0)])
+        measure = np.flatnonzero(inside)
+        result[measure] = edge_distance_m(self._outlines_m, comp[measure], x[measure], y[measure]) < NEAR_EDGE_M
+        return result
 
     def _nearest(self, x: FloatArray, y: FloatArray, cells: IntArray | None = None) -> tuple[IntArray, FloatArray]:
         """Return (nearest comprehensive feature index or -1, distance in EPSG:4549 metres)."""

@@ -1,23 +1,48 @@
-"""Point location on PostGIS: a point -> village and grid(s) of a boundary generation.
+"""Point location for the grids: gis_core's locator fed from the database, answering with grids.
 
-The rules (shared with the in-process index in gis_core.locator):
-- covers semantics: a point on an edge or a vertex of a grid is inside it;
-- when several comprehensive grids cover the point (a shared edge or vertex), the one with
-  the smallest code wins, so the answer never depends on row order;
-- dedicated grids covering the point are reported alongside, sorted by code;
-- no comprehensive grid covers the point: ``outside`` plus the nearest comprehensive grid
-  and its geodesic distance in metres.
+The rules are gis_core.locator's (covers; smallest code on shared edges; dedicated grids
+alongside; outside -> the nearest comprehensive grid and metres; near the edge within
+NEAR_EDGE_M). This module keeps one index per set of grids in memory:
+
+- the active generations of every town: one small prepared query per call checks which are
+  active (another process may have activated one), and activation empties the cache after
+  its commit;
+- one given generation: an active or retired generation never changes, so it is known by its
+  id and activation time; a draft is edited in place, so it is known by a digest of its rows
+  (read on every call, a few milliseconds).
+
+Every caller locates through ``locate`` (one point, any accepted CRS) or ``locate_many``
+(EPSG:4326 arrays, for batches): the API, intake, relocation, camera placement.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.contrib.gis.geos import Point
+import shapely
+from django.db import connection
+from numpy.typing import ArrayLike
 
+from core import db
 from gis_core.coords import parse_crs, to_wgs84, validate_lonlat
+from gis_core.locator import LocateArrays, LocatorFeature, PolygonIndex
 from grids.models import BoundaryGeneration, Grid, Village
 
-NEAR_EDGE_M = 10.0
+_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """One set of grids in memory: the locator's index and the grids by id (boundary deferred)."""
+
+    index: PolygonIndex
+    grids: Mapping[int, Grid]
+
+
+_lock = threading.Lock()
+_cache: dict[tuple, _Indexed] = {}
 
 
 @dataclass(frozen=True)
@@ -58,47 +83,110 @@ class GridLocation:
         }
 
 
-def point_from(x: float, y: float, crs: str = "EPSG:4326") -> Point:
-    """Return an EPSG:4326 GEOS point from coordinates in any accepted CRS (ValueError if bad)."""
-    lon, lat = to_wgs84(float(x), float(y), parse_crs(crs))
-    validate_lonlat(lon, lat)
-    return Point(lon, lat, srid=4326)
+@dataclass(frozen=True)
+class GridLocations:
+    """Answers for many points: the locator's arrays (ids) and the grids they name, by id."""
 
-
-def grids_of(generation: BoundaryGeneration | None):
-    """Return the grids to locate against: one generation, or every town's active generation."""
-    if generation is not None:
-        return Grid.objects.filter(generation=generation)
-    return Grid.objects.active()
+    found: LocateArrays
+    grids: Mapping[int, Grid]
 
 
 def locate(x: float, y: float, crs: str = "EPSG:4326", *,
            generation: BoundaryGeneration | None = None) -> GridLocation:
-    """Locate a point given in ``crs`` into the grids of ``generation`` (default: active ones)."""
-    point = point_from(x, y, crs)
-    return locate_point(point, generation=generation)
+    """Locate a point given in ``crs`` into the grids of ``generation`` (default: the active ones).
 
-
-def locate_point(point: Point, *, generation: BoundaryGeneration | None = None) -> GridLocation:
-    """Locate an EPSG:4326 point (see the module docstring for the rules)."""
-    grids = grids_of(generation)
-    covering = list(
-        grids.covering(point).with_edge_distance(point).select_related("village").order_by("code")
-    )
-    comprehensive = [g for g in covering if g.kind == Grid.Kind.COMPREHENSIVE]
-    dedicated = [g for g in covering if g.kind == Grid.Kind.DEDICATED]
-    if comprehensive:
-        grid = comprehensive[0]
-        return GridLocation(
-            lon=point.x, lat=point.y, generation_id=grid.generation_id, grid=grid,
-            village=grid.village, dedicated=dedicated,
-            near_edge=len(comprehensive) > 1 or grid.edge_distance_m < NEAR_EDGE_M,
-        )
-    nearest = grids.filter(kind=Grid.Kind.COMPREHENSIVE).nearest(point).select_related("village").first()
+    Raise ``ValueError`` on an unknown CRS or coordinates out of range.
+    """
+    lon, lat = to_wgs84(float(x), float(y), parse_crs(crs))
+    validate_lonlat(lon, lat)
+    located = locate_many([lon], [lat], generation=generation)
+    where, grids = located.found.at(0), located.grids
+    if where.grid_id is not None:
+        grid = grids[where.grid_id]
+        return GridLocation(lon=lon, lat=lat, generation_id=grid.generation_id, grid=grid, village=grid.village,
+                            dedicated=[grids[g] for g in where.dedicated], near_edge=bool(where.near_edge))
+    nearest = grids.get(where.nearest_grid_id) if where.nearest_grid_id is not None else None
     return GridLocation(
-        lon=point.x, lat=point.y,
-        generation_id=nearest.generation_id if nearest else None,
-        grid=None, village=None, dedicated=dedicated, outside=True,
-        nearest_grid=nearest, distance_m=nearest.distance_m if nearest else None,
+        lon=lon, lat=lat, generation_id=nearest.generation_id if nearest else None, grid=None, village=None,
+        dedicated=[grids[g] for g in where.dedicated], outside=True, nearest_grid=nearest,
+        distance_m=where.distance_m if nearest else None,
     )
 
+
+def locate_many(lons: ArrayLike, lats: ArrayLike, *, generation: BoundaryGeneration | None = None,
+                nearest: bool = True, near_edge: bool = True) -> GridLocations:
+    """Locate EPSG:4326 points (1-D arrays, degrees) into the grids of ``generation`` (default: the
+    active ones). ``nearest``/``near_edge`` as in ``PolygonIndex.locate``; ``ValueError`` on bad input."""
+    indexed = _indexed(generation)
+    return GridLocations(indexed.index.locate(lons, lats, nearest=nearest, near_edge=near_edge), indexed.grids)
+
+
+def warm_up() -> int:
+    """Build the index of the active generations now, not on the first request; return its grid count."""
+    return len(_indexed(None).grids)
+
+
+def invalidate_cache() -> None:
+    """Forget every cached index (called after a generation's activation commits)."""
+    with _lock:
+        _cache.clear()
+
+
+def features_of(grids) -> list[LocatorFeature]:
+    """Return locator features (shapely geometry in EPSG:4326) for grids (a queryset or a list)."""
+    return [
+        LocatorFeature(id=g.pk, code=g.code, kind=g.kind, village_id=g.village_id,
+                       geometry=shapely.from_wkb(bytes(g.boundary.wkb)))
+        for g in grids
+    ]
+
+
+def _indexed(generation: BoundaryGeneration | None) -> _Indexed:
+    """Return the cached index of ``generation`` (None: the active ones), building it when missing.
+
+    The key names the content: the active generations' ids and activation times (the grids are
+    then read by those ids, so key and grids agree), an active or retired generation's id and
+    activation time, or a draft's digest taken from the very rows the index is built from."""
+    if generation is None:
+        active = _active_generations()
+        key: tuple = ("active", active)
+        grids = Grid.objects.filter(generation_id__in=[gen_id for gen_id, _ in active])
+    elif generation.status == BoundaryGeneration.Status.DRAFT:
+        rows = _rows(Grid.objects.filter(generation=generation))
+        key, grids = ("draft", generation.pk, _digest(rows)), rows
+    else:
+        key = ("generation", generation.pk, generation.activated_at)
+        grids = Grid.objects.filter(generation=generation)
+    with _lock:
+        indexed = _cache.get(key)
+        if indexed is None:
+            rows = grids if isinstance(grids, list) else _rows(grids)
+            indexed = _Indexed(PolygonIndex(features_of(rows)), {g.pk: g for g in rows})
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = indexed
+        return indexed
+
+
+def _rows(grids) -> list[Grid]:
+    """Return the grids with their generation and village (the village's boundary deferred)."""
+    return list(grids.select_related("generation", "village").defer("village__boundary").order_by("pk"))
+
+
+def _digest(rows: list[Grid]) -> str:
+    """Return a digest of every column of ``rows`` the index and its answers read."""
+    digest = hashlib.blake2b(digest_size=16)
+    for g in rows:
+        digest.update(repr((g.pk, g.code, g.kind, g.name, g.purpose, g.village_id)).encode())
+        digest.update(bytes(g.boundary.wkb))
+    return digest.hexdigest()
+
+
+def _active_generations() -> tuple:
+    """Return (id, activated_at) of the active generations: one small prepared query per call, so a
+    generation activated by another process is seen at once."""
+    with connection.cursor() as cursor:
+        db.execute(cursor, "gridops_active_generations",
+                   "SELECT id, activated_at FROM grids_boundarygeneration WHERE status = %(status)s ORDER BY id",
+                   {"status": BoundaryGeneration.Status.ACTIVE.value})
+        return tuple(cursor.fetchall())

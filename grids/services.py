@@ -58,6 +58,6 @@ def generation_activate(*, generation: BoundaryGeneration) -> BoundaryGeneration
 
 
 def _announce_activation() -> None:
-    from grids.fast_locator import invalidate_cache
+    from grids.locator import invalidate_cache
 
     invalidate_cache()

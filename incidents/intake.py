@@ -4,7 +4,7 @@ A single POST is a batch of one, so the two paths cannot drift apart. The steps:
 1. idempotency: an item whose (source, external id) is already stored returns the stored incident
    (a batch is probed first; a few items learn it from their INSERT ... ON CONFLICT DO NOTHING);
 2. location: coordinates in any accepted CRS, else an address through the local gazetteer, else the
-   camera's view-sector target; the in-process locator (same answers as PostGIS) finds the grid;
+   camera's view-sector target; grids.locator finds the grid (and whether the point is near its edge);
    what cannot be located is still stored, in the triage queue (never rejected, never lost);
 3. possible duplicates (same category, within 50 m and 72 h of an open incident) are flagged;
 4. located incidents are registered and handed to the dispatcher (settings.INCIDENT_DISPATCHER);
@@ -29,7 +29,7 @@ from django.utils.module_loading import import_string
 from core import bulk, db
 from core.actors import Actor
 from gis_core.coords import to_wgs84_array
-from grids import fast_locator
+from grids import locator
 from incidents.duplicates import find_possible_duplicates
 from incidents.gazetteer import Gazetteer, GazetteerMatch, build_gazetteer, normalise
 from incidents.lifecycle import apply_transition, new_event, notify_changed
@@ -233,10 +233,10 @@ def _assign_grids(incidents: list[Incident], lons: np.ndarray, lats: np.ndarray)
     """Locate the points in the active grids. The locations are set as hex EWKB, made for all
     points in one call: the geometry field takes that form and builds its GEOS point only when
     read (COPY writes the text as it is), which saves a GEOS point per incident of a batch."""
-    index, grids = fast_locator.active_index()
+    located = locator.locate_many(lons, lats)
+    found, grids = located.found, located.grids
+    near_edge = found.near_edge.tolist()
     ewkb = shapely.to_wkb(shapely.set_srid(shapely.points(lons, lats), 4326), hex=True, include_srid=True).tolist()
-    found = index.locate_many(lons, lats)
-    edge_m = fast_locator.edge_distance_m(found.grid_id, lons, lats)
     for k, incident in enumerate(incidents):
         incident.location = ewkb[k]
         incident.located_dedicated = [grids[g] for g in found.dedicated_for(k)]
@@ -244,16 +244,13 @@ def _assign_grids(incidents: list[Incident], lons: np.ndarray, lats: np.ndarray)
             grid = grids[int(found.grid_id[k])]
             incident.grid, incident.village = grid, grid.village
             incident.generation_id, incident.town_id = grid.generation_id, grid.generation.town_id
-            incident.near_edge = bool(edge_m[k] < NEAR_EDGE_M)
+            incident.near_edge = near_edge[k]
         else:
             nearest = grids.get(int(found.nearest_grid_id[k]))
             incident.triage = Incident.Triage.OUTSIDE
             incident.nearest_grid_id = nearest.pk if nearest else None
             incident.distance_m = float(found.nearest_distance_m[k]) if nearest else None
             incident.town_id = nearest.generation.town_id if nearest else None
-
-
-NEAR_EDGE_M = 10.0
 
 
 SMALL_BATCH = 50  # up to this many incidents go in with INSERTs, more with COPY

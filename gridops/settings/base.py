@@ -69,7 +69,7 @@ ASGI_APPLICATION = "gridops.asgi.application"
 HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "2"))  # per server process (gridops/asgi.py)
 # What a server process builds before its first request (core.serving.warm_up): the locator index of
 # the active generations, the gazetteer of place names.
-WARM_UP = ["grids.fast_locator.active_index", "incidents.gazetteer.build_gazetteer"]
+WARM_UP = ["grids.locator.warm_up", "incidents.gazetteer.build_gazetteer"]
 WSGI_APPLICATION = "gridops.wsgi.application"
 
 TEMPLATES = [

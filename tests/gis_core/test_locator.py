@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 import shapely
 from pyproj import Geod
+from shapely import affinity
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 from gis_core.geometry import InvalidGeometry, from_metric, to_metric
 from gis_core.locator import (
     COMPREHENSIVE,
     DEDICATED,
+    NEAR_EDGE_M,
     LocateArrays,
+    Location,
     LocatorFeature,
     PolygonIndex,
 )
@@ -37,6 +40,11 @@ def _squares() -> list[LocatorFeature]:
     ]
 
 
+def one(index: PolygonIndex, lon: float, lat: float) -> Location:
+    """Return the answer for one point, through the same entry as many points."""
+    return index.locate(lon, lat).at(0)
+
+
 @pytest.fixture(scope="module")
 def squares() -> PolygonIndex:
     """Return an index over the literal squares."""
@@ -44,41 +52,41 @@ def squares() -> PolygonIndex:
 
 
 def test_interior_point(squares: PolygonIndex) -> None:
-    loc = squares.locate(119.302, 32.501)
-    assert (loc.grid_id, loc.grid_code, loc.village_id) == (1, CODE_SW, 10)
+    loc = one(squares, 119.302, 32.501)
+    assert (loc.grid_id, loc.village_id) == (1, 10)
     assert not loc.outside and loc.dedicated == ()
     assert (loc.nearest_grid_id, loc.distance_m) == (1, 0.0)
 
 
 def test_shared_edge_picks_smallest_code(squares: PolygonIndex) -> None:
-    loc = squares.locate(X1, 32.5012)
-    assert loc.grid_id == 2 and loc.grid_code == CODE_SE
+    loc = one(squares, X1, 32.5012)
+    assert loc.grid_id == 2  # CODE_SE < CODE_SW
 
 
 def test_shared_vertex_picks_smallest_code(squares: PolygonIndex) -> None:
-    assert squares.locate(X1, Y1).grid_code == CODE_SE
+    assert one(squares, X1, Y1).grid_id == 2  # CODE_SE
     # Vertex shared by SW and NW only (west edge): SW has the smaller code.
-    assert squares.locate(X0, Y1).grid_code == CODE_SW
+    assert one(squares, X0, Y1).grid_id == 1  # CODE_SW
 
 
 def test_outer_vertex_and_edge_are_covered(squares: PolygonIndex) -> None:
-    assert squares.locate(X0, Y0).grid_id == 1
-    assert squares.locate(X2, Y2).grid_id == 4
-    assert squares.locate(119.315, Y2).grid_id == 4
+    assert one(squares, X0, Y0).grid_id == 1
+    assert one(squares, X2, Y2).grid_id == 4
+    assert one(squares, 119.315, Y2).grid_id == 4
 
 
 def test_dedicated_reported_alongside(squares: PolygonIndex) -> None:
-    loc = squares.locate(119.306, 32.505)
+    loc = one(squares, 119.306, 32.505)
     assert loc.grid_id == 1
-    assert loc.dedicated == ((9, "321003100009001"),)
-    on_edge = squares.locate(119.305, 32.5025)  # dedicated corner: covered
-    assert on_edge.dedicated == ((9, "321003100009001"),)
+    assert loc.dedicated == (9,)
+    on_edge = one(squares, 119.305, 32.5025)  # dedicated corner: covered
+    assert on_edge.dedicated == (9,)
 
 
 def test_outside_point_reports_nearest_and_metres(squares: PolygonIndex) -> None:
-    loc = squares.locate(119.33, 32.505)
+    loc = one(squares, 119.33, 32.505)
     assert loc.outside and loc.grid_id is None and loc.village_id is None
-    assert (loc.nearest_grid_id, loc.nearest_grid_code) == (2, CODE_SE)
+    assert loc.nearest_grid_id == 2
     _, _, geodesic = Geod(ellps="WGS84").inv(119.33, 32.505, X2, 32.505)
     assert loc.distance_m == pytest.approx(geodesic, abs=1.0)
     assert 930.0 < loc.distance_m < 945.0
@@ -87,7 +95,7 @@ def test_outside_point_reports_nearest_and_metres(squares: PolygonIndex) -> None
 def test_locate_many_literal(squares: PolygonIndex) -> None:
     lons = np.array([119.302, X1, X1, 119.306, 119.33])
     lats = np.array([32.501, 32.505, Y1, 32.505, 32.505])
-    res = squares.locate_many(lons, lats)
+    res = squares.locate(lons, lats)
     assert isinstance(res, LocateArrays) and len(res) == 5
     assert res.grid_id.tolist() == [1, 2, 2, 1, -1]
     assert res.village_id.tolist() == [10, 11, 11, 10, -1]
@@ -99,7 +107,7 @@ def test_locate_many_literal(squares: PolygonIndex) -> None:
 
 
 def test_locate_many_empty_input(squares: PolygonIndex) -> None:
-    res = squares.locate_many(np.array([]), np.array([]))
+    res = squares.locate(np.array([]), np.array([]))
     assert len(res) == 0 and res.dedicated_offsets.tolist() == [0]
 
 
@@ -109,9 +117,9 @@ def test_rejects_bad_input(squares: PolygonIndex) -> None:
     with pytest.raises(ValueError):
         squares.locate(200.0, 32.5)
     with pytest.raises(ValueError):
-        squares.locate_many(np.array([119.3, np.inf]), np.array([32.5, 32.5]))
+        squares.locate(np.array([119.3, np.inf]), np.array([32.5, 32.5]))
     with pytest.raises(ValueError):
-        squares.locate_many(np.array([119.3]), np.array([32.5, 32.5]))
+        squares.locate(np.array([119.3]), np.array([32.5, 32.5]))
 
 
 def test_rejects_bad_features() -> None:
@@ -129,17 +137,17 @@ def test_rejects_bad_features() -> None:
 
 def test_no_comprehensive_grids() -> None:
     index = PolygonIndex([LocatorFeature(5, "d", DEDICATED, 1, box(119.3, 32.5, 119.31, 32.51))])
-    loc = index.locate(119.305, 32.505)
+    loc = one(index, 119.305, 32.505)
     assert loc.outside and loc.nearest_grid_id is None and math.isinf(loc.distance_m)
-    assert loc.dedicated == ((5, "d"),)
-    res = index.locate_many(np.array([119.305]), np.array([32.505]))
+    assert loc.dedicated == (5,)
+    res = index.locate(np.array([119.305]), np.array([32.505]))
     assert res.nearest_grid_id.tolist() == [-1] and res.dedicated_for(0) == (5,)
 
 
 def test_empty_index() -> None:
     index = PolygonIndex([])
-    assert index.locate(119.3, 32.5).outside
-    assert index.locate_many(np.array([119.3]), np.array([32.5])).outside.tolist() == [True]
+    assert one(index, 119.3, 32.5).outside
+    assert index.locate(np.array([119.3]), np.array([32.5])).outside.tolist() == [True]
 
 
 def test_duplicate_codes_break_ties_by_id() -> None:
@@ -147,7 +155,7 @@ def test_duplicate_codes_break_ties_by_id() -> None:
         LocatorFeature(8, "same", COMPREHENSIVE, 1, box(X0, Y0, X1, Y1)),
         LocatorFeature(7, "same", COMPREHENSIVE, 1, box(X1, Y0, X2, Y1)),
     ]
-    assert PolygonIndex(feats).locate(X1, 32.505).grid_id == 7
+    assert one(PolygonIndex(feats), X1, 32.505).grid_id == 7
 
 
 # ---------------------------------------------------------------------------
@@ -239,7 +247,7 @@ def test_partition_raster_is_mostly_pure(partition) -> None:  # noqa: ANN001
 
 def test_locate_many_matches_brute_force(partition) -> None:  # noqa: ANN001
     feats, index, lons, lats = partition
-    res = index.locate_many(lons, lats)
+    res = index.locate(lons, lats)
     grid, dedicated = _brute_force(feats, lons, lats)
     assert np.array_equal(res.grid_id, grid)
     assert [list(res.dedicated_for(i)) for i in range(len(res))] == dedicated
@@ -250,25 +258,76 @@ def test_locate_many_matches_brute_force(partition) -> None:  # noqa: ANN001
     assert (n_cover >= 2).sum() > 1000 and (n_cover == 0).sum() > 500
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (64, 64), None])
-def test_locate_many_matches_locate(partition, shape) -> None:  # noqa: ANN001
+def _near_edge_brute_force(feats: list[LocatorFeature], grid: np.ndarray, lons: np.ndarray, lats: np.ndarray):
+    """Return, per point, whether it is within NEAR_EDGE_M (EPSG:4549) of its grid's outline (False outside)."""
+    outline = {f.id: to_metric(f.geometry.boundary) for f in feats if f.kind == COMPREHENSIVE}
+    near = np.zeros(len(grid), dtype=bool)
+    for i in np.flatnonzero(grid >= 0):
+        near[i] = outline[int(grid[i])].distance(to_metric(Point(lons[i], lats[i]))) < NEAR_EDGE_M
+    return near
+
+
+def test_near_edge_matches_brute_force(partition) -> None:  # noqa: ANN001
+    feats, index, lons, lats = partition
+    lons, lats = lons[::4], lats[::4]
+    res = index.locate(lons, lats)
+    assert res.near_edge is not None
+    assert np.array_equal(res.near_edge, _near_edge_brute_force(feats, res.grid_id, lons, lats))
+    assert 500 < res.near_edge.sum() < (~res.outside).sum()
+
+
+def test_near_edge_matches_brute_force_on_fine_cells(squares: PolygonIndex) -> None:
+    """The squares' raster cells are a few metres wide: a deep cell needs several rings around it."""
+    rng = np.random.default_rng(5)
+    lons, lats = rng.uniform(X0 - 0.001, X2 + 0.001, 20_000), rng.uniform(Y0 - 0.001, Y2 + 0.001, 20_000)
+    res = squares.locate(lons, lats)
+    assert np.array_equal(res.near_edge, _near_edge_brute_force(_squares(), res.grid_id, lons, lats))
+    assert 200 < res.near_edge.sum() < 2000
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (64, 64), (900, 700)])
+def test_every_raster_gives_the_same_answers(partition, shape) -> None:  # noqa: ANN001
+    """(1, 1) tests every point with GEOS (no cell is pure); finer rasters answer more from cells."""
     feats, default_index, lons, lats = partition
-    index = default_index if shape is None else PolygonIndex(feats, raster_shape=shape)
-    step = 1 if shape is None else 7  # the full 20,000-point comparison once
-    lons, lats = lons[::step], lats[::step]
-    res = index.locate_many(lons, lats)
-    for i in range(len(lons)):
-        loc = index.locate(float(lons[i]), float(lats[i]))
-        assert res.grid_id[i] == (-1 if loc.grid_id is None else loc.grid_id)
-        assert res.outside[i] == loc.outside
-        assert res.dedicated_for(i) == tuple(d for d, _ in loc.dedicated)
-        assert res.nearest_grid_id[i] == (-1 if loc.nearest_grid_id is None else loc.nearest_grid_id)
-        assert res.nearest_distance_m[i] == loc.distance_m
+    index = PolygonIndex(feats, raster_shape=shape)
+    lons, lats = lons[::3], lats[::3]
+    res, expected = index.locate(lons, lats), default_index.locate(lons, lats)
+    for name in ("grid_id", "village_id", "outside", "nearest_grid_id", "nearest_distance_m", "near_edge",
+                 "dedicated_offsets", "dedicated_ids"):
+        assert np.array_equal(getattr(res, name), getattr(expected, name)), name
+    grid, dedicated = _brute_force(feats, lons, lats)
+    assert np.array_equal(res.grid_id, grid)
+    assert [list(res.dedicated_for(i)) for i in range(len(res))] == dedicated
+
+
+def test_one_point_answers_as_in_a_batch(partition) -> None:  # noqa: ANN001
+    feats, index, lons, lats = partition
+    res = index.locate(lons, lats)
+    for i in range(0, len(lons), 97):
+        assert one(index, float(lons[i]), float(lats[i])) == res.at(i)
+
+
+def _moved(lon: float, lat: float, east_m: float) -> tuple[float, float]:
+    """Return the point ``east_m`` metres east of (lon, lat), moved in EPSG:4549."""
+    p = from_metric(affinity.translate(to_metric(Point(lon, lat)), xoff=east_m))
+    return p.x, p.y
+
+
+def test_near_edge_literal(squares: PolygonIndex) -> None:
+    assert one(squares, 119.302, 32.501).near_edge is False  # some 200 m from every edge
+    assert one(squares, *_moved(X0, 32.505, 5.0)).near_edge is True  # 5 m inside the west edge
+    assert one(squares, *_moved(X0, 32.505, 15.0)).near_edge is False
+    assert one(squares, *_moved(X0, 32.505, -5.0)).near_edge is False  # outside: not located, not near
+    assert one(squares, X1, 32.505).near_edge is True  # on the shared edge
+    assert one(squares, X1, Y1).near_edge is True  # on the shared vertex
+    assert one(squares, X2, Y2).near_edge is True  # an outer vertex
+    assert one(squares, *_moved(119.305, 32.505, 3.0)).near_edge is False  # 3 m from a dedicated grid's edge
+    assert squares.locate(119.302, 32.501, near_edge=False).near_edge is None
 
 
 def test_nearest_matches_polygon_distances(partition) -> None:  # noqa: ANN001
     feats, index, lons, lats = partition
-    res = index.locate_many(lons, lats)
+    res = index.locate(lons, lats)
     out = np.flatnonzero(res.outside)
     comps = [f for f in feats if f.kind == COMPREHENSIVE]
     metric = np.array([to_metric(f.geometry) for f in comps], dtype=object)
@@ -285,7 +344,7 @@ def test_nearest_matches_polygon_distances(partition) -> None:  # noqa: ANN001
 def test_nearest_distance_close_to_geodesic(partition) -> None:  # noqa: ANN001
     """Compare with a geography-style (WGS84 ellipsoid) distance to the same nearest point."""
     feats, index, lons, lats = partition
-    res = index.locate_many(lons[:3000], lats[:3000])
+    res = index.locate(lons[:3000], lats[:3000])
     by_id = {f.id: to_metric(f.geometry) for f in feats}
     geod = Geod(ellps="WGS84")
     for i in np.flatnonzero(res.outside)[:200]:
@@ -305,7 +364,7 @@ def test_nearest_far_points_match_brute_force(spread: float) -> None:
     wx, wy = (xmax - xmin) * spread, (ymax - ymin) * spread
     rng = np.random.default_rng(int(spread * 10))
     lons, lats = rng.uniform(xmin - wx, xmax + wx, 3000), rng.uniform(ymin - wy, ymax + wy, 3000)
-    res = index.locate_many(lons, lats)
+    res = index.locate(lons, lats)
     out = np.flatnonzero(res.outside)
     comps = [f for f in feats if f.kind == COMPREHENSIVE]
     metric = np.array([to_metric(f.geometry) for f in comps], dtype=object)
@@ -317,7 +376,7 @@ def test_nearest_far_points_match_brute_force(spread: float) -> None:
     chosen = np.array([row[int(g)] for g in res.nearest_grid_id[out]])
     assert np.all(dist[chosen, np.arange(out.size)] <= best + 0.01)
     for i in out[:: max(1, out.size // 50)]:
-        loc = index.locate(float(lons[i]), float(lats[i]))
+        loc = one(index, float(lons[i]), float(lats[i]))
         assert (loc.nearest_grid_id, loc.distance_m) == (res.nearest_grid_id[i], res.nearest_distance_m[i])
 
 
@@ -333,13 +392,13 @@ def test_nearest_tie_at_shared_corner_prefers_smallest_code(code_a: str, code_b:
         ]
     )
     for lon, lat in [(X2 + 0.001, Y2 + 0.001), (X2 + 0.008, Y2 + 0.007), (X2 + 0.05, Y2 + 0.04), (X2 + 2.0, Y2 + 2.0)]:
-        loc = index.locate(lon, lat)
+        loc = one(index, lon, lat)
         assert loc.outside and loc.nearest_grid_id == winner
-        assert index.locate_many(np.array([lon]), np.array([lat])).nearest_grid_id.tolist() == [winner]
+        assert index.locate(np.array([lon]), np.array([lat])).nearest_grid_id.tolist() == [winner]
 
 
 def test_locate_many_without_nearest(squares: PolygonIndex) -> None:
-    res = squares.locate_many(np.array([119.302, 119.33]), np.array([32.501, 32.505]), nearest=False)
+    res = squares.locate(np.array([119.302, 119.33]), np.array([32.501, 32.505]), nearest=False)
     assert res.grid_id.tolist() == [1, -1]
     assert res.nearest_grid_id.tolist() == [1, -1]
     assert res.nearest_distance_m[0] == 0.0 and np.isnan(res.nearest_distance_m[1])
@@ -358,10 +417,10 @@ def test_holes_and_gaps() -> None:
             LocatorFeature(3, "321003100001003", COMPREHENSIVE, 1, with_gap),
         ]
     )
-    assert index.locate(119.31, 32.51).grid_id == 2
-    assert index.locate(119.305, 32.51).grid_id == 1  # edge of the filled hole: smaller code
+    assert one(index, 119.31, 32.51).grid_id == 2
+    assert one(index, 119.305, 32.51).grid_id == 1  # edge of the filled hole: smaller code
     assert gap.covers(Point(119.305, 32.525))
-    loc = index.locate(119.305, 32.525)  # centre of the unfilled hole
+    loc = one(index, 119.305, 32.525)  # centre of the unfilled hole
     assert loc.outside and loc.nearest_grid_id == 3
     ring = to_metric(Point(119.305, 32.525)).distance(to_metric(with_gap))
     assert loc.distance_m == pytest.approx(ring, abs=0.01)

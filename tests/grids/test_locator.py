@@ -1,11 +1,13 @@
-"""The PostGIS locator: edges, vertices, outside, dedicated grids, every accepted CRS."""
+"""grids.locator: edges, vertices, outside, dedicated grids, near the edge, every accepted CRS."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.gis.geos import MultiPolygon, Polygon
 from pyproj import Geod
 
 from gis_core.coords import from_wgs84
 from grids.locator import locate
+from grids.models import BoundaryGeneration, Grid
 from tests.conftest import A1, A2, B1, D1
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,23 @@ def test_gongdao_town_seat_is_in_a_community():
     assert not loc.outside
     assert loc.village.kind == "community"
     assert loc.grid.code.startswith("321003100")
+
+
+def test_near_edge_is_measured_in_metres_to_the_grid_outline(square_town):
+    x, y = from_wgs84(120.0, 31.005, "EPSG:4549")  # on A1's west edge, an outer edge of the town
+    assert locate(x + 5.0, y, "EPSG:4549", generation=square_town).near_edge
+    assert not locate(x + 15.0, y, "EPSG:4549", generation=square_town).near_edge
+    assert not locate(x - 5.0, y, "EPSG:4549", generation=square_town).near_edge  # outside
+
+
+def test_a_draft_is_located_as_it_is_now(square_town):
+    draft = BoundaryGeneration.objects.create(town=square_town.town)
+    for grid in square_town.grids.all():
+        grid.pk, grid.generation = None, draft
+        grid.save()
+    assert locate(120.012, 31.005, generation=draft).grid.code == A2
+    for code, bbox in ((A1, (120.0, 31.0, 120.015, 31.01)), (A2, (120.015, 31.0, 120.02, 31.01))):
+        boundary = MultiPolygon(Polygon.from_bbox(bbox), srid=4326)
+        Grid.objects.filter(generation=draft, code=code).update(boundary=boundary)
+    assert locate(120.012, 31.005, generation=draft).grid.code == A1  # the redrawn draft, not a cached index
+    assert locate(120.012, 31.005, generation=square_town).grid.code == A2

@@ -1,14 +1,19 @@
-"""The in-process locator answers exactly as PostGIS does, on the Gongdao partition."""
+"""grids.locator answers as the PostGIS reference (tests/grids/postgis_locator.py) does, on the Gongdao
+partition: the grid, the dedicated grids, the nearest grid; distances and the near-edge flag, measured
+planar in METRIC_SRID by the one and geodesic by the other, to their tolerance."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import shapely
+from django.contrib.gis.geos import Point
 
-from grids import fast_locator
-from grids.bulk_locate import locate_many_in_db
-from grids.locator import locate
+from gis_core.locator import NEAR_EDGE_M
+from gis_core.srid import STORAGE_SRID
+from grids import locator
 from grids.models import BoundaryGeneration, Grid
+from tests.grids import postgis_locator
+from tests.grids.postgis_locator import locate_many_in_db
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +42,7 @@ def test_in_process_locator_agrees_with_postgis_on_10000_points():
     lons, lats = _sample_points(np.random.default_rng(20261128), grids, 6000, 2000, 2000)
 
     db = locate_many_in_db(lons, lats, [generation.pk])
-    fast = fast_locator.index_for(generation).locate_many(lons, lats)
+    fast = locator.locate_many(lons, lats, generation=generation).found
 
     mismatch = np.flatnonzero(db.grid_id != fast.grid_id)
     assert mismatch.size == 0, [(lons[i], lats[i], db.grid_id[i], fast.grid_id[i]) for i in mismatch[:5]]
@@ -46,19 +51,38 @@ def test_in_process_locator_agrees_with_postgis_on_10000_points():
     assert outside.sum() > 1000 and (~outside).sum() > 6000
     assert np.array_equal(db.nearest_grid_id[outside], fast.nearest_grid_id[outside])
     np.testing.assert_allclose(fast.nearest_distance_m[outside], db.distance_m[outside], rtol=5e-3, atol=1.0)
+    clear = np.abs(db.edge_m - NEAR_EDGE_M) > 0.01  # geodesic and planar metres differ by well under 1 cm here
+    assert np.array_equal(fast.near_edge[clear], (db.edge_m < NEAR_EDGE_M)[clear])
+    assert fast.near_edge.sum() > 3000 and clear.sum() > 9990
 
 
-def test_single_point_locator_agrees_with_bulk_sql():
+def test_one_point_agrees_with_the_reference_one_point_and_bulk_sql():
     generation = BoundaryGeneration.objects.get(town__code="321003100", status="active")
     grids = list(Grid.objects.filter(generation=generation))
     lons, lats = _sample_points(np.random.default_rng(7), grids, 100, 50, 50)
     db = locate_many_in_db(lons, lats, [generation.pk])
+    near_edge = 0
     for i in range(len(lons)):
-        loc = locate(lons[i], lats[i], generation=generation)
-        assert (loc.grid.pk if loc.grid else -1) == db.grid_id[i]
-        assert tuple(g.pk for g in loc.dedicated) == db.dedicated[i]
+        loc = locator.locate(lons[i], lats[i], generation=generation)
+        ref = postgis_locator.locate(lons[i], lats[i], generation=generation)
+        assert (loc.grid.pk if loc.grid else -1) == (ref.grid.pk if ref.grid else -1) == db.grid_id[i]
+        assert [g.pk for g in loc.dedicated] == [g.pk for g in ref.dedicated] == list(db.dedicated[i])
+        assert loc.village == ref.village and loc.outside == ref.outside
         if loc.outside:
-            assert loc.nearest_grid.pk == db.nearest_grid_id[i]
+            assert loc.nearest_grid.pk == ref.nearest_grid.pk == db.nearest_grid_id[i]
+            assert loc.distance_m == pytest.approx(ref.distance_m, rel=5e-3, abs=1.0)
+        else:
+            edge_m = ref_edge_m(ref, lons[i], lats[i])
+            if abs(edge_m - NEAR_EDGE_M) > 0.01:  # geodesic and planar metres differ by well under 1 cm here
+                assert loc.near_edge == ref.near_edge
+            near_edge += loc.near_edge
+    assert near_edge > 50  # the vertices and edge points
+
+
+def ref_edge_m(ref, lon: float, lat: float) -> float:
+    """Return the reference's geodesic metres from the point to its grid's outline (0 on a shared edge)."""
+    point = Point(lon, lat, srid=STORAGE_SRID)
+    return Grid.objects.filter(pk=ref.grid.pk).annotate(d=postgis_locator.edge_distance(point)).get().d
 
 
 def test_index_is_rebuilt_after_activation(square_town):
@@ -66,8 +90,8 @@ def test_index_is_rebuilt_after_activation(square_town):
 
     from grids.services import generation_activate
 
-    before = fast_locator.index_for().locate(120.005, 31.005)
-    assert before.grid_code == "999999100001001"
+    before = locator.locate(120.005, 31.005)
+    assert before.grid.code == "999999100001001"
     draft = BoundaryGeneration.objects.create(town=square_town.town)
     for grid in square_town.grids.all():
         grid.pk = None
@@ -75,6 +99,6 @@ def test_index_is_rebuilt_after_activation(square_town):
         grid.code = grid.code[:-3] + str(int(grid.code[-3:]) + 10).zfill(3)
         grid.save()
     generation_activate(generation=draft)
-    assert fast_locator.index_for().locate(120.005, 31.005).grid_code == "999999100001011"
+    assert locator.locate(120.005, 31.005).grid.code == "999999100001011"
     square_town.refresh_from_db()
     assert square_town.status == "retired" and square_town.retired_at <= timezone.now()
