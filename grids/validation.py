@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from gis_core.srid import METRIC_SRID
 from grids.models import BoundaryGeneration
 
 TOLERANCE_M2 = 1.0
@@ -16,22 +17,22 @@ SELECT code, ST_IsValidReason(boundary) FROM grids_grid
 WHERE generation_id = %(g)s AND NOT ST_IsValid(boundary) ORDER BY code"""
 
 _OUTSIDE_VILLAGE = """
-SELECT g.code, v.code, ST_Area(ST_Transform(ST_Difference(g.boundary, v.boundary), 4549))
+SELECT g.code, v.code, ST_Area(ST_Transform(ST_Difference(g.boundary, v.boundary), %(metric_srid)s))
 FROM grids_grid g JOIN grids_village v ON v.id = g.village_id
 WHERE g.generation_id = %(g)s
-  AND ST_Area(ST_Transform(ST_Difference(g.boundary, v.boundary), 4549)) > %(tol)s ORDER BY g.code"""
+  AND ST_Area(ST_Transform(ST_Difference(g.boundary, v.boundary), %(metric_srid)s)) > %(tol)s ORDER BY g.code"""
 
 _OVERLAPS = """
-SELECT a.code, b.code, ST_Area(ST_Transform(ST_Intersection(a.boundary, b.boundary), 4549))
+SELECT a.code, b.code, ST_Area(ST_Transform(ST_Intersection(a.boundary, b.boundary), %(metric_srid)s))
 FROM grids_grid a JOIN grids_grid b
   ON a.generation_id = b.generation_id AND a.code < b.code AND a.boundary && b.boundary
 WHERE a.generation_id = %(g)s AND a.kind = 'comprehensive' AND b.kind = 'comprehensive'
-  AND ST_Area(ST_Transform(ST_Intersection(a.boundary, b.boundary), 4549)) > %(tol)s ORDER BY 1, 2"""
+  AND ST_Area(ST_Transform(ST_Intersection(a.boundary, b.boundary), %(metric_srid)s)) > %(tol)s ORDER BY 1, 2"""
 
 _GAPS = """
 SELECT code, gap FROM (
   SELECT v.code, ST_Area(ST_Transform(
-           ST_Difference(v.boundary, COALESCE(u.geom, 'SRID=4326;POLYGON EMPTY'::geometry)), 4549)) AS gap
+           ST_Difference(v.boundary, COALESCE(u.geom, 'SRID=4326;POLYGON EMPTY'::geometry)), %(metric_srid)s)) AS gap
   FROM grids_village v
   JOIN grids_boundarygeneration bg ON bg.town_id = v.town_id AND bg.id = %(g)s
   LEFT JOIN (SELECT village_id, ST_Union(boundary) AS geom FROM grids_grid
@@ -41,7 +42,7 @@ SELECT code, gap FROM (
 
 def validate_generation(generation: BoundaryGeneration) -> list[str]:
     """Return the problems that keep the generation from being a partition (empty: valid)."""
-    params = {"g": generation.pk, "tol": TOLERANCE_M2}
+    params = {"g": generation.pk, "tol": TOLERANCE_M2, "metric_srid": METRIC_SRID}
     problems: list[str] = []
     with connection.cursor() as cursor:
         cursor.execute(_INVALID, params)

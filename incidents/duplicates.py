@@ -15,7 +15,8 @@ import numpy as np
 import shapely
 from django.db import connection
 
-from gis_core.coords import from_wgs84_array
+from gis_core.coords import get_transformer
+from gis_core.srid import METRIC_SRID, STORAGE_SRID
 from incidents import rules
 from incidents.models import Incident
 
@@ -34,7 +35,7 @@ def _pads(lats: np.ndarray) -> tuple[float, float]:
 
 
 def _metric(lons: np.ndarray, lats: np.ndarray):
-    x, y = from_wgs84_array(lons, lats, "EPSG:4549")
+    x, y = get_transformer(STORAGE_SRID, METRIC_SRID).transform(lons, lats, errcheck=True)
     return shapely.points(x, y)
 
 

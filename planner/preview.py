@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.db import connection
 
 from core.actors import Actor
+from gis_core.srid import METRIC_SRID
 from grids.models import BoundaryGeneration
 from grids.validation import TOLERANCE_M2, validate_generation
 from incidents import rules
@@ -29,11 +30,11 @@ _CHANGED = """
 SELECT COALESCE(a.code, d.code),
        CASE WHEN a.id IS NULL THEN 'added' WHEN d.id IS NULL THEN 'removed' ELSE 'redrawn' END,
        CASE WHEN a.id IS NOT NULL AND d.id IS NOT NULL
-            THEN ST_Area(ST_Transform(ST_SymDifference(a.boundary, d.boundary), 4549)) END
+            THEN ST_Area(ST_Transform(ST_SymDifference(a.boundary, d.boundary), %(metric_srid)s)) END
 FROM (SELECT * FROM grids_grid WHERE generation_id = %(active)s) a
 FULL JOIN (SELECT * FROM grids_grid WHERE generation_id = %(draft)s) d ON d.code = a.code
 WHERE a.id IS NULL OR d.id IS NULL
-   OR ST_Area(ST_Transform(ST_SymDifference(a.boundary, d.boundary), 4549)) > %(tol)s
+   OR ST_Area(ST_Transform(ST_SymDifference(a.boundary, d.boundary), %(metric_srid)s)) > %(tol)s
 ORDER BY 1"""
 
 _INCIDENTS = """
@@ -68,7 +69,7 @@ def generation_preview(draft: BoundaryGeneration, actor: Actor) -> dict:
     may see (``incidents_visible_to``, the one scoping rule)."""
     active = BoundaryGeneration.objects.filter(town_id=draft.town_id, status=BoundaryGeneration.Status.ACTIVE).first()
     params = {"draft": draft.pk, "active": active.pk if active else None, "tol": TOLERANCE_M2,
-              "open": sorted(rules.OPEN)}
+              "open": sorted(rules.OPEN), "metric_srid": METRIC_SRID}
     problems = validate_generation(draft)
     with connection.cursor() as cursor:
         cursor.execute(_CHANGED, params)

@@ -7,6 +7,7 @@ import pytest
 
 from gis_core._projection import MAX_ERROR_M, LocalProjector
 from gis_core.coords import get_transformer
+from gis_core.srid import METRIC_SRID, STORAGE_SRID
 
 
 @pytest.mark.parametrize(
@@ -19,7 +20,7 @@ def test_polynomial_matches_pyproj(bounds: tuple[float, float, float, float]) ->
     rng = np.random.default_rng(0)
     lon, lat = rng.uniform(bounds[0], bounds[2], 20_000), rng.uniform(bounds[1], bounds[3], 20_000)
     e, n = project(lon, lat)
-    exact_e, exact_n = get_transformer(4326, 4549).transform(lon, lat)
+    exact_e, exact_n = get_transformer(STORAGE_SRID, METRIC_SRID).transform(lon, lat)
     assert np.max(np.abs(e - exact_e)) < 2 * MAX_ERROR_M
     assert np.max(np.abs(n - exact_n)) < 2 * MAX_ERROR_M
 
@@ -29,5 +30,5 @@ def test_falls_back_to_pyproj_over_huge_extents() -> None:
     assert project.degree is None
     lon, lat = np.array([100.0, 130.5]), np.array([20.0, 45.0])
     e, n = project(lon, lat)
-    exact_e, exact_n = get_transformer(4326, 4549).transform(lon, lat)
+    exact_e, exact_n = get_transformer(STORAGE_SRID, METRIC_SRID).transform(lon, lat)
     assert np.array_equal(e, exact_e) and np.array_equal(n, exact_n)

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from cameras.models import Camera
+from gis_core.srid import METRIC_SRID
 from grids.models import BoundaryGeneration, Grid, GridTeam, Town, Village
 from grids.validation import validate_generation
 
@@ -35,9 +36,9 @@ def test_villages_partition_the_town():
 
     town = Town.objects.get(code="321003100")
     union = Village.objects.filter(town=town).aggregate(u=Union("boundary"))["u"]
-    assert union.sym_difference(town.boundary).transform(4549, clone=True).area < 1.0  # m²
-    areas = Village.objects.filter(town=town).annotate(a=Area(Transform("boundary", 4549)))
-    town_area = Town.objects.annotate(a=Area(Transform("boundary", 4549))).get(pk=town.pk).a.sq_m
+    assert union.sym_difference(town.boundary).transform(METRIC_SRID, clone=True).area < 1.0  # m²
+    areas = Village.objects.filter(town=town).annotate(a=Area(Transform("boundary", METRIC_SRID)))
+    town_area = Town.objects.annotate(a=Area(Transform("boundary", METRIC_SRID))).get(pk=town.pk).a.sq_m
     assert sum(v.a.sq_m for v in areas) == pytest.approx(town_area, abs=1.0)
     assert town_area / 1e6 == pytest.approx(106.6, abs=0.5)
 
@@ -46,8 +47,8 @@ def test_codes_are_well_formed_and_nested():
     for grid in Grid.objects.filter(generation=_active()).select_related("village"):
         assert len(grid.code) == 15 and grid.code.isdigit()
         assert grid.code[:9] == "321003100" and grid.code[9:12] == grid.village.code[-3:]
-        assert grid.boundary.transform(4549, clone=True).difference(
-            grid.village.boundary.transform(4549, clone=True)).area < 1.0
+        assert grid.boundary.transform(METRIC_SRID, clone=True).difference(
+            grid.village.boundary.transform(METRIC_SRID, clone=True)).area < 1.0
         assert (grid.code[12] == "9") == (grid.kind == "dedicated")
 
 

@@ -11,6 +11,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from rest_framework.test import APIClient
 
 from gis_core.geometry import from_metric, to_metric
+from gis_core.srid import METRIC_SRID
 from grids import locator
 from grids.models import BoundaryGeneration, Grid, GridTeam, TeamMembership, Town
 from incidents.models import Incident
@@ -213,8 +214,8 @@ def test_the_preview_lists_only_incidents_the_actor_may_see():
     grid_a, grid_b = draft.grids.get(code=a.code), draft.grids.get(code=b.code)
     from planner.services import grid_redraw
 
-    grid_redraw(grid=grid_a, boundary=GEOSGeometry(to_metric(_shape(a)).union(strip).wkt, srid=4549))
-    grid_redraw(grid=grid_b, boundary=GEOSGeometry(to_metric(_shape(b)).difference(strip).wkt, srid=4549))
+    grid_redraw(grid=grid_a, boundary=GEOSGeometry(to_metric(_shape(a)).union(strip).wkt, srid=METRIC_SRID))
+    grid_redraw(grid=grid_b, boundary=GEOSGeometry(to_metric(_shape(b)).difference(strip).wkt, srid=METRIC_SRID))
     assert [i["id"] for i in generation_preview(draft, f.actor("planner"))["incidents"]] == [moved.pk]
     outsider = GridTeam.objects.exclude(grid__village_id=b.village_id).filter(grid__generation__status="active").first()
     assert generation_preview(draft, f.actor(person=outsider.leader))["incidents"] == []
