@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from grids.locator import invalidate_cache
 from grids.models import BoundaryGeneration
 from grids.signals import generation_activated
 from grids.validation import validate_generation
@@ -53,11 +54,5 @@ def generation_activate(*, generation: BoundaryGeneration) -> BoundaryGeneration
     target.activated_at = now
     target.save(update_fields=["status", "activated_at"])
     generation_activated.send(sender=BoundaryGeneration, generation=target)
-    transaction.on_commit(_announce_activation)
+    transaction.on_commit(invalidate_cache)  # this process; the others see the new activation time
     return target
-
-
-def _announce_activation() -> None:
-    from grids.locator import invalidate_cache
-
-    invalidate_cache()

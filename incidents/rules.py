@@ -98,6 +98,15 @@ def is_overdue(row, now: datetime) -> bool:
     return False
 
 
+def for_the_browser() -> dict:
+    """Return the rules the pages evaluate between two answers of the server (a clock runs out while
+    nothing changes): the open states, the clock-running states and the overdue clocks, each in
+    lifecycle order. The pages read them from here, never from a copy of their own."""
+    ordered = lambda states: [s for s in STATES if s in states]  # noqa: E731
+    return {"open": ordered(OPEN), "clock_running": ordered(CLOCK_RUNNING),
+            "overdue_clocks": [[column, ordered(states)] for column, states in OVERDUE_CLOCKS]}
+
+
 def escalation_time(*, state: str, level: int, level_due_at, handle_due_at, accept_due_at) -> datetime | None:
     """Return when the SLA sweep should next escalate an incident (None: it never will as it stands).
 

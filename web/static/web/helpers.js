@@ -1,8 +1,9 @@
 /* What every page shares: labels, escaping, formatting, the incident's clocks and the API's fetch
    (session cookie, CSRF token, the API's error messages). No DOM of its own, no map. */
 
-export const OPEN_STATES = ["reported", "registered", "dispatched", "in_progress", "handled", "verified"];
-export const CLOCK_STATES = ["registered", "dispatched", "in_progress"];
+/* The incident rules as the server defines them (incidents.rules, in every page by web/modules.html). */
+const RULES = JSON.parse(document.getElementById("incident-rules").textContent);
+export const OPEN_STATES = RULES.open;
 
 export const STATE = {
   reported: ["上报", "reported", "#868e96"],
@@ -141,22 +142,23 @@ export function times(p) {
 
 export function isOpen(p) { return OPEN_STATES.indexOf(p.state) >= 0 && !p.merged_into; }
 
+/* The deadline of each clock the incident's state runs (rules.OVERDUE_CLOCKS), as ms. */
+function runningDeadlines(p) {
+  const t = times(p), at = { handle_due_at: t.handle, accept_due_at: t.accept };
+  return RULES.overdue_clocks.filter(function (clock) { return clock[1].indexOf(p.state) >= 0; })
+    .map(function (clock) { return at[clock[0]]; }).filter(function (ms) { return !isNaN(ms); });
+}
+
 /* Overdue as the server said, or since then: a clock ran out while nothing changed. */
 export function isOverdue(p, now) {
   if (p.overdue) { return true; }
-  if (CLOCK_STATES.indexOf(p.state) < 0) { return false; }
   now = now || Date.now();
-  const t = times(p);
-  return t.handle < now || (p.state === "dispatched" && t.accept < now);
+  return runningDeadlines(p).some(function (ms) { return ms < now; });
 }
 
-/* The next deadline of an open incident (accept first while dispatched), as ms or Infinity. */
+/* The next deadline of an open incident (the earliest running clock), as ms or Infinity. */
 export function dueMs(p) {
-  const t = times(p);
-  let due = Infinity;
-  if (p.state === "dispatched" && t.accept < due) { due = t.accept; }
-  if (CLOCK_STATES.indexOf(p.state) >= 0 && t.handle < due) { due = t.handle; }
-  return due;
+  return Math.min.apply(null, [Infinity].concat(runningDeadlines(p)));
 }
 
 /* ---- formatting ---- */
