@@ -150,17 +150,21 @@ def _indexed(generation: BoundaryGeneration | None) -> _Indexed:
     if generation is None:
         active = _active_generations()
         key: tuple = ("active", active)
-        grids = Grid.objects.filter(generation_id__in=[gen_id for gen_id, _ in active])
+        grids = lambda: Grid.objects.filter(generation_id__in=[gen_id for gen_id, _ in active])  # noqa: E731
     elif generation.status == BoundaryGeneration.Status.DRAFT:
         rows = _rows(Grid.objects.filter(generation=generation))
-        key, grids = ("draft", generation.pk, _digest(rows)), rows
+        key, grids = ("draft", generation.pk, _digest(rows)), lambda: rows
     else:
         key = ("generation", generation.pk, generation.activated_at)
-        grids = Grid.objects.filter(generation=generation)
+        grids = lambda: Grid.objects.filter(generation=generation)  # noqa: E731
+    indexed = _cache.get(key)  # the common case: no queryset built, no lock taken
+    if indexed is not None:
+        return indexed
     with _lock:
         indexed = _cache.get(key)
         if indexed is None:
-            rows = grids if isinstance(grids, list) else _rows(grids)
+            found = grids()
+            rows = found if isinstance(found, list) else _rows(found)
             indexed = _Indexed(PolygonIndex(features_of(rows)), {g.pk: g for g in rows})
             if len(_cache) >= _CACHE_SIZE:
                 _cache.clear()
