@@ -185,10 +185,6 @@ class Action:
     guard: Callable[[object], str | None] | None = field(default=None, compare=False)
     words: str = ""
 
-    @property
-    def action(self) -> str:
-        return self.name
-
 
 def _below_top(incident) -> str | None:
     return "the incident is already at the top level" if incident.level >= Level.BUREAU else None

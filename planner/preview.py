@@ -15,6 +15,8 @@ generation); the metric areas of boundary differences are raw SQL in EPSG:4549, 
 """
 from __future__ import annotations
 
+from django.contrib.gis.db.models import Extent
+from django.contrib.gis.geos import Polygon
 from django.db import connection
 from django.db.models import F, FloatField, Func
 
@@ -22,7 +24,7 @@ from cameras.models import Camera
 from core.actors import Actor
 from gis_core.srid import METRIC_SRID
 from grids.locator import locate_many
-from grids.models import BoundaryGeneration
+from grids.models import BoundaryGeneration, Grid
 from grids.validation import TOLERANCE_M2, validate_generation
 from incidents import rules
 from incidents.selectors import incidents_visible_to
@@ -96,8 +98,14 @@ def _moved_incidents(draft: BoundaryGeneration, active: BoundaryGeneration, acto
 
 def _moved_cameras(draft: BoundaryGeneration, active: BoundaryGeneration | None) -> list[dict]:
     """Return the cameras whose position the draft puts in another comprehensive grid than the active
-    generation does, by code."""
-    rows = list(Camera.objects.annotate(**_lon_lat("location")).order_by("code").values_list("code", "lon", "lat"))
+    generation does, by code. Only the cameras within the two generations' extent can (one town's, not
+    the city's)."""
+    generations = [g.pk for g in (draft, active) if g is not None]
+    extent = Grid.objects.filter(generation_id__in=generations).aggregate(extent=Extent("boundary"))["extent"]
+    if extent is None:
+        return []
+    rows = list(Camera.objects.filter(location__contained=Polygon.from_bbox(extent))
+                .annotate(**_lon_lat("location")).order_by("code").values_list("code", "lon", "lat"))
     points = [(lon, lat) for _, lon, lat in rows]
     moves = zip(rows, _codes(points, active), _codes(points, draft), strict=True)
     return [{"code": code, "from_grid": old, "to_grid": new} for (code, _, _), old, new in moves if old != new]

@@ -8,9 +8,11 @@ from django.contrib.gis.geos import Point
 
 from cameras.models import Camera
 from cameras.services import camera_assign_grid
+from core.actors import Actor
 from grids.models import BoundaryGeneration, Grid
 from grids.services import generation_activate
 from grids.signals import generation_activated
+from planner.preview import generation_preview
 from planner.services import generation_draft, grid_redraw
 from tests.conftest import A1, A2, B1, box
 
@@ -70,3 +72,16 @@ def test_a_failure_while_following_publishes_nothing(square_town):
     assert draft.status == "draft" and square_town.status == "active"
     cam.refresh_from_db()
     assert cam.grid.code == A2 and cam.grid.generation_id == square_town.pk
+
+
+def test_the_preview_lists_the_cameras_publishing_would_move(square_town):
+    """The planner's preview names exactly the cameras that publishing moves: one crossed by the new
+    edge, one on the new edge (to the smaller code), none of the unchanged, outside or other towns'."""
+    placed("CAM001", 120.011, 31.005)
+    placed("CAM002", 120.025, 31.005)
+    placed("CAM003", 120.012, 31.002)
+    placed("CAM004", 120.05, 31.005)
+    draft = _edge_moved_east(square_town)
+    preview = generation_preview(draft, Actor(user=None, label="planner", groups=frozenset({"planner"})))
+    assert preview["cameras"] == [{"code": "CAM001", "from_grid": A2, "to_grid": A1},
+                                  {"code": "CAM003", "from_grid": A2, "to_grid": A1}]

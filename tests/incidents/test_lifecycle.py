@@ -72,7 +72,7 @@ def last_event_id(incident: Incident) -> int:
     return IncidentEvent.objects.filter(incident=incident).order_by("-id").values_list("id", flat=True).first() or 0
 
 
-ALLOWED = [(t.action, s) for t in TRANSITIONS.values() for s in sorted(t.sources)]
+ALLOWED = [(t.name, s) for t in TRANSITIONS.values() for s in sorted(t.sources)]
 
 
 @pytest.mark.parametrize(("action", "source"), ALLOWED, ids=[f"{a}-from-{s}" for a, s in ALLOWED])
