@@ -2,12 +2,28 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from django.db import InterfaceError, OperationalError
+from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the database is unavailable for a moment; nothing of this request was stored, send it again"
+    default_code = "database_unavailable"
+
+
+DATABASE_RETRY_AFTER_S = 5
+
+
 def exception_handler(exc, context):
-    """Turn Django validation errors into HTTP 400 with field messages, then defer to DRF."""
+    """Turn Django validation errors into HTTP 400 with field messages, a lost database connection
+    (a restart, a failover) into 503 with Retry-After (the request's transaction was rolled back),
+    then defer to DRF."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        response = drf_exception_handler(DatabaseUnavailable(), context)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail=detail)

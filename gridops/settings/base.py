@@ -93,6 +93,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or local_database_url(),
         engine="django.contrib.gis.db.backends.postgis",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # a kept connection is checked before a request reuses it: after a database restart the
+        # next request reconnects instead of failing on the dead connection
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
