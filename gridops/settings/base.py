@@ -139,7 +139,7 @@ REST_FRAMEWORK = {
         "core.authentication.ActorTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework_gis.pagination.GeoJsonPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.schema.GeoJsonPagination",
     "PAGE_SIZE": 500,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
@@ -151,6 +151,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # the people's roles appear on people, team posts and categories: one named enum for all
     "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role"},
+    # every error status of every operation, with the one error body (core/schema.py)
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_error_responses"],
 }
 
 # Map: optional base tile layer (off by default: the command centre runs on a closed network).
