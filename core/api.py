@@ -30,9 +30,19 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+BLANK = "may not be blank: leave the parameter out instead"
+
+
 def validated_query(serializer_class, request) -> dict:
-    """Validate a request's query string with a serializer; bad values raise HTTP 400."""
+    """Validate a request's query string with a serializer; bad values raise HTTP 400.
+
+    A parameter sent empty (``?status=``) is refused rather than read as left out, as DRF reads an
+    empty form field: the schema says what a parameter takes, and an empty value is not that."""
     params = serializer_class(data=request.query_params)
+    blank = {name: [BLANK] for name, values in request.query_params.lists()
+             if name in params.fields and "" in values and not getattr(params.fields[name], "allow_blank", False)}
+    if blank:
+        raise exceptions.ValidationError(blank)
     params.is_valid(raise_exception=True)
     return params.validated_data
 

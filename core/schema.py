@@ -7,6 +7,7 @@ drf-spectacular postprocessing hook, rather than repeated on every view.
 from __future__ import annotations
 
 from drf_spectacular.contrib.rest_framework_gis import GeoFeatureModelSerializerExtension
+from rest_framework import exceptions
 from rest_framework_gis.pagination import GeoJsonPagination as _GisGeoJsonPagination
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
@@ -50,6 +51,10 @@ def _is_public(operation: dict) -> bool:
     return {} in operation.get("security", [{}])
 
 
+# Query parameters that name one object, answered 404 when there is none (``?generation=``).
+OBJECT_QUERY_PARAMETERS = {"generation", "page"}
+
+
 def _error_codes(path: str, method: str, operation: dict) -> set[str]:
     params = operation.get("parameters", [])
     codes = {"405", "429", "503"}
@@ -57,16 +62,29 @@ def _error_codes(path: str, method: str, operation: dict) -> set[str]:
         codes |= {"401", "403"}
     if any(p.get("in") == "query" for p in params) or method in WRITE_METHODS:
         codes.add("400")
-    if any(p.get("in") == "path" or p.get("name") == "page" for p in params):
-        codes.add("404")  # no such object; or no such page of a list
+    if any(p.get("in") == "path" or p.get("name") in OBJECT_QUERY_PARAMETERS for p in params):
+        codes.add("404")  # no such object
     if method in WRITE_METHODS:
         codes |= {"409", "413", "415"}
     return codes
 
 
+def _not_only_spaces(schemas: dict) -> None:
+    """Say of every text a request must not leave blank that spaces alone are blank too: DRF trims
+    text before it checks that it is not blank, so "   " is refused as "" is."""
+    for name, component in schemas.items():
+        if not name.endswith("Request"):
+            continue
+        for prop in component.get("properties", {}).values():
+            if (prop.get("type") == "string" and prop.get("minLength", 0) >= 1
+                    and not {"pattern", "format", "enum"} & prop.keys()):
+                prop["pattern"] = r"\S"
+
+
 def add_error_responses(result: dict, generator, request, public, **kwargs) -> dict:
     """Describe every error status an operation can answer, with the one error body of its API."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    _not_only_spaces(schemas)
     schemas["Error"] = ERROR_SCHEMA
     schemas["Open311Error"] = OPEN311_ERROR_SCHEMA
     for path, item in result.get("paths", {}).items():
@@ -91,6 +109,24 @@ class GeoJsonPagination(_GisGeoJsonPagination):
 
     page_size_query_param = "page_size"
     max_page_size = 10000
+
+    def get_page_size(self, request) -> int:
+        """The page size asked for (at most ``max_page_size``); one that is not a positive whole number
+        is bad input (DRF would quietly use the default)."""
+        asked = request.query_params.get(self.page_size_query_param)
+        if asked is not None and not (asked.isdigit() and 0 < int(asked) <= self.max_page_size):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"a whole number from 1 to {self.max_page_size}"]})
+        return super().get_page_size(request)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        params = super().get_schema_operation_parameters(view)
+        for param in params:
+            if param["name"] == self.page_size_query_param:
+                param["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+            elif param["name"] == self.page_query_param:
+                param["schema"] = {"type": "integer", "minimum": 1}
+        return params
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         page_link = {"type": "string", "format": "uri", "nullable": True}

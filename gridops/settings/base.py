@@ -151,6 +151,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # the people's roles appear on people, team posts and categories: one named enum for all
     "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role"},
+    # requests and answers described apart: what a request must send (required, not blank) is not
+    # what an answer holds
+    "COMPONENT_SPLIT_REQUEST": True,
     # every error status of every operation, with the one error body (core/schema.py)
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_error_responses"],
 }
