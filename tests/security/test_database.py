@@ -188,3 +188,71 @@ def test_create_app_role_refuses_the_owner_and_odd_names():
         call_command("create_app_role", 'x"; DROP TABLE grids_grid; --', no_password=True)
     with pytest.raises(CommandError, match="no password"):
         call_command("create_app_role", "gridops_nobody", interactive=False, password_env="GRIDOPS_UNSET_VARIABLE")
+
+
+# --- backup and restore ------------------------------------------------------------------------------------
+
+CHECKSUMS = {
+    "incidents": "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM incidents_incident t",
+    "events": "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM incidents_incidentevent t",
+    "generations": "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM grids_boundarygeneration t",
+    "grids": "SELECT count(*), md5(string_agg(g.generation_id || ' ' || g.code || ' ' || "
+             "encode(ST_AsBinary(g.boundary), 'hex'), '|' ORDER BY g.id)) FROM grids_grid g",
+    "users": "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM auth_user t",
+}
+
+
+def checksums(cursor) -> dict[str, tuple]:
+    result = {}
+    for name, sql in CHECKSUMS.items():
+        cursor.execute(sql)
+        result[name] = cursor.fetchone()
+    return result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_and_restore_into_a_fresh_database(demo_data, tmp_path):
+    from django.contrib.gis.geos import MultiPolygon
+
+    from grids.models import BoundaryGeneration, Grid
+
+    # incidents with events (one taken further), and a second boundary generation (a draft, one grid moved)
+    for _ in range(3):
+        f.located("other")
+    f.report("other", at=(119.0, 31.0))  # outside the town: the triage queue
+    f.drive(f.report("other"), ["register"], f.operator())
+    active = BoundaryGeneration.objects.get(status="active")
+    draft = BoundaryGeneration.objects.create(town=active.town, description="redrawn")
+    for grid in Grid.objects.filter(generation=active).order_by("code")[:3]:
+        boundary = MultiPolygon([p.buffer(0.0001) for p in grid.boundary], srid=4326) if grid.code.endswith("1") \
+            else grid.boundary
+        Grid.objects.create(generation=draft, village=grid.village, kind=grid.kind, code=grid.code, name=grid.name,
+                            purpose=grid.purpose, boundary=boundary)
+    with connection.cursor() as cursor:
+        before = checksums(cursor)
+    assert before["generations"][0] == 2 and before["incidents"][0] == 5 and before["events"][0] > 4
+
+    dump, target = tmp_path / "gridops.dump", f"test_gridops_restored_{os.getpid()}"
+    env = server_env(DJANGO_ENV="test")
+    backup = subprocess.run(["make", "-s", "backup", f"BACKUP={dump}"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert backup.returncode == 0, backup.stderr
+    assert dump.stat().st_size > 0
+    try:
+        restore = subprocess.run(["make", "-s", "restore", f"BACKUP={dump}", f"RESTORE_DB={target}"], cwd=ROOT,
+                                 env=env, capture_output=True, text=True, timeout=300)
+        assert restore.returncode == 0, restore.stderr
+        params = {k: v for k, v in connection.get_connection_params().items() if k not in ("cursor_factory",)}
+        with closing(psycopg2.connect(**{**params, "dbname": target})) as restored, restored.cursor() as cursor:
+            after = checksums(cursor)
+            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname IN "
+                           "('incidents_event_append_only', 'incidents_event_no_truncate', "
+                           "'incidents_incident_no_truncate')")
+            assert cursor.fetchone()[0] == 3  # the guards came back with the data
+        assert after == before
+        again = subprocess.run(["make", "-s", "restore", f"BACKUP={dump}", f"RESTORE_DB={target}"], cwd=ROOT,
+                               env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode != 0 and "exists" in again.stderr  # never over an existing database
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{target}"')
