@@ -169,3 +169,45 @@ def test_tile_host_allowed_when_configured():
                                      secure=True)
     assert policy["DIRECTIVES"]["img-src"][-1] == "https://*.tiles.example.invalid"
     assert policy["DIRECTIVES"]["connect-src"][-1] == "wss://gridops.example.invalid"
+
+
+# --- the demo ----------------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_demo_passwords_are_set_on_creation_only():
+    """Loading the demo again (every start of the image used to) never resets a password."""
+    from demo.users import ensure_demo_users
+
+    operator = User.objects.get(username="operator")  # loaded once for the session (tests/conftest.py)
+    operator.set_password("changed-by-its-owner")
+    operator.save()
+    assert ensure_demo_users(known=True) == {}
+    operator.refresh_from_db()
+    assert operator.check_password("changed-by-its-owner")
+
+
+@pytest.mark.django_db
+def test_demo_under_production_settings_has_no_superuser_and_no_known_password():
+    from demo.users import DEMO_USERS, ensure_demo_users, known_passwords
+
+    User.objects.filter(username__in=[d.username for d in DEMO_USERS]).delete()
+    with override_settings(ENVIRONMENT="production"):
+        assert known_passwords() is False
+        created = ensure_demo_users()
+    assert "admin" not in created and not User.objects.filter(is_superuser=True).exists()
+    assert set(created) == {d.username for d in DEMO_USERS if not d.superuser}
+    for demo in DEMO_USERS:
+        if not demo.superuser:
+            user = User.objects.get(username=demo.username)
+            assert not user.check_password(demo.password) and user.check_password(created[demo.username])
+    assert ensure_demo_users(known=False) == {}  # printed once: a second start creates and shows nothing
+
+
+def test_image_runs_production_settings_as_a_non_root_user():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "settings.dev" not in dockerfile + compose and "DJANGO_ENV=production" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
+    assert "collectstatic" in dockerfile
+    assert "gongdao-admin" not in dockerfile + compose and "demo_logins" not in dockerfile
+    assert "GRIDOPS_DEMO" in compose
