@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -24,7 +26,8 @@ def local_database_url() -> str:
     return f"postgis://postgres@/{name}?host={socket_dir}"
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-dev-key-change-me")
+# No fallback here: dev.py and test.py have their own throw-away key, prod.py requires one.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
@@ -201,3 +204,55 @@ LIVE_PUSH_IN_BACKGROUND = env_bool("LIVE_PUSH_IN_BACKGROUND", True)  # the intak
 LIVE_MAX_ITEMS = int(os.environ.get("LIVE_MAX_ITEMS", "200"))  # larger batches send one 'refresh' notice
 # Changes committed within this many milliseconds of a run's first one are pushed in that run.
 LIVE_COALESCE_MS = int(os.environ.get("LIVE_COALESCE_MS", "50"))
+
+
+# --- Content Security Policy (issue 11, deploy) -------------------------------------------------------
+# django-csp 4 (CONTENT_SECURITY_POLICY dict). Every page's scripts and styles are files from this
+# server: no inline script, style attribute or event handler in the templates or in the HTML the
+# pages' modules build. The one exception is the import map (web/modules.html): browsers take an
+# import map only inline, so it carries the request's nonce. The same policy in every environment, so
+# the browser tests (tests/browser/conftest.py fails a test on any violation) check the production one.
+INSTALLED_APPS += ["csp"]  # noqa: F405 (its system checks)
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+
+
+def tile_source(url: str) -> list[str]:
+    """Return the CSP source of a Leaflet tile URL template ("https://{s}.tiles.lan/{z}/{x}/{y}.png" ->
+    "https://*.tiles.lan"), or nothing when there is no tile layer."""
+    if not url:
+        return []
+    parts = urlsplit(url.replace("{s}", "sub"))
+    host = parts.netloc.replace("sub.", "*.", 1) if "{s}." in url else parts.netloc
+    return [f"{parts.scheme}://{host}"] if parts.scheme and host else []
+
+
+def socket_sources(hosts: list[str], secure: bool) -> list[str]:
+    """Return the WebSocket sources of the live socket for these ALLOWED_HOSTS (CSP 3 browsers already
+    count same-origin ws(s) as 'self'; older ones need them named)."""
+    sources = []
+    for host in hosts:
+        if host == "*" or not host:
+            continue
+        name = "*" + host if host.startswith(".") else host
+        sources.append(f"wss://{name}" if secure else f"ws://{name}:*")
+    return sources
+
+
+def content_security_policy(hosts: list[str], tile_url: str, secure: bool) -> dict:
+    return {
+        "DIRECTIVES": {
+            "default-src": [SELF],
+            "script-src": [SELF, NONCE],  # NONCE: the import map only
+            "style-src": [SELF],
+            "img-src": [SELF, "data:", *tile_source(tile_url)],  # data: Leaflet's and the favicon's data URLs
+            "font-src": [SELF],
+            "connect-src": [SELF, *socket_sources(hosts, secure)],
+            "object-src": [NONE],
+            "base-uri": [SELF],
+            "form-action": [SELF],
+            "frame-ancestors": [NONE],
+        },
+    }
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(ALLOWED_HOSTS, MAP_TILE_URL, secure=False)
