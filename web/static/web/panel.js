@@ -135,7 +135,7 @@ export function incidentPanel(opts) {
     S.form = a;
     S.error = "";
     render();
-    openActionForm(detail, a, S.ctx && S.ctx.team);
+    openActionForm(detail, a, S.ctx && S.ctx.reassign_to);
   });
   detail.addEventListener("submit", function (e) { e.preventDefault(); submitAction(e.target); });
 
