@@ -193,3 +193,9 @@ LIVE_PUSH_IN_BACKGROUND = env_bool("LIVE_PUSH_IN_BACKGROUND", True)  # the intak
 LIVE_MAX_ITEMS = int(os.environ.get("LIVE_MAX_ITEMS", "200"))  # larger batches send one 'refresh' notice
 # Changes committed within this many milliseconds of a run's first one are pushed in that run.
 LIVE_COALESCE_MS = int(os.environ.get("LIVE_COALESCE_MS", "50"))
+
+# --- issue 11 (scope): least privilege -------------------------------------------------------------
+# A live socket checks its session and rights again at most this many seconds before forwarding a push
+# (signals close it at once on logout, deactivation, password or role change: dispatch/rights.py).
+LIVE_RIGHTS_RECHECK_S = float(os.environ.get("LIVE_RIGHTS_RECHECK_S", "30"))
+# --- end issue 11 (scope) --------------------------------------------------------------------------
