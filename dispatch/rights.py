@@ -9,6 +9,7 @@ Sending is best effort after the commit: a failure is logged, and the periodic c
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -34,9 +35,16 @@ def _send(user_ids, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    try:
+        loop = asyncio.get_running_loop()  # called from async code (a test's event loop): no blocking there
+    except RuntimeError:
+        loop = None
     for user_id in sorted({u for u in user_ids if u is not None}):
         try:
-            async_to_sync(layer.group_send)(user_group(user_id), message)
+            if loop is not None:
+                loop.create_task(layer.group_send(user_group(user_id), message))
+            else:
+                async_to_sync(layer.group_send)(user_group(user_id), message)
         except Exception:  # the periodic check still closes the socket
             log.exception("could not tell user %s's sockets that their rights changed", user_id)
 

@@ -39,7 +39,7 @@ map.on("overlayadd", function (e) {
     coverage.addData(fc);
     const t = fc.totals;
     coverageLegend.getContainer().innerHTML = "<b>摄像头覆盖 camera coverage</b> (online)<br>" + sharePercent(t.share) +
-      " of " + (t.area_m2 / 1e6).toFixed(1) + " km², " + t.grids + " grids<br>" +
+      " of " + (t.area_m2 / 1e6).toFixed(1) + " km², " + esc(t.grids) + " grids<br>" +
       SHARES.map(function (s) { return '<i style="background:' + s[1] + '"></i>&gt; ' + sharePercent(s[0]); }).join("<br>");
     el.dataset.coverage = "loaded";
   }).catch(function (err) { el.dataset.coverage = "error"; console.error(err); });
