@@ -59,6 +59,7 @@ _ALIASES: dict[str, str] = {
     "bd09": BD09,
     "bd-09": BD09,
 }
+CRS_NAMES: tuple[str, ...] = tuple(_ALIASES)  # every accepted spelling (lower case; matched case-insensitively)
 
 _EPSG_OF: dict[str, int] = {EPSG_4490: CGCS2000, EPSG_4549: CGCS2000_GK_CM120}
 

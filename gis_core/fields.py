@@ -4,12 +4,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from drf_spectacular.utils import extend_schema_field
 from numpy.typing import ArrayLike, NDArray
 from rest_framework import serializers
 
 from gis_core.coords import (
     ACCEPTED_CRS,
     BD09,
+    CRS_NAMES,
     EPSG_4326,
     EPSG_4490,
     EPSG_4549,
@@ -24,6 +26,16 @@ from gis_core.coords import (
 from gis_core.srid import CGCS2000, CGCS2000_GK_CM120, WGS84
 
 
+def _case_insensitive(name: str) -> str:
+    """Return a regular expression matching ``name`` in any case (JSON Schema patterns take no flags)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else "\\" + c if c in r".^$*+?()[]{}|\/" else c
+                   for c in name)
+
+
+CRS_PATTERN = r"^\s*(" + "|".join(_case_insensitive(n) for n in CRS_NAMES) + r")\s*$"
+
+
+@extend_schema_field({"type": "string", "pattern": CRS_PATTERN, "default": EPSG_4326})
 class CRSField(serializers.CharField):
     """A coordinate reference system name, returned in its canonical spelling (default EPSG:4326)."""
 
