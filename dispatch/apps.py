@@ -6,4 +6,4 @@ class DispatchConfig(AppConfig):
     verbose_name = "Dispatch, escalation and SLA clocks"
 
     def ready(self) -> None:
-        from dispatch import live  # noqa: F401  (connects the live-push receiver)
+        from dispatch import live, rights  # noqa: F401  (connect the live-push and socket-rights receivers)

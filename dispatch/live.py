@@ -176,7 +176,8 @@ def _layer_messages(messages: list[tuple[set[str], dict]]) -> list[tuple[list[st
             everyone.append([item, payload])
         groups = [group_name(k) for k in sorted(keys - {ALL})]
         if groups:
-            sends.append((groups, {"type": "incident.message", "payload": payload, "push": push, "item": item}))
+            sends.append((groups, {"type": "incident.message", "payload": payload, "push": push, "item": item,
+                                   "keys": sorted(keys)}))  # a socket relays it only while it holds one
     if everyone:
         sends.insert(0, ([group_name(ALL)], {"type": "incidents.message", "items": everyone, "push": push}))
     return sends

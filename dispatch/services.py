@@ -19,6 +19,7 @@ from grids.models import Person
 from incidents import rules
 from incidents.lifecycle import check_allowed, locked, new_event, notify_changed
 from incidents.models import Incident
+from incidents.selectors import reassign_refusal, roles_on
 
 
 def _retarget(incident: Incident, target: Target, ctx: RoutingContext, *, action: str, actor: Actor,
@@ -81,14 +82,19 @@ def incident_hand_back(*, incident_id: int, actor: Actor, reason: str) -> Incide
 
 
 def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str, reason: str) -> Incident:
-    """Give the incident to another person, at the same level."""
+    """Give the incident to another person, at the same level: an operator to anyone, a grid leader
+    only to the people of the handling grid's team (``incidents.selectors.reassign_refusal``)."""
     now = timezone.now()
     person = Person.objects.filter(external_id=person_external_id).first()
     if person is None:
         raise ValueError(f"no person {person_external_id}")
     with transaction.atomic():
         incident = locked(incident_id)
-        check_allowed(incident, "reassign", actor)
+        roles = roles_on(actor, incident)
+        check_allowed(incident, "reassign", actor, roles=roles)
+        refusal = reassign_refusal(incident, actor, person.pk, roles=roles)
+        if refusal:
+            raise rules.TransitionRefused(refusal, reason="role")
         ref = PersonRef(person.pk, person.external_id, person.name, person.role)
         target = Target(incident.level, ref, person.role, "", reason=f"reassigned by {actor.label}")
         _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now)

@@ -7,6 +7,7 @@ metres), never in degrees.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -129,3 +130,42 @@ def repair_polygonal(geom: BaseGeometry) -> tuple[MultiPolygon, str | None]:
         return force_2d_multipolygon(flat), None
     note = _validity_note(flat)
     return _make_valid_polygonal(flat), note
+
+
+def geojson_polygon_vertices(geometry: dict, limit: int) -> int:
+    """Return how many positions a GeoJSON Polygon or MultiPolygon holds, counting no further than
+    ``limit + 1``, before any geometry is built from it; raise InvalidGeometry when it holds more
+    than ``limit``, none at all, or its coordinates are not nested as its type says (polygons of
+    rings of at least 4 positions of 2 or 3 finite numbers).
+
+    Pure Python on the parsed JSON: cheap beside building the geometry, so an oversized or
+    malformed boundary is refused before any GEOS, GDAL or PROJ work is spent on it."""
+    kind = geometry.get("type") if isinstance(geometry, dict) else None
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise InvalidGeometry("a GeoJSON Polygon or MultiPolygon")
+    coordinates = geometry.get("coordinates")
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    if not isinstance(polygons, list):
+        raise InvalidGeometry(f"the coordinates of a {kind} are a list")
+    count = 0
+    for rings in polygons:
+        if not isinstance(rings, list) or not rings:
+            raise InvalidGeometry("a polygon is a non-empty list of rings")
+        for ring in rings:
+            if not isinstance(ring, list) or len(ring) < 4:
+                raise InvalidGeometry("a ring is a list of at least 4 positions (the last one the first again)")
+            count += len(ring)
+            if count > limit:
+                raise InvalidGeometry(f"more than {limit} vertices: a grid boundary has at most {limit}")
+            if not all(_is_position(p) for p in ring):
+                raise InvalidGeometry("a position is a list of 2 or 3 finite numbers")
+            if ring[0] != ring[-1]:
+                raise InvalidGeometry("a ring is closed: its last position is its first")
+    if count == 0:
+        raise InvalidGeometry(f"an empty {kind}: a grid boundary has at least one ring")
+    return count
+
+
+def _is_position(p) -> bool:
+    return (isinstance(p, list) and len(p) in (2, 3)
+            and all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in p))

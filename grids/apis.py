@@ -5,13 +5,15 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
 
+from core.actors import Actor
 from core.api import validated_query
-from grids import selectors
+from grids import privacy, selectors
 from grids.locator import locate
 from grids.models import BoundaryGeneration, Grid, Town
 from grids.serializers import (
@@ -80,11 +82,16 @@ class GridViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=TeamSerializer)
     @action(detail=True, permission_classes=[IsAuthenticated])
     def team(self, request, code=None):
-        """Return the grid's team: the leader and the A/B holders of every role."""
-        team = selectors.team_of_grid(grid=self.get_object())
+        """Return the grid's team: the leader and the A/B holders of every role, each phone shown at
+        the reader's level (``grids.privacy.phone_visibility``); integration clients may not read teams."""
+        actor = Actor.of(request.user)
+        if not privacy.names_visible(actor):
+            raise PermissionDenied("integration clients may not read the grids' teams (personal information)")
+        grid = self.get_object()
+        team = selectors.team_of_grid(grid=grid)
         if team is None:
             return Response({"detail": "this grid has no team"}, status=404)
-        return Response(TeamSerializer(team).data)
+        return Response(TeamSerializer(privacy.team_dict(team, privacy.phone_visibility(actor, grid))).data)
 
 
 class LocateApi(APIView):

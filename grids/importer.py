@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import shapely
+from django.conf import settings
 from django.contrib.gis.gdal import DataSource, GDALException, OGRGeometry, SpatialReference
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.exceptions import ValidationError
@@ -82,6 +83,9 @@ def _grid_from(feature, index: int, srs, fields: FieldMap, town: Town, villages:
         raise BoundaryImportError(f"{label}: code must be 15 digits starting with the town code {town.code}")
     if feature.geom is None:
         raise BoundaryImportError(f"{label}: no geometry")
+    limit = settings.GRID_BOUNDARY_MAX_VERTICES
+    if feature.geom.point_count > limit:  # before the transformation and the repair
+        raise BoundaryImportError(f"{label}: more than {limit} vertices (GRID_BOUNDARY_MAX_VERTICES)")
     boundary, note = _to_storage(feature.geom, srs, label)
     village = villages.get(_attr(feature, fields.village)) or villages.get(code[:12])
     if village is None:

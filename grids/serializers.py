@@ -5,8 +5,10 @@ from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from core.actors import Actor
 from gis_core.fields import CRSField, check_point
-from grids.models import Grid, GridTeam, TeamMembership, Town, Village
+from grids import privacy
+from grids.models import Grid, Person, TeamMembership, Town, Village
 
 PRECISION = 7  # about 1 cm: enough for a map, small payloads
 
@@ -36,7 +38,7 @@ class GridSerializer(GeoFeatureModelSerializer):
     boundary = GeometryField(precision=PRECISION)
     village_code = serializers.CharField(source="village.code", read_only=True)
     village_name = serializers.CharField(source="village.name", read_only=True)
-    leader = serializers.CharField(source="team.leader.name", read_only=True, default=None)
+    leader = serializers.SerializerMethodField(help_text="the grid leader's name (null for integration clients)")
 
     class Meta:
         model = Grid
@@ -45,30 +47,38 @@ class GridSerializer(GeoFeatureModelSerializer):
         fields = ["id", "code", "name", "kind", "purpose", "generation", "village_code", "village_name",
                   "leader", "boundary"]
 
+    def get_leader(self, grid: Grid) -> str | None:
+        team = getattr(grid, "team", None)  # a grid without a team: RelatedObjectDoesNotExist is an AttributeError
+        if team is None:
+            return None
+        request = self.context.get("request")
+        if request is not None and not privacy.names_visible(Actor.of(request.user)):
+            return None
+        return team.leader.name
 
-class MembershipSerializer(serializers.ModelSerializer):
-    person_id = serializers.CharField(source="person.external_id")
-    name = serializers.CharField(source="person.name")
-    phone = serializers.CharField(source="person.phone")
 
-    class Meta:
-        model = TeamMembership
-        fields = ["role", "slot", "on_duty", "person_id", "name", "phone"]
+class TeamPersonSerializer(serializers.Serializer):
+    person_id = serializers.CharField()
+    name = serializers.CharField()
+    phone = serializers.CharField(allow_null=True, help_text=(
+        "in full for the operators, town leaders, the grid's own team and its village's leader; "
+        "masked (138****5678) for other staff; null for integration clients (grids.privacy)"))
 
 
-class TeamSerializer(serializers.ModelSerializer):
-    grid_code = serializers.CharField(source="grid.code")
-    grid_name = serializers.CharField(source="grid.name")
-    village = serializers.CharField(source="grid.village.name")
-    leader = serializers.SerializerMethodField()
-    members = MembershipSerializer(source="memberships", many=True)
+class MembershipSerializer(TeamPersonSerializer):
+    role = serializers.ChoiceField(choices=Person.Role.choices)
+    slot = serializers.ChoiceField(choices=TeamMembership.Slot.choices)
+    on_duty = serializers.BooleanField()
 
-    class Meta:
-        model = GridTeam
-        fields = ["grid_code", "grid_name", "village", "leader", "members"]
 
-    def get_leader(self, team: GridTeam) -> dict:
-        return {"person_id": team.leader.external_id, "name": team.leader.name, "phone": team.leader.phone}
+class TeamSerializer(serializers.Serializer):
+    """A grid's team as ``grids.privacy.team_dict`` renders it (phones at the reader's level)."""
+
+    grid_code = serializers.CharField()
+    grid_name = serializers.CharField()
+    village = serializers.CharField()
+    leader = TeamPersonSerializer()
+    members = MembershipSerializer(many=True)
 
 
 class LocateQuerySerializer(serializers.Serializer):

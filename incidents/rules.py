@@ -207,6 +207,17 @@ def _flagged_duplicate(incident) -> str | None:
     return merge_target_refusal(target.values_list("state", flat=True).first())
 
 
+def reassign_refusal(roles: set[Role], *, to_handling_team: bool, label: str) -> str | None:
+    """Return why an actor holding ``roles`` may not give the incident to a person (None: they may):
+    an operator chooses anyone in the town; anyone else who may reassign (a grid leader) only the
+    people of the incident's handling grid's team, its leader and members; escalation is the way up.
+    ``to_handling_team``: whether the person is one of those people."""
+    if Role.OPERATOR in roles or to_handling_team:
+        return None
+    return (f"{label} may reassign this incident only to the people of its handling grid's team; "
+            "escalate it to go further")
+
+
 R = Role
 TEAM = frozenset({R.ASSIGNEE, R.GRID_LEADER, R.GRID_MEMBER, R.VILLAGE_LEADER})
 CHECKERS = frozenset({R.OPERATOR, R.GRID_LEADER, R.VILLAGE_LEADER})

@@ -13,7 +13,8 @@ from django.utils import timezone
 from cameras.models import Camera
 from core import db
 from core.actors import Actor, Role
-from grids.models import GridTeam, TeamMembership, VillageLeader
+from grids import privacy
+from grids.models import GridTeam, Person, TeamMembership, VillageLeader
 from grids.selectors import team_of_grid
 from incidents import rules
 from incidents.models import Category, Incident
@@ -183,23 +184,113 @@ def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
 
 
 def incident_context(incident: Incident, actor: Actor) -> dict:
-    """Return the grid team, the cameras whose view sector covers the incident, and allowed actions."""
-    team = team_of_grid(grid=incident.handling_grid) if incident.handling_grid_id else None
+    """Return the side panel of an incident for ``actor``: the handling grid's team (phones at the
+    actor's level, ``grids.privacy``; none for integration clients), the reporter (the same levels,
+    ``reporter_visibility``), the cameras whose view sector covers the incident, the allowed actions
+    and the people the actor may reassign it to."""
+    roles = roles_on(actor, incident)
+    team = None
+    if incident.handling_grid_id and privacy.names_visible(actor):
+        team = privacy.team_dict(team_of_grid(grid=incident.handling_grid),
+                                 privacy.phone_visibility(actor, incident.handling_grid))
     cameras = []
     if incident.location is not None:
         cameras = [{"code": c.code, "name": c.name, "status": c.status}
                    for c in Camera.objects.filter(sector__covers=incident.location).order_by("code")]
-    return {"team": _team_dict(team), "cameras": cameras, "allowed_actions": allowed_actions(incident, actor)}
+    actions = allowed_actions(incident, actor, roles=roles)
+    return {"team": team, "reporter": reporter_of(incident, actor, roles=roles), "cameras": cameras,
+            "allowed_actions": actions,
+            "reassign_to": reassign_candidates(incident, roles) if "reassign" in actions else []}
 
 
-def allowed_actions(incident: Incident, actor: Actor) -> list[str]:
+# Who sees an incident's reporter in full: those who handle it and the leaders above them.
+REPORTER_FULL = frozenset({Role.GRID_LEADER, Role.GRID_MEMBER, Role.ASSIGNEE, Role.VILLAGE_LEADER})
+
+
+def reporter_visibility(actor: Actor, incident: Incident, *, roles: set[Role] | None = None) -> str:
+    """Return how the incident's reporter (name, phone) is shown to the actor, on the levels of
+    ``grids.privacy``: in full for the operators, town leaders, the incident's handling team, its
+    assignee and its village's leader; masked for other staff; not at all to integration clients."""
+    level = privacy.base_visibility(actor)
+    if level is not None:
+        return level
+    roles = roles_on(actor, incident) if roles is None else roles
+    return privacy.FULL if roles & REPORTER_FULL else privacy.MASKED
+
+
+def reporter_of(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> dict | None:
+    """Return the incident's reporter as the actor may see them (None when nobody was named)."""
+    if not (incident.reporter_name or incident.reporter_phone):
+        return None
+    level = reporter_visibility(actor, incident, roles=roles)
+    if level == privacy.NONE:
+        return None
+    return {"name": privacy.show_name(incident.reporter_name, level),
+            "phone": privacy.show_phone(incident.reporter_phone, level)}
+
+
+def handling_team_ids(incident: Incident) -> set[int]:
+    """Return the person ids of the incident's handling grid's team (its leader and members)."""
+    if incident.handling_grid_id is None:
+        return set()
+    team = GridTeam.objects.filter(grid_id=incident.handling_grid_id)
+    return ({pk for pk in team.values_list("leader_id", flat=True)}
+            | set(TeamMembership.objects.filter(team__grid_id=incident.handling_grid_id)
+                  .values_list("person_id", flat=True)))
+
+
+def reassign_refusal(incident: Incident, actor: Actor, person_id: int, *, roles: set[Role] | None = None
+                     ) -> str | None:
+    """Return why the actor may not give the incident to the person (None: they may), by
+    ``rules.reassign_refusal``; whether the actor may reassign at all is ``rules.check``'s."""
+    roles = roles_on(actor, incident) if roles is None else roles
+    return rules.reassign_refusal(roles, to_handling_team=person_id in handling_team_ids(incident), label=actor.label)
+
+
+def reassign_candidates(incident: Incident, roles: set[Role]) -> list[dict]:
+    """Return the people an actor holding ``roles`` may reassign the incident to, each decided by
+    ``rules.reassign_refusal``: the handling grid's team first (leader, then every post), then for an
+    operator the other people of the town's active grids' teams, by name; each person once."""
+    out, seen = [], set()
+    team = team_of_grid(grid=incident.handling_grid) if incident.handling_grid_id else None
+    if team is not None:
+        out.append({"person_id": team.leader.external_id, "name": team.leader.name, "role": "grid_leader",
+                    "slot": "", "on_duty": True, "team": True})
+        seen.add(team.leader_id)
+        for m in team.memberships.all():
+            if m.person_id in seen:  # a leader who also holds a post: listed once
+                continue
+            out.append({"person_id": m.person.external_id, "name": m.person.name, "role": m.role, "slot": m.slot,
+                        "on_duty": m.on_duty, "team": True})
+            seen.add(m.person_id)
+    town_id = _town_of(incident)
+    if town_id is None or rules.reassign_refusal(roles, to_handling_team=False, label="") is not None:
+        return out
+    active = {"grid__generation__status": "active", "grid__generation__town_id": town_id}
+    people = Person.objects.filter(
+        Q(led_teams__in=GridTeam.objects.filter(**active))
+        | Q(memberships__team__in=GridTeam.objects.filter(**active))).distinct().order_by("name", "external_id")
+    out += [{"person_id": p.external_id, "name": p.name, "role": p.role, "slot": "", "on_duty": None, "team": False}
+            for p in people if p.pk not in seen]
+    return out
+
+
+def _town_of(incident: Incident) -> int | None:
+    if incident.handling_grid_id:
+        return incident.handling_grid.generation.town_id
+    if incident.village_id:
+        return incident.village.town_id
+    return None
+
+
+def allowed_actions(incident: Incident, actor: Actor, *, roles: set[Role] | None = None) -> list[str]:
     """Return the actions the actor may take on the incident now, each the name of its endpoint
     (``POST /api/incidents/{id}/{action}/``), in the order the pages show them.
 
     Each is decided by ``rules.check``, the check its endpoint's service runs (so a listed action is
     one the endpoint accepts, and a refused one is not listed); the actor's roles are read once.
     """
-    roles = roles_on(actor, incident)
+    roles = roles_on(actor, incident) if roles is None else roles
     allowed = []
     for action in rules.ENDPOINT_ACTIONS:
         try:
@@ -208,17 +299,6 @@ def allowed_actions(incident: Incident, actor: Actor) -> list[str]:
             continue
         allowed.append(action)
     return allowed
-
-
-def _team_dict(team) -> dict | None:
-    if team is None:
-        return None
-    return {
-        "grid_code": team.grid.code, "grid_name": team.grid.name,
-        "leader": {"person_id": team.leader.external_id, "name": team.leader.name, "phone": team.leader.phone},
-        "members": [{"role": m.role, "slot": m.slot, "on_duty": m.on_duty, "person_id": m.person.external_id,
-                     "name": m.person.name, "phone": m.person.phone} for m in team.memberships.all()],
-    }
 
 
 CSV_COLUMNS = ["id", "source", "external_id", "category", "severity", "title", "state", "level", "triage",

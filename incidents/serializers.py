@@ -22,6 +22,7 @@ from rest_framework.settings import api_settings
 from cameras.models import Camera
 from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
 from gis_core.fields import CRSField, check_point, points_valid
+from grids.serializers import TeamSerializer
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
 from incidents.selectors import active_categories
@@ -397,10 +398,26 @@ class StatsSerializer(serializers.Serializer):
     closure_rate_month = serializers.FloatField(allow_null=True, help_text="结案率 this month")
 
 
+class ReporterSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="in full, or masked (王**) for staff outside the handling team")
+    phone = serializers.CharField(help_text="in full, or masked (138****5678)")
+
+
+class CandidateSerializer(serializers.Serializer):
+    person_id = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+    slot = serializers.CharField(allow_blank=True)
+    on_duty = serializers.BooleanField(allow_null=True)
+    team = serializers.BooleanField(help_text="one of the handling grid's team")
+
+
 class ContextSerializer(serializers.Serializer):
-    team = serializers.JSONField(allow_null=True)
+    team = TeamSerializer(allow_null=True, help_text="null for integration clients")
+    reporter = ReporterSerializer(allow_null=True, help_text="null when nobody was named, and for integration clients")
     cameras = serializers.JSONField()
     allowed_actions = serializers.ListField(child=serializers.CharField())
+    reassign_to = CandidateSerializer(many=True, help_text="whom the user may reassign the incident to")
 
 
 class CategorySerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import shapely
+from django.conf import settings
 from django.contrib.gis.gdal import GDALException, SpatialReference
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Count
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actors import Actor, Role
-from gis_core.geometry import InvalidGeometry
+from gis_core.geometry import InvalidGeometry, geojson_polygon_vertices
 from grids.exporter import FORMATS, BoundaryExportError, check_srid, export_bytes
 from grids.models import BoundaryGeneration, Grid, Town
 from grids.services import GenerationError, generation_activate
@@ -108,8 +109,10 @@ class BoundarySerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         geometry = attrs["geometry"]
-        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-            raise serializers.ValidationError({"geometry": ["a GeoJSON Polygon or MultiPolygon"]})
+        try:  # the size first, before any geometry work
+            geojson_polygon_vertices(geometry, settings.GRID_BOUNDARY_MAX_VERTICES)
+        except InvalidGeometry as exc:
+            raise serializers.ValidationError({"geometry": [str(exc)]}) from exc
         try:
             geom = GEOSGeometry(json.dumps(geometry))
         except (GEOSException, GDALException, ValueError, TypeError) as exc:

@@ -3,8 +3,11 @@ redrawn. Publishing is ``grids.services.generation_activate`` (the one way, shar
 commands), which validates the partition under the generation's lock."""
 from __future__ import annotations
 
+import numpy as np
 import shapely
-from django.contrib.gis.geos import GEOSGeometry
+from django.conf import settings
+from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db import transaction
 
 from gis_core.geometry import InvalidGeometry, force_2d_multipolygon
@@ -51,11 +54,24 @@ def grid_redraw(*, grid: Grid, boundary: GEOSGeometry) -> Grid:
         raise GenerationError(f"generation {generation.pk} is {generation.status}: only a draft can change")
     if boundary.srid is None:
         raise InvalidGeometry("the boundary has no SRID: say which CRS its coordinates are in")
+    limit = settings.GRID_BOUNDARY_MAX_VERTICES
+    if boundary.num_points > limit:  # before the transformation and the validity check
+        raise InvalidGeometry(f"more than {limit} vertices: a grid boundary has at most {limit}")
     if boundary.srid != STORAGE_SRID:
-        boundary = boundary.transform(STORAGE_SRID, clone=True)
+        try:
+            boundary = boundary.transform(STORAGE_SRID, clone=True)
+        except (GDALException, GEOSException) as exc:
+            raise InvalidGeometry(f"cannot transform the coordinates from EPSG:{boundary.srid} ({exc}): "
+                                  "outside longitude -180..180 / latitude -90..90 or that CRS's area: is the CRS right?"
+                                  ) from exc
     shape = shapely.from_wkb(bytes(boundary.wkb))
     if shape.is_empty or shape.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InvalidGeometry(f"a grid boundary is a Polygon or MultiPolygon, not {shape.geom_type}")
+        raise InvalidGeometry(f"a grid boundary is a non-empty Polygon or MultiPolygon, not {shape.geom_type}"
+                              + (" (empty)" if shape.is_empty else ""))
+    x0, y0, x1, y1 = shape.bounds
+    if not (np.isfinite(shape.bounds).all() and -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise InvalidGeometry("the coordinates are outside longitude -180..180 / latitude -90..90 once "
+                              f"transformed to EPSG:{STORAGE_SRID}: is the CRS right?")
     if not shape.is_valid:
         raise InvalidGeometry(f"invalid polygon: {shapely.is_valid_reason(shape)}")
     grid.boundary = GEOSGeometry(memoryview(shapely.to_wkb(force_2d_multipolygon(shape))), srid=STORAGE_SRID)

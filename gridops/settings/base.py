@@ -205,6 +205,14 @@ LIVE_MAX_ITEMS = int(os.environ.get("LIVE_MAX_ITEMS", "200"))  # larger batches 
 # Changes committed within this many milliseconds of a run's first one are pushed in that run.
 LIVE_COALESCE_MS = int(os.environ.get("LIVE_COALESCE_MS", "50"))
 
+# --- issue 11 (scope): least privilege -------------------------------------------------------------
+# A live socket checks its session and rights again at most this many seconds before forwarding a push
+# (signals close it at once on logout, deactivation, password or role change: dispatch/rights.py).
+LIVE_RIGHTS_RECHECK_S = float(os.environ.get("LIVE_RIGHTS_RECHECK_S", "30"))
+# The most vertices one grid boundary may have (planner edits over the API, boundary imports): checked
+# before any geometry is built (Gongdao's grids have fewer than 1,000 each).
+GRID_BOUNDARY_MAX_VERTICES = int(os.environ.get("GRID_BOUNDARY_MAX_VERTICES", "10000"))
+# --- end issue 11 (scope) --------------------------------------------------------------------------
 
 # --- Content Security Policy (issue 11, deploy) -------------------------------------------------------
 # django-csp 4 (CONTENT_SECURITY_POLICY dict). Every page's scripts and styles are files from this

@@ -40,9 +40,9 @@ function loadGenerations(openId) {
 }
 function renderGenerations() {
   $("generations").innerHTML = S.generations.map(function (g) {
-    return '<li data-generation="' + g.id + '" class="' + (S.current && S.current.id === g.id ? "current" : "") + '">' +
-      '<span class="status ' + esc(g.status) + '">' + esc(g.status) + "</span> #" + g.id + " " + esc(g.description || "") +
-      ' <span class="muted">' + (g.grids === null ? "" : g.grids + " 网格 grids") + "</span></li>";
+    return '<li data-generation="' + esc(g.id) + '" class="' + (S.current && S.current.id === g.id ? "current" : "") + '">' +
+      '<span class="status ' + esc(g.status) + '">' + esc(g.status) + "</span> #" + esc(g.id) + " " + esc(g.description || "") +
+      ' <span class="muted">' + (g.grids === null ? "" : esc(g.grids) + " 网格 grids") + "</span></li>";
   }).join("");
 }
 $("generations").addEventListener("click", function (e) {
@@ -314,22 +314,22 @@ $("preview").addEventListener("click", function () {
     S.preview = p;
     var list = function (items, fmt) {
       return items.length ? "<ul>" + items.slice(0, 20).map(function (x) { return "<li>" + fmt(x) + "</li>"; }).join("") +
-        (items.length > 20 ? "<li>… " + (items.length - 20) + "</li>" : "") + "</ul>" : '<p class="muted">无 none</p>';
+        (items.length > 20 ? "<li>… " + esc(items.length - 20) + "</li>" : "") + "</ul>" : '<p class="muted">无 none</p>';
     };
     var move = function (x) { return esc((x.from_grid || "–") + " → " + (x.to_grid || "–")); };
     $("preview-result").innerHTML =
       (p.valid ? '<p class="ok" data-valid="true">分区有效 the grids partition every village</p>'
                : '<p class="bad" data-valid="false">分区无效 not a partition: cannot be published</p>' +
                  list(p.problems, esc)) +
-      "<h4>改动的网格 changed grids (" + p.changed_grids.length + ")</h4>" +
+      "<h4>改动的网格 changed grids (" + esc(p.changed_grids.length) + ")</h4>" +
       list(p.changed_grids, function (c) {
         return esc(c.code + " " + c.change + (c.area_m2 === null ? "" : " " + c.area_m2 + " m²"));
       }) +
-      "<h4>换网格的在办事件 open incidents in another grid (" + p.incidents_moved + ")</h4>" +
-      list(p.incidents, function (x) { return "INC-" + String(x.id).padStart(7, "0") + " " + move(x); }) +
-      "<h4>换网格的摄像头 cameras in another grid (" + p.cameras.length + ")</h4>" +
+      "<h4>换网格的在办事件 open incidents in another grid (" + esc(p.incidents_moved) + ")</h4>" +
+      list(p.incidents, function (x) { return esc("INC-" + String(x.id).padStart(7, "0")) + " " + move(x); }) +
+      "<h4>换网格的摄像头 cameras in another grid (" + esc(p.cameras.length) + ")</h4>" +
       list(p.cameras, function (x) { return esc(x.code) + " " + move(x); }) +
-      "<h4>无团队的网格 grids without a team (" + p.grids_without_team.length + ")</h4>" + list(p.grids_without_team, esc);
+      "<h4>无团队的网格 grids without a team (" + esc(p.grids_without_team.length) + ")</h4>" + list(p.grids_without_team, esc);
     $("publish").disabled = !p.valid;
     body.dataset.preview = p.valid ? "valid" : "invalid";
   }).catch(function (err) { $("preview-result").textContent = ""; message(err.message, true); });

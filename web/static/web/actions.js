@@ -14,32 +14,38 @@ export function actionButtonsHtml(actions, opts) {
 }
 
 /* The form of one action: a note (or a reason, required where the action needs one) and, for a
-   reassignment, the people of the team to choose from. */
+   reassignment, the people the server lets this user choose (the /context/'s reassign_to: the
+   handling grid's team, and for an operator the rest of the town). */
 const NEEDS_TEXT = {
   report_handled: "处置情况 what was done", rework: "返工原因 why", cancel: "理由 reason",
   out_of_jurisdiction: "理由 reason", escalate: "理由 reason", hand_back: "理由 reason", reassign: "理由 reason"
 };
-function actionFormHtml(action, team) {
-  let people = "";
+function personOption(m) {
+  const role = m.role === "grid_leader" ? "网格长 leader" : (ROLE[m.role] || m.role);
+  return '<option value="' + esc(m.person_id) + '">' + esc(m.name + " · " + role + " " + (m.slot || "") +
+    (m.on_duty === false ? " (不在岗 off duty)" : "")) + "</option>";
+}
+function actionFormHtml(action, people) {
+  let choice = "";
   if (action === "reassign") {
-    const opts = team ? [{ person_id: team.leader.person_id, name: team.leader.name, role: "网格长 leader", slot: "" }]
-      .concat(team.members) : [];
-    people = '<label>改派给 to <select name="person" required>' + opts.map(function (m) {
-      return '<option value="' + esc(m.person_id) + '">' + esc(m.name + " · " + (ROLE[m.role] || m.role) + " " +
-        (m.slot || "") + (m.on_duty === false ? " (不在岗 off duty)" : "")) + "</option>";
-    }).join("") + "</select></label>";
+    people = people || [];
+    const team = people.filter(function (m) { return m.team; }), others = people.filter(function (m) { return !m.team; });
+    choice = '<label>改派给 to <select name="person" required>' + team.map(personOption).join("") +
+      (others.length ? '<optgroup label="镇内其他 elsewhere in the town">' + others.map(personOption).join("") +
+        "</optgroup>" : "") + "</select></label>";
   }
   return '<form class="action-form" data-form="' + esc(action) + '"><div class="form-title">' + esc(actionLabel(action)) +
-    "</div>" + people + '<textarea name="text" rows="3" placeholder="' + esc(NEEDS_TEXT[action] || "备注 note (可选 optional)") +
+    "</div>" + choice + '<textarea name="text" rows="3" placeholder="' + esc(NEEDS_TEXT[action] || "备注 note (可选 optional)") +
     '"' + (NEEDS_TEXT[action] ? " required" : "") + '></textarea><div class="form-row"><button type="submit" class="primary">' +
     '确认 confirm</button> <button type="button" data-cancel>取消 cancel</button></div></form>';
 }
 
-/* Open the form of `action` under the buttons (.d-actions) in `box`, in place of any other form there. */
-export function openActionForm(box, action, team) {
+/* Open the form of `action` under the buttons (.d-actions) in `box`, in place of any other form there;
+   `people`: whom a reassignment may choose (the /context/'s reassign_to). */
+export function openActionForm(box, action, people) {
   const previous = box.querySelector(".action-form");
   if (previous) { previous.remove(); }
-  box.querySelector(".d-actions").insertAdjacentHTML("beforeend", actionFormHtml(action, team));
+  box.querySelector(".d-actions").insertAdjacentHTML("beforeend", actionFormHtml(action, people));
   const text = box.querySelector(".action-form textarea");
   if (text) { text.focus(); }
 }

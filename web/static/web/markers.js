@@ -22,7 +22,7 @@ export function clusterIcon(cluster) {
   const late = cluster.getAllChildMarkers().some(function (m) { return m.options.overdue; });
   const n = cluster.getChildCount();
   return L.divIcon({
-    className: "inc-cluster" + (late ? " overdue" : ""), html: "<span>" + n + "</span>",
+    className: "inc-cluster" + (late ? " overdue" : ""), html: "<span>" + esc(n) + "</span>",
     iconSize: n < 100 ? [34, 34] : [42, 42]
   });
 }

@@ -145,7 +145,7 @@ const scheduleInbox = debounce(renderInbox, 100);
 function openForm(li, id, a) {
   S.forms.set(id, a);
   const c = contexts.get(id);
-  openActionForm(li, a, c ? c.ctx.team : null);
+  openActionForm(li, a, c ? c.ctx.reassign_to : null);
 }
 function submit(li, form) {
   const id = Number(li.dataset.incidentId);

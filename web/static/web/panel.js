@@ -87,7 +87,8 @@ export function incidentPanel(opts) {
       info("分拣 triage", p.triage ? (TRIAGE[p.triage] || p.triage) + (p.distance_m ? " · " + Math.round(p.distance_m) + " m" : "") : "") +
       info("边界 edge", p.near_edge ? "靠近网格边界 near a grid edge" : "") +
       info("疑似重复 duplicate of", p.possible_duplicate_of ? "INC-" + String(p.possible_duplicate_of).padStart(7, "0") : "") +
-      info("上报 reported", fmtTime(p.created_at));
+      info("上报 reported", fmtTime(p.created_at)) +
+      info("报告人 reporter", S.ctx && S.ctx.reporter ? [S.ctx.reporter.name, S.ctx.reporter.phone].filter(Boolean).join(" ") : "");
   }
   function renderInfoOnly(p) {
     const dl = detail.querySelector(".d-info");
@@ -135,7 +136,7 @@ export function incidentPanel(opts) {
     S.form = a;
     S.error = "";
     render();
-    openActionForm(detail, a, S.ctx && S.ctx.team);
+    openActionForm(detail, a, S.ctx && S.ctx.reassign_to);
   });
   detail.addEventListener("submit", function (e) { e.preventDefault(); submitAction(e.target); });
 

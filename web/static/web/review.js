@@ -68,7 +68,7 @@ function drawHeat(fc) {
 }
 function spotHtml(f, n) {
   var p = f.properties, cats = Object.keys(p.categories).sort(function (a, b) { return p.categories[b] - p.categories[a]; });
-  return "<b>" + p.count + "</b> 件 · " + esc(cats.map(function (c) { return (names[c] || c) + " " + p.categories[c]; }).join("、")) +
+  return "<b>" + esc(p.count) + "</b> 件 · " + esc(cats.map(function (c) { return (names[c] || c) + " " + p.categories[c]; }).join("、")) +
     (p.grid_name ? ' <span class="muted">' + esc(p.grid_name) + "</span>" : "");
 }
 document.getElementById("hotspots").addEventListener("click", function (e) {
@@ -91,7 +91,7 @@ function drawTrend(body) {
   var line = s.map(function (b, i) { return (pad + (i + 0.5) * bw).toFixed(1) + "," + y(b.closed).toFixed(1); }).join(" ");
   var first = s.length ? s[0].start.slice(5, 10) : "", last = s.length ? s[s.length - 1].start.slice(5, 10) : "";
   document.getElementById("trend").innerHTML = '<svg viewBox="0 0 ' + w + " " + h + '" role="img" aria-label="trend">' +
-    '<text x="2" y="' + (pad - 8) + '">' + top + "</text>" + '<text x="2" y="' + (h - pad) + '">0</text>' + bars +
+    '<text x="2" y="' + (pad - 8) + '">' + esc(top) + "</text>" + '<text x="2" y="' + (h - pad) + '">0</text>' + bars +
     '<polyline class="closed" points="' + line + '"></polyline>' +
     '<text x="' + pad + '" y="' + (h - 6) + '">' + esc(first) + "</text>" +
     '<text x="' + (w - 34) + '" y="' + (h - 6) + '">' + esc(last) + "</text></svg>" +
@@ -103,10 +103,10 @@ function drawTrend(body) {
 
 function drawAssessment(body) {
   var row = function (r, tag) {
-    return "<tr><" + tag + ">" + esc(r.name) + "</" + tag + "><td>" + r.received + "</td><td>" + r.closed + "</td><td>" +
-      fmtRate(r.closure_rate) + "</td><td>" + fmtRate(r.on_time_rate) + "</td><td>" +
-      (r.avg_handling_min === null ? "–" : Math.round(r.avg_handling_min)) + "</td><td>" + r.reworks + "</td><td>" +
-      r.overdue_now + "</td></tr>";
+    return "<tr><" + tag + ">" + esc(r.name) + "</" + tag + "><td>" + esc(r.received) + "</td><td>" + esc(r.closed) +
+      "</td><td>" + esc(fmtRate(r.closure_rate)) + "</td><td>" + esc(fmtRate(r.on_time_rate)) + "</td><td>" +
+      (r.avg_handling_min === null ? "–" : esc(Math.round(r.avg_handling_min))) + "</td><td>" + esc(r.reworks) +
+      "</td><td>" + esc(r.overdue_now) + "</td></tr>";
   };
   document.getElementById("assessment").innerHTML = '<table class="rv-table"><thead><tr><th>名称 name</th>' +
     "<th>受理 received</th><th>结案 closed</th><th>结案率</th><th>按期结案率</th><th>平均分钟 avg min</th><th>返工 rework</th>" +

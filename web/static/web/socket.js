@@ -38,10 +38,14 @@ export function connectLive(opts) {
       try { msg = JSON.parse(e.data); } catch (err) { return; }
       handle(msg);
     };
-    sock.onclose = function () {
+    sock.onclose = function (e) {
       if (sock !== ws) { return; }
       ws = null;
       stopHeartbeat();
+      // The server closes 4401 when the session ended (to the login page if so), 4403 when the
+      // user's rights changed: the page reloads with the new ones.
+      if (e.code === 4403) { location.reload(); return; }
+      if (e.code === 4401) { checkSession(); }
       schedule();
     };
   }
