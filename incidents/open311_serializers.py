@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
+from gis_core.fields import CoordinateField
 from incidents import rules
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, Level
@@ -33,8 +34,8 @@ class Open311RequestInput(serializers.Serializer):
     """POST requests.json: the GeoReport v2 fields plus the extensions external_id and source."""
 
     service_code = serializers.CharField(max_length=40)
-    lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    long = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    lat = CoordinateField(required=False, allow_null=True, min_value=-90, max_value=90)
+    long = CoordinateField(required=False, allow_null=True, min_value=-180, max_value=180)
     address_string = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     address_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=4000)

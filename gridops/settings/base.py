@@ -193,3 +193,13 @@ LIVE_PUSH_IN_BACKGROUND = env_bool("LIVE_PUSH_IN_BACKGROUND", True)  # the intak
 LIVE_MAX_ITEMS = int(os.environ.get("LIVE_MAX_ITEMS", "200"))  # larger batches send one 'refresh' notice
 # Changes committed within this many milliseconds of a run's first one are pushed in that run.
 LIVE_COALESCE_MS = int(os.environ.get("LIVE_COALESCE_MS", "50"))
+
+# --- issue 11, intake contract (session "intake") ------------------------------------------------
+# How long a batch's Idempotency-Key is remembered (incidents.intake_keys), and the most rows one
+# CSV export may stream (beyond it: 400, asking for a narrower filter).
+INTAKE_IDEMPOTENCY_TTL_H = int(os.environ.get("INTAKE_IDEMPOTENCY_TTL_H", "24"))
+CSV_EXPORT_MAX_ROWS = int(os.environ.get("CSV_EXPORT_MAX_ROWS", "1000000"))
+# Open311 form-encoded POSTs carrying their api_key in the body are parsed only below this size (bytes);
+# a key in the query string or an Authorization header is checked before any body is read.
+OPEN311_FORM_KEY_MAX_BYTES = int(os.environ.get("OPEN311_FORM_KEY_MAX_BYTES", str(64 * 1024)))
+# --- end issue 11, intake contract ---------------------------------------------------------------
