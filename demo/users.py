@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 
 from core.actors import GROUPS, Role
 from grids.models import Grid, GridTeam, Person, TeamMembership
+from incidents.grants import grant_sources
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ DEMO_USERS = [
 ]
 
 
+# The sources each demo integration client may post for (incidents.grants; the others' roles decide theirs).
+DEMO_GRANTS = {"hotline": ["hotline_12345"]}
+
+
 def _demo_person(kind: str) -> Person | None:
     grid = Grid.objects.active().filter(kind=Grid.Kind.COMPREHENSIVE).order_by("code").first()
     team = GridTeam.objects.filter(grid=grid).select_related("leader").first() if grid else None
@@ -54,6 +59,7 @@ def ensure_demo_users() -> int:
         user.set_password(demo.password)
         user.save()
         user.groups.set([groups[demo.group]] if demo.group else [])
+        grant_sources(user, DEMO_GRANTS.get(demo.username, []))
         if demo.person and (person := _demo_person(demo.person)) is not None:
             Person.objects.filter(user=user).exclude(pk=person.pk).update(user=None)
             person.user = user

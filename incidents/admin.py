@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from gis_core.admin import LocalGISModelAdmin
-from incidents.models import Category, Incident, IncidentEvent
+from incidents.models import Category, Incident, IncidentEvent, SourceGrant
 
 
 @admin.register(Category)
@@ -46,3 +46,12 @@ class IncidentAdmin(LocalGISModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(SourceGrant)
+class SourceGrantAdmin(admin.ModelAdmin):
+    """The sources each integration client may post for (incidents.grants)."""
+
+    list_display = ["client", "source"]
+    list_filter = ["source"]
+    search_fields = ["client__username"]

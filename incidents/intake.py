@@ -55,6 +55,8 @@ class IntakeItem:
     camera: object | None = None
     reporter_name: str = ""
     reporter_phone: str = ""
+    reporter_email: str = ""  # personal data, like the phone
+    media_url: str = ""  # a link the reporter gave; stored, never fetched
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -149,7 +151,8 @@ def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
             source=item.source, external_id=item.external_id, category=item.category,
             severity=item.severity or item.category.default_severity, title=item.title,
             description=item.description, address=item.address, camera_id=item.camera.pk if item.camera else None,
-            reporter_name=item.reporter_name, reporter_phone=item.reporter_phone, created_at=now,
+            reporter_name=item.reporter_name, reporter_phone=item.reporter_phone,
+            reporter_email=item.reporter_email, media_url=item.media_url, created_at=now,
             submitted_by_id=user_id,
         )
         batch.incidents.append(incident)

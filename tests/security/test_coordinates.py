@@ -125,8 +125,9 @@ def test_single_post_bad_value_is_a_400_naming_the_field(x, y, field):
     assert Incident.objects.count() == before
 
 
-@pytest.mark.parametrize(("x", "y", "crs"), [(1e9, 3.6e6, EPSG_4549), (5e5, -1e8, EPSG_4549), (-2e7, 0.0, EPSG_4549),
-                                             (0.0, 3.6e6, EPSG_4549), (2.1e7, 0.0, EPSG_3857), (0.0, 2.006e7, EPSG_3857)])
+@pytest.mark.parametrize(("x", "y", "crs"), [
+    (1e9, 3.6e6, EPSG_4549), (5e5, -1e8, EPSG_4549), (-2e7, 0.0, EPSG_4549), (0.0, 3.6e6, EPSG_4549),
+    (2.1e7, 0.0, EPSG_3857), (0.0, 2.006e7, EPSG_3857)])
 def test_projected_input_outside_its_area_of_use_is_a_400(x, y, crs):
     response = _client("integration").post("/api/incidents/", _row(x, y, crs), format="json")
     assert response.status_code == 400 and {"lon", "lat"} <= set(response.json()), response.content
