@@ -327,15 +327,20 @@ def _in_box(lon: FloatArray, lat: FloatArray, box: tuple[float, float, float, fl
     return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
 
 
-def in_metric_domain(lons: ArrayLike, lats: ArrayLike) -> NDArray[np.bool_]:
-    """Return, per WGS84 point (degrees), whether metric work in EPSG:4549 is meaningful for it: inside
-    CGCS2000's area of use (China) grown by ``METRIC_DOMAIN_MARGIN_DEG``. Elsewhere the Gauss-Kruger
-    projection is wildly distorted and, about 90 degrees from its central meridian, undefined (lon 30
-    or -150 at the equator): such points are far from any town and are never projected."""
+def metric_domain() -> tuple[float, float, float, float]:
+    """Return the WGS84 box (west, south, east, north; degrees) where metric work in EPSG:4549 is
+    meaningful: CGCS2000's area of use (China) grown by ``METRIC_DOMAIN_MARGIN_DEG``."""
     west, south, east, north = area_of_use(CGCS2000)
     m = METRIC_DOMAIN_MARGIN_DEG
+    return west - m, max(south - m, -90.0), east + m, min(north + m, 90.0)
+
+
+def in_metric_domain(lons: ArrayLike, lats: ArrayLike) -> NDArray[np.bool_]:
+    """Return, per WGS84 point (degrees), whether it lies in ``metric_domain()``. Elsewhere the
+    Gauss-Kruger projection is wildly distorted and, about 90 degrees from its central meridian,
+    undefined (lon 30 or -150 at the equator): such points are far from any town, never projected."""
     x, y = np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64)
-    return _in_box(x, y, (west - m, max(south - m, -90.0), east + m, min(north + m, 90.0)))
+    return _in_box(x, y, metric_domain())
 
 
 def _transform(src_epsg: int, dst_epsg: int, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -359,6 +364,15 @@ def to_metric(lons: ArrayLike, lats: ArrayLike) -> tuple[FloatArray, FloatArray]
         out_x[ok] = np.where(finite, mx, np.nan)
         out_y[ok] = np.where(finite, my, np.nan)
     return out_x, out_y
+
+
+def from_metric(xs: ArrayLike, ys: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Return WGS84 lon/lat (degrees) for EPSG:4549 metres computed here (``to_metric``'s inverse, e.g.
+    heatmap cell centres): no area-of-use check, as for input; NaN where PROJ cannot. Never raises."""
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    lon, lat = _transform(METRIC_SRID, STORAGE_SRID, x, y)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat))
+    return np.where(bad, np.nan, lon), np.where(bad, np.nan, lat)
 
 
 def _validate_metric_arrays(xs: ArrayLike, ys: ArrayLike) -> tuple[FloatArray, FloatArray]:

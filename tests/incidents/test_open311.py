@@ -134,7 +134,8 @@ def test_post_json_with_a_token_header_and_reporter_fields(api, key):
     request_id = created_id(api.post(f"{BASE}/requests.json", body, format="json"))
     incident = Incident.objects.get(pk=request_id)
     assert (incident.reporter_name, incident.reporter_phone) == ("王小明", "138-0000-0000")
-    assert "https://example.com/p.jpg" in incident.description and "wang@example.com" in incident.description
+    assert (incident.reporter_email, incident.media_url) == ("wang@example.com", "https://example.com/p.jpg")
+    assert incident.description == "垃圾堆积"
 
 
 def test_post_with_an_address_string_uses_the_gazetteer(api, key):

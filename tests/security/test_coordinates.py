@@ -197,3 +197,17 @@ def test_metric_projection_never_raises_and_marks_what_it_cannot_take():
     x, y = to_metric(lons, lats)
     assert np.isnan(x[0]) and np.isnan(x[1]) and np.isfinite(x[2]) and np.isnan(x[4]) and np.isnan(x[5])
     assert in_metric_domain(lons, lats).tolist() == [False, False, True, False, False, False]
+
+
+def test_the_heatmap_counts_only_points_where_metres_mean_something():
+    client = _client("integration")
+    rows = [_row(lon, lat) for lon, lat in KNOWN_BAD + [(-60.0, 0.0), (116.4, 39.9), (119.343908, 32.588310)]]
+    assert {r["status"] for r in client.post("/api/incidents/batch/", rows, format="json").json()["results"]} == {
+        "created"}
+    response = _client("town_leader").get("/api/review/heatmap/")
+    assert response.status_code == 200, response.content  # before: a 500 from ST_Transform (lon 30, lat 0)
+    body = response.json()
+    cells = body["features"] if "features" in body else body["cells"]
+    lons = [(c["geometry"]["coordinates"][0] if "geometry" in c else c["lon"]) for c in cells]
+    assert all(np.isfinite(lons)) and all(60.0 < lon < 140.0 for lon in lons)
+    assert any(abs(lon - 116.4) < 0.1 for lon in lons) and any(abs(lon - 119.34) < 0.1 for lon in lons)
