@@ -34,7 +34,7 @@ class GridFilter(serializers.Serializer):
     village = serializers.RegexField(r"^\d{12}$", required=False, help_text="12-digit village code")
     generation = serializers.IntegerField(
         required=False, min_value=1,
-        help_text="default: the active one; an active generation for any logged-in user, a retired one for "
+        help_text="default: the active one; an active generation for whoever reads grids, a retired one for "
                   "planners, operators and leaders, a draft for planners and operators (else no grids)")
 
 

@@ -20,13 +20,13 @@ def village_list(*, town_code: str | None = None) -> QuerySet[Village]:
 
 
 def generations_visible_to(actor: Actor) -> QuerySet[BoundaryGeneration]:
-    """Return the generations whose grids ``actor`` may read by id: active ones for any logged-in user,
-    retired ones for planners, operators and leaders, drafts for planners and operators."""
-    if actor.user is None and not actor.is_system:
-        return BoundaryGeneration.objects.none()
-    roles = actor.global_roles()
+    """Return the generations whose grids ``actor`` may read by id: the active ones for whoever may read
+    the grids at all (the same grids as without ``generation``; the API asks for a login, the views'
+    permission decides), retired ones for planners, operators and leaders, drafts for planners and
+    operators."""
     if actor.is_system:
         return BoundaryGeneration.objects.all()
+    roles = actor.global_roles()
     statuses = [Status.ACTIVE]
     if roles & RETIRED_READERS:
         statuses.append(Status.RETIRED)
