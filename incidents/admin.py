@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from gis_core.admin import LocalGISModelAdmin
 from incidents.models import Category, Incident, IncidentEvent, SourceGrant
@@ -36,6 +37,7 @@ class IncidentAdmin(LocalGISModelAdmin):
     list_filter = ["state", "level", "source", "category", "triage"]
     search_fields = ["title", "external_id", "address"]
     date_hierarchy = "created_at"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # media_url; Django 6's default already
     inlines = [EventInline]
 
     def has_add_permission(self, request) -> bool:
