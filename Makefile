@@ -1,9 +1,11 @@
 # The two commands a newcomer needs:  make run   and   make test
 SHELL := /bin/bash
 PY := .venv/bin/python
-export DJANGO_SETTINGS_MODULE ?= gridops.settings.dev
+# The settings: DJANGO_ENV=development|test|production (gridops/settings/__init__.py). Outside make and
+# scripts/ the default is production; `make run` is development, `make test` test.
+export DJANGO_ENV ?= development
 
-.PHONY: run test setup setup-test db db-stop lint migrate demo-data serve bench clean-db
+.PHONY: run test setup setup-test db db-stop lint migrate demo-data serve bench clean-db check-deploy backup restore
 
 setup:
 	@scripts/bootstrap.sh run
@@ -32,10 +34,23 @@ run: setup demo-data
 test: setup-test db
 	@scripts/redis.sh
 	@.venv/bin/ruff check .
-	@DJANGO_SETTINGS_MODULE=gridops.settings.test .venv/bin/python -m pytest $(PYTEST_ARGS)
+	@DJANGO_ENV=test DJANGO_SETTINGS_MODULE=gridops.settings.test .venv/bin/python -m pytest $(PYTEST_ARGS)
 
 lint:
 	@.venv/bin/ruff check .
+
+## `manage.py check --deploy` on the production settings; fails on any warning (SECURITY.md). Variables
+## the environment does not set get placeholders, so this also checks the code's settings alone.
+check-deploy:
+	@scripts/check-deploy.sh
+
+## pg_dump of the app's database (custom format) into var/backups/ (or BACKUP=path), same settings as the app
+backup:
+	@scripts/backup.sh backup $(BACKUP)
+
+## pg_restore BACKUP=path into a fresh database (RESTORE_DB=name, default <name>_restored); never over a live one
+restore:
+	@scripts/backup.sh restore $(BACKUP) $(RESTORE_DB)
 
 bench: setup db
 	@$(PY) bench/locate_bench.py

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Shared plumbing (database, API, actors)"
+
+    def ready(self):
+        from core import schema  # noqa: F401  (registers the OpenAPI extension of GeoJSON features)

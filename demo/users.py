@@ -1,8 +1,11 @@
-"""Demo logins created by `make run` (never for production: the passwords are printed)."""
+"""Demo logins created by `make run` (known, printed passwords) or by GRIDOPS_DEMO=1 in the image (random
+passwords printed once, no superuser)."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 
@@ -50,14 +53,31 @@ def _demo_person(kind: str) -> Person | None:
     return post.person if post else None
 
 
-def ensure_demo_users() -> int:
-    """Create the groups and demo users (passwords reset to the printed ones); return how many users."""
+def known_passwords() -> bool:
+    """Whether the demo users get the printed passwords: in development and tests; under production
+    settings (GRIDOPS_DEMO=1 in the image) each gets a random one, printed once when it is created."""
+    return getattr(settings, "ENVIRONMENT", "production") != "production"
+
+
+def ensure_demo_users(*, known: bool | None = None) -> dict[str, str]:
+    """Create the groups and the demo users that are missing; return {username: password} of those created.
+
+    A user that exists keeps its password (it is set on creation only, never reset on a restart). With
+    known passwords (development, tests) the superuser `admin` is among them; otherwise there is no demo
+    superuser at all: `manage.py createsuperuser` makes one, with a password from the prompt or
+    DJANGO_SUPERUSER_PASSWORD."""
+    known = known_passwords() if known is None else known
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in GROUPS}
+    created = {}
     for demo in DEMO_USERS:
-        user, _ = User.objects.get_or_create(username=demo.username)
-        user.is_staff = user.is_superuser = demo.superuser
-        user.set_password(demo.password)
-        user.save()
+        if demo.superuser and not known:
+            continue
+        user, is_new = User.objects.get_or_create(username=demo.username)
+        if is_new:
+            created[demo.username] = demo.password if known else secrets.token_urlsafe(12)
+            user.is_staff = user.is_superuser = demo.superuser
+            user.set_password(created[demo.username])
+            user.save()
         user.groups.set([groups[demo.group]] if demo.group else [])
         grant_sources(user, DEMO_GRANTS.get(demo.username, []))
         if demo.person and (person := _demo_person(demo.person)) is not None:
@@ -66,7 +86,7 @@ def ensure_demo_users() -> int:
             person.save(update_fields=["user"])
         if demo.group == Role.INTEGRATION:
             Token.objects.get_or_create(user=user)
-    return len(DEMO_USERS)
+    return created
 
 
 def demo_token(username: str = "hotline") -> str:

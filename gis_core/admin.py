@@ -14,11 +14,17 @@ class LocalOpenLayersWidget(OpenLayersWidget):
     class Media:
         extend = False  # drop the parent's CDN links
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
-        js = ("vendor/ol/dist/ol.js", "gis/js/OLMapWidget.js")
+        js = ("vendor/ol/dist/ol.js", "gis/js/OLMapWidget.js", "gis_core/map_widget.js")
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        context["tile_url"] = settings.MAP_TILE_URL
+        # no inline script (Content Security Policy): the options as JSON, started by gis_core/map_widget.js
+        context["options_id"] = f"{context['id']}_options"
+        context["widget_options"] = {
+            "geom_name": context["geom_type"], "id": context["id"], "map_id": f"{context['id']}_map",
+            "map_srid": context["map_srid"], "name": context["name"], "module": context["module"],
+            "tile_url": settings.MAP_TILE_URL,
+        }
         return context
 
 

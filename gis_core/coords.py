@@ -72,6 +72,7 @@ _ALIASES: dict[str, str] = {
     "3857": EPSG_3857,
     "webmercator": EPSG_3857,
 }
+CRS_NAMES: tuple[str, ...] = tuple(_ALIASES)  # every accepted spelling (lower case; matched case-insensitively)
 
 _EPSG_OF: dict[str, int] = {EPSG_4490: CGCS2000, EPSG_4549: CGCS2000_GK_CM120, EPSG_3857: WEB_MERCATOR}
 _PROJECTED: dict[str, int] = {EPSG_4549: CGCS2000_GK_CM120, EPSG_3857: WEB_MERCATOR}  # metres in

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from drf_spectacular.utils import extend_schema_field
 from numpy.typing import ArrayLike, NDArray
 from pyproj.exceptions import ProjError
 from rest_framework import serializers
@@ -11,6 +12,7 @@ from rest_framework import serializers
 from gis_core.coords import (
     ACCEPTED_CRS,
     BD09,
+    CRS_NAMES,
     EPSG_3857,
     EPSG_4326,
     EPSG_4490,
@@ -37,6 +39,16 @@ class CoordinateField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+def _case_insensitive(name: str) -> str:
+    """Return a regular expression matching ``name`` in any case (JSON Schema patterns take no flags)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else "\\" + c if c in r".^$*+?()[]{}|\/" else c
+                   for c in name)
+
+
+CRS_PATTERN = r"^\s*(" + "|".join(_case_insensitive(n) for n in CRS_NAMES) + r")\s*$"
+
+
+@extend_schema_field({"type": "string", "pattern": CRS_PATTERN, "default": EPSG_4326})
 class CRSField(serializers.CharField):
     """A coordinate reference system name, returned in its canonical spelling (default EPSG:4326)."""
 

@@ -9,11 +9,12 @@ processes (uvicorn --workers) use several cores.
 """
 import asyncio
 import gc
-import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridops.settings.dev")
+from gridops.settings import use_environment
+
+use_environment()  # DJANGO_ENV, default production (gridops/settings/__init__.py)
 django_wsgi_app = get_wsgi_application()
 
 from a2wsgi import WSGIMiddleware  # noqa: E402

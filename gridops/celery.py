@@ -1,9 +1,9 @@
 """The Celery app: a worker runs the SLA sweep (beat schedules it every minute)."""
-import os
-
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridops.settings.dev")
+from gridops.settings import use_environment
+
+use_environment()  # DJANGO_ENV, default production (gridops/settings/__init__.py)
 
 app = Celery("gridops")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -1,7 +1,7 @@
 """WSGI entry point (the platform normally runs under ASGI)."""
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridops.settings.dev")
+from gridops.settings import use_environment
+
+use_environment()  # DJANGO_ENV, default production (gridops/settings/__init__.py)
 application = get_wsgi_application()

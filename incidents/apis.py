@@ -12,10 +12,10 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
-from rest_framework_gis.pagination import GeoJsonPagination
 
 from core.actors import Actor, Role
 from core.api import validated_body, validated_query
+from core.schema import GeoJsonPagination
 from incidents import geojson, intake_keys
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
@@ -213,8 +213,8 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         if not self.actor().global_roles() & BATCH_ROLES:
             raise PermissionDenied("only integration clients and operators may send batches")
 
-    @extend_schema(parameters=[s.IncidentFilter], responses=s.StatsSerializer)
-    @action(detail=False)
+    @extend_schema(responses=s.StatsSerializer)
+    @action(detail=False, pagination_class=None, filter_backends=[])
     def stats(self, request):
         """Counts for the command centre: today, open, overdue, closure rate this month (scoped)."""
         return Response(incident_stats(actor=self.actor()))
@@ -237,14 +237,14 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         return response
 
     @extend_schema(responses=s.ContextSerializer)
-    @action(detail=True)
+    @action(detail=True, pagination_class=None, filter_backends=[])
     def context(self, request, pk=None):
         """What the side panel shows: the grid team, cameras covering the point, allowed actions."""
         incident = self.get_object()
         return Response(incident_context(incident, self.actor()))
 
     @extend_schema(responses=s.EventSerializer(many=True))
-    @action(detail=True)
+    @action(detail=True, pagination_class=None, filter_backends=[])
     def events(self, request, pk=None):
         """The incident's timeline: every action with who, when, from, to, level and note."""
         incident = self.get_object()

@@ -5,6 +5,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+export DJANGO_ENV="${DJANGO_ENV:-development}"  # demo logins, DEBUG on (gridops/settings/__init__.py)
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 scripts/redis.sh
 mkdir -p var/log

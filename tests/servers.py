@@ -53,14 +53,14 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
 
 
 @contextmanager
-def app_server(log_path: Path, workers: int = 1):
+def app_server(log_path: Path, workers: int = 1, env: dict[str, str] | None = None):
     """Run the platform's server (`manage.py serve`: uvicorn, HTTP + WebSocket) on a free port; yield
-    its base URL once it answers (after its warm-up)."""
+    its base URL once it answers (after its warm-up). ``env`` overrides the child's environment."""
     port = free_port()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=ROOT, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=server_env(**(env or {})), stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             wait_for_port(port, proc, timeout=60)

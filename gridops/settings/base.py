@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -24,7 +26,8 @@ def local_database_url() -> str:
     return f"postgis://postgres@/{name}?host={socket_dir}"
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-dev-key-change-me")
+# No fallback here: dev.py and test.py have their own throw-away key, prod.py requires one.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
@@ -93,6 +96,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or local_database_url(),
         engine="django.contrib.gis.db.backends.postgis",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # a kept connection is checked before a request reuses it: after a database restart the
+        # next request reconnects instead of failing on the dead connection
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -136,7 +142,7 @@ REST_FRAMEWORK = {
         "core.authentication.ActorTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework_gis.pagination.GeoJsonPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.schema.GeoJsonPagination",
     "PAGE_SIZE": 500,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
@@ -148,6 +154,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # the people's roles appear on people, team posts and categories: one named enum for all
     "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role"},
+    # requests and answers described apart: what a request must send (required, not blank) is not
+    # what an answer holds
+    "COMPONENT_SPLIT_REQUEST": True,
+    # every error status of every operation, with the one error body (core/schema.py)
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_error_responses"],
 }
 
 # Map: optional base tile layer (off by default: the command centre runs on a closed network).
@@ -203,3 +214,54 @@ CSV_EXPORT_MAX_ROWS = int(os.environ.get("CSV_EXPORT_MAX_ROWS", "1000000"))
 # a key in the query string or an Authorization header is checked before any body is read.
 OPEN311_FORM_KEY_MAX_BYTES = int(os.environ.get("OPEN311_FORM_KEY_MAX_BYTES", str(64 * 1024)))
 # --- end issue 11, intake contract ---------------------------------------------------------------
+
+# --- Content Security Policy (issue 11, deploy) -------------------------------------------------------
+# django-csp 4 (CONTENT_SECURITY_POLICY dict). Every page's scripts and styles are files from this
+# server: no inline script, style attribute or event handler in the templates or in the HTML the
+# pages' modules build. The one exception is the import map (web/modules.html): browsers take an
+# import map only inline, so it carries the request's nonce. The same policy in every environment, so
+# the browser tests (tests/browser/conftest.py fails a test on any violation) check the production one.
+INSTALLED_APPS += ["csp"]  # noqa: F405 (its system checks)
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+
+
+def tile_source(url: str) -> list[str]:
+    """Return the CSP source of a Leaflet tile URL template ("https://{s}.tiles.lan/{z}/{x}/{y}.png" ->
+    "https://*.tiles.lan"), or nothing when there is no tile layer."""
+    if not url:
+        return []
+    parts = urlsplit(url.replace("{s}", "sub"))
+    host = parts.netloc.replace("sub.", "*.", 1) if "{s}." in url else parts.netloc
+    return [f"{parts.scheme}://{host}"] if parts.scheme and host else []
+
+
+def socket_sources(hosts: list[str], secure: bool) -> list[str]:
+    """Return the WebSocket sources of the live socket for these ALLOWED_HOSTS (CSP 3 browsers already
+    count same-origin ws(s) as 'self'; older ones need them named)."""
+    sources = []
+    for host in hosts:
+        if host == "*" or not host:
+            continue
+        name = "*" + host if host.startswith(".") else host
+        sources.append(f"wss://{name}" if secure else f"ws://{name}:*")
+    return sources
+
+
+def content_security_policy(hosts: list[str], tile_url: str, secure: bool) -> dict:
+    return {
+        "DIRECTIVES": {
+            "default-src": [SELF],
+            "script-src": [SELF, NONCE],  # NONCE: the import map only
+            "style-src": [SELF],
+            "img-src": [SELF, "data:", *tile_source(tile_url)],  # data: Leaflet's and the favicon's data URLs
+            "font-src": [SELF],
+            "connect-src": [SELF, *socket_sources(hosts, secure)],
+            "object-src": [NONE],
+            "base-uri": [SELF],
+            "form-action": [SELF],
+            "frame-ancestors": [NONE],
+        },
+    }
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(ALLOWED_HOSTS, MAP_TILE_URL, secure=False)

@@ -1,9 +1,11 @@
-"""Tests: the project-local PostGIS cluster (or DATABASE_URL), fast hashing."""
+"""Tests (`make test`, DJANGO_ENV=test): the project-local PostGIS cluster (or DATABASE_URL), fast hashing."""
 import os
 
 from .base import *  # noqa: F403
 
+ENVIRONMENT = "test"
 DEBUG = False
+SECRET_KEY = SECRET_KEY or "insecure-test-key-change-me"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 

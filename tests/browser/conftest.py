@@ -3,6 +3,7 @@ are served by the real server, `manage.py serve` (HTTP + WebSocket, Redis channe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from urllib.parse import urlparse
@@ -53,6 +54,60 @@ def quiet_server(demo_data, browser):
                            " AND pid <> pg_backend_pid() AND state <> 'idle'")
             quiet = quiet + 1 if cursor.fetchone()[0] == 0 else 0
         time.sleep(0.1)
+
+
+# Reports every Content Security Policy violation of a page to the test (the policy: gridops/settings/base.py).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolation([e.violatedDirective, e.blockedURI, e.sourceFile + ":" + e.lineNumber, e.sample].join(" "));
+}, true);
+"""
+
+
+def _as_function(expression: str) -> str:
+    """Playwright's wait_for_function runs an expression (not a function) through eval() in the page, which
+    the pages' policy refuses ('unsafe-eval' is not allowed): give it a function, which it calls instead."""
+    body = expression.strip()
+    if body.startswith(("function", "async")) or re.match(r"^(\([^)]*\)|[A-Za-z_$][\w$]*)\s*=>", body):
+        return expression
+    return f"() => ({body})"
+
+
+def _patch_wait_for_function() -> None:
+    from playwright.sync_api import Page
+
+    original = Page.wait_for_function
+    if getattr(original, "as_function", False):
+        return
+
+    def wait_for_function(self, expression, *args, **kwargs):
+        return original(self, _as_function(expression), *args, **kwargs)
+
+    wait_for_function.as_function = True
+    Page.wait_for_function = wait_for_function
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation(browser):
+    """Fail a browser test when any of its pages violated the Content Security Policy: every context the test
+    opens reports the page's `securitypolicyviolation` events and console errors naming the policy."""
+    _patch_wait_for_function()
+    violations: list[str] = []
+    original = browser.new_context
+
+    def new_context(*args, **kwargs):
+        context = original(*args, **kwargs)
+        context.expose_binding("__cspViolation",
+                               lambda source, text: violations.append(f"{source['frame'].url}: {text}"))
+        context.add_init_script(CSP_LISTENER)
+        context.on("page", lambda page: page.on(
+            "console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text)))
+        return context
+
+    browser.new_context = new_context
+    yield violations
+    del browser.new_context  # the class's method again
+    assert violations == [], "Content Security Policy violated:\n" + "\n".join(violations)
 
 
 def _watch(page, host: str) -> None:

@@ -303,13 +303,14 @@ def test_empty_batch(hotline):
 def test_schema_keeps_the_intake_request_and_incident_response(operator):
     schema = json.loads(operator.get("/api/schema/", HTTP_ACCEPT="application/json").content)
     create = schema["paths"]["/api/incidents/"]["post"]
-    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Intake"}
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/IntakeRequest"}
     for code in ("201", "200"):
         assert create["responses"][code]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Incident"}
     batch = schema["paths"]["/api/incidents/batch/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert batch == {"type": "array", "items": {"$ref": "#/components/schemas/Intake"}}
-    intake = schema["components"]["schemas"]["Intake"]
+    assert batch == {"type": "array", "items": {"$ref": "#/components/schemas/IntakeRequest"}}
+    intake = schema["components"]["schemas"]["IntakeRequest"]
     assert intake["properties"]["category"]["type"] == intake["properties"]["camera"]["type"] == "string"
     assert set(intake["required"]) == {"source", "category", "title"}
 

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         workers = opts["workers"] or default_workers()
         if workers < 1:
             raise CommandError("--workers must be at least 1")
+        layer = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+        if workers > 1 and layer.endswith("InMemoryChannelLayer"):
+            # Each process would have a layer of its own: a change pushed from one process never reaches
+            # the browsers connected to the others, and nothing says so.
+            raise CommandError(f"{workers} server processes need a shared channel layer: set REDIS_URL "
+                               "(redis://host:6379/0), or run one process (--workers 1)")
         # The workers import the application themselves (a string, so --workers can fork them).
         module, _, name = settings.ASGI_APPLICATION.rpartition(".")
         uvicorn.run(f"{module}:{name}", host=opts["host"], port=opts["port"], workers=workers,

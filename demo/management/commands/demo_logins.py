@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
-from demo.users import DEMO_USERS, demo_token
+from demo.users import DEMO_USERS, demo_token, known_passwords
 
 
 class Command(BaseCommand):
@@ -16,8 +16,14 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nThe platform is up: log in at {url}/   (admin: {url}/admin/)"))
         self.stdout.write(f"API: {url}/api/   OpenAPI schema: {url}/api/schema/")
         self.stdout.write("Demo logins:")
+        known = known_passwords()
         for user in DEMO_USERS:
-            self.stdout.write(f"  {user.username:<11} {user.password:<20} {user.what}")
+            if known:
+                self.stdout.write(f"  {user.username:<11} {user.password:<20} {user.what}")
+            elif not user.superuser:
+                self.stdout.write(f"  {user.username:<11} {'(printed when created)':<22} {user.what}")
+        if not known:
+            self.stdout.write("  no demo superuser: manage.py createsuperuser makes one")
         try:
             token = demo_token()
         except Token.DoesNotExist:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cameras.services import CameraDataError, cameras_load
-from demo.users import ensure_demo_users
+from demo.users import DEMO_USERS, ensure_demo_users, known_passwords
 from grids.dataset import DatasetError, load_dataset
 from incidents.services import categories_load
 
@@ -33,4 +33,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"{summary.town}: {summary.villages} villages, {summary.grids} grids ({change} {summary.generation}), "
             f"{summary.people} people, {summary.memberships} team posts, {cameras} cameras, {categories} categories, "
-            f"{users} demo users"))
+            f"{len(users)} demo users created ({len(DEMO_USERS)} in the demo)"))
+        if users and not known_passwords():
+            self.stdout.write("Demo logins created now (shown this once; passwords are never reset on a restart):")
+            for username, password in users.items():
+                self.stdout.write(f"  {username:<11} {password}")

@@ -2,7 +2,7 @@
    queue and the selected incident's panel. Data come from the platform's own API and socket; nothing
    is requested outside the server. window.gridops is the page's handle for the curious and for tests. */
 import {
-  OPEN_STATES, SOURCE, STATE, debounce, esc, fmtRate, fmtTime, getJSON, isOverdue, stateLabel, times
+  OPEN_STATES, SOURCE, debounce, esc, fmtRate, fmtTime, getJSON, isOverdue, stateClass, stateLabel, times
 } from "web/helpers.js";
 import { IncidentStore, loadOpen } from "web/store.js";
 import { connectLive, showLiveStatus } from "web/socket.js";
@@ -97,7 +97,7 @@ function addLegend() {
   legend.onAdd = function () {
     const div = L.DomUtil.create("div", "legend");
     div.innerHTML = OPEN_STATES.map(function (s) {
-      return '<span><i style="background:' + STATE[s][2] + '"></i>' + esc(stateLabel(s)) + "</span>";
+      return '<span><i class="' + stateClass(s) + '"></i>' + esc(stateLabel(s)) + "</span>";
     }).join("") + '<span><i class="ring"></i>超期 overdue</span><span><i class="ring triage"></i>待分拣 triage</span>';
     return div;
   };

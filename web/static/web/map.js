@@ -40,7 +40,11 @@ map.on("overlayadd", function (e) {
     const t = fc.totals;
     coverageLegend.getContainer().innerHTML = "<b>摄像头覆盖 camera coverage</b> (online)<br>" + sharePercent(t.share) +
       " of " + (t.area_m2 / 1e6).toFixed(1) + " km², " + t.grids + " grids<br>" +
-      SHARES.map(function (s) { return '<i style="background:' + s[1] + '"></i>&gt; ' + sharePercent(s[0]); }).join("<br>");
+      SHARES.map(function (s) { return '<i data-colour="' + s[1] + '"></i>&gt; ' + sharePercent(s[0]); }).join("<br>");
+    // the swatches' colours through the CSSOM: the Content Security Policy refuses style attributes in markup
+    coverageLegend.getContainer().querySelectorAll("i[data-colour]").forEach(function (i) {
+      i.style.background = i.dataset.colour;
+    });
     el.dataset.coverage = "loaded";
   }).catch(function (err) { el.dataset.coverage = "error"; console.error(err); });
 });

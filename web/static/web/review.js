@@ -95,8 +95,8 @@ function drawTrend(body) {
     '<polyline class="closed" points="' + line + '"></polyline>' +
     '<text x="' + pad + '" y="' + (h - 6) + '">' + esc(first) + "</text>" +
     '<text x="' + (w - 34) + '" y="' + (h - 6) + '">' + esc(last) + "</text></svg>" +
-    '<div class="rv-legend"><span><i style="background:#74a9cf"></i>上报 reported</span>' +
-    '<span><i style="background:#2f9e44"></i>结案 closed</span></div>';
+    '<div class="rv-legend"><span><i class="reported"></i>上报 reported</span>' +
+    '<span><i class="closed"></i>结案 closed</span></div>';
   document.getElementById("trend-bucket").textContent = body.bucket === "week" ? "按周 by week" : "按日 by day";
   G.trend = s;
 }

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('cameras', '0001_initial'),
         ('grids', '0002_person_user'),
-        ('incidents', '0005_change_feed'),
+        ('incidents', '0006_no_truncate'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
