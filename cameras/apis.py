@@ -7,6 +7,7 @@ from rest_framework_gis.filters import InBBoxFilter
 from cameras.models import Camera
 from cameras.selectors import coverage_by_grid
 from cameras.serializers import CameraSerializer, GridCoverageSerializer
+from core.actors import Actor
 from core.api import validated_query
 from grids.apis import GridFilter
 from grids.models import Grid
@@ -51,7 +52,7 @@ class CameraViewSet(viewsets.ReadOnlyModelViewSet):
         their area, the area inside the counted cameras' view sectors (overlaps once, m² in EPSG:4549),
         the share and the cameras seeing into each; ``totals`` sums the comprehensive grids."""
         params = validated_query(CoverageFilter, request)
-        grids = grid_list(generation_id=params.get("generation"), kind=params.get("kind"),
+        grids = grid_list(actor=Actor.of(request.user), generation_id=params.get("generation"), kind=params.get("kind"),
                           village_code=params.get("village")).order_by("code")
         statuses = tuple(Camera.Status.values) if params["status"] == "all" else (Camera.Status.ONLINE,)
         rows = coverage_by_grid(grids, statuses=statuses)

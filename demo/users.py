@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from core.actors import GROUPS, Role
 from grids.models import Grid, GridTeam, Person, TeamMembership
+from incidents.grants import grant_sources
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ DEMO_USERS = [
              person=Person.Role.GRID_WORKER),
     DemoUser("hotline", "gongdao-hotline", Role.INTEGRATION, "12345 hotline integration client (API token)"),
 ]
+
+
+# The sources each demo integration client may post for (incidents.grants; the others' roles decide theirs).
+DEMO_GRANTS = {"hotline": ["hotline_12345"]}
 
 
 def _demo_person(kind: str) -> Person | None:
@@ -74,6 +79,7 @@ def ensure_demo_users(*, known: bool | None = None) -> dict[str, str]:
             user.set_password(created[demo.username])
             user.save()
         user.groups.set([groups[demo.group]] if demo.group else [])
+        grant_sources(user, DEMO_GRANTS.get(demo.username, []))
         if demo.person and (person := _demo_person(demo.person)) is not None:
             Person.objects.filter(user=user).exclude(pk=person.pk).update(user=None)
             person.user = user

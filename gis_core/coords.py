@@ -9,6 +9,14 @@ Supported systems (canonical names in ``ACCEPTED_CRS``):
 * ``GCJ02`` - the obfuscated "Mars coordinates" used by AMap/Tencent maps,
   longitude/latitude in degrees.
 * ``BD09`` - Baidu's further-obfuscated longitude/latitude in degrees.
+* ``EPSG:3857`` - Web Mercator easting/northing in metres (web map tiles).
+
+Projected inputs (EPSG:4549, EPSG:3857) are accepted only inside their CRS's area of use (EPSG's
+bounding box, read from pyproj): outside it a projection's inverse is garbage or infinite, so such a
+point is refused (``ValueError``), never passed on. Projections to metres (``to_metric``) never raise:
+a point the projection cannot take comes back as NaN, and ``in_metric_domain`` tells the points for
+which metric work is meaningful at all (CGCS2000's area of use, China), so that a point on the other
+side of the earth is never projected.
 
 All functions take and return ``(x, y)`` = ``(lon, lat)`` or
 ``(easting, northing)`` order, never lat/lon.
@@ -29,9 +37,10 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pyproj import Transformer
+from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 
-from gis_core.srid import CGCS2000, CGCS2000_GK_CM120, WGS84
+from gis_core.srid import CGCS2000, CGCS2000_GK_CM120, METRIC_SRID, STORAGE_SRID, WEB_MERCATOR, WGS84
 
 FloatArray = NDArray[np.float64]
 _ArrayConverter = Callable[[ArrayLike, ArrayLike], tuple[FloatArray, FloatArray]]
@@ -41,8 +50,9 @@ EPSG_4490 = "EPSG:4490"
 EPSG_4549 = "EPSG:4549"
 GCJ02 = "GCJ02"
 BD09 = "BD09"
+EPSG_3857 = "EPSG:3857"
 
-ACCEPTED_CRS: tuple[str, ...] = (EPSG_4326, EPSG_4490, EPSG_4549, GCJ02, BD09)
+ACCEPTED_CRS: tuple[str, ...] = (EPSG_4326, EPSG_4490, EPSG_4549, GCJ02, BD09, EPSG_3857)
 
 _ALIASES: dict[str, str] = {
     "epsg:4326": EPSG_4326,
@@ -58,10 +68,15 @@ _ALIASES: dict[str, str] = {
     "gcj-02": GCJ02,
     "bd09": BD09,
     "bd-09": BD09,
+    "epsg:3857": EPSG_3857,
+    "3857": EPSG_3857,
+    "webmercator": EPSG_3857,
 }
 CRS_NAMES: tuple[str, ...] = tuple(_ALIASES)  # every accepted spelling (lower case; matched case-insensitively)
 
-_EPSG_OF: dict[str, int] = {EPSG_4490: CGCS2000, EPSG_4549: CGCS2000_GK_CM120}
+_EPSG_OF: dict[str, int] = {EPSG_4490: CGCS2000, EPSG_4549: CGCS2000_GK_CM120, EPSG_3857: WEB_MERCATOR}
+_PROJECTED: dict[str, int] = {EPSG_4549: CGCS2000_GK_CM120, EPSG_3857: WEB_MERCATOR}  # metres in
+_ROUND_TRIP_TOL_M = 0.01  # a projected input must come back to itself within this after WGS84 and back
 
 # Krasovsky 1940 ellipsoid, as used by the public GCJ-02 algorithm.
 _KRASOVSKY_A = 6378245.0
@@ -297,8 +312,72 @@ def get_transformer(src_epsg: int, dst_epsg: int) -> Transformer:
     return Transformer.from_crs(f"EPSG:{src_epsg}", f"EPSG:{dst_epsg}", always_xy=True)
 
 
+METRIC_DOMAIN_MARGIN_DEG = 5.0  # around CGCS2000's area of use: China's islands and a town on its edge
+
+
+@lru_cache(maxsize=8)
+def area_of_use(epsg: int) -> tuple[float, float, float, float]:
+    """Return the EPSG area of use of a CRS as (west, south, east, north) in degrees (pyproj's database)."""
+    area = CRS.from_epsg(epsg).area_of_use
+    return float(area.west), float(area.south), float(area.east), float(area.north)
+
+
+def _in_box(lon: FloatArray, lat: FloatArray, box: tuple[float, float, float, float]) -> NDArray[np.bool_]:
+    """True where lon/lat (degrees, finite) lie in the box (west, south, east, north); NaN is outside."""
+    west, south, east, north = box
+    return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+def metric_domain() -> tuple[float, float, float, float]:
+    """Return the WGS84 box (west, south, east, north; degrees) where metric work in EPSG:4549 is
+    meaningful: CGCS2000's area of use (China) grown by ``METRIC_DOMAIN_MARGIN_DEG``."""
+    west, south, east, north = area_of_use(CGCS2000)
+    m = METRIC_DOMAIN_MARGIN_DEG
+    return west - m, max(south - m, -90.0), east + m, min(north + m, 90.0)
+
+
+def in_metric_domain(lons: ArrayLike, lats: ArrayLike) -> NDArray[np.bool_]:
+    """Return, per WGS84 point (degrees), whether it lies in ``metric_domain()``. Elsewhere the
+    Gauss-Kruger projection is wildly distorted and, about 90 degrees from its central meridian,
+    undefined (lon 30 or -150 at the equator): such points are far from any town, never projected."""
+    x, y = np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64)
+    return _in_box(x, y, metric_domain())
+
+
+def _transform(src_epsg: int, dst_epsg: int, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Transform arrays; a point PROJ cannot take comes back as inf/NaN, never as an exception."""
+    try:
+        out_x, out_y = get_transformer(src_epsg, dst_epsg).transform(x, y)
+    except ProjError:  # not raised without errcheck by today's PROJ; kept so that no build can 500
+        return np.full(np.shape(x), np.nan), np.full(np.shape(y), np.nan)
+    return np.asarray(out_x, dtype=np.float64), np.asarray(out_y, dtype=np.float64)
+
+
+def to_metric(lons: ArrayLike, lats: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Return EPSG:4549 easting/northing in metres for WGS84 lon/lat (degrees); NaN for a point that is
+    not on the globe or that the projection cannot take. Never raises: callers drop the NaN points."""
+    x, y = np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64)
+    out_x, out_y = np.full(x.shape, np.nan), np.full(y.shape, np.nan)
+    ok = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180.0) & (np.abs(y) <= 90.0)
+    if ok.any():
+        mx, my = _transform(STORAGE_SRID, METRIC_SRID, x[ok], y[ok])
+        finite = np.isfinite(mx) & np.isfinite(my)
+        out_x[ok] = np.where(finite, mx, np.nan)
+        out_y[ok] = np.where(finite, my, np.nan)
+    return out_x, out_y
+
+
+def from_metric(xs: ArrayLike, ys: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Return WGS84 lon/lat (degrees) for EPSG:4549 metres computed here (``to_metric``'s inverse, e.g.
+    heatmap cell centres): no area-of-use check, as for input; NaN where PROJ cannot. Never raises."""
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    lon, lat = _transform(METRIC_SRID, STORAGE_SRID, x, y)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat))
+    return np.where(bad, np.nan, lon), np.where(bad, np.nan, lat)
+
+
 def _validate_metric_arrays(xs: ArrayLike, ys: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """Return EPSG:4549 easting/northing (metres) as float64 arrays; reject NaN/inf."""
+    """Return projected easting/northing (metres) as float64 arrays; reject NaN/inf."""
     x = np.asarray(xs, dtype=np.float64)
     y = np.asarray(ys, dtype=np.float64)
     if x.shape != y.shape:
@@ -308,37 +387,76 @@ def _validate_metric_arrays(xs: ArrayLike, ys: ArrayLike) -> tuple[FloatArray, F
     return x, y
 
 
+def projected_to_wgs84(xs: ArrayLike, ys: ArrayLike, crs: str) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Convert projected metres (EPSG:4549 or EPSG:3857) to WGS84; return (lon, lat, ok).
+
+    ``ok`` is False where the input is not finite, or its WGS84 point is outside the CRS's area of use,
+    or projecting that point back does not give the input again (an inverse far outside the projection's
+    domain answers a plausible but wrong point). Never raises for such a point; lon/lat are NaN there.
+    """
+    epsg = _PROJECTED[parse_crs(crs)]
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    lon, lat = np.full(x.shape, np.nan), np.full(y.shape, np.nan)
+    ok = np.isfinite(x) & np.isfinite(y)
+    idx = np.flatnonzero(ok)
+    lon[idx], lat[idx] = _transform(epsg, WGS84, x[idx], y[idx])
+    ok[idx] = _in_box(lon[idx], lat[idx], area_of_use(epsg))
+    idx = np.flatnonzero(ok)
+    back_x, back_y = _transform(WGS84, epsg, lon[idx], lat[idx])
+    ok[idx] = np.hypot(back_x - x[idx], back_y - y[idx]) <= _ROUND_TRIP_TOL_M  # NaN compares False
+    lon[~ok], lat[~ok] = np.nan, np.nan
+    return lon, lat, ok
+
+
+def _outside_area_message(crs: str, bad: NDArray[np.bool_], x: FloatArray, y: FloatArray) -> str:
+    name = parse_crs(crs)
+    i = int(np.flatnonzero(bad.ravel())[0])
+    west, south, east, north = area_of_use(_PROJECTED[name])
+    return (f"{int(bad.sum())} point(s) outside the area of use of {name} (lon {west:g}..{east:g}, "
+            f"lat {south:g}..{north:g} degrees); first at index {i}: x={x.ravel()[i]!r}, y={y.ravel()[i]!r}")
+
+
 def to_wgs84_array(xs: ArrayLike, ys: ArrayLike, crs: str) -> tuple[FloatArray, FloatArray]:
     """Convert coordinate arrays in ``crs`` to WGS84 lon/lat arrays (degrees).
 
-    For EPSG:4549 the input is easting/northing in metres; for all other
-    systems it is lon/lat in degrees.
+    For EPSG:4549 and EPSG:3857 the input is easting/northing in metres, accepted inside the CRS's
+    area of use only; for all other systems it is lon/lat in degrees. Raise ``ValueError`` (never a
+    PROJ error) when any point is not finite, not on the globe or outside that area.
     """
     name = parse_crs(crs)
-    if name == EPSG_4549:
+    if name in _PROJECTED:
         x, y = _validate_metric_arrays(xs, ys)
-        lon, lat = get_transformer(CGCS2000_GK_CM120, WGS84).transform(x, y)
-        return validate_lonlat_arrays(lon, lat)
+        lon, lat, ok = projected_to_wgs84(x, y, name)
+        if not ok.all():
+            raise ValueError(_outside_area_message(name, ~ok, x, y))
+        return lon, lat
     x, y = validate_lonlat_arrays(xs, ys)
     if name == EPSG_4326:
         return x.copy(), y.copy()
     if name == EPSG_4490:
-        lon, lat = get_transformer(CGCS2000, WGS84).transform(x, y)
-        return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        return validate_lonlat_arrays(*_transform(CGCS2000, WGS84, x, y))
     if name == GCJ02:
         return gcj02_to_wgs84_array(x, y)
     return gcj02_to_wgs84_array(*bd09_to_gcj02_array(x, y))
 
 
 def from_wgs84_array(lons: ArrayLike, lats: ArrayLike, crs: str) -> tuple[FloatArray, FloatArray]:
-    """Convert WGS84 lon/lat arrays (degrees) to ``crs`` (metres for EPSG:4549, else degrees)."""
+    """Convert WGS84 lon/lat arrays (degrees) to ``crs`` (metres for EPSG:4549/3857, else degrees).
+
+    Raise ``ValueError`` (never a PROJ error) where the projection cannot take a point.
+    """
     name = parse_crs(crs)
     x, y = validate_lonlat_arrays(lons, lats)
     if name == EPSG_4326:
         return x.copy(), y.copy()
     if name in _EPSG_OF:
-        out_x, out_y = get_transformer(WGS84, _EPSG_OF[name]).transform(x, y, errcheck=True)
-        return np.asarray(out_x, dtype=np.float64), np.asarray(out_y, dtype=np.float64)
+        out_x, out_y = _transform(WGS84, _EPSG_OF[name], x, y)
+        bad = ~(np.isfinite(out_x) & np.isfinite(out_y))
+        if bad.any():
+            i = int(np.flatnonzero(bad.ravel())[0])
+            raise ValueError(f"{int(bad.sum())} point(s) cannot be projected to {name}; first at index {i}: "
+                             f"lon={x.ravel()[i]!r}, lat={y.ravel()[i]!r}")
+        return out_x, out_y
     if name == GCJ02:
         return wgs84_to_gcj02_array(x, y)
     return gcj02_to_bd09_array(*wgs84_to_gcj02_array(x, y))
@@ -347,11 +465,11 @@ def from_wgs84_array(lons: ArrayLike, lats: ArrayLike, crs: str) -> tuple[FloatA
 def to_wgs84(x: float, y: float, crs: str) -> tuple[float, float]:
     """Convert one point in ``crs`` to WGS84 (lon, lat) degrees.
 
-    ``x, y`` are easting/northing in metres for EPSG:4549 and lon/lat in
+    ``x, y`` are easting/northing in metres for EPSG:4549/3857 and lon/lat in
     degrees otherwise. Raise ``UnknownCRS`` or ``ValueError`` on bad input.
     """
     name = parse_crs(crs)
-    if name != EPSG_4549:
+    if name not in _PROJECTED:
         validate_lonlat(x, y)
     lons, lats = to_wgs84_array(np.array([x]), np.array([y]), name)
     return float(lons[0]), float(lats[0])

@@ -6,12 +6,14 @@ import math
 import numpy as np
 from drf_spectacular.utils import extend_schema_field
 from numpy.typing import ArrayLike, NDArray
+from pyproj.exceptions import ProjError
 from rest_framework import serializers
 
 from gis_core.coords import (
     ACCEPTED_CRS,
     BD09,
     CRS_NAMES,
+    EPSG_3857,
     EPSG_4326,
     EPSG_4490,
     EPSG_4549,
@@ -20,10 +22,21 @@ from gis_core.coords import (
     gcj02_to_wgs84_array,
     get_transformer,
     parse_crs,
+    projected_to_wgs84,
     to_wgs84,
     validate_lonlat,
 )
-from gis_core.srid import CGCS2000, CGCS2000_GK_CM120, WGS84
+from gis_core.srid import CGCS2000, WGS84
+
+
+class CoordinateField(serializers.FloatField):
+    """A coordinate: a finite number (JSON number or numeric text, as FloatField) but never a boolean
+    (``float(True)`` is 1.0: FloatField would take ``true`` as a longitude)."""
+
+    def to_internal_value(self, data) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def _case_insensitive(name: str) -> str:
@@ -55,7 +68,7 @@ class CRSField(serializers.CharField):
 def check_point(attrs: dict, x: str = "lon", y: str = "lat", crs: str = "crs") -> None:
     """Raise a field-keyed ValidationError unless x/y are finite and land on the globe in WGS84."""
     for name in (x, y):
-        if not math.isfinite(attrs[name]):
+        if isinstance(attrs[name], bool) or not math.isfinite(attrs[name]):
             raise serializers.ValidationError({name: "must be a finite number"})
     name = attrs.get(crs, EPSG_4326)
     try:
@@ -78,19 +91,19 @@ def points_valid(xs: ArrayLike, ys: ArrayLike, crs: str) -> NDArray[np.bool_]:
     """
     x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
     name = parse_crs(crs)
-    if name == EPSG_4549:  # metres in; the WGS84 result must land on the globe
-        ok = np.isfinite(x) & np.isfinite(y)
-        idx = np.flatnonzero(ok)
-        lon, lat = get_transformer(CGCS2000_GK_CM120, WGS84).transform(x[idx], y[idx])
-        ok[idx] = _on_globe(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
-        return ok
+    if name in (EPSG_4549, EPSG_3857):  # metres in: inside the CRS's area of use (as to_wgs84 checks)
+        lon, lat, ok = projected_to_wgs84(x, y, name)
+        return ok & _on_globe(lon, lat)
     ok = _on_globe(x, y)  # degrees in: the input itself must be on the globe
     if name == EPSG_4326:
         return ok
     idx = np.flatnonzero(ok)
     x, y = x[idx], y[idx]
     if name == EPSG_4490:
-        lon, lat = get_transformer(CGCS2000, WGS84).transform(x, y)
+        try:
+            lon, lat = get_transformer(CGCS2000, WGS84).transform(x, y)
+        except ProjError:  # a point PROJ cannot take is "not valid", never a 500
+            lon, lat = np.full(x.shape, np.nan), np.full(y.shape, np.nan)
         lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     else:
         if name == BD09:  # BD09 -> GCJ02 -> WGS84; the GCJ02 step checks its input as well

@@ -42,7 +42,7 @@ from gis_core._near_edge import deep_cells, edge_distance_m, metric_outlines
 from gis_core._nearest import NearestTable
 from gis_core._raster import IMPURE, Raster, build_raster
 from gis_core._segments import boundary_segments
-from gis_core.coords import validate_lonlat_arrays
+from gis_core.coords import in_metric_domain, validate_lonlat_arrays
 from gis_core.geometry import InvalidGeometry
 
 COMPREHENSIVE = "comprehensive"
@@ -98,7 +98,8 @@ class LocateArrays:
 
     ``grid_id``/``village_id``/``nearest_grid_id`` are int64 with -1 for
     none; ``nearest_distance_m`` is float64 metres (0 inside, inf when there
-    is no comprehensive grid at all, NaN outside with ``nearest=False``).
+    is no comprehensive grid at all, NaN outside with ``nearest=False`` and for a point far from
+    everything, outside ``gis_core.coords.in_metric_domain``, which has no nearest grid either).
     Dedicated grid ids per point are a CSR pair: ids of point i are
     ``dedicated_ids[dedicated_offsets[i]:dedicated_offsets[i + 1]]``, sorted
     by code. ``near_edge`` is a bool per point (False outside), or None with
@@ -257,9 +258,15 @@ class PolygonIndex:
         near = comp.copy()
         dist = np.zeros(n, dtype=np.float64)
         out_idx = np.flatnonzero(outside)
-        if not nearest:
+        if nearest:
+            # a point far from everything (outside in_metric_domain) has no nearest grid: the metric
+            # projection is meaningless there and undefined at places (lon 30 at the equator)
+            far = out_idx[~in_metric_domain(x[out_idx], y[out_idx])]
+            dist[far] = np.nan
+            out_idx = out_idx[in_metric_domain(x[out_idx], y[out_idx])]
+        else:
             dist[out_idx] = np.nan
-        elif out_idx.size:
+        if nearest and out_idx.size:
             near[out_idx], dist[out_idx] = self._nearest(x[out_idx], y[out_idx], cells[out_idx])
         order = np.lexsort((self._rank[ded_feats], ded_pts))
         offsets = np.concatenate(([0], np.cumsum(np.bincount(ded_pts, minlength=n))))

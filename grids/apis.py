@@ -33,7 +33,10 @@ class VillageFilter(serializers.Serializer):
 class GridFilter(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Grid.Kind.choices, required=False)
     village = serializers.RegexField(r"^\d{12}$", required=False, help_text="12-digit village code")
-    generation = serializers.IntegerField(required=False, min_value=1, help_text="default: the active one")
+    generation = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="default: the active one; an active generation for whoever reads grids, a retired one for "
+                  "planners, operators and leaders, a draft for planners and operators (else no grids)")
 
 
 class TownViewSet(viewsets.ReadOnlyModelViewSet):
@@ -76,8 +79,8 @@ class GridViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         p = validated_query(GridFilter, self.request)
-        return selectors.grid_list(generation_id=p.get("generation"), kind=p.get("kind"),
-                                   village_code=p.get("village"))
+        return selectors.grid_list(actor=Actor.of(self.request.user), generation_id=p.get("generation"),
+                                   kind=p.get("kind"), village_code=p.get("village"))
 
     @extend_schema(responses=TeamSerializer)
     @action(detail=True, permission_classes=[IsAuthenticated])

@@ -6,7 +6,7 @@ from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from core.actors import Actor
-from gis_core.fields import CRSField, check_point
+from gis_core.fields import CoordinateField, CRSField, check_point
 from grids import privacy
 from grids.models import Grid, Person, TeamMembership, Town, Village
 
@@ -84,8 +84,8 @@ class TeamSerializer(serializers.Serializer):
 class LocateQuerySerializer(serializers.Serializer):
     """The query of GET /api/locate: coordinates in one of the accepted CRSs."""
 
-    lon = serializers.FloatField(help_text="x: longitude, or easting in metres for EPSG:4549")
-    lat = serializers.FloatField(help_text="y: latitude, or northing in metres for EPSG:4549")
+    lon = CoordinateField(help_text="x: longitude, or easting in metres for EPSG:4549/3857")
+    lat = CoordinateField(help_text="y: latitude, or northing in metres for EPSG:4549/3857")
     crs = CRSField()
     generation = serializers.IntegerField(required=False, min_value=1)
 

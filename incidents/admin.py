@@ -1,7 +1,8 @@
 from django.contrib import admin
+from django.db import models
 
 from gis_core.admin import LocalGISModelAdmin
-from incidents.models import Category, Incident, IncidentEvent
+from incidents.models import Category, Incident, IncidentEvent, SourceGrant
 
 
 @admin.register(Category)
@@ -36,6 +37,7 @@ class IncidentAdmin(LocalGISModelAdmin):
     list_filter = ["state", "level", "source", "category", "triage"]
     search_fields = ["title", "external_id", "address"]
     date_hierarchy = "created_at"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # media_url; Django 6's default already
     inlines = [EventInline]
 
     def has_add_permission(self, request) -> bool:
@@ -46,3 +48,12 @@ class IncidentAdmin(LocalGISModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(SourceGrant)
+class SourceGrantAdmin(admin.ModelAdmin):
+    """The sources each integration client may post for (incidents.grants)."""
+
+    list_display = ["client", "source"]
+    list_filter = ["source"]
+    search_fields = ["client__username"]

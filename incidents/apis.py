@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -16,24 +16,26 @@ from rest_framework_gis.filters import InBBoxFilter
 from core.actors import Actor, Role
 from core.api import validated_body, validated_query
 from core.schema import GeoJsonPagination
-from incidents import geojson
+from incidents import geojson, intake_keys
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
+from incidents.grants import refusal, sources_allowed
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident
 from incidents.rules import LIFECYCLE_ACTIONS, TransitionRefused
 from incidents.selectors import (
+    ExportTooLarge,
     changes_cursor,
+    csv_lines,
     incident_context,
     incident_list,
     incident_stats,
     incidents_visible_to,
-    write_csv,
 )
 
 INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
-KEY_TAKEN = "this (source, external_id) was already used by another sender"
+BATCH_ROLES = {Role.INTEGRATION, Role.OPERATOR}
 CURSOR_HEADER = "X-Changes-Cursor"
 
 
@@ -125,58 +127,91 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
     @extend_schema(request=s.IntakeSerializer,
                    responses={201: geojson.IncidentSerializer, 200: geojson.IncidentSerializer})
     def create(self, request):
+        """Report one incident. Re-sending the same ``external_id`` for the same source returns the stored
+        incident (200, ``Idempotent-Replay: true``); the key is per client, so other clients' ids are
+        neither taken nor revealed. A source the client is not granted is a 403 naming ``source``."""
         self.check_intake()
         item = s.validate_intake([request.data])[0]
         if not isinstance(item, IntakeItem):
             raise serializers.ValidationError(item)
+        message = refusal(item.source, sources_allowed(self.actor()))
+        if message:
+            raise PermissionDenied({"source": [message]})
         outcome = intake([item], actor=self.actor())[0]
+        replay = {"Idempotent-Replay": "false" if outcome.created else "true"}
         if not outcome.created and not self.may_see(outcome.incident.pk):
-            return Response({"external_id": [KEY_TAKEN]}, status=status.HTTP_409_CONFLICT)
+            # the caller's own earlier report that has since left its scope (a grid member's, routed to
+            # another grid): acknowledged by id, nothing more
+            return Response({"id": outcome.incident.pk}, status=status.HTTP_200_OK, headers=replay)
         # IncidentSerializer's output (tests/incidents/test_geojson.py): a new incident as intake holds it,
         # a re-sent one from one values() query
         body = geojson.feature_of(outcome.incident) if outcome.created else geojson.features(
             geojson.rows(Incident.objects.filter(pk=outcome.incident.pk).order_by()))[0]
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
-                        headers={"Idempotent-Replay": "false" if outcome.created else "true"})
+                        headers=replay)
 
-    @extend_schema(request=s.IntakeSerializer(many=True), responses={200: None})
+    @extend_schema(
+        request=s.IntakeSerializer(many=True), responses={200: None},
+        parameters=[OpenApiParameter(intake_keys.HEADER, str, OpenApiParameter.HEADER, required=False,
+                                     description="send the same key when re-sending the same batch: the first "
+                                                 "answer comes back and nothing new is stored (24 h); the same "
+                                                 "key with another body is a 422")])
     @action(detail=False, methods=["post"])
     def batch(self, request):
-        """Report many incidents: every valid row is stored; invalid rows get their field messages."""
-        self.check_intake()
-        if not isinstance(request.data, list):
+        """Report many incidents (integration clients and operators): every valid row is stored; invalid rows
+        (and rows of a source the client is not granted) get their field messages.
+
+        Idempotency: a row with an ``external_id`` is stored once per client and source, however often it is
+        sent (a re-sent row answers "existing"). **A row without an ``external_id`` is a new incident every
+        time it is sent**: to re-send a whole batch safely, send an ``Idempotency-Key`` header with it.
+        """
+        self.check_batch()
+        key = request.headers.get(intake_keys.HEADER)
+        if key is None:
+            return Response(self._batch(request.data))
+        try:
+            answer = intake_keys.run_once(client=request.user, key=intake_keys.check_key(key), data=request.data,
+                                          run=lambda: (status.HTTP_200_OK, self._batch(request.data)))
+        except intake_keys.KeyInvalid as exc:
+            raise serializers.ValidationError({intake_keys.HEADER: [str(exc)]}) from exc
+        except intake_keys.KeyReused as exc:
+            return Response({intake_keys.HEADER: [str(exc)]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return Response(answer.body, status=answer.status_code,
+                        headers={"Idempotent-Replay": "true" if answer.replayed else "false"})
+
+    def _batch(self, data) -> dict:
+        if not isinstance(data, list):
             raise serializers.ValidationError({"non_field_errors": ["send a JSON list of incidents"]})
-        if len(request.data) > settings.INTAKE_BATCH_MAX:
+        if len(data) > settings.INTAKE_BATCH_MAX:
             raise serializers.ValidationError({"non_field_errors": [f"at most {settings.INTAKE_BATCH_MAX} rows"]})
-        results: list = [None] * len(request.data)
-        counts = dict.fromkeys(("created", "existing", "invalid", "conflict"), 0)
+        results: list = [None] * len(data)
+        counts = dict.fromkeys(("created", "existing", "invalid"), 0)
+        allowed = sources_allowed(self.actor())
         items, indexes = [], []
-        for n, item in enumerate(s.validate_intake(request.data)):
-            if type(item) is IntakeItem:
+        for n, item in enumerate(s.validate_intake(data)):
+            errors = item if type(item) is not IntakeItem else (
+                {"source": [message]} if (message := refusal(item.source, allowed)) else None)
+            if errors is None:
                 items.append(item)
                 indexes.append(n)
             else:
-                results[n] = {"index": n, "status": "invalid", "errors": item}
+                results[n] = {"index": n, "status": "invalid", "errors": errors}
                 counts["invalid"] += 1
-        outcomes = intake(items, actor=self.actor())
-        replayed = [o.incident.pk for o in outcomes if not o.created]
-        visible = set(incidents_visible_to(self.actor()).filter(pk__in=replayed).values_list("pk", flat=True)
-                      ) if replayed else set()
-        for n, o in zip(indexes, outcomes, strict=True):
-            incident = o.incident
-            if o.created or incident.pk in visible:
-                status_ = "created" if o.created else "existing"
-                results[n] = {"index": n, "status": status_, "id": incident.pk, "state": incident.state,
-                              "triage": incident.triage or None}
-            else:
-                status_ = "conflict"
-                results[n] = {"index": n, "status": status_, "errors": {"external_id": [KEY_TAKEN]}}
+        # the key is per client, so a re-sent row is always the caller's own (and batch callers see their own)
+        for n, o in zip(indexes, intake(items, actor=self.actor()), strict=True):
+            status_ = "created" if o.created else "existing"
+            results[n] = {"index": n, "status": status_, "id": o.incident.pk, "state": o.incident.state,
+                          "triage": o.incident.triage or None}
             counts[status_] += 1
-        return Response({"counts": counts, "results": results})
+        return {"counts": counts, "results": results}
 
     def check_intake(self) -> None:
         if not self.actor().global_roles() & INTAKE_ROLES:
             raise PermissionDenied("you may not report incidents")
+
+    def check_batch(self) -> None:
+        if not self.actor().global_roles() & BATCH_ROLES:
+            raise PermissionDenied("only integration clients and operators may send batches")
 
     @extend_schema(responses=s.StatsSerializer)
     @action(detail=False, pagination_class=None, filter_backends=[])
@@ -187,11 +222,18 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
     @extend_schema(parameters=[s.IncidentFilter], responses={(200, "text/csv"): str})
     @action(detail=False, url_path="export.csv")
     def export_csv(self, request):
-        """The visible, filtered incidents as CSV (UTF-8 with BOM, for spreadsheets)."""
+        """The visible, filtered incidents as CSV (UTF-8 with BOM, for spreadsheets), streamed.
+
+        Text cells that a spreadsheet would run as a formula (starting with = + - @, a tab or CR) get a
+        leading apostrophe. More than ``CSV_EXPORT_MAX_ROWS`` matching incidents is a 400 asking for a
+        narrower filter (decided before anything is sent)."""
         qs = incident_list(actor=self.actor(), filters=validated_query(s.IncidentFilter, request))
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        try:
+            lines = csv_lines(qs, max_rows=settings.CSV_EXPORT_MAX_ROWS)
+        except ExportTooLarge as exc:
+            raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from exc
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="incidents.csv"'
-        write_csv(response, qs)
         return response
 
     @extend_schema(responses=s.ContextSerializer)

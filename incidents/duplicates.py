@@ -6,6 +6,11 @@ time window, the batch's bounding box grown by the radius), the batch's own earl
 candidates too, and a shapely STRtree in EPSG:4549 pairs points within 50 m. A spatial join per
 row in SQL was tried first: the planner combined the location index with the category or time
 index and spent milliseconds a row.
+
+Only points where metric work is meaningful (``gis_core.coords.in_metric_domain``: China) are
+compared: a report from the other side of the earth is triage ("outside_town") anyway, and the
+Gauss-Kruger projection is undefined for some of them (lon 30 at the equator), which must never fail
+an intake. The projection itself never raises (``to_metric``: NaN for a point it cannot take).
 """
 from __future__ import annotations
 
@@ -15,8 +20,7 @@ import numpy as np
 import shapely
 from django.db import connection
 
-from gis_core.coords import get_transformer
-from gis_core.srid import METRIC_SRID, STORAGE_SRID
+from gis_core.coords import in_metric_domain, to_metric
 from incidents import rules
 from incidents.models import Incident
 
@@ -34,9 +38,13 @@ def _pads(lats: np.ndarray) -> tuple[float, float]:
     return reach / max(np.cos(np.radians(min(widest, 89.0))), 1e-6), reach
 
 
-def _metric(lons: np.ndarray, lats: np.ndarray):
-    x, y = get_transformer(STORAGE_SRID, METRIC_SRID).transform(lons, lats, errcheck=True)
-    return shapely.points(x, y)
+def _metric(lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """Return EPSG:4549 shapely points; None where the projection cannot take a point (the tree and
+    its queries skip None)."""
+    x, y = to_metric(lons, lats)
+    points = shapely.points(x, y)
+    points[~(np.isfinite(x) & np.isfinite(y))] = None
+    return points
 
 
 def _stored_candidates(new: list[Incident], lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
@@ -68,6 +76,9 @@ def find_possible_duplicates(new: list[Incident], lons: np.ndarray, lats: np.nda
     """Return {id: id of the nearest earlier open incident of the same category within 50 m and
     72 h} for the new, not yet stored incidents at these WGS84 points that have one (ids from the
     sequence, so a lower id is an earlier report; the batch's own earlier incidents count)."""
+    inside = in_metric_domain(lons, lats)
+    if not inside.all():
+        new, lons, lats = [i for i, keep in zip(new, inside.tolist(), strict=True) if keep], lons[inside], lats[inside]
     if not new:
         return {}
     own = np.column_stack([[i.pk for i in new], [i.category_id for i in new],

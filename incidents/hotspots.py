@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.contrib.gis.db.models.functions import SnapToGrid, Transform
+from django.contrib.gis.geos import Polygon
 from django.db.models import Count
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 
 from core.actors import Actor
-from gis_core.coords import to_wgs84_array
+from gis_core.coords import from_metric, metric_domain
 from gis_core.srid import METRIC_SRID
 from incidents import rules
 from incidents.models import Incident
@@ -65,8 +66,11 @@ def counted(actor: Actor, *, categories: list[str] | None = None, sources: list[
 def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: float,
                categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
     """Return the non-empty cells of the period, the fullest first (then west to east, south to north)."""
+    # only points where EPSG:4549 means something (a report from the other side of the earth, kept in
+    # triage, would make ST_Transform fail: "Point outside of projection domain")
     qs = counted(actor, categories=categories, sources=sources).filter(
-        created_at__gte=start, created_at__lt=end, location__isnull=False)
+        created_at__gte=start, created_at__lt=end, location__isnull=False,
+        location__coveredby=Polygon.from_bbox(metric_domain()))
     rows = (qs.annotate(cell=SnapToGrid(Transform("location", METRIC_SRID), cell_m))
             .values("cell", "category__code", "grid__code", "grid__name").annotate(n=Count("id")).order_by())
     per_cell: dict[tuple[float, float], dict] = defaultdict(lambda: {"categories": Counter(), "grids": Counter()})
@@ -78,7 +82,7 @@ def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: float,
     if not per_cell:
         return []
     keys = list(per_cell)
-    lons, lats = to_wgs84_array(np.array([k[0] for k in keys]), np.array([k[1] for k in keys]), f"EPSG:{METRIC_SRID}")
+    lons, lats = from_metric(np.array([k[0] for k in keys]), np.array([k[1] for k in keys]))
     cells = []
     for (x, y), lon, lat in zip(keys, lons.tolist(), lats.tolist(), strict=True):
         found = per_cell[(x, y)]

@@ -1,8 +1,10 @@
 """Intake: validate, locate, store, register and dispatch incidents, one or many, in one transaction.
 
 A single POST is a batch of one, so the two paths cannot drift apart. The steps:
-1. idempotency: an item whose (source, external id) is already stored returns the stored incident
-   (a batch is probed first; a few items learn it from their INSERT ... ON CONFLICT DO NOTHING);
+1. idempotency: an item whose (client, source, external id) is already stored returns the stored
+   incident (a batch is probed first; a few items learn it from their INSERT ... ON CONFLICT DO
+   NOTHING). The client is the actor's user (NULL for the platform itself): another client re-using
+   the same (source, external id) gets an incident of its own, and learns nothing of the other's;
 2. location: coordinates in any accepted CRS, else an address through the local gazetteer, else the
    camera's view-sector target; grids.locator finds the grid (and whether the point is near its edge);
    what cannot be located is still stored, in the triage queue (never rejected, never lost);
@@ -53,6 +55,8 @@ class IntakeItem:
     camera: object | None = None
     reporter_name: str = ""
     reporter_phone: str = ""
+    reporter_email: str = ""  # personal data, like the phone
+    media_url: str = ""  # a link the reporter gave; stored, never fetched
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -90,7 +94,8 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
     with transaction.atomic():
         # A few items go straight to INSERT ... ON CONFLICT DO NOTHING, which tells a re-send too;
         # a batch is probed first, so that a re-sent batch is not located and routed again.
-        existing = _existing([i.key for i in items if i.key]) if len(items) > SMALL_BATCH else {}
+        client_id = actor.user.pk if actor.user is not None else None
+        existing = _existing(client_id, [i.key for i in items if i.key]) if len(items) > SMALL_BATCH else {}
         fresh: list[int] = []
         seen: dict[tuple, int] = {}
         for n, item in enumerate(items):
@@ -102,7 +107,7 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
         batch = _prepare([items[n] for n in fresh], actor=actor, now=now)
         inserted = _insert(batch)
         notify_changed([inc.pk for inc, ok in zip(batch.incidents, inserted, strict=True) if ok])
-        existing = existing | _existing([items[n].key for n, ok in zip(fresh, inserted, strict=True) if not ok])
+        existing |= _existing(client_id, [items[n].key for n, ok in zip(fresh, inserted, strict=True) if not ok])
         by_index = {n: inc for n, inc, ok in zip(fresh, batch.incidents, inserted, strict=True) if ok}
         existing |= {items[n].key: inc for n, inc in by_index.items() if items[n].key}
         return [
@@ -111,23 +116,25 @@ def intake(items: list[IntakeItem], *, actor: Actor, now: datetime | None = None
         ]
 
 
-def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
-    """Return the stored incidents of these (source, external id) keys.
+def _existing(client_id: int | None, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
+    """Return the client's stored incidents of these (source, external id) keys.
 
-    The common answer is "none": a bare id probe on the unique index (raw SQL, one statement
-    however many keys) decides that, and only the keys found are loaded as incidents.
+    The common answer is "none": a bare id probe on the unique index (client, source, external_id)
+    (raw SQL, one statement however many keys) decides that, and only the keys found are loaded.
     """
     if not keys:
         return {}
     wanted = sorted(set(keys))
+    # "= client" or "IS NULL" (two statements, not IS NOT DISTINCT FROM, which no index serves)
+    client = "i.submitted_by_id IS NULL" if client_id is None else "i.submitted_by_id = %(client)s"
     with connection.cursor() as cursor:
         db.execute(
-            cursor, "gridops_existing_keys",
+            cursor, "gridops_existing_keys_system" if client_id is None else "gridops_existing_client_keys",
             "SELECT i.id FROM incidents_incident i "
             "JOIN unnest(%(sources)s::text[], %(ids)s::text[]) AS k(source, external_id) "
-            "ON i.source = k.source AND i.external_id = k.external_id "
+            f"ON {client} AND i.source = k.source AND i.external_id = k.external_id "
             "WHERE i.external_id <> ''",  # lets the planner use the partial unique index
-            {"sources": [k[0] for k in wanted], "ids": [k[1] for k in wanted]})
+            {"client": client_id, "sources": [k[0] for k in wanted], "ids": [k[1] for k in wanted]})
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
         return {}
@@ -144,7 +151,8 @@ def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
             source=item.source, external_id=item.external_id, category=item.category,
             severity=item.severity or item.category.default_severity, title=item.title,
             description=item.description, address=item.address, camera_id=item.camera.pk if item.camera else None,
-            reporter_name=item.reporter_name, reporter_phone=item.reporter_phone, created_at=now,
+            reporter_name=item.reporter_name, reporter_phone=item.reporter_phone,
+            reporter_email=item.reporter_email, media_url=item.media_url, created_at=now,
             submitted_by_id=user_id,
         )
         batch.incidents.append(incident)
@@ -173,14 +181,27 @@ def _points(items: list[IntakeItem]) -> list[tuple[tuple[float, float] | None, s
         if item.x is not None and item.y is not None:
             by_crs[item.crs].append(n)
     for crs, ns in by_crs.items():
-        lons, lats = to_wgs84_array([items[n].x for n in ns], [items[n].y for n in ns], crs)
-        for n, lon, lat in zip(ns, lons.tolist(), lats.tolist(), strict=True):
-            out[n] = ((lon, lat), "coordinates", "")
+        for n, point in zip(ns, _converted([items[n].x for n in ns], [items[n].y for n in ns], crs), strict=True):
+            out[n] = (point, "coordinates", "") if point else (None, "coordinates", "the coordinates could not be "
+                                                                  f"converted from {crs}")
     resolve = _address_resolver()
     for n, item in enumerate(items):
         if out[n] is None:
             out[n] = _point_without_coordinates(item, resolve)
     return out
+
+
+def _converted(xs: list[float], ys: list[float], crs: str) -> list[tuple[float, float] | None]:
+    """Return the WGS84 (lon, lat) of each point, in one call for the lot; None for a point that cannot
+    be converted. The serializers refuse such points (400), so None is a safety net: a conversion
+    failure never fails the other rows of a batch, nor escapes as a 500."""
+    try:
+        lons, lats = to_wgs84_array(xs, ys, crs)
+        return list(zip(lons.tolist(), lats.tolist(), strict=True))
+    except ValueError:
+        if len(xs) == 1:
+            return [None]
+        return [p for x, y in zip(xs, ys, strict=True) for p in _converted([x], [y], crs)]
 
 
 def _address_resolver() -> Callable[[str], GazetteerMatch | None]:
@@ -219,7 +240,8 @@ def _locate(incidents: list[Incident], items: list[IntakeItem]) -> tuple[list[In
         if item.x is not None and item.y is not None:
             incident.original_x, incident.original_y, incident.original_crs = item.x, item.y, item.crs
         if point is None:
-            incident.triage = Incident.Triage.UNRESOLVED_ADDRESS if how == "address" else Incident.Triage.NO_LOCATION
+            incident.triage = {"address": Incident.Triage.UNRESOLVED_ADDRESS, "coordinates": Incident.Triage.OUTSIDE
+                               }.get(how, Incident.Triage.NO_LOCATION)
         else:
             points.append((incident, point))
     lons = np.array([p[1][0] for p in points], dtype=np.float64)

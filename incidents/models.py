@@ -74,9 +74,14 @@ class Incident(models.Model):
     address = models.CharField(max_length=300, blank=True)
     reporter_name = models.CharField(max_length=64, blank=True)
     reporter_phone = models.CharField(max_length=32, blank=True)
+    reporter_email = models.EmailField(max_length=254, blank=True,
+                                       help_text="personal data: exposed exactly where reporter_phone is")
+    media_url = models.URLField(max_length=1000, blank=True,
+                                help_text="a link the reporter gave (Open311 media_url): kept as a link, never fetched")
     camera = models.ForeignKey("cameras.Camera", null=True, blank=True, on_delete=models.PROTECT)
     submitted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                     help_text="the user or integration client that sent it")
+                                     help_text="the client: the user or integration client that sent it (NULL: the "
+                                               "platform itself); part of the idempotency key")
     location = models.PointField(srid=4326, null=True, blank=True)
     original_x = models.FloatField(null=True, blank=True)
     original_y = models.FloatField(null=True, blank=True)
@@ -128,8 +133,11 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="incident_idempotency_key"),
+            # Idempotency is per client: another client re-using (source, external_id) gets its own
+            # incident and learns nothing. NULLS NOT DISTINCT: the platform's own (NULL client) keys
+            # are unique too. The intake's probe (incidents.intake._existing) uses this index.
+            models.UniqueConstraint(fields=["submitted_by", "source", "external_id"], condition=~Q(external_id=""),
+                                    nulls_distinct=False, name="incident_client_idempotency_key"),
             models.CheckConstraint(condition=Q(state__in=rules.STATES), name="incident_state_known"),
             models.CheckConstraint(condition=Q(triage="") | Q(grid__isnull=True), name="triaged_has_no_grid"),
             models.CheckConstraint(condition=~Q(state="closed") | Q(closed_at__isnull=False),
@@ -186,3 +194,41 @@ class IncidentEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("incident events are append-only")
+
+
+class SourceGrant(models.Model):
+    """A source an integration client may post incidents for (e.g. the 12345 account: hotline_12345).
+
+    Only integration clients need grants; which sources the other roles may post for is decided with
+    these in ``incidents.grants.sources_allowed`` (one place)."""
+
+    client = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="source_grants")
+    source = models.CharField(max_length=16, choices=Incident.Source.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "source"], name="source_grant_once")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} may post {self.source}"
+
+
+class IntakeKey(models.Model):
+    """A batch's ``Idempotency-Key``: the same client re-sending the same key within its lifetime gets
+    the first answer again and nothing new is stored; the same key with another body is refused.
+
+    In PostgreSQL (not Redis) so that a key outlives a Redis restart; written in the batch's own
+    transaction, so a key is never stored without its incidents, nor incidents without their key."""
+
+    client = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    body_sha256 = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="intake_key_once")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.key}"

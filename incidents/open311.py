@@ -8,20 +8,25 @@ Mounted at ``/open311/v2/``:
   ``GET requests/{id}.json``: the requests the caller may see (``incidents_visible_to``); anything
   else answers 404, never revealing that it exists.
 
-Authentication: ``api_key`` (a DRF token; in the POST body or the query string), an
-``Authorization: Token ...`` header or a session. Posting needs the "integration" or "operator" group.
-A bad or missing key answers 403. Every error uses the spec's shape: ``[{"code": 400, "description": ...}]``.
+Authentication: ``api_key`` (a DRF token) in the query string, or in a form-encoded POST body of at
+most ``settings.OPEN311_FORM_KEY_MAX_BYTES``; an ``Authorization: Token ...`` header; or a session.
+The key is checked before the body is parsed: a request without a valid key is refused (403) without
+its body being read, however large (a key inside a larger body, or inside a JSON body, is not looked
+for). Posting needs the "integration" or "operator" group and a grant for the request's source
+(``incidents.grants``). Every error uses the spec's shape: ``[{"code": 400, "description": ...}]``.
 
-Extensions: ``external_id`` (the client's own id, the idempotency key together with ``source``: a re-send
-answers 200 with the stored request; an id already used by another client answers 409) and ``source``
-(default "citizen"). ``media_url`` and ``email`` are appended to the description; ``device_id``,
-``account_id``, ``address_id`` and ``jurisdiction_id`` are accepted and ignored (a request with only an
-address_id has no location and is refused). Other formats than ``.json`` answer 400.
+Extensions: ``external_id`` (the client's own id, the idempotency key together with the client and
+``source``: a re-send answers 200 with the stored request; another client's same id is its own request)
+and ``source`` (default "citizen"). ``email`` is stored as the reporter's email (personal data, shown
+where the reporter's phone is: not in these answers), ``media_url`` as a link (never fetched);
+``device_id``, ``account_id``, ``address_id`` and ``jurisdiction_id`` are accepted and ignored (a
+request with only an address_id has no location and is refused). Other formats than ``.json`` answer 400.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -42,6 +47,7 @@ from core.actors import Actor, Role
 from core.authentication import ActorTokenAuthentication
 from incidents import open311_serializers as o
 from incidents import rules
+from incidents.grants import refusal, sources_allowed
 from incidents.intake import intake
 from incidents.models import Category, Incident
 from incidents.selectors import incidents_visible_to
@@ -51,23 +57,34 @@ MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "conflict"
-
-
 class UnsupportedFormat(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "format not supported, use .json"
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def _small_form(request) -> bool:
+    """Whether the body is form-encoded and declared no larger than OPEN311_FORM_KEY_MAX_BYTES (so
+    looking for an api_key in it parses a few kilobytes at most)."""
+    if request.content_type.split(";")[0].strip().lower() != FORM:
+        return False
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return False
+    return 0 <= length <= settings.OPEN311_FORM_KEY_MAX_BYTES
+
+
 class ApiKeyAuthentication(ActorTokenAuthentication):
-    """Authenticate by the Open311 ``api_key`` (a DRF token) from the POST body or the query string."""
+    """Authenticate by the Open311 ``api_key`` (a DRF token): from the query string, or from a small
+    form-encoded POST body; checked before anything else reads the body."""
 
     def authenticate(self, request):
         key = request.query_params.get("api_key")
-        if request.method == "POST" and isinstance(request.data, dict):
-            key = request.data.get("api_key") or key
+        if not key and request.method == "POST" and _small_form(request):
+            key = request.data.get("api_key")
         if not key:
             return None
         return self.authenticate_credentials(str(key))
@@ -148,7 +165,7 @@ class Open311View(APIView):
         return Response(error_list(code, exc.detail), status=code)
 
     def actor(self) -> Actor:
-        """Return the authenticated caller; 403 when there is none."""
+        """Return the authenticated caller; 403 when there is none (before the body is read)."""
         if not self.request.user or not self.request.user.is_authenticated:
             raise exceptions.NotAuthenticated("a valid api_key is required")
         return Actor.of(self.request.user)
@@ -195,11 +212,12 @@ class RequestList(Open311View):
             raise exceptions.PermissionDenied("this api_key may not post service requests")
         data = o.Open311RequestInput(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = intake([data.to_item()], actor=actor)[0]
-        incident = outcome.incident
-        if not outcome.created and incident.submitted_by_id != actor.user.pk:
-            raise Conflict("external_id is already used by another client; send ids unique to your client")
-        incident = visible_requests(actor).get(pk=incident.pk)
+        item = data.to_item()
+        message = refusal(item.source, sources_allowed(actor))
+        if message:
+            raise exceptions.PermissionDenied({"source": [message]})
+        outcome = intake([item], actor=actor)[0]  # the key is the client's own: a re-send is its request
+        incident = visible_requests(actor).get(pk=outcome.incident.pk)
         body = [{"service_request_id": str(incident.pk), "service_notice": o.service_notice(incident),
                  "account_id": None}]
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)

@@ -5,6 +5,8 @@ Mapping (also documented in ``incidents.open311``):
 - a service request is an ``Incident``: service_request_id = the incident id (as a string);
 - status is "closed" for closed, cancelled, duplicate and out-of-jurisdiction incidents, else "open";
   status_notes is the state's label;
+- ``email`` is the incident's reporter_email (personal data: never in these answers), ``media_url`` its
+  media_url (a link, never fetched; read back as the request's media_url);
 - extension fields on POST: ``external_id`` (the client's own id: re-sending it returns the stored
   request) and ``source`` (an ``Incident.Source`` other than camera, default "citizen").
 """
@@ -17,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
+from gis_core.fields import CoordinateField
 from incidents import rules
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, Level
@@ -33,8 +36,8 @@ class Open311RequestInput(serializers.Serializer):
     """POST requests.json: the GeoReport v2 fields plus the extensions external_id and source."""
 
     service_code = serializers.CharField(max_length=40)
-    lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    long = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    lat = CoordinateField(required=False, allow_null=True, min_value=-90, max_value=90)
+    long = CoordinateField(required=False, allow_null=True, min_value=-180, max_value=180)
     address_string = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     address_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=4000)
@@ -70,21 +73,16 @@ class Open311RequestInput(serializers.Serializer):
         category = Category.objects.get(code=d["service_code"])
         return IntakeItem(
             source=d["source"], external_id=d["external_id"], category=category,
-            title=title_of(d["description"], service_name(category)), description=full_description(d),
+            title=title_of(d["description"], service_name(category)), description=d["description"],
             address=d["address_string"], x=d.get("long"), y=d.get("lat"), crs="EPSG:4326",
             reporter_name=reporter_name(d["first_name"], d["last_name"]), reporter_phone=d["phone"],
+            reporter_email=d["email"], media_url=d["media_url"],
         )
 
 
 def title_of(description: str, fallback: str) -> str:
     """Return the first 60 characters of the description on one line, or the fallback."""
     return " ".join(description.split())[:TITLE_CHARS] or fallback
-
-
-def full_description(d: dict) -> str:
-    """Return the description with media_url and email appended (the incident has no field for them)."""
-    extras = [f"{name}: {d[name]}" for name in ("media_url", "email") if d[name]]
-    return "\n\n".join([d["description"], "\n".join(extras)]) if extras else d["description"]
 
 
 def reporter_name(first: str, last: str) -> str:
@@ -218,5 +216,5 @@ def request_body(incident: Incident) -> dict:
         "zipcode": None,
         "lat": point.y if point else None,
         "long": point.x if point else None,
-        "media_url": None,
+        "media_url": incident.media_url or None,
     }

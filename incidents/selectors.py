@@ -3,8 +3,10 @@ detail, action, map layer, export, count and live message goes through ``inciden
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import BooleanField, Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -303,19 +305,61 @@ def allowed_actions(incident: Incident, actor: Actor, *, roles: set[Role] | None
 
 CSV_COLUMNS = ["id", "source", "external_id", "category", "severity", "title", "state", "level", "triage",
                "village", "grid", "assignee", "lon", "lat", "created_at", "handle_due_at", "closed_at"]
+_CSV_FIELDS = ["pk", "source", "external_id", "category__code", "severity", "title", "state", "level", "triage",
+               "village__code", "grid__code", "assignee__external_id", "location", "created_at", "handle_due_at",
+               "closed_at"]
+# What a spreadsheet may take for a formula at the start of a cell (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_csv(stream, qs: QuerySet[Incident]) -> None:
-    """Write the incidents of ``qs`` as CSV rows (with a BOM so spreadsheets read the UTF-8)."""
-    stream.write("\ufeff")
-    writer = csv.writer(stream)
-    writer.writerow(CSV_COLUMNS)
-    for i in qs.select_related("category", "village", "grid", "assignee").iterator(chunk_size=2000):
-        writer.writerow([
-            i.pk, i.source, i.external_id, i.category.code, i.severity, i.title, i.state, i.level, i.triage,
-            i.village.code if i.village else "", i.grid.code if i.grid else "",
-            i.assignee.external_id if i.assignee else "",
-            i.location.x if i.location else "", i.location.y if i.location else "",
-            i.created_at.isoformat(), i.handle_due_at.isoformat() if i.handle_due_at else "",
-            i.closed_at.isoformat() if i.closed_at else "",
-        ])
+class ExportTooLarge(ValueError):
+    """More incidents match than one export may stream (``settings.CSV_EXPORT_MAX_ROWS``)."""
+
+
+def csv_cell(value) -> object:
+    """Return the cell for a value: text starting with = + - @, a tab or a CR gets a leading apostrophe, so a
+    spreadsheet shows it as text instead of running it (OWASP's advice for CSV injection); numbers stay
+    numbers (a negative longitude is a number, not a formula) and None is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _Line:
+    """A file-like object whose write returns the line (csv.writer writes one row per call)."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def csv_lines(qs: QuerySet[Incident], *, max_rows: int) -> Iterator[str]:
+    """Return the incidents of ``qs`` as CSV lines (a BOM first, so spreadsheets read the UTF-8), to stream.
+
+    Raise ``ExportTooLarge`` at once (before any line) when more than ``max_rows`` match: a bounded
+    count (LIMIT max_rows + 1) decides it. The rows are then read through a server-side cursor in
+    chunks (``iterator``), as plain values: memory stays constant however many rows go out.
+    """
+    if qs.order_by()[:max_rows + 1].count() > max_rows:
+        raise ExportTooLarge(f"more than {max_rows} incidents match: narrow the filter (e.g. created_after/before)")
+    rows = qs.values_list(*_CSV_FIELDS).iterator(chunk_size=2000)
+    return _csv_lines(rows)
+
+
+def _csv_lines(rows) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield "\ufeff" + writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        (pk, source, external_id, category, severity, title, state, level, triage, village, grid, assignee, location,
+         created_at, handle_due_at, closed_at) = row
+        yield writer.writerow([csv_cell(v) for v in (
+            pk, source, external_id, category, severity, title, state, level, triage, village, grid, assignee,
+            location.x if location else None, location.y if location else None, created_at.isoformat(),
+            handle_due_at.isoformat() if handle_due_at else None, closed_at.isoformat() if closed_at else None)])
+
+
+def write_csv(stream, qs: QuerySet[Incident], *, max_rows: int | None = None) -> None:
+    """Write the incidents of ``qs`` as CSV to ``stream`` (``csv_lines``'s lines)."""
+    for line in csv_lines(qs, max_rows=max_rows if max_rows is not None else settings.CSV_EXPORT_MAX_ROWS):
+        stream.write(line)

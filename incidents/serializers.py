@@ -21,7 +21,7 @@ from rest_framework.settings import api_settings
 
 from cameras.models import Camera
 from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
-from gis_core.fields import CRSField, check_point, points_valid
+from gis_core.fields import CoordinateField, CRSField, check_point, points_valid
 from grids.serializers import TeamSerializer
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
@@ -105,8 +105,8 @@ class IntakeSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    lon = serializers.FloatField(required=False, help_text="x: longitude, or easting in metres for EPSG:4549")
-    lat = serializers.FloatField(required=False, help_text="y: latitude, or northing in metres for EPSG:4549")
+    lon = CoordinateField(required=False, help_text="x: longitude, or easting in metres for EPSG:4549/3857")
+    lat = CoordinateField(required=False, help_text="y: latitude, or northing in metres for EPSG:4549/3857")
     crs = CRSField()
     camera = CodeField(CAMERAS, queryset=Camera.objects.all(), required=False)
     reporter_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
@@ -218,7 +218,7 @@ class _LeanIntake:
             and all(type(f[n]) is serializers.ChoiceField and not f[n].allow_blank and not f[n].allow_null
                     for n in ("source", "severity"))
             and f["source"].required and not f["severity"].required and f["severity"].default is empty
-            and all(type(f[n]) is serializers.FloatField and not f[n].required and f[n].default is empty
+            and all(type(f[n]) is CoordinateField and not f[n].required and f[n].default is empty
                     and not f[n].allow_null and f[n].max_value is None and f[n].min_value is None
                     for n in ("lon", "lat"))
             and type(f["crs"]) is CRSField and not f["crs"].required and not f["crs"].allow_blank
@@ -332,8 +332,8 @@ class ActionSerializer(serializers.Serializer):
 
 
 class RelocateSerializer(serializers.Serializer):
-    lon = serializers.FloatField()
-    lat = serializers.FloatField()
+    lon = CoordinateField()
+    lat = CoordinateField()
     crs = CRSField()
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 

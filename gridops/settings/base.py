@@ -213,6 +213,15 @@ LIVE_RIGHTS_RECHECK_S = float(os.environ.get("LIVE_RIGHTS_RECHECK_S", "30"))
 # before any geometry is built (Gongdao's grids have fewer than 1,000 each).
 GRID_BOUNDARY_MAX_VERTICES = int(os.environ.get("GRID_BOUNDARY_MAX_VERTICES", "10000"))
 # --- end issue 11 (scope) --------------------------------------------------------------------------
+# --- issue 11, intake contract (session "intake") ------------------------------------------------
+# How long a batch's Idempotency-Key is remembered (incidents.intake_keys), and the most rows one
+# CSV export may stream (beyond it: 400, asking for a narrower filter).
+INTAKE_IDEMPOTENCY_TTL_H = int(os.environ.get("INTAKE_IDEMPOTENCY_TTL_H", "24"))
+CSV_EXPORT_MAX_ROWS = int(os.environ.get("CSV_EXPORT_MAX_ROWS", "1000000"))
+# Open311 form-encoded POSTs carrying their api_key in the body are parsed only below this size (bytes);
+# a key in the query string or an Authorization header is checked before any body is read.
+OPEN311_FORM_KEY_MAX_BYTES = int(os.environ.get("OPEN311_FORM_KEY_MAX_BYTES", str(64 * 1024)))
+# --- end issue 11, intake contract ---------------------------------------------------------------
 
 # --- Content Security Policy (issue 11, deploy) -------------------------------------------------------
 # django-csp 4 (CONTENT_SECURITY_POLICY dict). Every page's scripts and styles are files from this

@@ -69,9 +69,9 @@ def test_a_lost_key_race_stores_the_rest_and_drops_a_flag_on_the_loser(monkeypat
     winner = f.report("other", at=f.offset_m(*at, 400), source="hotline_12345", external_id="race-1")
     real_existing, calls = intake_module._existing, []
 
-    def checked_too_early(keys):  # the first check ran before the winner's commit
+    def checked_too_early(client_id, keys):  # the first check ran before the winner's commit
         calls.append(keys)
-        return {} if len(calls) == 1 else real_existing(keys)
+        return {} if len(calls) == 1 else real_existing(client_id, keys)
 
     if extra:  # a batch is probed first: make the probe miss the key; a few items are not probed
         monkeypatch.setattr(intake_module, "_existing", checked_too_early)

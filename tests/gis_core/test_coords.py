@@ -55,10 +55,10 @@ def test_parse_crs_aliases(alias: str, canonical: str) -> None:
 
 
 def test_accepted_crs() -> None:
-    assert ACCEPTED_CRS == ("EPSG:4326", "EPSG:4490", "EPSG:4549", "GCJ02", "BD09")
+    assert ACCEPTED_CRS == ("EPSG:4326", "EPSG:4490", "EPSG:4549", "GCJ02", "BD09", "EPSG:3857")
 
 
-@pytest.mark.parametrize("bad", ["EPSG:3857", "", "mars", None, 4326])
+@pytest.mark.parametrize("bad", ["EPSG:32650", "", "mars", None, 4326])
 def test_unknown_crs_raises_with_accepted_list(bad: object) -> None:
     with pytest.raises(UnknownCRS) as info:
         parse_crs(bad)  # type: ignore[arg-type]
@@ -68,7 +68,7 @@ def test_unknown_crs_raises_with_accepted_list(bad: object) -> None:
 
 def test_to_wgs84_unknown_crs_raises() -> None:
     with pytest.raises(UnknownCRS):
-        to_wgs84(119.3, 32.5, "EPSG:3857")
+        to_wgs84(119.3, 32.5, "EPSG:32650")
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def test_locate_endpoint(api, square_town):
     ({"lon": "abc", "lat": 31.0}, "lon"),
     ({"lon": "nan", "lat": 31.0}, "lon"),
     ({"lon": 120.0, "lat": 95}, "lat"),
-    ({"lon": 120.0, "lat": 31.0, "crs": "EPSG:3857"}, "crs"),
+    ({"lon": 120.0, "lat": 31.0, "crs": "EPSG:32650"}, "crs"),
     ({"lon": 120.0, "lat": 31.0, "generation": 0}, "generation"),
 ])
 def test_locate_refuses_bad_parameters(api, query, field):
