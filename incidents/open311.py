@@ -8,7 +8,7 @@ Mounted at ``/open311/v2/``:
   ``GET requests/{id}.json``: the requests the caller may see (``incidents_visible_to``); anything
   else answers 404, never revealing that it exists.
 
-Authentication: ``api_key`` (a DRF token; in the POST body or the query string), an
+Authentication: ``api_key`` (an API token; in the POST body or the query string), an
 ``Authorization: Token ...`` header or a session. Posting needs the "integration" or "operator" group.
 A bad or missing key answers 403. Every error uses the spec's shape: ``[{"code": 400, "description": ...}]``.
 
@@ -33,13 +33,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from core.actors import Actor, Role
+from core.api import Public
 from core.authentication import ActorTokenAuthentication
+from core.parsers import JSONParser
 from incidents import open311_serializers as o
 from incidents import rules
 from incidents.intake import intake
@@ -62,7 +65,8 @@ class UnsupportedFormat(exceptions.APIException):
 
 
 class ApiKeyAuthentication(ActorTokenAuthentication):
-    """Authenticate by the Open311 ``api_key`` (a DRF token) from the POST body or the query string."""
+    """Authenticate by the Open311 ``api_key`` (an API token) from the POST body or the query string
+    (Open311's alone; core.logging scrubs it from every log line)."""
 
     def authenticate(self, request):
         key = request.query_params.get("api_key")
@@ -124,7 +128,7 @@ class Open311View(APIView):
     """Base: JSON only, api_key/token/session authentication, errors in the Open311 shape."""
 
     authentication_classes = [ApiKeyAuthentication, ActorTokenAuthentication, SessionAuthentication]
-    permission_classes: list = []
+    permission_classes = [IsAuthenticated]  # without a key: 403, the specification's answer
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     content_negotiation_class = JsonOnly
@@ -155,7 +159,9 @@ class Open311View(APIView):
 
 
 class ServiceList(Open311View):
-    """Every active category as a service."""
+    """Every active category as a service (public: clients discover the services before holding a key)."""
+
+    permission_classes = [Public]
 
     @extend_schema(operation_id="open311_services", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
                    summary="Open311: the services (categories)")
@@ -164,7 +170,9 @@ class ServiceList(Open311View):
 
 
 class ServiceDefinition(Open311View):
-    """A service's definition (it has no extra attributes)."""
+    """A service's definition (it has no extra attributes; public, as the list)."""
+
+    permission_classes = [Public]
 
     @extend_schema(operation_id="open311_service", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
                    summary="Open311: one service's definition")

@@ -1,0 +1,42 @@
+"""API rate limits (DRF throttles), with rates read from settings at each request (so a test or a
+settings change takes effect) and the intake endpoints' higher per-client rate chosen by path.
+
+- ``AnonRateThrottle``: per anonymous address (scope "anon"; only public endpoints answer anonymous
+  callers at all);
+- ``ClientRateThrottle``: per authenticated client (scope "user"), or scope "intake" on the paths and
+  methods listed in ``API_THROTTLE_SCOPES``.
+Counters live in the default cache (Redis when REDIS_URL is set, so every server process shares them).
+A throttled request answers 429 with Retry-After.
+"""
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from rest_framework import throttling
+from rest_framework.settings import api_settings
+
+
+class _SettingsRates:
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class AnonRateThrottle(_SettingsRates, throttling.AnonRateThrottle):
+    pass
+
+
+def scope_for(request) -> str:
+    """Return the throttle scope of an authenticated request: "intake" on the intake paths, else "user"."""
+    for methods, pattern, scope in getattr(settings, "API_THROTTLE_SCOPES", ()):
+        if request.method in methods and re.search(pattern, request.path_info):
+            return scope
+    return "user"
+
+
+class ClientRateThrottle(_SettingsRates, throttling.UserRateThrottle):
+    def allow_request(self, request, view):
+        self.scope = scope_for(request)
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
