@@ -149,7 +149,10 @@ class Open311View(APIView):
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             code = status.HTTP_403_FORBIDDEN
         set_rollback()
-        return Response(error_list(code, exc.detail), status=code)
+        response = Response(error_list(code, exc.detail), status=code)
+        if getattr(exc, "wait", None):  # a throttled request: when to try again
+            response["Retry-After"] = str(int(exc.wait))
+        return response
 
     def actor(self) -> Actor:
         """Return the authenticated caller; 403 when there is none."""
