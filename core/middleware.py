@@ -5,6 +5,11 @@ paths ``REQUEST_BODY_LIMITS`` gives a larger limit (the intake batch: 64 MB). Th
 Content-Length is checked first, so a large body is refused before a byte of it is read; a body without
 one (chunked) is counted as it is read and refused as soon as it passes the limit.
 
+On the paths ``REQUEST_CREDENTIALS_REQUIRED`` lists, a request that sends a body (POST, PUT, PATCH,
+DELETE) without any credentials (no Authorization header, no session cookie, none of the entry's
+query parameters) answers 401 before its body is read: DRF views already authenticate before they parse,
+this keeps it so for any view that reads the body first (Open311's api_key may come in the body).
+
 Own code rather than a library: Django's DATA_UPLOAD_MAX_MEMORY_SIZE is one global number, checked
 only when ``request.body`` is read, and answers 400; DRF has no size check at all.
 """
@@ -78,8 +83,29 @@ class _CappedStream:
             close()
 
 
+def _needs_credentials(request) -> bool:
+    """Return whether this request must show credentials before its body is read, and shows none."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return False
+    for pattern, params in getattr(settings, "REQUEST_CREDENTIALS_REQUIRED", ()):
+        if re.search(pattern, request.path_info):
+            has = (request.META.get("HTTP_AUTHORIZATION") or settings.SESSION_COOKIE_NAME in request.COOKIES
+                   or any(request.GET.get(p) for p in params)
+                   or getattr(request, "_force_auth_user", None) is not None)  # DRF's test client
+            return not has
+    return False
+
+
+def unauthenticated_response() -> JsonResponse:
+    """The 401 of an API request without credentials, as DRF answers it (core.api's shape)."""
+    response = JsonResponse({"detail": str(exceptions.NotAuthenticated.default_detail)}, status=401)
+    response["WWW-Authenticate"] = "Token"
+    return response
+
+
 class BodyLimitMiddleware:
-    """413 for a body over the path's limit: from Content-Length before reading, else while reading."""
+    """413 for a body over the path's limit: from Content-Length before reading, else while reading;
+    401 for a body sent without credentials where REQUEST_CREDENTIALS_REQUIRED asks for them."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -94,7 +120,9 @@ class BodyLimitMiddleware:
                 return JsonResponse({"detail": "Content-Length is not a number."}, status=400)
             if length > limit:
                 return too_large_response(limit)
-        elif getattr(request, "_stream", None) is not None:
+        if _needs_credentials(request):
+            return unauthenticated_response()
+        if not declared and getattr(request, "_stream", None) is not None:
             request._stream = _CappedStream(request._stream, limit, request)
         try:
             response = self.get_response(request)
