@@ -38,13 +38,13 @@ class ScrubSecrets(logging.Filter):
     """A logging filter that scrubs secret parameters from the message (and its arguments)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        clean = scrub(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
+        # each argument on its own: formatters may read them (uvicorn's access formatter unpacks five)
+        if isinstance(record.msg, str):
+            record.msg = scrub(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: scrub(v) if isinstance(v, str) else v for k, v in record.args.items()}
         for attribute in ("request_line", "path", "full_path"):
             value = getattr(record, attribute, None)
             if isinstance(value, str):

@@ -30,6 +30,12 @@ def test_the_access_loggers_are_filtered(caplog):
         logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", f"/open311/v2/requests.json?api_key={KEY}",
                     "1.1", 200)
     assert caplog.records and KEY not in caplog.text and "api_key=[scrubbed]" in caplog.text
+    # the arguments stay arguments: uvicorn's access formatter unpacks all five
+    from uvicorn.logging import AccessFormatter
+
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s", use_colors=False).format(
+        caplog.records[-1])
+    assert line == '127.0.0.1:1 GET /open311/v2/requests.json?api_key=[scrubbed] HTTP/1.1 200 OK'
 
 
 def test_the_console_handler_filters_every_logger():
