@@ -6,7 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Shared plumbing (database, API, actors)"
 
     def ready(self):
-        from core import logging
         from core import schema  # noqa: F401  (registers the OpenAPI extension of GeoJSON features)
+        from core.logging import install
 
-        logging.install()  # no api_key in the servers' access logs
+        install()  # no api_key in the servers' access logs
