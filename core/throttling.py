@@ -6,20 +6,32 @@ settings change takes effect) and the intake endpoints' higher per-client rate c
 - ``ClientRateThrottle``: per authenticated client (scope "user"), or scope "intake" on the paths and
   methods listed in ``API_THROTTLE_SCOPES``.
 Counters live in the default cache (Redis when REDIS_URL is set, so every server process shares them).
-A throttled request answers 429 with Retry-After.
+A throttled request answers 429 with Retry-After. When the cache cannot be reached (Redis down) the
+limit is not applied and a warning logged: a report is never refused because its counter is away.
 """
 from __future__ import annotations
 
+import logging
 import re
 
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework import throttling
 from rest_framework.settings import api_settings
+
+logger = logging.getLogger(__name__)
 
 
 class _SettingsRates:
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError) as error:  # the cache is away: count nothing, refuse nothing
+            logger.warning("rate limit not applied, the cache is unavailable: %s", error)
+            return True
 
 
 class AnonRateThrottle(_SettingsRates, throttling.AnonRateThrottle):

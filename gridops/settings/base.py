@@ -212,8 +212,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Throttle counters live in the cache: Redis when REDIS_URL is set (shared by every server process),
 # else per-process memory (one process only: each would count on its own).
+# A Redis that is down or stalled costs a request at most the short timeouts: the throttles then let
+# it through (core.throttling).
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+                "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
     if os.environ.get("REDIS_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 # Open311's api_key travels in the query string: the log filter scrubs it from every log line.

@@ -84,6 +84,16 @@ def test_the_cache_is_redis_when_redis_url_is_set():
     assert out == ["django.core.cache.backends.redis.RedisCache", "7"]
 
 
+def test_the_limits_let_requests_through_when_the_cache_is_down(low_rates, caplog):
+    """A stopped Redis must not turn every request into a 500 (tests/security/test_fault_drills.py)."""
+    api = APIClient(HTTP_AUTHORIZATION=f"Token {token_for(_integration())}")
+    down = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"socket_connect_timeout": 0.2}}}
+    with override_settings(CACHES=down):
+        assert [api.get("/api/categories/").status_code for _ in range(5)] == [200] * 5
+    assert "rate limit not applied" in caplog.text
+
+
 def _login(client: Client, username: str, password: str, path: str = "/accounts/login/"):
     return client.post(path, {"username": username, "password": password})
 
