@@ -19,3 +19,6 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GRIDOPS_TEST_DB") or f"t
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {  # noqa: F405
     "anon": "1000000/min", "user": "1000000/min", "intake": "1000000/min"}}
 CACHES["default"]["KEY_PREFIX"] = f"test{os.getpid()}"  # noqa: F405
+# Login lockout off in tests: Django's test Client.login() authenticates without a request, which axes
+# refuses; tests/security/test_limits.py turns it on where it proves the lockout.
+AXES_ENABLED = False

@@ -100,11 +100,18 @@ def test_the_limits_let_requests_through_when_the_cache_is_down(low_rates, caplo
     assert [api.get("/api/categories/").status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
+@pytest.fixture
+def lockout():
+    """The login lockout, on (settings.test turns it off: Client.login() has no request to give axes)."""
+    with override_settings(AXES_ENABLED=True):
+        yield
+
+
 def _login(client: Client, username: str, password: str, path: str = "/accounts/login/"):
     return client.post(path, {"username": username, "password": password})
 
 
-def test_repeated_failed_logins_lock_out_that_username_from_that_address():
+def test_repeated_failed_logins_lock_out_that_username_from_that_address(lockout):
     User.objects.create_user("lockme", password="pw-right-1", is_staff=True)
     here = Client(REMOTE_ADDR="10.1.1.1")
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
@@ -119,7 +126,7 @@ def test_repeated_failed_logins_lock_out_that_username_from_that_address():
     assert _login(Client(REMOTE_ADDR="10.1.1.1"), "bystander", "pw-right-2").status_code == 302
 
 
-def test_a_lockout_ends_after_the_cool_off():
+def test_a_lockout_ends_after_the_cool_off(lockout):
     from axes.models import AccessAttempt
     from django.utils import timezone
 
