@@ -45,7 +45,8 @@ SEAT = (119.343908, 32.588310)
 def session_cookie(username: str) -> str:
     user = User.objects.get(username=username)
     store = SessionStore()
-    store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), settings.AUTHENTICATION_BACKENDS[0]
+    # the last backend logs users in (the first is axes's lockout check)
+    store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), settings.AUTHENTICATION_BACKENDS[-1]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     return f"sessionid={store.session_key}"

@@ -1,10 +1,28 @@
-"""Project-wide API plumbing: errors are JSON with field messages, never an HTML 500 for bad input."""
+"""Project-wide API plumbing: errors are JSON with field messages, never an HTML 500 for bad input.
+
+One error shape for every error status of the API (400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503):
+``{"detail": "<message>"}``, or for invalid input a dict of field -> list of messages (DRF's
+shapes). A bare list of messages (``ValidationError(["..."])``) is wrapped as ``{"detail": [...]}``.
+Django's own 400/403/404/500 answer the same JSON under /api/ (``handler404`` etc. in gridops.urls).
+Open311 (/open311/) keeps the shape its specification gives (incidents/open311.py).
+"""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
+
+API_PREFIXES = ("/api/",)
+
+
+class Public(AllowAny):
+    """The mark of a public API endpoint (no login, no token). Every view that uses it is named in
+    gridops.urls.PUBLIC_URL_NAMES, and tests/security/test_auth.py checks that nothing else answers an
+    anonymous caller."""
 
 
 class DatabaseUnavailable(exceptions.APIException):
@@ -19,7 +37,7 @@ DATABASE_RETRY_AFTER_S = 5
 def exception_handler(exc, context):
     """Turn Django validation errors into HTTP 400 with field messages, a lost database connection
     (a restart, a failover) into 503 with Retry-After (the request's transaction was rolled back),
-    then defer to DRF."""
+    then defer to DRF; every error body is a dict (``detail`` or field messages)."""
     if isinstance(exc, OperationalError | InterfaceError):
         response = drf_exception_handler(DatabaseUnavailable(), context)
         response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
@@ -27,7 +45,42 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and not isinstance(response.data, dict):
+        response.data = {"detail": response.data}
+    return response
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith(API_PREFIXES)
+
+
+def bad_request(request, exception=None):
+    """Django's 400 (e.g. a malformed request refused before the view) as JSON under /api/."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    """Django's 403 as JSON under /api/."""
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    """Django's 404 (no URL pattern matched) as JSON under /api/."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """Django's 500 as JSON under /api/ (the error itself is logged, never shown)."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return defaults.server_error(request)
 
 
 BLANK = "may not be blank: leave the parameter out instead"

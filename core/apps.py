@@ -7,3 +7,6 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from core import schema  # noqa: F401  (registers the OpenAPI extension of GeoJSON features)
+        from core.logging import install
+
+        install()  # no api_key in the servers' access logs

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 
 from core.actors import GROUPS, Role
+from core.authentication import issue_token
 from grids.models import Grid, GridTeam, Person, TeamMembership
 from incidents.grants import grant_sources
 
@@ -84,11 +84,12 @@ def ensure_demo_users(*, known: bool | None = None) -> dict[str, str]:
             Person.objects.filter(user=user).exclude(pk=person.pk).update(user=None)
             person.user = user
             person.save(update_fields=["user"])
-        if demo.group == Role.INTEGRATION:
-            Token.objects.get_or_create(user=user)
     return created
 
 
 def demo_token(username: str = "hotline") -> str:
-    """Return the API token of a demo integration client."""
-    return Token.objects.get(user__username=username).key
+    """Issue a fresh API token for a demo integration client and return its key.
+
+    Tokens are stored as digests (knox): an existing key cannot be shown again, so each call issues a
+    new one (expiring after the usual TTL). Raises User.DoesNotExist before ``load_demo_data``."""
+    return issue_token(User.objects.get(username=username))[1]

@@ -1,9 +1,11 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from cameras.apis import CameraViewSet
+from core.health import HealthApi
 from dispatch.apis import IncidentDispatchViewSet
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
@@ -18,7 +20,31 @@ router.register("cameras", CameraViewSet, basename="camera")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("incidents", IncidentDispatchViewSet, basename="incident-dispatch")
 
+# The endpoints that answer without a login or a token, all of them (issue 11): the login pages, the
+# health check, and Open311's service discovery (its GeoReport v2 clients read the services before
+# they hold a key). Every other URL answers an anonymous caller 401 (API: "WWW-Authenticate: Token"),
+# a redirect to the login (pages), or 403 on Open311 (its specification's answer to a missing
+# api_key); tests/security/test_auth.py walks every URL pattern to check it. Pages are closed by
+# django.contrib.auth's LoginRequiredMiddleware, the API by DRF's default IsAuthenticated; a public
+# API view uses core.api.Public, a public page django.contrib.auth.decorators.login_not_required.
+PUBLIC_URL_NAMES = frozenset({"login", "admin:login", "healthz", "open311-services", "open311-service"})
+
+# Django's own errors answer JSON under /api/ (core.api), HTML elsewhere.
+handler400 = "core.api.bad_request"
+handler403 = "core.api.permission_denied"
+handler404 = "core.api.page_not_found"
+handler500 = "core.api.server_error"
+
+# django.contrib.auth.urls without the password reset views (public, and no mail is configured)
+account_urls = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+]
+
 urlpatterns = [
+    path("healthz", HealthApi.as_view(), name="healthz"),
     path("", include("web.urls")),
     path("api/me/", MeApi.as_view(), name="me"),
     path("api/categories/", CategoryApi.as_view(), name="categories"),
@@ -30,6 +56,6 @@ urlpatterns = [
     path("", include("planner.urls")),
     path("api/", include(router.urls)),
     path("open311/v2/", include("incidents.open311")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(account_urls)),
     path("admin/", admin.site.urls),
 ]

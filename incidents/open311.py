@@ -8,12 +8,13 @@ Mounted at ``/open311/v2/``:
   ``GET requests/{id}.json``: the requests the caller may see (``incidents_visible_to``); anything
   else answers 404, never revealing that it exists.
 
-Authentication: ``api_key`` (a DRF token) in the query string, or in a form-encoded POST body of at
+Authentication: ``api_key`` (an API token) in the query string, or in a form-encoded POST body of at
 most ``settings.OPEN311_FORM_KEY_MAX_BYTES``; an ``Authorization: Token ...`` header; or a session.
 The key is checked before the body is parsed: a request without a valid key is refused (403) without
 its body being read, however large (a key inside a larger body, or inside a JSON body, is not looked
 for). Posting needs the "integration" or "operator" group and a grant for the request's source
-(``incidents.grants``). Every error uses the spec's shape: ``[{"code": 400, "description": ...}]``.
+(``incidents.grants``). A bad or missing key answers 403. Every error uses the spec's shape:
+``[{"code": 400, "description": ...}]``.
 
 Extensions: ``external_id`` (the client's own id, the idempotency key together with the client and
 ``source``: a re-send answers 200 with the stored request; another client's same id is its own request)
@@ -38,13 +39,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from core.actors import Actor, Role
+from core.api import Public
 from core.authentication import ActorTokenAuthentication
+from core.parsers import JSONParser
 from incidents import open311_serializers as o
 from incidents import rules
 from incidents.grants import refusal, sources_allowed
@@ -78,8 +82,9 @@ def _small_form(request) -> bool:
 
 
 class ApiKeyAuthentication(ActorTokenAuthentication):
-    """Authenticate by the Open311 ``api_key`` (a DRF token): from the query string, or from a small
-    form-encoded POST body; checked before anything else reads the body."""
+    """Authenticate by the Open311 ``api_key`` (an API token): from the query string, or from a small
+    form-encoded POST body; checked before anything else reads the body (Open311's alone; core.logging
+    scrubs it from every log line)."""
 
     def authenticate(self, request):
         key = request.query_params.get("api_key")
@@ -141,7 +146,7 @@ class Open311View(APIView):
     """Base: JSON only, api_key/token/session authentication, errors in the Open311 shape."""
 
     authentication_classes = [ApiKeyAuthentication, ActorTokenAuthentication, SessionAuthentication]
-    permission_classes: list = []
+    permission_classes = [IsAuthenticated]  # without a key: 403, the specification's answer
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     content_negotiation_class = JsonOnly
@@ -162,7 +167,10 @@ class Open311View(APIView):
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             code = status.HTTP_403_FORBIDDEN
         set_rollback()
-        return Response(error_list(code, exc.detail), status=code)
+        response = Response(error_list(code, exc.detail), status=code)
+        if getattr(exc, "wait", None):  # a throttled request: when to try again
+            response["Retry-After"] = str(int(exc.wait))
+        return response
 
     def actor(self) -> Actor:
         """Return the authenticated caller; 403 when there is none (before the body is read)."""
@@ -172,7 +180,9 @@ class Open311View(APIView):
 
 
 class ServiceList(Open311View):
-    """Every active category as a service."""
+    """Every active category as a service (public: clients discover the services before holding a key)."""
+
+    permission_classes = [Public]
 
     @extend_schema(operation_id="open311_services", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
                    summary="Open311: the services (categories)")
@@ -181,7 +191,9 @@ class ServiceList(Open311View):
 
 
 class ServiceDefinition(Open311View):
-    """A service's definition (it has no extra attributes)."""
+    """A service's definition (it has no extra attributes; public, as the list)."""
+
+    permission_classes = [Public]
 
     @extend_schema(operation_id="open311_service", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
                    summary="Open311: one service's definition")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,7 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: hashed at rest, expiring (issue 11; replaces rest_framework.authtoken)
+    "axes",  # login lockout on /accounts/login/ and /admin/login/
     "rest_framework_gis",
     "drf_spectacular",
     "gis_core",
@@ -58,13 +60,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.BodyLimitMiddleware",  # 413 from Content-Length before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",  # every page needs a login unless marked
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 page
 ]
 
 ROOT_URLCONF = "gridops.urls"
@@ -135,23 +140,95 @@ STATICFILES_DIRS = [
 ]
 WHITENOISE_USE_FINDERS = True
 
+# --- Authentication, API defaults and limits (issue 11 "Safe to expose", session `auth`) ------------
+# Every endpoint needs a login or a token; the few public ones are listed once, in
+# gridops.urls.PUBLIC_URL_NAMES (and use core.api.Public). The token class comes first so that an
+# anonymous API request gets 401 with "WWW-Authenticate: Token" (DRF takes the challenge from the
+# first class; the session class has none).
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "core.authentication.ActorTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",  # refuses JSON nested deeper than API_JSON_MAX_DEPTH with 400
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.ClientRateThrottle",
+    ],
+    # per anonymous address, per client (user), and the intake endpoints' higher per-client rate
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_RATE_ANON", "60/min"),
+        "user": os.environ.get("API_RATE_USER", "1200/min"),
+        "intake": os.environ.get("API_RATE_INTAKE", "6000/min"),
+    },
+    # the anonymous address: REMOTE_ADDR, unless API_NUM_PROXIES trusted proxies add X-Forwarded-For
+    # (DRF's default, None, believes any X-Forwarded-For a client sends, so a throttle is dodged by one)
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
     "DEFAULT_PAGINATION_CLASS": "core.schema.GeoJsonPagination",
     "PAGE_SIZE": 500,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
+# The paths (and methods) counted at the "intake" rate instead of "user" (core.throttling)
+API_THROTTLE_SCOPES = [
+    (("POST",), r"^/api/incidents/(batch/)?$", "intake"),
+    (("POST",), r"^/open311/v2/requests\.", "intake"),
+]
+# knox tokens for integration clients: issued by `manage.py api_tokens issue USER` (the key is printed
+# once), listed and revoked by `api_tokens list|revoke|prune`. They expire after API_TOKEN_TTL_DAYS.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# Request bodies: anything above REQUEST_BODY_MAX bytes gets 413 before it is read (core.middleware);
+# REQUEST_BODY_LIMITS raises the limit per path (regular expressions on request.path_info). Django's own
+# DATA_UPLOAD_MAX_MEMORY_SIZE (below) must stay at least the largest of them.
+REQUEST_BODY_MAX = int(os.environ.get("REQUEST_BODY_MAX", str(1024 * 1024)))
+REQUEST_BODY_LIMITS = [
+    (r"^/api/incidents/batch/$", 64 * 1024 * 1024),  # batches of up to 100,000 incidents
+]
+# A body sent to these paths without credentials (Authorization header, session cookie, or one of the
+# listed query parameters) answers 401 before it is read (core.middleware).
+REQUEST_CREDENTIALS_REQUIRED = [
+    (r"^/api/", ()),
+]
+API_JSON_MAX_DEPTH = 32
+# Login lockout (django-axes) on the login page and the admin: AXES_FAILURE_LIMIT failed logins lock
+# out that username from that address for AXES_COOLOFF_TIME; the address is REMOTE_ADDR (behind a
+# proxy set AXES_IPWARE_META_PRECEDENCE_ORDER / AXES_IPWARE_PROXY_COUNT, see SECURITY notes).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Throttle counters live in the cache: Redis when REDIS_URL is set (shared by every server process),
+# else per-process memory (one process only: each would count on its own).
+# A Redis that is down or stalled costs a request at most the short timeouts: the throttles then let
+# it through (core.throttling).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+                "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
+    if os.environ.get("REDIS_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# Open311's api_key travels in the query string: the log filter scrubs it from every log line.
+LOG_SCRUB_PARAMETERS = ["api_key", "token", "auth_token"]
+# --- end of issue 11 auth block ------------------------------------------------------------------
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Grid governance and dispatch API",
     "DESCRIPTION": "Villages, grids, teams, cameras and point location for town grid governance.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # issue 11: the schema is not public
     # the people's roles appear on people, team posts and categories: one named enum for all
     "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role"},
     # requests and answers described apart: what a request must send (required, not blank) is not
@@ -168,7 +245,8 @@ MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"scrub_secrets": {"()": "core.logging.ScrubSecrets"}},  # issue 11: no api_key in logs
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 

@@ -32,7 +32,7 @@ PAGES = {
     "/planner/": "body[data-planner=ready]",
 }
 ROLES = {
-    None: ["/accounts/login/", "/map/"],
+    None: ["/accounts/login/"],  # the only page open without a login (issue 11)
     ("operator", "gongdao-operator"): ["/command/", "/review/", "/map/"],
     ("leader", "gongdao-leader"): ["/review/", "/command/", "/map/"],
     ("planner", "gongdao-planner"): ["/planner/", "/command/", "/map/"],

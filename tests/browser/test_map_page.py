@@ -11,8 +11,20 @@ from tests.browser.conftest import login
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_map_shows_every_layer_from_local_assets(page, live_server):
+def _logged_in(page, live_server) -> None:
+    """The map needs a login, as every page but the login's (issue 11)."""
+    User.objects.create_user("mapper", password="pw-mapper-1")
+    login(page, live_server.url, "mapper", "pw-mapper-1", next_url="/map/")
+
+
+def test_the_map_sends_an_anonymous_visitor_to_the_login(page, live_server):
     page.goto(live_server.url + "/map/")
+    page.wait_for_selector("form.login-box", timeout=15000)
+    assert "/accounts/login/" in page.url
+
+
+def test_map_shows_every_layer_from_local_assets(page, live_server):
+    _logged_in(page, live_server)
     page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
     assert page.locator(".leaflet-control-layers-overlays input").count() == 6
     # 45 + 8 grids, 14 villages, 1 town and 21 camera sectors are drawn as SVG paths.
@@ -50,7 +62,7 @@ def test_camera_coverage_layer_shades_each_grid_and_gives_the_town_total(page, l
     from cameras.selectors import coverage_by_grid
     from grids.models import Grid
 
-    page.goto(live_server.url + "/map/")
+    _logged_in(page, live_server)
     page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
     assert page.locator(".coverage-legend").count() == 0  # off until asked for
     paths = page.locator(".leaflet-overlay-pane path").count()

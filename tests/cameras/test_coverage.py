@@ -83,7 +83,8 @@ def test_offline_cameras_count_only_when_asked_and_a_camera_outside_counts_where
     assert every[A1].covered_m2 > online[A1].covered_m2 > 0
 
 
-def test_the_coverage_api(square_town, client):
+def test_the_coverage_api(square_town, client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("coverage_reader"))
     camera("CAM001", 120.005, 31.005, bearing=0)
     camera("CAM002", 120.025, 31.005, bearing=0, status="offline")
     fc = client.get("/api/cameras/coverage/", {"generation": square_town.pk}).json()

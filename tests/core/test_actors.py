@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 
 from core.actors import Actor, Role
 from core.authentication import ActorTokenAuthentication
+from tests.auth import token_for
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
 
 
 def _both(user: User) -> tuple[Actor, Actor]:
-    fast_user, _ = ActorTokenAuthentication().authenticate_credentials(Token.objects.create(user=user).key)
+    fast_user, _ = ActorTokenAuthentication().authenticate_credentials(token_for(user))
     return Actor.of(fast_user), Actor.of(User.objects.get(pk=user.pk))
 
 

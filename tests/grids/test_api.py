@@ -12,7 +12,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api():
-    return APIClient()
+    """A logged-in caller: the map API needs a login (issue 11; tests/security/test_auth.py has the
+    anonymous side)."""
+    client = APIClient()
+    client.force_authenticate(User.objects.create_user("map_reader"))
+    return client
 
 
 def _codes(fc) -> set[str]:
@@ -53,8 +57,8 @@ def test_grid_filters_refuse_bad_values(api, query):
 def test_grid_detail_and_team_needs_login(api):
     code = api.get("/api/grids/", {"kind": "comprehensive"}).json()["features"][0]["properties"]["code"]
     assert api.get(f"/api/grids/{code}/").json()["properties"]["code"] == code
-    assert api.get(f"/api/grids/{code}/team/").status_code == 403
-    api.force_authenticate(User.objects.create_user("op"))
+    anonymous = APIClient().get(f"/api/grids/{code}/team/")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"] == "Token"
     team = api.get(f"/api/grids/{code}/team/").json()
     assert team["grid_code"] == code and team["leader"]["name"]
     roles = {(m["role"], m["slot"]) for m in team["members"]}
@@ -98,6 +102,7 @@ def test_openapi_schema_lists_endpoints(api):
 
 
 def test_map_page_uses_only_local_assets(client):
+    client.force_login(User.objects.create_user("map_viewer"))
     html = client.get("/map/").content.decode()
     assert "/static/vendor/leaflet/leaflet.js" in html
     assert "http://" not in html.replace("http://127.0.0.1", "") and "https://" not in html

@@ -5,7 +5,6 @@ import json
 
 import pytest
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -15,6 +14,7 @@ from incidents.geojson import IncidentSerializer
 from incidents.grants import EVERY_SOURCE, grant_sources
 from incidents.models import Incident, IncidentEvent
 from incidents.serializers import IntakeSerializer
+from tests.auth import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +33,7 @@ def _user(name: str, group: str | None = None) -> User:
 @pytest.fixture
 def hotline():
     client = APIClient()
-    token = Token.objects.create(user=_user("hotline_test", "integration"))
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(_user('hotline_test', 'integration'))}")
     return client
 
 
@@ -187,8 +186,7 @@ def test_schema_documents_the_incident_api(operator):
 def test_another_sender_reusing_a_key_gets_its_own_incident_and_learns_nothing(hotline):
     first = hotline.post("/api/incidents/", _report(external_id="k-1"), format="json").json()
     other = APIClient()
-    token = Token.objects.create(user=_user("mailbox_test", "integration"))
-    other.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    other.credentials(HTTP_AUTHORIZATION=f"Token {token_for(_user('mailbox_test', 'integration'))}")
     response = other.post("/api/incidents/", _report(external_id="k-1"), format="json")
     assert response.status_code == 201 and response.json()["id"] != first["id"]
     batch = other.post("/api/incidents/batch/", [_report(external_id="k-1")], format="json").json()
@@ -325,14 +323,15 @@ def test_token_authentication_answers_as_drf_and_reads_the_actor():
     bad = client.post("/api/incidents/", _report(), format="json")
     from django.utils.translation import gettext
 
-    # DRF's own (translated) messages; 403 as before: session authentication is listed first
-    assert bad.status_code == 403 and bad.json() == {"detail": gettext("Invalid token.")}
+    # DRF's own (translated) messages; 401 with the challenge: the token class is listed first
+    assert bad.status_code == 401 and bad.json() == {"detail": gettext("Invalid token.")}
+    assert bad["WWW-Authenticate"] == "Token"
     asleep = _user("asleep", "integration")
     asleep.is_active = False
     asleep.save()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=asleep).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(asleep)}")
     inactive = client.post("/api/incidents/", _report(), format="json")
-    assert inactive.status_code == 403 and inactive.json() == {"detail": gettext("User inactive or deleted.")}
+    assert inactive.status_code == 401 and inactive.json() == {"detail": gettext("User inactive or deleted.")}
 
     from core.authentication import ActorTokenAuthentication
 
@@ -340,7 +339,7 @@ def test_token_authentication_answers_as_drf_and_reads_the_actor():
     worker.user = _user("worker_token", "grid_member")
     worker.user.groups.add(Group.objects.get_or_create(name="integration")[0])
     worker.save()
-    user, _ = ActorTokenAuthentication().authenticate_credentials(Token.objects.create(user=worker.user).key)
+    user, _ = ActorTokenAuthentication().authenticate_credentials(token_for(worker.user))
     assert user.pk == worker.user.pk and user.username == "worker_token" and user.is_active
     actor = Actor.of(user)
     assert actor.groups == {"grid_member", "integration"} and actor.person_id == worker.pk

@@ -1,6 +1,6 @@
 """Print where to log in and the demo logins."""
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
 
 from demo.users import DEMO_USERS, demo_token, known_passwords
 
@@ -26,8 +26,10 @@ class Command(BaseCommand):
             self.stdout.write("  no demo superuser: manage.py createsuperuser makes one")
         try:
             token = demo_token()
-        except Token.DoesNotExist:
+        except User.DoesNotExist:
             token = "(run load_demo_data)"
-        self.stdout.write(f"API token of the hotline client: {token}")
+        # keys are stored as digests and cannot be shown again: each run issues a fresh one
+        self.stdout.write(f"API token of the hotline client (new at each start; older ones stay valid until "
+                          f"they expire or `manage.py api_tokens revoke --user hotline`): {token}")
         self.stdout.write(f'  curl -H "Authorization: Token {token}" {url}/api/incidents/')
         self.stdout.write("")
