@@ -16,7 +16,8 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
 
-API_PREFIXES = ("/api/",)
+API_PREFIXES = ("/api/", "/open311/")
+OPEN311_PREFIX = "/open311/"  # GeoReport v2 answers errors as [{"code", "description"}]
 
 
 class Public(AllowAny):
@@ -55,31 +56,38 @@ def _is_api(request) -> bool:
     return request.path_info.startswith(API_PREFIXES)
 
 
+def _json_error(request, code: int, text: str) -> JsonResponse:
+    """The API's error body, or Open311's under /open311/."""
+    if request.path_info.startswith(OPEN311_PREFIX):
+        return JsonResponse([{"code": code, "description": text}], status=code, safe=False)
+    return JsonResponse({"detail": text}, status=code)
+
+
 def bad_request(request, exception=None):
-    """Django's 400 (e.g. a malformed request refused before the view) as JSON under /api/."""
+    """Django's 400 (e.g. a malformed request refused before the view) as JSON under /api/ and /open311/."""
     if _is_api(request):
-        return JsonResponse({"detail": "Bad request."}, status=400)
+        return _json_error(request, 400, "Bad request.")
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception=None):
-    """Django's 403 as JSON under /api/."""
+    """Django's 403 as JSON under /api/ and /open311/."""
     if _is_api(request):
-        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+        return _json_error(request, 403, "You do not have permission to perform this action.")
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception=None):
-    """Django's 404 (no URL pattern matched) as JSON under /api/."""
+    """Django's 404 (no URL pattern matched) as JSON under /api/ and /open311/."""
     if _is_api(request):
-        return JsonResponse({"detail": "Not found."}, status=404)
+        return _json_error(request, 404, "Not found.")
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
-    """Django's 500 as JSON under /api/ (the error itself is logged, never shown)."""
+    """Django's 500 as JSON under /api/ and /open311/ (the error itself is logged, never shown)."""
     if _is_api(request):
-        return JsonResponse({"detail": "Server error."}, status=500)
+        return _json_error(request, 500, "Server error.")
     return defaults.server_error(request)
 
 

@@ -90,6 +90,10 @@ def add_error_responses(result: dict, generator, request, public, **kwargs) -> d
     for path, item in result.get("paths", {}).items():
         ref = "#/components/schemas/" + ("Open311Error" if path.startswith("/open311/") else "Error")
         for method in HTTP_METHODS:
+            for param in item.get(method, {}).get("parameters", []):
+                if param["in"] == "path" and param["name"] == "fmt":  # Open311's format suffix
+                    param["schema"] = {"type": "string", "enum": ["json"]}
+        for method in HTTP_METHODS:
             operation = item.get(method)
             if operation is None:
                 continue

@@ -347,6 +347,9 @@ class MergeSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+CURSOR_MESSAGE = "not a changes cursor: send the X-Changes-Cursor header of an earlier answer as it was"
+
+
 class IncidentFilter(serializers.Serializer):
     state = serializers.MultipleChoiceField(choices=Incident.State.choices, required=False)
     category = serializers.ListField(child=serializers.SlugField(), required=False)
@@ -358,8 +361,9 @@ class IncidentFilter(serializers.Serializer):
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
     triage = serializers.BooleanField(required=False, allow_null=True, default=None)
     changed_since = serializers.DateTimeField(required=False, help_text="only incidents changed after this time")
-    changed_after = serializers.CharField(
-        required=False, max_length=20000,
+    changed_after = serializers.RegexField(
+        r"^[0-9]{1,20}:[0-9]{1,20}:([0-9]{1,20}(,[0-9]{1,20})*)?$", required=False, max_length=20000,
+        error_messages={"invalid": CURSOR_MESSAGE},
         help_text="a changes cursor (the X-Changes-Cursor header of an earlier list answer): only the incidents "
                   "changed since that answer was read, exactly (nothing committed late is missed)")
 
@@ -377,7 +381,7 @@ _CURSOR = re.compile(r"^(\d{1,20}):(\d{1,20}):((?:\d{1,20})(?:,\d{1,20})*)?$")
 
 def validate_changes_cursor(value: str) -> str:
     """Return the cursor if it is a PostgreSQL snapshot (``xmin:xmax:xip,...``), else raise a ValidationError."""
-    message = "not a changes cursor: send the X-Changes-Cursor header of an earlier answer as it was"
+    message = CURSOR_MESSAGE
     match = _CURSOR.match(value)
     if not match:
         raise serializers.ValidationError(message)

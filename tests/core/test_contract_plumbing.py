@@ -84,3 +84,20 @@ def test_a_lost_database_connection_is_503_with_retry_after():
     assert answer.status_code == 503
     assert answer["Retry-After"] == "5"
     assert "send it again" in answer.data["detail"]
+
+
+def test_unknown_urls_answer_json_in_each_apis_own_shape(operator):
+    api = operator.get("/api/no-such-thing/")
+    assert api.status_code == 404 and api["Content-Type"] == "application/json" and "detail" in api.json()
+    open311 = operator.get("/open311/v2/no-such-thing.json")
+    assert open311.status_code == 404 and open311.json() == [{"code": 404, "description": "Not found."}]
+
+
+def test_open311_formats_and_the_changes_cursor_are_described(operator):
+    schema = _schema(operator)
+    fmt = [p for p in schema["paths"]["/open311/v2/services.{fmt}"]["get"]["parameters"] if p["name"] == "fmt"]
+    assert fmt[0]["schema"] == {"type": "string", "enum": ["json"]}
+    cursor = [p for p in schema["paths"]["/api/incidents/"]["get"]["parameters"] if p["name"] == "changed_after"]
+    assert cursor[0]["schema"]["pattern"].startswith("^[0-9]")
+    answer = operator.get("/api/incidents/", {"changed_after": "abc"})
+    assert answer.status_code == 400 and "not a changes cursor" in answer.json()["changed_after"][0]
