@@ -23,6 +23,7 @@ ERROR_STATUSES = {
     "409": "the object's state does not allow this action now",
     "413": "the request body is larger than this endpoint accepts",
     "415": "unsupported media type",
+    "422": "this Idempotency-Key was used before with another body",
     "429": "too many requests: wait as long as Retry-After says",
     "503": "the database is unavailable for a moment: nothing was stored, send again after Retry-After",
 }
@@ -60,8 +61,11 @@ def _error_codes(path: str, method: str, operation: dict) -> set[str]:
     codes = {"405", "429", "503"}
     if not _is_public(operation):
         codes |= {"401", "403"}
-    if any(p.get("in") == "query" for p in params) or method in WRITE_METHODS:
-        codes.add("400")
+    if (any(p.get("in") == "query" or "enum" in p.get("schema", {}) for p in params)
+            or method in WRITE_METHODS):
+        codes.add("400")  # a bad query, body or format suffix
+    if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in params):
+        codes.add("422")  # the key was sent before with another body
     if any(p.get("in") == "path" or p.get("name") in OBJECT_QUERY_PARAMETERS for p in params):
         codes.add("404")  # no such object
     if method in WRITE_METHODS:

@@ -151,8 +151,9 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
                         headers=replay)
 
     @extend_schema(
-        request=s.IntakeSerializer(many=True), responses={200: None},
-        parameters=[OpenApiParameter(intake_keys.HEADER, str, OpenApiParameter.HEADER, required=False,
+        request=s.IntakeSerializer(many=True), responses={200: s.BatchResultSerializer},
+        parameters=[OpenApiParameter(intake_keys.HEADER, {"type": "string", "pattern": intake_keys.KEY_PATTERN},
+                                     OpenApiParameter.HEADER, required=False,
                                      description="send the same key when re-sending the same batch: the first "
                                                  "answer comes back and nothing new is stored (24 h); the same "
                                                  "key with another body is a 422")])

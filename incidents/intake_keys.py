@@ -25,7 +25,8 @@ from django.utils import timezone
 from incidents.models import IntakeKey
 
 HEADER = "Idempotency-Key"
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces, as the IETF draft's examples
+KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"  # printable ASCII, no spaces, as the IETF draft's examples
+_KEY = re.compile(KEY_PATTERN)
 
 
 class KeyInvalid(ValueError):

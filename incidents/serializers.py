@@ -429,3 +429,26 @@ class CategorySerializer(serializers.ModelSerializer):
         model = Category
         fields = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
                   "sla_handle_min", "purposes"]
+
+
+class BatchCountsSerializer(serializers.Serializer):
+    created = serializers.IntegerField(min_value=0)
+    existing = serializers.IntegerField(min_value=0, help_text="rows already stored for this client (re-sent)")
+    invalid = serializers.IntegerField(min_value=0)
+
+
+class BatchRowSerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0, help_text="the row's place in the batch sent")
+    status = serializers.ChoiceField(choices=["created", "existing", "invalid"])
+    id = serializers.IntegerField(required=False, help_text="the incident's id (not for an invalid row)")
+    state = serializers.CharField(required=False)
+    triage = serializers.CharField(required=False, allow_null=True)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
+                                   help_text="an invalid row's messages, by field")
+
+
+class BatchResultSerializer(serializers.Serializer):
+    """The answer to a batch: the counts, and one result per row in the order sent."""
+
+    counts = BatchCountsSerializer()
+    results = BatchRowSerializer(many=True)

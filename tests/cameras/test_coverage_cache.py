@@ -18,12 +18,16 @@ URL = "/api/cameras/coverage/"
 
 
 def _get(params: dict | None = None) -> tuple[dict, int]:
-    """Return the answer and how many times the union was computed for it (as a logged-in reader: the
-    map API needs a login, issue 11)."""
+    """Return the answer and how many times the union was computed for it (as a planner: the map API
+    needs a login and draft generations are the planners', issue 11)."""
     from django.contrib.auth.models import User
 
     client = APIClient()
-    client.force_authenticate(User.objects.get_or_create(username="coverage_cache_reader")[0])
+    from django.contrib.auth.models import Group
+
+    reader, _ = User.objects.get_or_create(username="coverage_cache_reader")
+    reader.groups.add(Group.objects.get_or_create(name="planner")[0])  # drafts are for planners (issue 11)
+    client.force_authenticate(reader)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(URL, params or {})
     assert response.status_code == 200, response.content

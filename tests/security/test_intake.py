@@ -228,7 +228,9 @@ def parsed(monkeypatch) -> list[str]:
     return calls
 
 
-BIG = 4 * 1024 * 1024
+# Under the body limit for Open311 (core.middleware answers 413 above it, before any of this): the view
+# itself must refuse without parsing.
+BIG = 900 * 1024
 
 
 @pytest.mark.parametrize(("query", "content_type", "body"), [
