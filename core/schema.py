@@ -85,8 +85,26 @@ def _not_only_spaces(schemas: dict) -> None:
                 prop["pattern"] = r"\S"
 
 
+def _public_operations(generator) -> set[tuple[str, str]]:
+    """The (path, method) of the operations whose view is public (``core.api.Public``)."""
+    from core.api import Public
+
+    public = set()
+    for path, _regex, method, view in getattr(generator, "endpoints", None) or []:
+        classes = getattr(view, "cls", None) and view.cls.permission_classes
+        if classes and any(issubclass(c, Public) for c in classes):
+            public.add((path, method.lower()))
+    return public
+
+
 def add_error_responses(result: dict, generator, request, public, **kwargs) -> dict:
-    """Describe every error status an operation can answer, with the one error body of its API."""
+    """Describe every error status an operation can answer, with the one error body of its API; a
+    public operation says that it needs no credentials (``security: [{}]``)."""
+    anyone = _public_operations(generator)
+    for path, method in anyone:
+        operation = result.get("paths", {}).get(path, {}).get(method)
+        if operation is not None:
+            operation["security"] = [{}]
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     _not_only_spaces(schemas)
     schemas["Error"] = ERROR_SCHEMA

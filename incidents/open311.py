@@ -34,7 +34,6 @@ from django.http import Http404
 from django.urls import re_path
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
@@ -184,7 +183,8 @@ class ServiceList(Open311View):
 
     permission_classes = [Public]
 
-    @extend_schema(operation_id="open311_services", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
+    @extend_schema(operation_id="open311_services", parameters=[FORMAT],
+                   responses=o.Open311ServiceSerializer(many=True),
                    summary="Open311: the services (categories)")
     def get(self, request, fmt: str):
         return Response([o.service_body(c) for c in Category.objects.filter(active=True).order_by("code")])
@@ -195,7 +195,8 @@ class ServiceDefinition(Open311View):
 
     permission_classes = [Public]
 
-    @extend_schema(operation_id="open311_service", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
+    @extend_schema(operation_id="open311_service", parameters=[FORMAT],
+                   responses=o.Open311ServiceDefinitionSerializer,
                    summary="Open311: one service's definition")
     def get(self, request, service_code: str, fmt: str):
         if not Category.objects.filter(code=service_code, active=True).exists():
@@ -207,7 +208,7 @@ class RequestList(Open311View):
     """GET: the caller's service requests, newest first; POST: report one through the intake."""
 
     @extend_schema(operation_id="open311_requests_list", parameters=[FORMAT, o.Open311RequestQuery],
-                   responses=OpenApiTypes.OBJECT,
+                   responses=o.Open311RequestSerializer(many=True),
                    summary="Open311: the service requests the caller may see")
     def get(self, request, fmt: str):
         query = o.Open311RequestQuery(data=request.query_params)
@@ -216,7 +217,7 @@ class RequestList(Open311View):
         return Response([o.request_body(i) for i in rows[:MAX_RESULTS]])
 
     @extend_schema(operation_id="open311_requests_create", parameters=[FORMAT], request=o.Open311RequestInput,
-                   responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+                   responses={201: o.Open311CreatedSerializer(many=True), 200: o.Open311CreatedSerializer(many=True)},
                    summary="Open311: report a service request")
     def post(self, request, fmt: str):
         actor = self.actor()
@@ -238,7 +239,8 @@ class RequestList(Open311View):
 class RequestDetail(Open311View):
     """One service request the caller may see (a list of one, as the spec has it)."""
 
-    @extend_schema(operation_id="open311_request", parameters=[FORMAT], responses=OpenApiTypes.OBJECT,
+    @extend_schema(operation_id="open311_request", parameters=[FORMAT],
+                   responses=o.Open311RequestSerializer(many=True),
                    summary="Open311: one service request")
     def get(self, request, request_id: str, fmt: str):
         actor = self.actor()

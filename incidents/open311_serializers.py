@@ -218,3 +218,46 @@ def request_body(incident: Incident) -> dict:
         "long": point.x if point else None,
         "media_url": incident.media_url or None,
     }
+
+
+# The answers, as the OpenAPI schema describes them (the views build them with the functions above).
+
+class Open311ServiceSerializer(serializers.Serializer):
+    service_code = serializers.CharField()
+    service_name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    metadata = serializers.BooleanField()
+    type = serializers.ChoiceField(choices=["realtime", "batch", "blackbox"])
+    keywords = serializers.CharField(allow_blank=True)
+    group = serializers.CharField(allow_blank=True)
+
+
+class Open311ServiceDefinitionSerializer(serializers.Serializer):
+    service_code = serializers.CharField()
+    attributes = serializers.ListField(child=serializers.DictField(), max_length=0)
+
+
+class Open311RequestSerializer(serializers.Serializer):
+    service_request_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["open", "closed"])
+    status_notes = serializers.CharField(allow_blank=True)
+    service_name = serializers.CharField()
+    service_code = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    agency_responsible = serializers.CharField()
+    service_notice = serializers.CharField()
+    requested_datetime = serializers.DateTimeField()
+    updated_datetime = serializers.DateTimeField()
+    expected_datetime = serializers.DateTimeField(allow_null=True)
+    address = serializers.CharField(allow_null=True)
+    address_id = serializers.CharField(allow_null=True)
+    zipcode = serializers.CharField(allow_null=True)
+    lat = serializers.FloatField(allow_null=True, help_text="WGS84; null when the request has no location")
+    long = serializers.FloatField(allow_null=True)
+    media_url = serializers.URLField(allow_null=True)
+
+
+class Open311CreatedSerializer(serializers.Serializer):
+    service_request_id = serializers.CharField()
+    service_notice = serializers.CharField()
+    account_id = serializers.CharField(allow_null=True)

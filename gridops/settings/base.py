@@ -152,11 +152,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "core.parsers.JSONParser",  # refuses JSON nested deeper than API_JSON_MAX_DEPTH with 400
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (Open311 takes forms too, as its standard says: its own parsers); refuses JSON nested
+    # deeper than API_JSON_MAX_DEPTH with 400. A form read as the same fields would take what the JSON
+    # schema refuses (an empty string for a number, a list as text).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_CLASSES": [
         "core.throttling.AnonRateThrottle",
         "core.throttling.ClientRateThrottle",
