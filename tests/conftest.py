@@ -39,6 +39,20 @@ def live_push_drained(request):
         assert live.wait_idle(10), "the live push thread is still busy 10 s after the test"
 
 
+@pytest.fixture
+def redis_layer(settings):
+    """The live push over the test Redis (channels_redis), as in production, for the socket tests."""
+    from channels.layers import channel_layers
+
+    from tests.servers import TEST_REDIS_URL
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [TEST_REDIS_URL]}}}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 def box(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
     """Return an EPSG:4326 rectangle as a MultiPolygon."""
     return MultiPolygon(Polygon.from_bbox((x0, y0, x1, y1)), srid=4326)

@@ -23,18 +23,8 @@ from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident
 from incidents.selectors import actor_keys, incident_keys, incidents_visible_to
 from incidents.serializers import EventSerializer
-from tests.servers import TEST_REDIS_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def redis_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [TEST_REDIS_URL]}}}
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 def _leader_user(grid: Grid, name: str) -> User:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.test import Client
@@ -17,18 +16,8 @@ from gridops.asgi import application
 from grids.models import Grid, GridTeam
 from incidents.intake import IntakeItem, intake
 from incidents.models import Category, Incident
-from tests.servers import TEST_REDIS_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def redis_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [TEST_REDIS_URL]}}}
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 def _user(name: str, *groups: str) -> User:
