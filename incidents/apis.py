@@ -15,7 +15,7 @@ from rest_framework_gis.filters import InBBoxFilter
 
 from core.actors import Actor, Role
 from core.api import validated_body, validated_query
-from core.schema import GeoJsonPagination
+from core.pagination import GeoJsonKeysetPagination
 from gis_core.tiles import check_zoom, parse_bbox
 from incidents import geojson, intake_keys, mapview
 from incidents import serializers as s
@@ -47,7 +47,7 @@ class MayReport(BasePermission):
         return bool(Actor.of(request.user).global_roles() & INTAKE_ROLES)
 
 
-class IncidentPagination(GeoJsonPagination):
+class IncidentPagination(GeoJsonKeysetPagination):
     page_size = 500
     page_size_query_param = "page_size"
     max_page_size = 10000
