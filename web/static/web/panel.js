@@ -30,8 +30,8 @@ export function incidentPanel(opts) {
     render();
     load();
     opts.onSelect();
-    const entry = opts.markers.entries.get(id);
-    if (entry && how && how.pan) {
+    const entry = opts.markers.entries.get(id), pan = how && how.pan;
+    if (entry && pan) {
       if (entry.layer === "incidents" && map.hasLayer(opts.clusters)) {
         opts.clusters.zoomToShowLayer(entry.marker);
       } else {
@@ -39,8 +39,14 @@ export function incidentPanel(opts) {
       }
     }
     if (!S.feature) {
-      getJSON("/api/incidents/" + id + "/").then(function (f) { if (S.selected === id) { S.feature = f; render(); } })
-        .catch(function (err) { S.error = err.message; });
+      getJSON("/api/incidents/" + id + "/").then(function (f) {
+        if (S.selected !== id) { return; }
+        S.feature = f;
+        render();
+        // not on the map (out of the view, or the view shows counts): go to it; the new view brings it
+        const ll = latLngOf(f);
+        if (pan && ll && !entry) { map.setView(ll, Math.max(map.getZoom(), opts.detailZoom || 17), { animate: false }); }
+      }).catch(function (err) { S.error = err.message; });
     }
   }
   function load() {
