@@ -130,10 +130,9 @@ def server(code: Path, log_path: Path):
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            with suppress(OSError):
-                with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
-                    if r.status == 200:
-                        break
+            with suppress(OSError), urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+                if r.status == 200:
+                    break
             time.sleep(0.3)
         yield base
     finally:
@@ -163,7 +162,8 @@ def first_view(base: str, runs: int, timeout_s: float) -> list[dict]:
             cdp.send("Network.enable")
             cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit: nothing cached
             sizes: dict[str, float] = {}
-            cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+            cdp.on("Network.loadingFinished",
+                   lambda e, sizes=sizes: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
             start = time.monotonic()
             page.goto(base + "/command/", wait_until="commit")
             try:
