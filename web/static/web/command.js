@@ -134,7 +134,7 @@ function loadView() {
   }).then(function (answer) {
     if (seq !== S.seq) { return; }
     const fc = answer[0];
-    S.view = { kind: fc.kind, by: fc.by, capped: fc.capped, limit: fc.limit, count: fc.features.length };
+    S.view = { kind: fc.kind, by: fc.by, capped: fc.capped, limit: fc.limit, count: fc.features.length, zoom: zoom };
     S.bounds = bounds;
     store.advance(answer[1]);
     if (fc.kind === "aggregates") { store.replaceAll([], "view"); drawAggregates(fc); } else {
