@@ -138,7 +138,8 @@ def test_operator_watches_incidents_live_and_acts(demo_data, asgi_server, new_pa
     assert "<img src=x" in markup_row.locator(".row-title").inner_text()
     assert markup_row.locator(".row-title *").count() == 0
     assert page.evaluate("window.__xss") is None
-    assert page.locator("[data-stat=open]").inner_text() == str(seeded["count"])
+    page.wait_for_function(f"document.querySelector('[data-stat=open]').textContent === '{seeded['count']}'",
+                           timeout=TIMEOUT)
     page.click("[data-tab=feed]")
 
     # An incident reported now appears on the open map and in the feed, without reload.

@@ -223,3 +223,20 @@ def test_open_aggregates_by_grid_id_answer_as_the_direct_join():
             for categories in (None, ["straw_burning"], ["other", "straw_burning"]):
                 assert open_aggregates(actor, by, categories=categories) == open_aggregates_direct(
                     actor, by, categories=categories), (actor, by, categories)
+
+
+def test_the_view_is_described_in_the_schema(tmp_path):
+    import yaml
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(out))
+    schema = yaml.safe_load(out.read_text())
+    operation = schema["paths"]["/api/incidents/view/"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert {"bbox", "zoom", "limit", "state", "category"} <= set(params)
+    assert params["bbox"]["required"] and params["zoom"]["required"]
+    assert {"200", "400", "401", "403"} <= set(operation["responses"])
+    ref = schema["paths"]["/api/incidents/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+    assert "count" not in page["allOf"][1]["required"]  # a keyset page has none

@@ -5,7 +5,7 @@
    Lists are paged on the server. Data come from the platform's own API and socket; nothing is requested
    outside the server. window.gridops is the page's handle for the curious and for tests. */
 import {
-  OPEN_STATES, SOURCE, debounce, esc, fmtRate, fmtTime, getJSON, isOverdue, stateClass, stateLabel, times
+  OPEN_STATES, SOURCE, debounce, esc, fmtRate, fmtTime, getJSON, isOverdue, stateClass, stateLabel, throttle, times
 } from "web/helpers.js";
 import { IncidentStore } from "web/store.js";
 import { connectLive, showLiveStatus } from "web/socket.js";
@@ -84,6 +84,7 @@ filterForm.addEventListener("change", function () { readFilters(); markers.syncA
 /* ---- the side panel: the selected incident, the lists and feed; the counts ---- */
 const panel = incidentPanel({
   map: map, store: store, markers: markers, clusters: layers.incidents,
+  onFetched: function (f) { store.apply(f, "select"); },
   highlightCameras: boundaries.highlightCameras, onSelect: function () { lists.schedule(); }
 });
 const lists = incidentLists({
@@ -137,9 +138,9 @@ function loadView() {
     S.view = { kind: fc.kind, by: fc.by, capped: fc.capped, limit: fc.limit, count: fc.features.length, zoom: zoom };
     S.bounds = bounds;
     store.advance(answer[1]);
-    if (fc.kind === "aggregates") { store.replaceAll([], "view"); drawAggregates(fc); } else {
+    if (fc.kind === "aggregates") { store.replaceAll([], "view", panel.selected()); drawAggregates(fc); } else {
       layers.aggregates.clearLayers();
-      store.replaceAll(fc.features, "view");
+      store.replaceAll(fc.features, "view", panel.selected());
     }
     markers.syncAll();
     showHint(S.view);
@@ -149,7 +150,7 @@ function loadView() {
 }
 const scheduleView = debounce(loadView, 200);
 // Live changes move the counts: the view is read again (at most every 2 s) when it shows counts.
-const refreshCounts = debounce(function () { if (S.view && S.view.kind === "aggregates") { loadView(); } }, 2000);
+const refreshCounts = throttle(function () { if (S.view && S.view.kind === "aggregates") { loadView(); } }, 2000);
 
 function refreshStats() {
   getJSON("/api/incidents/stats/").then(function (s) {
@@ -160,12 +161,13 @@ function refreshStats() {
     });
   }).catch(function (err) { console.warn("stats:", err.message); });
 }
-const scheduleStats = debounce(refreshStats, 1200);
+const scheduleStats = throttle(refreshStats, 1500);
 
 /* ---- the registry drives the map, lists, counts (and the panel, on its own) ---- */
 store.on(function (kind, f, old, via) {
   if (via === "view") { return; }  // a new view draws all at once
   markers.sync(f.id);
+  if (via === "select") { return; }  // the selected incident, read for the panel: on the map, nothing else changed
   lists.schedule();
   scheduleStats();
 });
@@ -182,11 +184,19 @@ function addLegend() {
   legend.addTo(map);
 }
 
-/* ---- start: the socket, the layers, the open incidents page by page ---- */
+/* ---- start: the first view, the layers, the socket ---- */
 const G = window.gridops = {
   incidents: store.items, store: store, markers: markers.entries, select: panel.select, map: map, live: null,
   view: null, aggregates: layers.aggregates, loadView: loadView
 };
+// The first view: the towns' bounds (from the page's data, no boundary load needed), then the incidents there,
+// asked for before the boundaries, the user and the categories.
+const first = (function () {
+  const b = (el.dataset.bounds || "").split(",").map(Number);
+  if (b.length === 4 && b.every(isFinite)) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [10, 10], animate: false }); }
+  store.loading = loadView();
+  return store.loading;
+})();
 const loads = [
   getJSON("/api/me/").then(function (me) { S.me = me; S.roles = me.roles || []; G.me = me; }),
   boundaries.load().then(function (villages) {
@@ -217,17 +227,10 @@ G.live = connectLive({
     if (features.length) { refreshCounts(); lists.schedule(); }
   }
 });
-refreshStats();
-// The first view: the town's bounds (from the page's data, no boundary load needed), then the incidents there.
-const first = (function () {
-  const b = (el.dataset.bounds || "").split(",").map(Number);
-  if (b.length === 4 && b.every(isFinite)) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [10, 10], animate: false }); }
-  store.loading = loadView();
-  return store.loading;
-})();
 map.on("moveend", function () { if (S.loaded) { scheduleView(); } });
 Promise.all(loads.concat([first])).then(function () {
   S.loaded = true;
+  refreshStats();  // after the first view: the counts' aggregate does not hold the map up
   markers.syncAll();
   lists.reload();
   el.dataset.loaded = "true";

@@ -2,7 +2,7 @@
    triage queue and the filtered list of open incidents (newest first, paged and filtered on the server), in
    tabs; a row opens its incident. */
 import {
-  SOURCE, TRIAGE, actionLabel, debounce, esc, fmtDue, fmtTime, getJSON, isOverdue, stateBadge, stateLabel
+  SOURCE, TRIAGE, actionLabel, esc, fmtDue, fmtTime, getJSON, isOverdue, stateBadge, stateLabel, throttle
 } from "web/helpers.js";
 import { symbolSvg } from "web/symbols.js";
 
@@ -87,7 +87,7 @@ export function incidentLists(opts) {
     return Promise.resolve();
   }
   /* After live changes: the shown tab's first page again, unless more pages were opened (kept as read). */
-  const schedule = debounce(function () {
+  const schedule = throttle(function () {
     const tab = tabs[current];
     if (tab && tab.rows <= PAGE) { load(current, true); }
   }, 1500);

@@ -49,9 +49,11 @@ export class IncidentStore {
   }
 }
 
-/* Hold exactly these features (the map's new view): the others leave the registry ("removed"). */
-IncidentStore.prototype.replaceAll = function (features, via) {
+/* Hold exactly these features (the map's new view) and the one of `keepId` (the selected incident) if
+   held: the others leave the registry ("removed"). */
+IncidentStore.prototype.replaceAll = function (features, via, keepId) {
   const keep = new Set(features.map(function (f) { return f.id; }));
+  if (keepId != null) { keep.add(keepId); }
   const self = this;
   Array.from(this.items.values()).forEach(function (f) {
     if (keep.has(f.id)) { return; }
