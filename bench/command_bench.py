@@ -162,8 +162,16 @@ def first_view(base: str, runs: int, timeout_s: float) -> list[dict]:
             cdp.send("Network.enable")
             cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit: nothing cached
             sizes: dict[str, float] = {}
-            cdp.on("Network.loadingFinished",
-                   lambda e, sizes=sizes: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+            sent: dict[str, tuple[str, float]] = {}
+            done: dict[str, float] = {}
+
+            def finished(e, sizes=sizes, done=done) -> None:
+                sizes[e["requestId"]] = e["encodedDataLength"]
+                done[e["requestId"]] = e["timestamp"]
+
+            cdp.on("Network.requestWillBeSent",
+                   lambda e, sent=sent: sent.__setitem__(e["requestId"], (e["request"]["url"], e["timestamp"])))
+            cdp.on("Network.loadingFinished", finished)
             start = time.monotonic()
             page.goto(base + "/command/", wait_until="commit")
             try:
@@ -172,8 +180,15 @@ def first_view(base: str, runs: int, timeout_s: float) -> list[dict]:
             except Exception:  # the page never said it had loaded
                 seconds = None
             view = page.evaluate("document.getElementById('map').dataset.view || ''")
-            out.append({"seconds": seconds, "bytes": int(sum(sizes.values())), "requests": len(sizes), "view": view})
+            t0 = min((t for _, t in sent.values()), default=0)
+            slowest = sorted(((done[r] - t, done[r] - t0, url.split("/", 3)[-1][:60]) for r, (url, t) in sent.items()
+                              if r in done), reverse=True)[:5]
+            out.append({"seconds": seconds, "bytes": int(sum(sizes.values())), "requests": len(sizes), "view": view,
+                        "slowest (s, finished at s, url)": [(round(a, 2), round(b, 2), u) for a, b, u in slowest]})
             print(out[-1], flush=True)
+            if os.environ.get("WATERFALL"):
+                for r, (url, t) in sorted(sent.items(), key=lambda kv: kv[1][1]):
+                    print(f"  {t - t0:6.2f} {done.get(r, float('nan')) - t0:6.2f} {sizes.get(r, 0):>9.0f} {url[-70:]}")
             context.close()
         browser.close()
     return out
