@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -71,3 +72,61 @@ def app_server(log_path: Path, workers: int = 1, env: dict[str, str] | None = No
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+# --------------------------------------------------------------------- past one machine (issue 12)
+
+def _script(*args: str) -> str:
+    """Run one of scripts/ and return its last line of output (they print what they started)."""
+    done = subprocess.run([str(ROOT / "scripts" / args[0]), *args[1:]], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/{args[0]} {' '.join(args[1:])} failed: {done.stderr or done.stdout}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def local_cluster_only() -> None:
+    """Skip a test that starts a standby or a pooler beside the project-local cluster when the tests run
+    against another server (DATABASE_URL): these helpers copy and front var/pg's cluster."""
+    import pytest
+
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("needs the project-local cluster (scripts/pg.sh), not DATABASE_URL")
+
+
+@contextmanager
+def hot_standby():
+    """Run a streaming hot standby of the project-local cluster (scripts/pg-standby.sh: pg_basebackup -R
+    into a temporary directory, its own socket); yield the socket directory. It holds every database of
+    the cluster as of the copy, this test run's included, and replays the primary's WAL from then on."""
+    import tempfile
+
+    local_cluster_only()
+    tmp = Path(tempfile.mkdtemp(prefix="gridops-standby-"))  # under /tmp: the postgres user can reach it
+    try:
+        sock = _script("pg-standby.sh", "start", str(tmp))
+        yield sock
+    finally:
+        _script("pg-standby.sh", "stop", str(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def pgbouncer(mode: str = "session"):
+    """Run pgbouncer (scripts/pgbouncer.sh) in front of the project-local cluster in ``mode`` (session or
+    transaction); yield the DATABASE_URL of this test run's database through it."""
+    import tempfile
+
+    local_cluster_only()
+    tmp = Path(tempfile.mkdtemp(prefix="gridops-pgbouncer-"))
+    try:
+        _script("pgbouncer.sh", "start", str(tmp), mode)
+        yield _script("pgbouncer.sh", "url", str(tmp), connection.settings_dict["NAME"])
+    finally:
+        _script("pgbouncer.sh", "stop", str(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def standby_url(sock: str) -> str:
+    """Return the REPLICA_DATABASE_URL of this test run's database on the standby at ``sock``."""
+    return f"postgis://postgres@/{connection.settings_dict['NAME']}?host={sock}"

@@ -1,0 +1,61 @@
+"""Fixtures of the scale-out tests: users and their credentials, a standby's own connection."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import psycopg2
+import requests
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test import Client
+
+GONGDAO_POINT = (119.343908, 32.588310)  # inside Gongdao (a village seat of the demo data)
+
+
+def make_user(name: str, group: str) -> User:
+    user = User.objects.create_user(name, password="pw-" + name)
+    user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+def session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def report(base: str, token: str, external_id: str, title: str) -> requests.Response:
+    """POST one incident from the 12345 hotline through the server at ``base``."""
+    return requests.post(f"{base}/api/incidents/", timeout=30, headers={"Authorization": f"Token {token}"}, json={
+        "source": "hotline_12345", "external_id": external_id, "category": "straw_burning",
+        "title": title, "lon": GONGDAO_POINT[0], "lat": GONGDAO_POINT[1]})
+
+
+@contextmanager
+def standby_connection(sock: str):
+    """An autocommit psycopg2 connection to this test run's database on the standby at ``sock``."""
+    conn = psycopg2.connect(host=sock, dbname=connection.settings_dict["NAME"], user="postgres")
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def primary_lsn() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return cursor.fetchone()[0]
+
+
+def wait_replayed(standby, lsn: str, timeout: float = 30.0) -> None:
+    """Wait until the standby has replayed the primary's WAL up to ``lsn``."""
+    deadline = time.monotonic() + timeout
+    with standby.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn])
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise TimeoutError(f"the standby has not replayed up to {lsn} after {timeout} s")
