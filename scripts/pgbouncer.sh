@@ -11,6 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PG_SOCK="${GRIDOPS_PGHOST:-$ROOT/var/pg/run}"
 PORT=6432  # names the socket file (.s.PGSQL.6432); nothing listens on TCP
+PGBOUNCER="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"  # /usr/sbin: not on every user's PATH
 
 as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -19,7 +20,7 @@ as_owner() {
 start() {
   local dir="$1" mode="${2:-session}"
   case "$mode" in session|transaction) ;; *) echo "pgbouncer.sh: mode is session or transaction" >&2; exit 2 ;; esac
-  command -v pgbouncer >/dev/null || { echo "pgbouncer.sh: pgbouncer is not installed (scripts/bootstrap.sh)" >&2; exit 1; }
+  [ -x "$PGBOUNCER" ] || { echo "pgbouncer.sh: pgbouncer is not installed (scripts/bootstrap.sh)" >&2; exit 1; }
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
   # trust, as the local cluster itself: only users listed in the auth file may connect
@@ -46,7 +47,7 @@ INI
   if [ -f "$dir/pgbouncer.pid" ] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null; then
     echo "$dir"; return 0
   fi
-  as_owner pgbouncer -d "$dir/pgbouncer.ini"
+  as_owner "$PGBOUNCER" -d "$dir/pgbouncer.ini"
   for _ in $(seq 100); do
     [ -S "$dir/.s.PGSQL.$PORT" ] && { echo "$dir"; return 0; }
     sleep 0.05

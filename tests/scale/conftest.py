@@ -25,11 +25,12 @@ def session_cookie(user: User) -> str:
     return client.cookies["sessionid"].value
 
 
-def report(base: str, token: str, external_id: str, title: str) -> requests.Response:
+def report(base: str, token: str, external_id: str, title: str, lon: float = GONGDAO_POINT[0],
+           lat: float = GONGDAO_POINT[1]) -> requests.Response:
     """POST one incident from the 12345 hotline through the server at ``base``."""
     return requests.post(f"{base}/api/incidents/", timeout=30, headers={"Authorization": f"Token {token}"}, json={
         "source": "hotline_12345", "external_id": external_id, "category": "straw_burning",
-        "title": title, "lon": GONGDAO_POINT[0], "lat": GONGDAO_POINT[1]})
+        "title": title, "lon": lon, "lat": lat})
 
 
 @contextmanager
@@ -59,3 +60,34 @@ def wait_replayed(standby, lsn: str, timeout: float = 30.0) -> None:
                 return
             time.sleep(0.05)
     raise TimeoutError(f"the standby has not replayed up to {lsn} after {timeout} s")
+
+
+def live_socket(base: str, cookie: str):
+    """Open the live socket (/ws/incidents/) of the server at ``base`` with a session cookie."""
+    from websockets.sync.client import connect
+
+    return connect(base.replace("http://", "ws://") + "/ws/incidents/", open_timeout=10,
+                   additional_headers={"Cookie": f"sessionid={cookie}", "Origin": base})
+
+
+def pushed(sock, incident_id: int, timeout: float = 15.0, state: str | None = None,
+           seen: set[int] | None = None) -> dict | None:
+    """Return the feature of ``incident_id`` pushed to ``sock`` within ``timeout`` (in ``state`` if
+    given), or None; other messages may come first (their incident ids are added to ``seen``)."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            msg = json.loads(sock.recv(timeout=remaining))
+        except TimeoutError:
+            return None
+        if msg.get("type") != "incident":
+            continue
+        if seen is not None:
+            seen.add(msg["feature"]["id"])
+        if msg["feature"]["id"] != incident_id:
+            continue
+        if state is None or msg["feature"]["properties"]["state"] == state:
+            return msg["feature"]
+    return None
