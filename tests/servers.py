@@ -112,15 +112,20 @@ def hot_standby():
 
 
 @contextmanager
-def pgbouncer(mode: str = "session"):
+def pgbouncer(mode: str = "session", pool_size: int = 20):
     """Run pgbouncer (scripts/pgbouncer.sh) in front of the project-local cluster in ``mode`` (session or
-    transaction); yield the DATABASE_URL of this test run's database through it."""
+    transaction) with ``pool_size`` server connections; yield the DATABASE_URL of this test run's
+    database through it (its socket directory is the URL's ``host``, the port 6432)."""
     import tempfile
 
     local_cluster_only()
     tmp = Path(tempfile.mkdtemp(prefix="gridops-pgbouncer-"))
     try:
-        _script("pgbouncer.sh", "start", str(tmp), mode)
+        os.environ["POOL_SIZE"] = str(pool_size)
+        try:
+            _script("pgbouncer.sh", "start", str(tmp), mode)
+        finally:
+            del os.environ["POOL_SIZE"]
         yield _script("pgbouncer.sh", "url", str(tmp), connection.settings_dict["NAME"])
     finally:
         _script("pgbouncer.sh", "stop", str(tmp))
