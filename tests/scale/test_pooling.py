@@ -74,7 +74,7 @@ def test_the_platform_through_pgbouncer(mode, demo_data, tmp_path):
         assert _transactions_through(url) > before  # all of it went through pgbouncer
 
 
-def test_transaction_pooling_shares_session_state_between_clients(django_db_setup):
+def test_transaction_pooling_shares_session_state_between_clients(db):
     """Why DB_POOLER=transaction turns prepared statements off: a statement one client prepares stays on
     the server connection that the next client's transaction gets, and core.db (which remembers what it
     prepared per client connection) would prepare it again there and fail."""
@@ -89,7 +89,7 @@ def test_transaction_pooling_shares_session_state_between_clients(django_db_setu
             second.close()
 
 
-def test_session_pooling_keeps_each_clients_prepared_statements_its_own(django_db_setup):
+def test_session_pooling_keeps_each_clients_prepared_statements_its_own(db):
     """DB_POOLER=session keeps them: a client has its server connection to itself until it disconnects,
     and pgbouncer's DISCARD ALL clears them before the next client gets it."""
     with pgbouncer("session", pool_size=1) as url:
