@@ -12,6 +12,7 @@ Even then the primary answers when:
 - the actor wrote within the last ``REPLICA_PIN_SECONDS`` (read-your-writes, below);
 - the connection to the primary is inside a transaction (``transaction.atomic``: what it reads may
   decide what it writes, and ``select_for_update`` needs the primary anyway);
+- the replica cannot be reached (``replica_usable``: then not tried again for ``REPLICA_RETRY_SECONDS``);
 - the model is one of ``PRIMARY_ONLY_APPS``: sessions, users, groups, tokens and the login lockout,
   so that a new login works at once and a revoked token or a lockout is not honoured a second late.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +38,7 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import MiddlewareNotUsed
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 _stale_ok: ContextVar[bool] = ContextVar("gridops_replica_reads", default=False)
+_replica_down_until = 0.0  # this process's: time.monotonic() before which the replica is not tried again
 
 
 def replica_configured() -> bool:
@@ -74,6 +77,23 @@ def replica_reads(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _stale_ok.reset(token)
+
+
+def replica_usable() -> bool:
+    """Return whether this thread's replica connection is up (reconnecting if it was dropped). After a
+    failure the replica is left alone for REPLICA_RETRY_SECONDS: its reads go to the primary meanwhile,
+    so a replica that is down costs the site its spare capacity, not its answers."""
+    global _replica_down_until
+    if time.monotonic() < _replica_down_until:
+        return False
+    try:
+        with connections[REPLICA].cursor():  # the health check of a kept connection, or a new one
+            return True
+    except DatabaseError:
+        log.warning("replica unreachable: its reads go to the primary for %s s", settings.REPLICA_RETRY_SECONDS,
+                    exc_info=True)
+        _replica_down_until = time.monotonic() + settings.REPLICA_RETRY_SECONDS
+        return False
 
 
 class ReplicaRouter:
@@ -160,6 +180,6 @@ class ReplicaReadsMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
         if (request.method in READ_METHODS and match is not None and match.view_name in self.views
-                and not pinned(request_credentials(request))):
+                and not pinned(request_credentials(request)) and replica_usable()):
             _stale_ok.set(True)
         return None

@@ -132,6 +132,12 @@ def pgbouncer(mode: str = "session", pool_size: int = 20):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def stop_standby(sock: str) -> None:
+    """Stop the standby whose socket directory is ``sock`` before its ``hot_standby`` block ends (a
+    replica going down); the block's end is then a no-op for it."""
+    _script("pg-standby.sh", "stop", str(Path(sock).parent))
+
+
 def standby_url(sock: str) -> str:
     """Return the REPLICA_DATABASE_URL of this test run's database on the standby at ``sock``."""
     return f"postgis://postgres@/{connection.settings_dict['NAME']}?host={sock}"

@@ -139,6 +139,7 @@ if DB_PREPARED_STATEMENTS and not DB_POOLER:
 # behind a pooler: the same URL rules as DATABASE_URL.
 REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
 REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "5"))
+REPLICA_RETRY_SECONDS = int(os.environ.get("REPLICA_RETRY_SECONDS", "10"))  # after a failed connect: primary only
 # Not here: incident-list (its X-Changes-Cursor is the primary's snapshot: a list read on a lagging
 # replica under that cursor would make the page's catch-up skip rows), the CSV export (streamed after
 # the view returns), anything the planner reads while editing a draft.
@@ -153,6 +154,9 @@ if REPLICA_DATABASE_URL:
         REPLICA_DATABASE_URL, engine="django.contrib.gis.db.backends.postgis",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True)
     DATABASES["replica"]["DISABLE_SERVER_SIDE_CURSORS"] = DB_POOLER == "transaction"
+    # a replica that is down is given up on quickly (its reads then go to the primary, core/routing_db.py)
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = int(
+        os.environ.get("REPLICA_CONNECT_TIMEOUT", "2"))
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests in one process: the replica is the primary
     DATABASE_ROUTERS = ["core.routing_db.ReplicaRouter"]
 

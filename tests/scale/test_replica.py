@@ -17,7 +17,7 @@ from incidents.grants import grant_sources
 from incidents.models import Incident
 from tests.auth import token_for
 from tests.scale.conftest import make_user, primary_lsn, report, session_cookie, standby_connection, wait_replayed
-from tests.servers import app_server, hot_standby, standby_url
+from tests.servers import app_server, hot_standby, standby_url, stop_standby
 
 PIN_SECONDS = 3
 
@@ -131,3 +131,23 @@ def test_the_router_sends_to_the_standby_only_what_accepts_a_stale_answer(replic
         assert replica_router.db_for_write(Incident) == DEFAULT_DB_ALIAS
         assert replica_router.allow_migrate(REPLICA, "incidents") is False
     assert read_alias() == DEFAULT_DB_ALIAS  # the opt-in ends with the block
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replica_that_goes_down_leaves_its_reads_to_the_primary(demo_data, tmp_path):
+    hotline = make_user("rep_hotline_down", "integration")
+    grant_sources(hotline, ["hotline_12345"])
+    writer, reader = token_for(hotline), token_for(hotline)
+    cookie = session_cookie(make_user("rep_operator_down", "operator"))
+    log = tmp_path / "server.log"
+    with hot_standby() as own_standby:
+        env = {"REPLICA_DATABASE_URL": standby_url(own_standby), "REPLICA_PIN_SECONDS": "1"}
+        with app_server(log, env=env) as base:
+            assert _get(base, "/api/incidents/stats/", cookie=cookie).status_code == 200  # on the standby
+            stop_standby(own_standby)
+            posted = report(base, writer, f"rep-{uuid.uuid4().hex}", "副本停了 replica down")
+            assert posted.status_code == 201, posted.text
+            # another credential (not pinned) reads what only the primary can answer: the new incident
+            assert _get(base, f"/api/incidents/{posted.json()['id']}/", token=reader).status_code == 200
+            assert _get(base, "/api/review/heatmap/", cookie=cookie).status_code == 200
+    assert "replica unreachable" in log.read_text()
