@@ -12,16 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PRIMARY_SOCK="${GRIDOPS_PGHOST:-$ROOT/var/pg/run}"
 
-pgbin() {
-  local major
-  major="$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)"
-  [ -n "$major" ] || { echo "pg-standby.sh: no PostgreSQL server under /usr/lib/postgresql" >&2; exit 1; }
-  echo "/usr/lib/postgresql/$major/bin"
-}
-
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+. "$ROOT/scripts/pg-common.sh"  # pgbin, as_owner
 
 start() {
   local dir="$1" bin; bin="$(pgbin)"

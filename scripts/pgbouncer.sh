@@ -13,9 +13,7 @@ PG_SOCK="${GRIDOPS_PGHOST:-$ROOT/var/pg/run}"
 PORT=6432  # names the socket file (.s.PGSQL.6432); nothing listens on TCP
 PGBOUNCER="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"  # /usr/sbin: not on every user's PATH
 
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+. "$ROOT/scripts/pg-common.sh"  # as_owner
 
 start() {
   local dir="$1" mode="${2:-session}"

@@ -14,8 +14,7 @@ from django.db import connection
 from incidents.grants import grant_sources
 from incidents.models import Incident
 from tests.auth import token_for
-from tests.scale.conftest import live_socket, make_user, pushed, report, session_cookie
-from tests.servers import app_server, pgbouncer
+from tests.servers import app_server, live_socket, make_user, pgbouncer, pushed, report, session_cookie
 
 
 def _connect(url: str, dbname: str | None = None):

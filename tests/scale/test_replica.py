@@ -16,8 +16,18 @@ from core.routing_db import REPLICA, ReplicaRouter, read_alias, read_connection,
 from incidents.grants import grant_sources
 from incidents.models import Incident
 from tests.auth import token_for
-from tests.scale.conftest import make_user, primary_lsn, report, session_cookie, standby_connection, wait_replayed
-from tests.servers import app_server, hot_standby, standby_url, stop_standby
+from tests.servers import (
+    app_server,
+    hot_standby,
+    make_user,
+    primary_lsn,
+    report,
+    session_cookie,
+    standby_connection,
+    standby_url,
+    stop_standby,
+    wait_replayed,
+)
 
 PIN_SECONDS = 3
 

@@ -12,8 +12,7 @@ from django.contrib.gis.geos import Point
 from grids.models import Grid, GridTeam, Person
 from incidents.grants import grant_sources
 from tests.auth import token_for
-from tests.scale.conftest import GONGDAO_POINT, live_socket, make_user, pushed, report, session_cookie
-from tests.servers import app_server
+from tests.servers import GONGDAO_POINT, app_server, live_socket, make_user, pushed, report, session_cookie
 
 
 @pytest.mark.django_db(transaction=True)
