@@ -39,6 +39,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import MiddlewareNotUsed
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def pin(credentials: list[str]) -> None:
         return
     try:
         cache.set_many({credential_key(c): 1 for c in credentials}, timeout=settings.REPLICA_PIN_SECONDS)
-    except Exception:  # noqa: BLE001  (any cache failure: the write is done, only the pin is lost)
+    except (RedisError, OSError):  # the cache is away: the write is done, only the pin is lost
         log.warning("read-your-writes mark not stored: the actor may read the replica's older view", exc_info=True)
 
 
@@ -147,14 +148,14 @@ def pinned(credentials: list[str]) -> bool:
         return False
     try:
         return bool(cache.get_many([credential_key(c) for c in credentials]))
-    except Exception:  # noqa: BLE001  (cache down: read the primary rather than risk a stale answer)
+    except (RedisError, OSError):  # the cache is away: read the primary rather than risk a stale answer
         return True
 
 
 class ReplicaReadsMiddleware:
     """Marks the requests whose reads may go to the replica, and pins the actor after a write.
 
-    Installed by the settings only when REPLICA_DATABASE_URL is set (otherwise it removes itself).
+    Always listed in MIDDLEWARE; without REPLICA_DATABASE_URL it removes itself at start-up.
     """
 
     def __init__(self, get_response):
