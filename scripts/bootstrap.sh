@@ -27,6 +27,8 @@ command -v redis-server >/dev/null 2>&1 || need_pkg redis-server
 command -v npm >/dev/null 2>&1 || need_pkg npm
 if [ "$MODE" = test ]; then
   command -v chromium >/dev/null 2>&1 || need_pkg chromium
+  # the connection pooler the scale-out tests put in front of the cluster (scripts/pgbouncer.sh)
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_pkg pgbouncer
 fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
