@@ -23,6 +23,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import shapely
@@ -32,10 +33,11 @@ from django.db import connection, transaction
 from core import bulk
 from demo.incidents import HOURLY, SOURCES, TITLES, WEIGHTS
 from dispatch.models import Assignment, Notification
+from dispatch.routing import handling_grid
 from grids import locator
 from grids.models import Grid, TeamMembership, Town
 from incidents import rules
-from incidents.models import Category, Incident, IncidentEvent
+from incidents.models import Category, Incident, IncidentEvent, Severity
 
 PREFIX = "city-"
 CHUNK = 50_000
@@ -80,8 +82,7 @@ class City:
     hot_p: np.ndarray
     categories: list[Category]
     cat_p: np.ndarray
-    purposes: dict[int, set[str]]
-    dedicated_purpose: dict[int, str]
+    dedicated: dict[int, Grid]
 
 
 def load_city(towns: list[Town], seed: int) -> City:
@@ -106,8 +107,7 @@ def load_city(towns: list[Town], seed: int) -> City:
         grid_ids=np.array([g.pk for g in comp]), quads=quads, village_names=[g.village.name for g in comp],
         holders=holders, hot_grid=rng.integers(0, len(comp), h), hot_uv=rng.uniform(0.15, 0.85, (h, 2)),
         hot_cat=rng.choice(len(categories), h, p=cat_p), hot_p=hot_p / hot_p.sum(), categories=categories,
-        cat_p=cat_p, purposes={k: set(c.purposes) for k, c in enumerate(categories)},
-        dedicated_purpose={g.pk: g.purpose for g in grids if g.kind == Grid.Kind.DEDICATED})
+        cat_p=cat_p, dedicated={g.pk: g for g in grids if g.kind == Grid.Kind.DEDICATED})
 
 
 def day_weights(start: datetime, days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -222,10 +222,12 @@ def _located(chunk: Chunk) -> tuple[list[int], list[bool], list[int]]:
     grid[missing] = city.grid_ids[chunk.planned_grid[missing]]
     handling = grid.tolist()
     for k in np.flatnonzero(found.dedicated_offsets[1:] > found.dedicated_offsets[:-1]).tolist():
-        takes = city.purposes[int(chunk.cat[k])]
-        match = [g for g in found.dedicated_for(k) if city.dedicated_purpose.get(g) in takes]
-        if match:
-            handling[k] = match[0]
+        # the router's own rule (a dedicated grid whose purpose takes the category, else the grid)
+        report = SimpleNamespace(category=city.categories[int(chunk.cat[k])], grid=None,
+                                 located_dedicated=[city.dedicated[g] for g in found.dedicated_for(k)])
+        chosen = handling_grid(report)
+        if chosen is not None:
+            handling[k] = chosen.pk
     return grid.tolist(), found.near_edge.tolist(), handling
 
 
@@ -270,7 +272,7 @@ def chunk_rows(chunk: Chunk, ids: list[int], grid_meta: dict[int, tuple[int, int
             escalate = _stamps(np.array([at]))[0] if at is not None else bulk.NULL
         out["incidents"].append("\t".join([
             str(iid), source[k], f"{PREFIX}{chunk.first_n + k:09d}", str(c.pk),
-            str(min(c.default_severity + bump[k], 4)),
+            str(min(c.default_severity + bump[k], Severity.NORMAL)),  # MAJOR and above start above the grid
             bulk.text(title), "", bulk.text(f"{village}{title[:2]}附近"), "", "", "", "", ewkb[k], repr(lons[k]),
             repr(lats[k]), "EPSG:4326", "coordinates", "", str(town_id), str(generation_id), str(village_id), str(g),
             str(handling[k]), "t" if near_edge[k] else "f", "", st, "1", _id(person), created_s[k], created_s[k],
