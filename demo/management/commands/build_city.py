@@ -5,30 +5,11 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from core.progress import Progress
 from demo.city import build_places
 from demo.city_incidents import load_incidents
 from incidents.models import Category
 from incidents.services import categories_load
-
-
-class Progress:
-    """A one-line progress bar on stderr (rate and time left), redrawn at most twice a second."""
-
-    def __init__(self, out, label: str):
-        self.out, self.label, self.start, self.shown = out, label, time.monotonic(), 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.shown < 0.5 and done < total:
-            return
-        self.shown = now
-        rate = done / max(now - self.start, 1e-9)
-        left = (total - done) / rate if rate else 0
-        bar = "#" * int(30 * done / total)
-        self.out.write(f"\r{self.label} [{bar:<30}] {done:,}/{total:,} {rate:,.0f}/s {left:,.0f} s left  ")
-        if done >= total:
-            self.out.write("\n")
-        self.out.flush()
 
 
 class Command(BaseCommand):
