@@ -317,20 +317,28 @@ def existing_count() -> int:
         return cursor.fetchone()[0]
 
 
-def load_incidents(towns: list[Town], total: int, seed: int, until: datetime,
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Stream ``total`` simulated incidents (and their events, assignments, notifications) with COPY."""
+def frame(towns: list[Town], seed: int, until: datetime) -> tuple[City, datetime, tuple[np.ndarray, np.ndarray]]:
+    """Return what every chunk is drawn from: the city, the first local midnight of the three years
+    ending with the day of ``until``, and the day weights."""
     tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
     end = until.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     start = end.replace(year=end.year - YEARS)
-    weights = day_weights(start, (end - start).days)
-    city = load_city(towns, seed)
+    return load_city(towns, seed), start, day_weights(start, (end - start).days)
+
+
+def load_incidents(towns: list[Town], total: int, seed: int, until: datetime,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Stream ``total`` simulated incidents (and their events, assignments, notifications) with COPY."""
+    city, start, weights = frame(towns, seed, until)
     grid_meta = {g: (t, gen, v) for g, t, gen, v in Grid.objects.filter(pk__in=city.grid_ids.tolist()).values_list(
         "pk", "generation__town_id", "generation_id", "village_id")}
     counts = dict.fromkeys(("incidents", "events", "assignments", "notifications"), 0)
     done = existing_count()
-    if done % CHUNK and done < total:
-        raise ValueError(f"{done} simulated incidents stored, not a whole number of chunks of {CHUNK}")
+    if done >= total:
+        return counts
+    if done % CHUNK:
+        raise ValueError(f"{done} simulated incidents stored, not a whole number of chunks of {CHUNK}: "
+                         "build the rest into a fresh database")
     tables = {"incidents": (Incident, INCIDENT_COLUMNS), "events": (IncidentEvent, EVENT_COLUMNS),
               "assignments": (Assignment, ASSIGNMENT_COLUMNS), "notifications": (Notification, NOTIFICATION_COLUMNS)}
     for index in range(done // CHUNK, -(-total // CHUNK)):
