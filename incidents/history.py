@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import bulk
-from gis_core.coords import ACCEPTED_CRS, EPSG_4326, UnknownCRS, parse_crs, to_wgs84
+from gis_core.coords import ACCEPTED_CRS, EPSG_4326, UnknownCRS, parse_crs, to_wgs84, to_wgs84_array
 from grids import locator
 from grids.models import BoundaryGeneration, Grid
 from incidents import rules
@@ -314,12 +314,34 @@ class Checker:
                 raise RowError("x" if not _is_float(v.get("x", "")) else "y", "not a number") from None
         if record.x is None:
             return
-        crs = v.get("crs") or self.default_crs or record.crs
         try:
-            record.crs = parse_crs(crs)
-            record.lon, record.lat = to_wgs84(record.x, record.y, record.crs)
-        except ValueError as exc:  # UnknownCRS is a ValueError too
-            raise RowError("crs" if isinstance(exc, UnknownCRS) else "x", str(exc)) from None
+            record.crs = parse_crs(v.get("crs") or self.default_crs or record.crs)
+        except UnknownCRS as exc:
+            raise RowError("crs", str(exc)) from None
+
+
+def convert(records: list[Record]) -> list[tuple[Record, RowError]]:
+    """Set the WGS84 point of the records that have coordinates, a CRS at a time in one call (a point
+    at a time costs a millisecond in GCJ-02); return the records that cannot be converted, each with
+    the converter's own message (found one by one in a group that failed)."""
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        if r.x is not None:
+            groups.setdefault(r.crs, []).append(r)
+    refused = []
+    for crs, group in groups.items():
+        try:
+            lons, lats = to_wgs84_array([r.x for r in group], [r.y for r in group], crs)
+        except ValueError:
+            for r in group:
+                try:
+                    r.lon, r.lat = to_wgs84(r.x, r.y, crs)
+                except ValueError as exc:
+                    refused.append((r, RowError("x", str(exc))))
+            continue
+        for r, lon, lat in zip(group, lons.tolist(), lats.tolist(), strict=True):
+            r.lon, r.lat = lon, lat
+    return refused
 
 
 def _is_float(text: str) -> bool:
@@ -482,14 +504,19 @@ def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, c
         errors = csv.writer(fh)
         errors.writerow(["row", "field", "message"])
         for batch in reader.batches():
-            good = []
+            good, bad = [], []
             for record in batch:
                 try:
                     checker.check(record)
                     good.append(record)
                 except RowError as exc:
-                    errors.writerow([record.row, exc.field, str(exc)])
-                    result.refused += 1
+                    bad.append((record, exc))
+            bad += convert(good)
+            refused = {id(r) for r, _ in bad}
+            good = [r for r in good if id(r) not in refused]
+            for record, exc in sorted(bad, key=lambda pair: pair[0].row):
+                errors.writerow([record.row, exc.field, str(exc)])
+            result.refused += len(bad)
             placed = _place(good, generations, result)
             lines = [_line(r, placed.get(r.row), client_id, now) for r in good]
             stored = _store(lines, client_id=client_id, label=label) if lines else 0
