@@ -18,7 +18,8 @@ class Progress:
         rate = done / max(now - self.start, 1e-9)
         left = (total - done) / rate if rate else 0.0
         bar = "#" * int(30 * done / total) if total else ""
-        self.out.write(f"\r{self.label} [{bar:<30}] {done:,}/{total:,} {rate:,.0f}/s {left:,.0f} s left  ")
+        speed = f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
+        self.out.write(f"\r{self.label} [{bar:<30}] {done:,}/{total:,} {speed}/s {left:,.0f} s left  ")
         if done >= total:
             self.out.write("\n")
         self.out.flush()
