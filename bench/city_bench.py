@@ -13,7 +13,7 @@ leader of the city's busiest grid.
 Every read is one row of READS below (the one table to edit when the pages' requests change: after the
 rollups and the new map, add their URLs there). A row is one request, or a page load: ``paged:`` follows
 the keyset pages (``before=``) as the command centre's store.js does until the last page.
-Warm: each read twice to warm up, then --runs times in turn; p50/p95 of the wall time per read.
+Warm: each read --warmups times (2) to warm up, then --runs times in turn; p50/p95 of the wall time per read.
 Cold: --cold-runs rounds, each after restarting the project's PostgreSQL (scripts/pg.sh stop/start),
 dropping the OS page cache when this user may (/proc/sys/vm/drop_caches; the report says whether it
 could) and restarting the server; in each round every read once, in a shuffled order, so "cold" is the
@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -88,6 +89,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--reuse-db", action="store_true", help="keep gridops_city_<N> when it exists")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--resume", action="store_true", help="reuse the cold rounds saved by an earlier run")
+    parser.add_argument("--warmups", type=int, default=2, help="runs of every read before the warm ones")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--intake-seconds", type=float, default=30.0)
@@ -215,6 +218,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool, str]:
     """Return (results by read, intake figures, whether the OS cache could be dropped, server words)."""
+    from django.db import connections
+
     import bench.intake_bench as intake_bench
     from bench.intake_bench import Http, rows, run_single, server
 
@@ -225,6 +230,12 @@ def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool
     results = {name: {"warm": [], "cold": [], "status": 200, "bytes": 0} for name, _, _ in table}
     log, dropped = ROOT / "var" / "bench-city-server.log", False
     order = random.Random(7)
+    saved = ROOT / "var" / "bench" / f"city-{args.incidents}-cold.json"
+    if args.resume and saved.exists():  # the cold rounds of an earlier run that stopped later
+        for name, cold in json.loads(saved.read_text()).items():
+            if name in results:
+                results[name]["cold"] = cold
+        args.cold_runs = 0
     for _ in range(args.cold_runs):
         dropped = restart_postgres(db)
         with server(None, log, tokens["operator"], args.workers) as (base, served_by):
@@ -233,10 +244,13 @@ def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool
                 ms, status, size = timed(https[who], requests)
                 results[name]["cold"].append(ms)
                 print(f"cold {name}: {ms:.0f} ms ({status}, {size:,} bytes)", flush=True)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps({name: r["cold"] for name, r in results.items()}))
+    connections.close_all()  # this process's own connection did not survive the restarts
     with server(None, log, tokens["operator"], args.workers) as (base, served_by):
         https = {who: Http(base, token) for who, token in tokens.items()}
         for _name, who, requests in table:
-            for _ in range(2):
+            for _ in range(args.warmups):
                 timed(https[who], requests)
         for run in range(args.runs):
             for name, who, requests in table:
@@ -244,6 +258,7 @@ def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool
                 r = results[name]
                 r["warm"].append(ms)
                 r["status"], r["bytes"] = max(r["status"], status), size
+                print(f"warm {name}: {ms:.0f} ms ({status}, {size:,} bytes)", flush=True)
             print(f"warm run {run + 1}/{args.runs}", flush=True)
         intake = None
         if args.intake_seconds:
@@ -269,7 +284,7 @@ def report(args, results: dict, intake: dict | None, dropped: bool, served_by: s
              f"Database: {counts}. Built by `manage.py build_city` "
              + (f"in {built:,.0f} s (with migrations and the Gongdao data)." if built else "(reused)."),
              f"Server: {served_by}. Load averages at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}.",
-             f"Warm: {args.runs} runs after 2 warm-up runs. Cold ({args.cold_runs} rounds): {cold}.",
+             f"Warm: {args.runs} runs after {args.warmups} warm-up run(s). Cold ({args.cold_runs} rounds): {cold}.",
              f"Command: `.venv/bin/python bench/city_bench.py --incidents {args.incidents} --reuse-db`.", "",
              "| read | warm p50 ms | warm p95 ms | cold p50 ms | cold p95 ms | bytes | status |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -296,6 +311,7 @@ def write_readme(section: str) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill still stops the server started here
     args = parse()
     db = f"gridops_city_{args.incidents}"
     built = ensure_database(args, db)
