@@ -25,6 +25,7 @@ The table goes to the END of bench/README.md, between city-bench markers.
 from __future__ import annotations
 
 import argparse
+import http.client as http_client
 import json
 import os
 import random
@@ -205,7 +206,10 @@ def fetch(http, path: str) -> tuple[int, int]:
 def timed(http, requests: list[str]) -> tuple[float, int, int]:
     started, worst, size = time.perf_counter(), 200, 0
     for path in requests:
-        status, n = fetch(http, path)
+        try:
+            status, n = fetch(http, path)
+        except (ConnectionError, http_client.HTTPException):  # a worker restarted under it: say so, go on
+            status, n = 599, 0
         worst, size = max(worst, status), size + n
     return (time.perf_counter() - started) * 1000, worst, size
 
