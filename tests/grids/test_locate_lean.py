@@ -277,3 +277,12 @@ def test_the_dispatch_answers_its_route_and_passes_the_rest():
     assert sent[0]["status"] == 401
     assert (b"www-authenticate", b"Token") in [(k.lower(), v) for k, v in sent[0]["headers"]]
     assert set(json.loads(sent[1]["body"])) == {"detail"}
+
+
+def test_the_served_application_takes_the_lean_path_for_locate():
+    from gridops import asgi
+
+    assert asgi.lean.url_names == tuple(settings.LEAN_API_URLS) == ("locate",)
+    assert asgi.application.app.application_mapping["http"] is asgi.lean
+    assert asgi.lean.executor is asgi.http.executor  # the a2wsgi threads: their connections, no others
+    assert asgi.lean.routes.wants(_scope("lon=1&lat=2", {}))
