@@ -106,19 +106,25 @@ class LeanRoutes:
         """Answer one request (in an HTTP thread): return the status, the headers and the body.
 
         As Django's handlers do: the request_started signal (old connections closed), the request
-        through the middleware chain, then the response closed (request_finished)."""
+        through the middleware chain, then the response closed (request_finished), also when
+        something before the chain fails (the error then goes to the server, as from Django's own
+        handler)."""
         signals.request_started.send(sender=self.__class__, scope=scope)
-        set_urlconf(settings.ROOT_URLCONF)
-        request = ASGIRequest(scope, io.BytesIO())
-        response = self.chains[scope["path"]](request)
-        response._handler_class = self.__class__
+        response = None
         try:
-            body = response.content
+            set_urlconf(settings.ROOT_URLCONF)
+            request = ASGIRequest(scope, io.BytesIO())
+            response = self.chains[scope["path"]](request)
+            response._handler_class = self.__class__
+            body = b"".join(response)  # the content, or a streaming response's chunks
             headers = [(name.encode("latin1"), str(value).encode("latin1")) for name, value in response.items()]
             headers += [(b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values()]
-        finally:
             request.close()
-            response.close()
+        finally:
+            if response is not None:
+                response.close()  # sends request_finished
+            else:
+                signals.request_finished.send(sender=self.__class__)
         self.served += 1
         return response.status_code, headers, body
 
