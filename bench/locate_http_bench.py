@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridops.settings.dev")
 os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")  # the throttle counts in Redis, as served
+os.environ.setdefault("API_RATE_USER", "1000000/s")
 
 import django  # noqa: E402
 
@@ -238,6 +240,49 @@ def measure(base: str, proc, paths, headers, seconds: int) -> dict:
             "non2xx": sequential["non2xx"] + parallel["non2xx"]}
 
 
+def in_process(paths: list[str], token: str, n: int) -> dict[str, float]:
+    """Return the CPU time of this thread per request (ms, best of 3 passes over ``paths``), with no
+    HTTP server: Django's WSGI handler (every middleware, the URL resolver, DRF) and the lean handler
+    (core.lean, after its executor hop), on the same requests. Thread CPU time does not count the time
+    spent waiting for PostgreSQL, Redis or a core, so it holds on a busy machine."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    from core.lean import LeanRoutes
+    from core.serving import warm_thread
+
+    warm_thread()
+    wsgi, lean = WSGIHandler(), LeanRoutes(["locate"])
+    todo = (paths * (n // len(paths) + 1))[:n]
+
+    def by_wsgi(path: str) -> None:
+        url = urllib.parse.urlsplit(path)
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": url.path, "QUERY_STRING": url.query,
+                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+                   "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""), "HTTP_HOST": "127.0.0.1",
+                   "HTTP_AUTHORIZATION": f"Token {token}", "REMOTE_ADDR": "127.0.0.1"}
+        b"".join(wsgi(environ, lambda *a: None))
+
+    def by_lean(path: str) -> None:
+        url = urllib.parse.urlsplit(path)
+        lean.handle({"type": "http", "method": "GET", "scheme": "http", "path": url.path, "root_path": "",
+                     "query_string": url.query.encode(), "client": ("127.0.0.1", 50000),
+                     "server": ("127.0.0.1", 8000),
+                     "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Token {token}".encode())]})
+
+    best = {"drf": float("inf"), "lean": float("inf")}
+    for _ in range(3):
+        for name, fn in (("drf", by_wsgi), ("lean", by_lean)):
+            start = time.thread_time()
+            for path in todo:
+                fn(path)
+            best[name] = min(best[name], (time.thread_time() - start) * 1e3 / n)
+    connection.close()
+    return best
+
+
 def compare_mapit(points, ours: list[tuple[int, bytes]], theirs: list[tuple[int, bytes]]) -> dict:
     """Compare gridops' grid + dedicated grids with MapIt's areas on the WGS84 points."""
     same = differ_edge = differ = 0
@@ -264,6 +309,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=400)
     parser.add_argument("--town", default="321003100")
     parser.add_argument("--no-mapit", action="store_true")
+    parser.add_argument("--in-process", type=int, default=2000, help="requests per pass of the in-process part")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `make bench-locate-http` installs it (Debian package wrk)")
@@ -323,6 +369,10 @@ def main() -> None:
               f"{found['examples']}")
     p50s = statistics.median(r["p50"] for r in results["lean"])
     print(f"median lean p50 over rounds: {p50s:.2f} ms")
+    if args.in_process:
+        cpu = in_process(paths, token, args.in_process)
+        print(f"in process (no HTTP server), thread CPU per request, best of 3 x {args.in_process}: "
+              f"Django's handler + DRF {cpu['drf']:.3f} ms, lean handler {cpu['lean']:.3f} ms")
 
 
 if __name__ == "__main__":
