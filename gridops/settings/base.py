@@ -260,10 +260,15 @@ AXES_RESET_ON_SUCCESS = True
 # A Redis that is down or stalled costs a request at most the short timeouts: the throttles then let
 # it through (core.throttling).
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+    # core.cache.RedisCache: Django's, keeping one redis-py client per pool
+    "default": {"BACKEND": "core.cache.RedisCache", "LOCATION": os.environ["REDIS_URL"],
                 "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
     if os.environ.get("REDIS_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# The lean path (core.lean): GETs of these URL names are answered by their view in the ASGI application,
+# without the WSGI bridge, the URL resolver and the middleware that has nothing to do for them
+# (API_LEAN=0 sends them the ordinary way, e.g. to compare).
+LEAN_API_URLS = ["locate"] if env_bool("API_LEAN", True) else []
 # Open311's api_key travels in the query string: the log filter scrubs it from every log line.
 LOG_SCRUB_PARAMETERS = ["api_key", "token", "auth_token"]
 # --- end of issue 11 auth block ------------------------------------------------------------------
