@@ -15,7 +15,7 @@ from core.actors import Actor
 from core.api import validated_query
 from grids import privacy, selectors
 from grids.locator import locate
-from grids.models import BoundaryGeneration, Grid, Town
+from grids.models import Grid, Town
 from grids.serializers import (
     GridSerializer,
     LocateQuerySerializer,
@@ -105,7 +105,8 @@ class LocateApi(APIView):
         q = validated_query(LocateQuerySerializer, request)
         generation = None
         if q.get("generation"):
-            generation = get_object_or_404(BoundaryGeneration, pk=q["generation"])
+            # the generation read as the grids are: a draft only for those who may see drafts (not found else)
+            generation = get_object_or_404(selectors.generations_visible_to(Actor.of(request.user)), pk=q["generation"])
         try:
             result = locate(q["lon"], q["lat"], q["crs"], generation=generation)
         except ValueError as exc:

@@ -87,3 +87,17 @@ def test_without_a_generation_everyone_reads_the_active_grids(generations):
     response = _client("grid_member").get("/api/grids/")
     names = {feature["properties"]["code"]: feature["properties"]["name"] for feature in response.json()["features"]}
     assert names[A1] == A1[-3:]  # the active generation's grid, not the draft's or the retired one's
+
+
+@pytest.mark.parametrize("status", ["draft", "active", "retired"])
+@pytest.mark.parametrize("who", [w for w in WHO if w != "anonymous"])
+def test_locate_into_a_generation_by_id_follows_the_same_rule(generations, status, who):
+    """Found while building the lean locate path: ?generation= located into any generation, a draft's
+    grid codes and names included, for any logged-in user or token."""
+    generation = generations[status]
+    response = _client(who).get("/api/locate", {"lon": 120.005, "lat": 31.005, "generation": generation.pk})
+    if who in READERS[status]:
+        assert response.status_code == 200, response.content
+        assert A1 in str(response.json())
+    else:
+        assert response.status_code == 404, response.content
