@@ -24,7 +24,7 @@ import io
 
 from django.conf import settings
 from django.core import signals
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import resolve, reverse, set_urlconf
@@ -69,7 +69,10 @@ def build_chain(match, middleware_paths: list[str]):
 
     handler = convert_exception_to_response(view)
     for path in reversed(middleware_paths):
-        middleware = import_string(path)(handler)
+        try:
+            middleware = import_string(path)(handler)
+        except MiddlewareNotUsed:  # as Django's handler: a middleware may take itself out at start-up
+            continue
         unsupported = [name for name in _UNSUPPORTED_HOOKS if hasattr(middleware, name)]
         if unsupported:
             raise ImproperlyConfigured(f"{path} has {', '.join(unsupported)}: the lean path does not run it; "
