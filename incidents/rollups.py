@@ -136,12 +136,13 @@ def _facts(table: str, sign: int) -> str:
     SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, {', '.join('r.' + d for d in DIMENSIONS)},
            {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n
     FROM {table} r
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / {CELL_M})::int AS cell_x, floor(ST_Y(p.m) / {CELL_M})::int AS cell_y
-      FROM (SELECT ST_Transform(r.location, {METRIC_SRID}) AS m) p
-      WHERE r.location IS NOT NULL AND {counted}
-        AND ST_CoveredBy(r.location, ST_MakeEnvelope({west}, {south}, {east}, {north}, 4326))
-    ) c ON true
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND {counted}
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope({west}, {south}, {east}, {north}, 4326))
+                        THEN ST_Transform(r.location, {METRIC_SRID}) END AS m) p
+    ) c
     CROSS JOIN LATERAL (VALUES
       ({k.RECEIVED}, {_local('r.created_at')}, NULL::date, c.cell_x, c.cell_y,
        CASE WHEN {counted} THEN 1 END, 0, 0.0::float8, 0),

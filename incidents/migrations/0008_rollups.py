@@ -17,12 +17,13 @@ BEGIN
     SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
            1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
     FROM new_rows r
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
-      FROM (SELECT ST_Transform(r.location, 4549) AS m) p
-      WHERE r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
-        AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
-    ) c ON true
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
     CROSS JOIN LATERAL (VALUES
       (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
        CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
@@ -62,12 +63,13 @@ BEGIN
     SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
            -1 * f.n AS n, -1 * f.n2 AS n2, -1 * f.secs AS secs, -1 * f.secs_n AS secs_n
     FROM old_rows r
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
-      FROM (SELECT ST_Transform(r.location, 4549) AS m) p
-      WHERE r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
-        AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
-    ) c ON true
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
     CROSS JOIN LATERAL (VALUES
       (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
        CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
@@ -107,12 +109,13 @@ BEGIN
     SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
            1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
     FROM new_rows r
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
-      FROM (SELECT ST_Transform(r.location, 4549) AS m) p
-      WHERE r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
-        AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
-    ) c ON true
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
     CROSS JOIN LATERAL (VALUES
       (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
        CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
@@ -134,12 +137,13 @@ BEGIN
     SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
            -1 * f.n AS n, -1 * f.n2 AS n2, -1 * f.secs AS secs, -1 * f.secs_n AS secs_n
     FROM old_rows r
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
-      FROM (SELECT ST_Transform(r.location, 4549) AS m) p
-      WHERE r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
-        AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
-    ) c ON true
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
     CROSS JOIN LATERAL (VALUES
       (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
        CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
@@ -220,12 +224,13 @@ FILL = r"""INSERT INTO incidents_rollup (key, kind, day, day2, cell_x, cell_y, c
     SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
            1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
     FROM incidents_incident r
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
-      FROM (SELECT ST_Transform(r.location, 4549) AS m) p
-      WHERE r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
-        AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
-    ) c ON true
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
     CROSS JOIN LATERAL (VALUES
       (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
        CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
