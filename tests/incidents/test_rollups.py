@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import Sum as models_sum
 from django.utils import timezone
 
 from core.actors import Actor
@@ -260,3 +261,51 @@ def test_window_rounds_to_local_midnights_and_names_the_gaps():
     assert w.days == (datetime(2026, 3, 10).date(), datetime(2026, 3, 12).date())
     assert w.gaps() == [(w.d0, start)]  # end and now fall on midnights
     assert w.d0.isoformat() == "2026-03-10T00:00:00+08:00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_lose_no_count(demo_data):
+    """Eight connections report into the same grid, category, source and day at once (the same rollup
+    rows) while two others move incidents on: every count is there (deltas, not read-modify-write)."""
+    import threading
+
+    from django.db import connections
+
+    now = timezone.now()
+    at = f.interior_point(f.grid())
+    first = f.report_many([f.item("other", at=at) for _ in range(20)], now=now)
+    moving = [o.incident.pk for o in first]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(10)
+
+    def reporter():
+        try:
+            barrier.wait()
+            for _ in range(15):
+                f.report_many([f.item("other", at=at, source="patrol")], now=now)
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def mover(ids):
+        try:
+            barrier.wait()
+            for pk in ids:
+                _step(pk, "accept", now + timedelta(seconds=1))
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=reporter) for _ in range(8)]
+    threads += [threading.Thread(target=mover, args=(moving[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert drift() == []
+    received = Rollup.objects.filter(kind=Kind.RECEIVED, day=rollups.local_day(now), source="patrol",
+                                     category__code="other").aggregate(n=models_sum("n"))["n"]
+    assert received == 20 + 8 * 15
