@@ -173,6 +173,60 @@ def generate(n: int, seed: int, chunk: int = 100_000) -> dict:
     return {"copy_s": sum(timings), "chunks": len(timings)}
 
 
+TRIGGERS = [("incidents_incident", "incidents_incident_rollup_insert"),
+            ("incidents_incident", "incidents_incident_rollup_update"),
+            ("incidents_incidentevent", "incidents_incidentevent_rollup_insert")]
+
+
+def _triggers(on: bool) -> None:
+    with connection.cursor() as cursor:
+        for table, name in TRIGGERS:
+            cursor.execute(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} TRIGGER {name}")
+
+
+def intake_ab(rounds: int, batch: int, seed: int) -> list[str]:
+    """Time intake in process (no HTTP) with the rollup triggers off and on, alternating, so that the
+    machine's load weighs on both alike: single reports (one incident a call) and a COPY batch."""
+    from incidents.intake import IntakeItem, intake
+
+    rng = np.random.default_rng(seed)
+    grids = list(Grid.objects.active().filter(kind="comprehensive"))
+    points = [tuple(p) for g in grids[:10] for p in _points_in(g, rng, 50)]
+    cats = list(Category.objects.filter(active=True))
+    system = Actor.system("bench")
+
+    def items(n: int) -> list:
+        chosen = [tuple(map(float, points[int(i)])) for i in rng.integers(len(points), size=n)]
+        return [IntakeItem(category=cats[int(rng.integers(len(cats)))], source="patrol", title="压测 bench",
+                           x=x, y=y) for x, y in chosen]
+
+    single = {False: [], True: []}
+    batches = {False: [], True: []}
+    try:
+        for r in range(rounds):
+            for on in (r % 2 == 0, r % 2 == 1):
+                _triggers(on)
+                for item in items(40):
+                    started = time.perf_counter()
+                    intake([item], actor=system)
+                    single[on].append((time.perf_counter() - started) * 1000)
+                if batch:
+                    many = items(batch)
+                    started = time.perf_counter()
+                    intake(many, actor=system)
+                    batches[on].append(time.perf_counter() - started)
+    finally:
+        _triggers(True)
+    lines = ["| intake in process | triggers off | triggers on |", "|---|---|---|"]
+    for q in (50, 95):
+        lines.append(f"| single report p{q} | {np.percentile(single[False], q):.1f} ms | "
+                     f"{np.percentile(single[True], q):.1f} ms |")
+    if batch:
+        lines.append(f"| batch of {batch:,} (median of {len(batches[True])}) | {np.median(batches[False]):.1f} s | "
+                     f"{np.median(batches[True]):.1f} s |")
+    return lines
+
+
 def leader_actor() -> Actor:
     team = GridTeam.objects.select_related("leader").order_by("grid__code").first()
     user, _ = User.objects.get_or_create(username="bench-leader")
@@ -254,6 +308,9 @@ def main() -> None:
     parser.add_argument("--reuse-db", action="store_true", help=f"do not rebuild {BENCH_DB}; load nothing")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)  # after a fresh build
+    parser.add_argument("--intake-rounds", type=int, default=6,
+                        help="rounds of intake timed with the triggers off and on (0: skip)")
+    parser.add_argument("--intake-batch", type=int, default=20_000, help="incidents of the batch in each round")
     args = parser.parse_args()
     if not args.reuse_db:
         fresh_database()
@@ -284,6 +341,10 @@ def main() -> None:
         table.append(f"| {label} | {d[1]:.0f} / {d[2]:.0f} ms ({d[0]:.0f}) | {r[1]:.1f} / {r[2]:.1f} ms ({r[0]:.0f}) "
                      f"| {'yes' if same else 'NO'} |")
         print(table[-1], flush=True)
+    if args.intake_rounds:
+        print("intake with the triggers off and on")
+        table += ["", *intake_ab(args.intake_rounds, args.intake_batch, args.seed)]
+        print("\n".join(table[-6:]), flush=True)
     where = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     section = "\n".join([f"Run {timezone.localtime():%Y-%m-%d %H:%M %Z} on {where}, load averages "
                          f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}.",

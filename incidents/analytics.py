@@ -98,53 +98,65 @@ def _figure_filters(start: datetime, end: datetime, now: datetime) -> dict[str, 
     }
 
 
-def _incident_figures(qs, group: str, start: datetime, end: datetime, now: datetime) -> list[dict]:
-    """Return per group key the incident counts, in one aggregate query."""
+def _incident_figures(qs, group: str, *periods: tuple[datetime, datetime, datetime]) -> list[list[dict]]:
+    """Return per period (start, end, now) and group key the incident counts, in one aggregate query."""
     key, name = GROUPS[group]
-    f = _figure_filters(start, end, now)
     handling = ExpressionWrapper(F("closed_at") - F("registered_at"), output_field=DurationField())
-    return list(
-        qs.filter(rules.counted_q())
-        .filter(f["received"] | f["due"] | f["overdue"])
-        .values(code=F(key))
-        .annotate(
-            name=Max(name),
-            received=Count("id", filter=f["received"]),
-            closed=Count("id", filter=f["closed"]),
-            due_to_close=Count("id", filter=f["due"]),
-            closed_on_time=Count("id", filter=f["on_time"]),
-            handling_total=Sum(handling, filter=f["handling"]),
-            handling_count=Count("id", filter=f["handling"]),
-            overdue_now=Count("id", filter=f["overdue"]),
-        )
-        .order_by("code")
-    )
+    annotations, where = {}, Q(pk__in=[])
+    for n, (start, end, now) in enumerate(periods):
+        f = _figure_filters(start, end, now)
+        where |= f["received"] | f["due"] | f["overdue"]
+        annotations |= {
+            f"received_{n}": Count("id", filter=f["received"]),
+            f"closed_{n}": Count("id", filter=f["closed"]),
+            f"due_to_close_{n}": Count("id", filter=f["due"]),
+            f"closed_on_time_{n}": Count("id", filter=f["on_time"]),
+            f"handling_total_{n}": Sum(handling, filter=f["handling"]),
+            f"handling_count_{n}": Count("id", filter=f["handling"]),
+            f"overdue_now_{n}": Count("id", filter=f["overdue"]),
+        }
+    rows = list(qs.filter(rules.counted_q()).filter(where).values(code=F(key))
+                .annotate(name=Max(name), **annotations).order_by("code"))
+    return [[{"code": r["code"], "name": r["name"],
+              **{k.removesuffix(f"_{n}"): v for k, v in r.items() if k.endswith(f"_{n}")}} for r in rows]
+            for n in range(len(periods))]
 
 
-def _rework_counts(qs, group: str, start: datetime, end: datetime) -> dict[str | None, tuple[int, str | None]]:
-    """Return per group key the number of rework events in the period, in one query."""
+Reworks = dict[str | None, tuple[int, str | None]]  # group key -> (rework events, a name)
+
+
+def _rework_counts(qs, group: str, *periods: tuple[datetime, datetime]) -> list[Reworks]:
+    """Return per period [start, end) and group key the number of rework events, in one query."""
     key, name = GROUPS[group]
+    where = Q(pk__in=[])
+    counts = {}
+    for n, (start, end) in enumerate(periods):
+        where |= Q(created_at__gte=start, created_at__lt=end)
+        counts[f"n_{n}"] = Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
     rows = (
-        IncidentEvent.objects.filter(action="rework", created_at__gte=start, created_at__lt=end,
-                                     incident__in=qs.values("pk"))
+        IncidentEvent.objects.filter(where, action="rework", incident__in=qs.values("pk"))
         .values(code=F(f"incident__{key}"))
-        .annotate(n=Count("id"), name=Max(f"incident__{name}"))
+        .annotate(name=Max(f"incident__{name}"), **counts)
         .order_by()
     )
-    return {r["code"]: (r["n"], r["name"]) for r in rows}
+    return [{r["code"]: (r[f"n_{n}"], r["name"]) for r in rows} for n in range(len(periods))]
 
 
 FIGURES = ["received", "closed", "due_to_close", "closed_on_time", "handling_total_min", "handling_count",
            "overdue_now"]
 
 
-def _direct_figures(qs, group: str, start: datetime, end: datetime, now: datetime) -> dict:
-    """Return {group key: {name, figures}} aggregated on the incidents of ``qs`` (the ordinary path)."""
-    out = {}
-    for r in _incident_figures(qs, group, start, end, now):
-        total = r.pop("handling_total")
-        r["handling_total_min"] = total.total_seconds() / 60 if total else 0.0
-        out[r.pop("code")] = r
+def _direct_figures(qs, group: str, *periods: tuple[datetime, datetime, datetime]) -> list[dict]:
+    """Return per period {group key: {name, figures}} aggregated on the incidents of ``qs`` (the
+    ordinary path), in one query."""
+    out = []
+    for rows in _incident_figures(qs, group, *periods):
+        figures = {}
+        for r in rows:
+            total = r.pop("handling_total")
+            r["handling_total_min"] = total.total_seconds() / 60 if total else 0.0
+            figures[r.pop("code")] = r
+        out.append(figures)
     return out
 
 
@@ -216,8 +228,8 @@ def assessment_direct(*, actor: Actor, group: str, start: datetime, end: datetim
         raise ValueError(f"unknown group {group!r}")
     now = now or timezone.now()
     visible = incidents_visible_to(actor)
-    return _assemble(group, start, end, now, _direct_figures(visible, group, start, end, now),
-                     _rework_counts(visible, group, start, end))
+    return _assemble(group, start, end, now, _direct_figures(visible, group, (start, end, now))[0],
+                     _rework_counts(visible, group, (start, end))[0])
 
 
 def assessment(*, actor: Actor, group: str, start: datetime, end: datetime,
@@ -233,15 +245,16 @@ def assessment(*, actor: Actor, group: str, start: datetime, end: datetime,
     figures = _rollup_figures(actor, group, window)
     if window.gaps():
         edge = visible.filter(window.edge_q())
-        _combine(figures, _direct_figures(edge, group, start, end, now), 1)
-        _combine(figures, _direct_figures(edge, group, window.d0, window.d1, window.t0), -1)
+        exact, rounded = _direct_figures(edge, group, (start, end, now), (window.d0, window.d1, window.t0))
+        _combine(figures, exact, 1)
+        _combine(figures, rounded, -1)
     reworks = _rollup_reworks(actor, group, window)
-    for sign, (a, b) in ((1, (window.d1, end)), (-1, (window.d0, start))):
-        if a >= b:
-            continue
-        for code, (n, name) in _rework_counts(visible, group, a, b).items():
-            old, old_name = reworks.get(code, (0, None))
-            reworks[code] = (old + sign * n, old_name or name)
+    if window.d1 < end or window.d0 < start:  # events in [d1, end) count, those in [d0, start) do not
+        later, earlier = _rework_counts(visible, group, (window.d1, end), (window.d0, start))
+        for sign, counts in ((1, later), (-1, earlier)):
+            for code, (n, name) in counts.items():
+                old, old_name = reworks.get(code, (0, None))
+                reworks[code] = (old + sign * n, old_name or name)
     return _assemble(group, start, end, now, figures, reworks)
 
 

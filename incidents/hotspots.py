@@ -20,7 +20,9 @@ figures, ``incidents.rules.NOT_COUNTED``), optionally of some categories and sou
 """
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,7 +30,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.contrib.gis.db.models.functions import Transform
 from django.contrib.gis.geos import Polygon
-from django.db.models import Count, F, FloatField, Func, Sum, Value
+from django.db.models import Count, F, FloatField, Func, Q, Sum, Value
 from django.db.models.functions import Cast, Floor, TruncDay, TruncWeek
 from django.utils import timezone
 
@@ -89,18 +91,21 @@ def cell_index(metres, cell_m: int):
 CellCounts = Counter  # (i, j, category code, grid code, grid name) -> incidents
 
 
-def _cell_counts_direct(qs, start: datetime, end: datetime, cell_m: int) -> CellCounts:
-    """Return the cell counts of the incidents of ``qs`` reported in [start, end) (the ordinary path)."""
+def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime]) -> list[CellCounts]:
+    """Return per period [start, end) the cell counts of the incidents of ``qs`` reported in it (the
+    ordinary path), in one query."""
     # only points where EPSG:4549 means something (a report from the other side of the earth, kept in
     # triage, would make ST_Transform fail: "Point outside of projection domain")
-    qs = qs.filter(created_at__gte=start, created_at__lt=end, location__isnull=False,
+    reported = [Q(created_at__gte=start, created_at__lt=end) for start, end in periods]
+    qs = qs.filter(functools.reduce(operator.or_, reported), location__isnull=False,
                    location__coveredby=Polygon.from_bbox(metric_domain()))
     metric = Transform("location", METRIC_SRID)
     rows = (qs.annotate(i=cell_index(Func(metric, function="ST_X"), cell_m),
                         j=cell_index(Func(metric, function="ST_Y"), cell_m))
-            .values("i", "j", "category__code", "grid__code", "grid__name").annotate(n=Count("id")).order_by())
-    return Counter({(int(r["i"]), int(r["j"]), r["category__code"], r["grid__code"], r["grid__name"]): r["n"]
-                    for r in rows})
+            .values("i", "j", "category__code", "grid__code", "grid__name")
+            .annotate(**{f"n{k}": Count("id", filter=q) for k, q in enumerate(reported)}).order_by())
+    return [Counter({(int(r["i"]), int(r["j"]), r["category__code"], r["grid__code"], r["grid__name"]): r[f"n{k}"]
+                     for r in rows}) for k in range(len(periods))]
 
 
 def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categories, sources) -> CellCounts:
@@ -143,7 +148,7 @@ def heat_cells_direct(actor: Actor, *, start: datetime, end: datetime, cell_m: i
                       categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
     """Return ``heat_cells`` aggregated on the incidents themselves (the reference path)."""
     qs = counted(actor, categories=categories, sources=sources)
-    return _cells(_cell_counts_direct(qs, start, end, cell_m), cell_m)
+    return _cells(_cell_counts_direct(qs, cell_m, (start, end))[0], cell_m)
 
 
 def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
@@ -158,8 +163,9 @@ def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
     edge = counted(actor, categories=categories, sources=sources).filter(
         window.edge_q(columns=("created_at",), clocks=False))
     if window.gaps():
-        counts.update(_cell_counts_direct(edge, start, end, cell_m))
-        counts.subtract(_cell_counts_direct(edge, window.d0, window.d1, cell_m))
+        exact, rounded = _cell_counts_direct(edge, cell_m, (start, end), (window.d0, window.d1))
+        counts.update(exact)
+        counts.subtract(rounded)
     return _cells(counts, cell_m)
 
 
@@ -182,20 +188,28 @@ def _bucket_starts(start: datetime, end: datetime, bucket: str) -> list[datetime
 TrendCounts = Counter  # (bucket start, "reported" | "closed", category code or None) -> incidents
 
 
-def _trend_counts_direct(qs, start: datetime, end: datetime, bucket: str) -> TrendCounts:
-    """Return the trend counts of the incidents of ``qs`` (the ordinary path)."""
+def _trend_counts_direct(qs, bucket: str, *periods: tuple[datetime, datetime]) -> list[TrendCounts]:
+    """Return per period [start, end) the trend counts of the incidents of ``qs`` (the ordinary path),
+    in two queries."""
     trunc = BUCKETS[bucket]
     tz = timezone.get_current_timezone()
-    reported = (qs.filter(created_at__gte=start, created_at__lt=end).annotate(b=trunc("created_at", tzinfo=tz))
-                .values("b", "category__code").annotate(n=Count("id")).order_by())
-    closing = qs.filter(state=Incident.State.CLOSED, closed_at__gte=start, closed_at__lt=end)
-    closed = closing.annotate(b=trunc("closed_at", tzinfo=tz)).values("b").annotate(n=Count("id")).order_by()
-    counts = Counter({(r["b"], "reported", r["category__code"]): r["n"] for r in reported})
-    counts.update({(r["b"], "closed", None): r["n"] for r in closed})
-    return counts
+    out = [Counter() for _ in periods]
+    for what, column, extra in (("reported", "created_at", Q()),
+                                ("closed", "closed_at", Q(state=Incident.State.CLOSED))):
+        within = [Q(**{f"{column}__gte": start, f"{column}__lt": end}) for start, end in periods]
+        keys = ["b", "category__code"] if what == "reported" else ["b"]
+        rows = (qs.filter(extra & functools.reduce(operator.or_, within)).annotate(b=trunc(column, tzinfo=tz))
+                .values(*keys).annotate(**{f"n{k}": Count("id", filter=q) for k, q in enumerate(within)})
+                .order_by())
+        for r in rows:
+            for k, counts in enumerate(out):
+                counts[(r["b"], what, r.get("category__code"))] += r[f"n{k}"]
+    return out
 
 
+@functools.lru_cache(maxsize=4096)
 def _bucket_of(day, bucket: str) -> datetime:
+    """Return the local start of the bucket holding a local day."""
     if bucket == "week":
         day -= timedelta(days=day.weekday())
     return timezone.make_aware(datetime(day.year, day.month, day.day))
@@ -219,7 +233,7 @@ def _trend_counts_rollup(actor: Actor, window: rollups.Window, bucket: str, cate
 
 def _series(counts: TrendCounts, start: datetime, end: datetime, bucket: str) -> list[dict]:
     series = {b: {"start": b, "reported": 0, "closed": 0, "categories": {}} for b in _bucket_starts(start, end, bucket)}
-    for (b, what, category), n in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")):
+    for (b, what, category), n in counts.items():
         entry = series.get(b)
         if entry is None or not n:
             continue
@@ -233,7 +247,7 @@ def trend_direct(actor: Actor, *, start: datetime, end: datetime, bucket: str,
                  categories: list[str] | None = None, sources: list[str] | None = None) -> list[dict]:
     """Return ``trend`` aggregated on the incidents themselves (the reference path)."""
     qs = counted(actor, categories=categories, sources=sources)
-    return _series(_trend_counts_direct(qs, start, end, bucket), start, end, bucket)
+    return _series(_trend_counts_direct(qs, bucket, (start, end))[0], start, end, bucket)
 
 
 def trend(actor: Actor, *, start: datetime, end: datetime, bucket: str,
@@ -245,6 +259,7 @@ def trend(actor: Actor, *, start: datetime, end: datetime, bucket: str,
     edge = counted(actor, categories=categories, sources=sources).filter(
         window.edge_q(columns=("created_at", "closed_at"), clocks=False))
     if window.gaps():
-        counts.update(_trend_counts_direct(edge, start, end, bucket))
-        counts.subtract(_trend_counts_direct(edge, window.d0, window.d1, bucket))
+        exact, rounded = _trend_counts_direct(edge, bucket, (start, end), (window.d0, window.d1))
+        counts.update(exact)
+        counts.subtract(rounded)
     return _series(counts, start, end, bucket)

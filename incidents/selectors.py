@@ -174,20 +174,25 @@ def changed_after(qs: QuerySet[Incident], cursor: str) -> QuerySet[Incident]:
 STATS_FIELDS = ["today", "open", "overdue", "triage", "closed_month", "due_month"]
 
 
-def _stats_figures(qs: QuerySet[Incident], now: datetime) -> dict:
-    """Return the command centre's counts over ``qs`` at ``now`` (one aggregate query): the ordinary path."""
+def _stats_counts(now: datetime, suffix: str = "") -> dict:
+    """Return the command centre's counts at ``now`` as aggregate expressions (the ordinary path)."""
     now = timezone.localtime(now)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month, month_end = rules.month_bounds(now)
     counted = rules.counted_q()
-    return qs.aggregate(
-        today=Count("id", filter=Q(created_at__gte=day)),
-        open=Count("id", filter=Q(state__in=sorted(rules.OPEN))),
-        overdue=Count("id", filter=rules.overdue_q(now)),
-        triage=Count("id", filter=rollups.triage_q()),
-        closed_month=Count("id", filter=counted & rules.closed_in_q(month, month_end)),
-        due_month=Count("id", filter=counted & rules.due_to_close_q(month, month_end, now)),
-    )
+    return {
+        f"today{suffix}": Count("id", filter=Q(created_at__gte=day)),
+        f"open{suffix}": Count("id", filter=Q(state__in=sorted(rules.OPEN))),
+        f"overdue{suffix}": Count("id", filter=rules.overdue_q(now)),
+        f"triage{suffix}": Count("id", filter=rollups.triage_q()),
+        f"closed_month{suffix}": Count("id", filter=counted & rules.closed_in_q(month, month_end)),
+        f"due_month{suffix}": Count("id", filter=counted & rules.due_to_close_q(month, month_end, now)),
+    }
+
+
+def _stats_figures(qs: QuerySet[Incident], now: datetime) -> dict:
+    """Return the command centre's counts over ``qs`` at ``now`` (one aggregate query)."""
+    return qs.aggregate(**_stats_counts(now))
 
 
 def _with_rate(figures: dict) -> dict:
@@ -214,7 +219,10 @@ def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
     due_end = min(month_end, today)
     K = rollups.Kind
     in_month = Q(day__gte=month, day__lt=month_end)
-    r = scoped(actor, rollups.Rollup.objects.all()).aggregate(
+    rows = rollups.Rollup.objects.filter(Q(kind__in=[K.OPEN, K.TRIAGE])
+                                         | Q(kind__in=[K.RECEIVED, K.RECEIVED_UNCOUNTED, K.CLOSED, K.DUE],
+                                             day__gte=min(month, today)))
+    r = scoped(actor, rows).aggregate(
         today=Sum("n", filter=Q(kind__in=[K.RECEIVED, K.RECEIVED_UNCOUNTED], day__gte=today)),
         open=Sum("n", filter=Q(kind=K.OPEN)),
         overdue=Sum("n", filter=Q(kind=K.OPEN, day__lt=today)),
@@ -226,8 +234,8 @@ def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
     r = {k: v or 0 for k, v in r.items()}
     r["due_month"] = r.pop("due") + r["closed_month"] - r.pop("closed_due")
     edge = incidents_visible_to(actor).filter(window.edge_q(columns=("handle_due_at",)))
-    exact, rounded = _stats_figures(edge, now), _stats_figures(edge, window.t0)
-    return _with_rate({k: r[k] + exact[k] - rounded[k] for k in STATS_FIELDS})
+    both = edge.aggregate(**_stats_counts(now, "_exact"), **_stats_counts(window.t0, "_rounded"))
+    return _with_rate({k: r[k] + both[f"{k}_exact"] - both[f"{k}_rounded"] for k in STATS_FIELDS})
 
 
 # open_counts: by -> (the field path of the area's code, of its name)
