@@ -39,7 +39,7 @@ from gis_core.coords import from_metric, metric_domain
 from gis_core.srid import METRIC_SRID
 from incidents import rollups, rules
 from incidents.models import Incident
-from incidents.selectors import incidents_visible_to, scoped
+from incidents.selectors import incidents_visible_to, scope_q, scoped
 
 BUCKETS = {"day": TruncDay, "week": TruncWeek}
 
@@ -74,8 +74,12 @@ def _narrowed(qs, categories: list[str] | None, sources: list[str] | None):
     return qs
 
 
-def _rollup(actor: Actor, kind: int, categories: list[str] | None, sources: list[str] | None):
-    """Return the rollup rows of ``kind`` the actor may see, of these categories and sources."""
+def _rollup(actor: Actor, kind: int, categories: list[str] | None, sources: list[str] | None, *,
+            lean: bool = False):
+    """Return the rollup rows of ``kind`` the actor may see, of these categories and sources (``lean``:
+    the lean rows when the actor sees everything, ``rollups.LEAN``)."""
+    if lean:
+        kind += rollups.lean_offset(scope_q(actor))
     return _narrowed(scoped(actor, rollups.Rollup.objects.filter(kind=kind)), categories, sources)
 
 
@@ -220,11 +224,11 @@ def _trend_counts_rollup(actor: Actor, window: rollups.Window, bucket: str, cate
     first, last = window.days
     K = rollups.Kind
     counts: TrendCounts = Counter()
-    reported = (_rollup(actor, K.RECEIVED, categories, sources).filter(day__gte=first, day__lt=last)
+    reported = (_rollup(actor, K.RECEIVED, categories, sources, lean=True).filter(day__gte=first, day__lt=last)
                 .values("day", "category__code").annotate(n=Sum("n")).order_by())
     for r in reported:
         counts[(_bucket_of(r["day"], bucket), "reported", r["category__code"])] += r["n"]
-    closed = (_rollup(actor, K.CLOSED, categories, sources).filter(day__gte=first, day__lt=last)
+    closed = (_rollup(actor, K.CLOSED, categories, sources, lean=True).filter(day__gte=first, day__lt=last)
               .values("day").annotate(n=Sum("n")).order_by())
     for r in closed:
         counts[(_bucket_of(r["day"], bucket), "closed", None)] += r["n"]

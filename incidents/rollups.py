@@ -63,6 +63,13 @@ DIMENSIONS = ["category_id", "source", "town_id", "village_id", "grid_id", "hand
               "submitted_by_id"]
 
 
+# Each fact but REWORK is kept twice: with every dimension, and "lean", its kind + LEAN, with only
+# LEAN_DIMENSIONS (the others NULL). The lean rows serve the readers that see everything and group by
+# none of the others (trend, stats): a day has a few hundred of them, not one per incident.
+LEAN = 10
+LEAN_DIMENSIONS = ["category_id", "source", "town_id"]
+
+
 class Kind(models.IntegerChoices):
     RECEIVED = 1, "received (counted)"
     RECEIVED_UNCOUNTED = 2, "received (not counted)"
@@ -71,6 +78,12 @@ class Kind(models.IntegerChoices):
     REWORK = 5, "rework event"
     OPEN = 6, "open (day it becomes overdue)"
     TRIAGE = 7, "waiting in triage"
+    LEAN_RECEIVED = 11, "received (counted), lean"
+    LEAN_RECEIVED_UNCOUNTED = 12, "received (not counted), lean"
+    LEAN_CLOSED = 13, "closed, lean"
+    LEAN_DUE = 14, "handling deadline, lean"
+    LEAN_OPEN = 16, "open, lean"
+    LEAN_TRIAGE = 17, "waiting in triage, lean"
 
 
 def _ref(model: str, **kwargs) -> models.ForeignKey:
@@ -132,10 +145,15 @@ def _facts(table: str, sign: int) -> str:
     registered = "r.registered_at IS NOT NULL"
     west, south, east, north = metric_domain()
     k = Kind
+    dims = ", ".join(f"r.{d}" if d in LEAN_DIMENSIONS else f"CASE WHEN l.lean THEN NULL ELSE r.{d} END AS {d}"
+                     for d in DIMENSIONS)
     return f"""
-    SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, {', '.join('r.' + d for d in DIMENSIONS)},
+    SELECT f.kind + CASE WHEN l.lean THEN {LEAN} ELSE 0 END AS kind, f.day, f.day2,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, {dims},
            {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n
     FROM {table} r
+    CROSS JOIN (VALUES (false), (true)) l(lean)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / {CELL_M})::int AS cell_x, floor(ST_Y(p.m) / {CELL_M})::int AS cell_y
@@ -359,6 +377,12 @@ def day_span(first: date, last: date):
     while d < last:
         yield d
         d += timedelta(days=1)
+
+
+def lean_offset(scope: Q | None) -> int:
+    """Return what to add to a kind to read the lean rows when the reader sees everything (``scope`` is
+    ``incidents.selectors.scope_q``'s None), 0 to read the full rows a scope filters."""
+    return LEAN if scope is None else 0
 
 
 def triage_q() -> Q:

@@ -217,19 +217,19 @@ def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
     today = window.today
     month, month_end = (rollups.local_day(m) for m in rules.month_bounds(now))
     due_end = min(month_end, today)
-    K = rollups.Kind
+    K, lean = rollups.Kind, rollups.lean_offset(scope_q(actor))
+    received, closed, due = [K.RECEIVED + lean, K.RECEIVED_UNCOUNTED + lean], K.CLOSED + lean, K.DUE + lean
     in_month = Q(day__gte=month, day__lt=month_end)
-    rows = rollups.Rollup.objects.filter(Q(kind__in=[K.OPEN, K.TRIAGE])
-                                         | Q(kind__in=[K.RECEIVED, K.RECEIVED_UNCOUNTED, K.CLOSED, K.DUE],
-                                             day__gte=min(month, today)))
+    rows = rollups.Rollup.objects.filter(Q(kind__in=[K.OPEN + lean, K.TRIAGE + lean])
+                                         | Q(kind__in=[*received, closed, due], day__gte=min(month, today)))
     r = scoped(actor, rows).aggregate(
-        today=Sum("n", filter=Q(kind__in=[K.RECEIVED, K.RECEIVED_UNCOUNTED], day__gte=today)),
-        open=Sum("n", filter=Q(kind=K.OPEN)),
-        overdue=Sum("n", filter=Q(kind=K.OPEN, day__lt=today)),
-        triage=Sum("n", filter=Q(kind=K.TRIAGE)),
-        closed_month=Sum("n", filter=Q(kind=K.CLOSED) & in_month),
-        due=Sum("n", filter=Q(kind=K.DUE, day__gte=month, day__lt=due_end)),
-        closed_due=Sum("n", filter=Q(kind=K.CLOSED, day2__gte=month, day2__lt=due_end) & in_month),
+        today=Sum("n", filter=Q(kind__in=received, day__gte=today)),
+        open=Sum("n", filter=Q(kind=K.OPEN + lean)),
+        overdue=Sum("n", filter=Q(kind=K.OPEN + lean, day__lt=today)),
+        triage=Sum("n", filter=Q(kind=K.TRIAGE + lean)),
+        closed_month=Sum("n", filter=Q(kind=closed) & in_month),
+        due=Sum("n", filter=Q(kind=due, day__gte=month, day__lt=due_end)),
+        closed_due=Sum("n", filter=Q(kind=closed, day2__gte=month, day2__lt=due_end) & in_month),
     )
     r = {k: v or 0 for k, v in r.items()}
     r["due_month"] = r.pop("due") + r["closed_month"] - r.pop("closed_due")

@@ -14,9 +14,12 @@ BEGIN
   WITH delta AS (
     SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
     FROM (
-    SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+    SELECT f.kind + CASE WHEN l.lean THEN 10 ELSE 0 END AS kind, f.day, f.day2,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, r.category_id, r.source, r.town_id, CASE WHEN l.lean THEN NULL ELSE r.village_id END AS village_id, CASE WHEN l.lean THEN NULL ELSE r.grid_id END AS grid_id, CASE WHEN l.lean THEN NULL ELSE r.handling_grid_id END AS handling_grid_id, CASE WHEN l.lean THEN NULL ELSE r.assignee_id END AS assignee_id, CASE WHEN l.lean THEN NULL ELSE r.submitted_by_id END AS submitted_by_id,
            1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
     FROM new_rows r
+    CROSS JOIN (VALUES (false), (true)) l(lean)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
@@ -60,9 +63,12 @@ BEGIN
   WITH delta AS (
     SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
     FROM (
-    SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+    SELECT f.kind + CASE WHEN l.lean THEN 10 ELSE 0 END AS kind, f.day, f.day2,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, r.category_id, r.source, r.town_id, CASE WHEN l.lean THEN NULL ELSE r.village_id END AS village_id, CASE WHEN l.lean THEN NULL ELSE r.grid_id END AS grid_id, CASE WHEN l.lean THEN NULL ELSE r.handling_grid_id END AS handling_grid_id, CASE WHEN l.lean THEN NULL ELSE r.assignee_id END AS assignee_id, CASE WHEN l.lean THEN NULL ELSE r.submitted_by_id END AS submitted_by_id,
            -1 * f.n AS n, -1 * f.n2 AS n2, -1 * f.secs AS secs, -1 * f.secs_n AS secs_n
     FROM old_rows r
+    CROSS JOIN (VALUES (false), (true)) l(lean)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
@@ -106,9 +112,12 @@ BEGIN
   WITH delta AS (
     SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
     FROM (
-    SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+    SELECT f.kind + CASE WHEN l.lean THEN 10 ELSE 0 END AS kind, f.day, f.day2,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, r.category_id, r.source, r.town_id, CASE WHEN l.lean THEN NULL ELSE r.village_id END AS village_id, CASE WHEN l.lean THEN NULL ELSE r.grid_id END AS grid_id, CASE WHEN l.lean THEN NULL ELSE r.handling_grid_id END AS handling_grid_id, CASE WHEN l.lean THEN NULL ELSE r.assignee_id END AS assignee_id, CASE WHEN l.lean THEN NULL ELSE r.submitted_by_id END AS submitted_by_id,
            1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
     FROM new_rows r
+    CROSS JOIN (VALUES (false), (true)) l(lean)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
@@ -134,9 +143,12 @@ BEGIN
        CASE WHEN r.state = 'reported' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
     ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
     WHERE f.n IS NOT NULL UNION ALL 
-    SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+    SELECT f.kind + CASE WHEN l.lean THEN 10 ELSE 0 END AS kind, f.day, f.day2,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, r.category_id, r.source, r.town_id, CASE WHEN l.lean THEN NULL ELSE r.village_id END AS village_id, CASE WHEN l.lean THEN NULL ELSE r.grid_id END AS grid_id, CASE WHEN l.lean THEN NULL ELSE r.handling_grid_id END AS handling_grid_id, CASE WHEN l.lean THEN NULL ELSE r.assignee_id END AS assignee_id, CASE WHEN l.lean THEN NULL ELSE r.submitted_by_id END AS submitted_by_id,
            -1 * f.n AS n, -1 * f.n2 AS n2, -1 * f.secs AS secs, -1 * f.secs_n AS secs_n
     FROM old_rows r
+    CROSS JOIN (VALUES (false), (true)) l(lean)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
@@ -221,9 +233,12 @@ CREATE TRIGGER incidents_incidentevent_rollup_insert AFTER INSERT ON incidents_i
 FILL = r"""INSERT INTO incidents_rollup (key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n) 
     SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
     FROM (
-    SELECT f.kind, f.day, f.day2, f.cell_x, f.cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+    SELECT f.kind + CASE WHEN l.lean THEN 10 ELSE 0 END AS kind, f.day, f.day2,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, r.category_id, r.source, r.town_id, CASE WHEN l.lean THEN NULL ELSE r.village_id END AS village_id, CASE WHEN l.lean THEN NULL ELSE r.grid_id END AS grid_id, CASE WHEN l.lean THEN NULL ELSE r.handling_grid_id END AS handling_grid_id, CASE WHEN l.lean THEN NULL ELSE r.assignee_id END AS assignee_id, CASE WHEN l.lean THEN NULL ELSE r.submitted_by_id END AS submitted_by_id,
            1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
     FROM incidents_incident r
+    CROSS JOIN (VALUES (false), (true)) l(lean)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
@@ -281,7 +296,7 @@ class Migration(migrations.Migration):
             name='Rollup',
             fields=[
                 ('key', models.TextField(primary_key=True, serialize=False)),
-                ('kind', models.PositiveSmallIntegerField(choices=[(1, 'received (counted)'), (2, 'received (not counted)'), (3, 'closed'), (4, 'handling deadline'), (5, 'rework event'), (6, 'open (day it becomes overdue)'), (7, 'waiting in triage')])),
+                ('kind', models.PositiveSmallIntegerField(choices=[(1, 'received (counted)'), (2, 'received (not counted)'), (3, 'closed'), (4, 'handling deadline'), (5, 'rework event'), (6, 'open (day it becomes overdue)'), (7, 'waiting in triage'), (11, 'received (counted), lean'), (12, 'received (not counted), lean'), (13, 'closed, lean'), (14, 'handling deadline, lean'), (16, 'open, lean'), (17, 'waiting in triage, lean')])),
                 ('day', models.DateField(null=True)),
                 ('day2', models.DateField(null=True)),
                 ('cell_x', models.IntegerField(help_text='floor(x / 50) in EPSG:4549', null=True)),
