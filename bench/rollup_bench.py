@@ -255,8 +255,11 @@ def reads(op: Actor, leader: Actor) -> list[tuple[str, object, object]]:
          lambda: trend_direct(op, bucket="day", **last30)),
         ("trend 365 days by week", lambda: trend(op, bucket="week", **year),
          lambda: trend_direct(op, bucket="week", **year)),
-        ("stats (command centre)", lambda: incident_stats(actor=op), lambda: incident_stats_direct(actor=op)),
-        ("grid leader's stats", lambda: incident_stats(actor=leader), lambda: incident_stats_direct(actor=leader)),
+        # at one ``now``: clocks run out between the two paths' calls otherwise
+        ("stats (command centre)", lambda: incident_stats(actor=op, now=now),
+         lambda: incident_stats_direct(actor=op, now=now)),
+        ("grid leader's stats", lambda: incident_stats(actor=leader, now=now),
+         lambda: incident_stats_direct(actor=leader, now=now)),
     ]
     for group in ("grid", "village", "person"):
         out.append((f"assessment this month by {group}",
