@@ -61,3 +61,14 @@ bench: setup db
 bench-intake: setup db
 	@scripts/redis.sh
 	@$(PY) bench/intake_bench.py $(BENCH_ARGS)
+
+.PHONY: bench-locate-http setup-bench
+setup-bench:
+	@scripts/bootstrap.sh bench
+
+## GET /api/locate over HTTP: the lean path, the DRF path and MapIt (installed beside, var/mapit) with wrk,
+## 2 server processes each (bench/README.md); BENCH_ARGS="--no-mapit" leaves MapIt out
+bench-locate-http: setup-bench demo-data
+	@scripts/redis.sh
+	@if [[ "$(BENCH_ARGS)" != *--no-mapit* ]]; then scripts/bench-mapit.sh; fi
+	@$(PY) bench/locate_http_bench.py $(BENCH_ARGS)

@@ -79,6 +79,8 @@ class ActorTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, token):
         msg = _("Invalid token.")
         key = token.decode("utf-8") if isinstance(token, bytes) else str(token)
+        if not (key.isascii() and key.isprintable()):  # no token has such characters (a NUL fails the query)
+            raise exceptions.AuthenticationFailed(msg)
         try:
             digest = hash_token(key)
         except (TypeError, binascii.Error, UnicodeError, ValueError):

@@ -237,14 +237,34 @@ def copy_objects(model: type[models.Model], objects: Iterable[models.Model], *, 
     plan = tuple((name, moment if convert is _moment else convert) for name, convert in plan)
     lines = ("\t".join([convert(values[name]) for name, convert in plan]) + "\n"
              for values in _prepared(model, objects, fields))
+    return copy_lines(model._meta.db_table, _columns(fields), lines)
+
+
+def copy_lines(table: str, columns: str, lines: Iterable[str]) -> int:
+    """COPY rows already written in COPY's text format (one ``\\n``-ended line each, tab-separated,
+    values converted as the functions above do) into ``table`` (``columns``: its quoted column list);
+    return how many rows were sent. The lines are read while PostgreSQL inserts (``_RowStream``), so
+    a generator of millions of rows is never held in memory."""
+    lines = iter(lines)
     first = next(lines, None)
     if first is None:
         return 0
     stream = _RowStream(itertools.chain([first], lines))
     with connection.cursor() as cursor, connection.wrap_database_errors:  # Django's IntegrityError etc.
-        cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({_columns(fields)}) "
-                                  "FROM STDIN", stream, size=65536)
+        cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN",
+                                  stream, size=65536)
     return stream.rows
+
+
+def text(value) -> str:
+    """Return one text value in COPY's text format (NULL for None, escapes applied)."""
+    return _text(value)
+
+
+def quoted_columns(model: type[models.Model], names: Iterable[str]) -> str:
+    """Return the quoted column list of these fields of ``model`` (by field name or attname)."""
+    opts = model._meta
+    return ", ".join(connection.ops.quote_name(opts.get_field(n).column) for n in names)
 
 
 def _parameter(field: models.Field) -> Callable[[object], object]:

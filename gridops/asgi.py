@@ -5,7 +5,9 @@ synchronous: Django's ASGI handler runs each request's sync code in a thread of 
 persistent database connection is never reused (each request connected to PostgreSQL afresh, a
 backend fork, and the old connections piled up until "too many clients"). a2wsgi runs the views in
 a fixed pool of HTTP_THREADS threads, whose connections live for CONN_MAX_AGE; several server
-processes (uvicorn --workers) use several cores.
+processes (uvicorn --workers) use several cores. The GETs of settings.LEAN_API_URLS (/api/locate) take
+a shorter way to the same view (core.lean: no WSGI bridge, no URL resolver, only the middleware that
+has work to do for them).
 """
 import asyncio
 import gc
@@ -23,6 +25,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from core.lean import LeanDispatch  # noqa: E402
 from core.serving import warm_threads, warm_up  # noqa: E402
 from dispatch.ws_urls import websocket_urlpatterns  # noqa: E402
 
@@ -43,6 +46,7 @@ class WarmOnStartup:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await asyncio.to_thread(warm_up)
+                await asyncio.to_thread(lambda: lean.routes)  # the lean paths' views and middleware
                 await asyncio.to_thread(warm_threads, http.executor, settings.HTTP_THREADS)
                 gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
                 await send({"type": "lifespan.startup.complete"})
@@ -52,7 +56,8 @@ class WarmOnStartup:
 
 
 http = WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS)
+lean = LeanDispatch(http, http.executor, settings.LEAN_API_URLS)  # same threads, so same connections
 application = WarmOnStartup(ProtocolTypeRouter({
-    "http": http,
+    "http": lean,
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 }))

@@ -15,15 +15,16 @@ from rest_framework_gis.filters import InBBoxFilter
 
 from core.actors import Actor, Role
 from core.api import validated_body, validated_query
-from core.schema import GeoJsonPagination
-from incidents import geojson, intake_keys
+from core.pagination import GeoJsonKeysetPagination
+from gis_core.tiles import check_zoom, parse_bbox
+from incidents import geojson, intake_keys, mapview
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
 from incidents.grants import refusal, sources_allowed
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import incident_transition
 from incidents.models import Category, Incident
-from incidents.rules import LIFECYCLE_ACTIONS, TransitionRefused
+from incidents.rules import LIFECYCLE_ACTIONS, OPEN, STATES, TransitionRefused
 from incidents.selectors import (
     ExportTooLarge,
     changes_cursor,
@@ -46,7 +47,7 @@ class MayReport(BasePermission):
         return bool(Actor.of(request.user).global_roles() & INTAKE_ROLES)
 
 
-class IncidentPagination(GeoJsonPagination):
+class IncidentPagination(GeoJsonKeysetPagination):
     page_size = 500
     page_size_query_param = "page_size"
     max_page_size = 10000
@@ -55,6 +56,43 @@ class IncidentPagination(GeoJsonPagination):
 def refused(exc: TransitionRefused) -> Response:
     code = status.HTTP_403_FORBIDDEN if exc.reason == "role" else status.HTTP_409_CONFLICT
     return Response({"detail": str(exc)}, status=code)
+
+
+class MapViewQuery(s.IncidentFilter):
+    """A map view: the box and zoom, and the incident list's filters (open states only)."""
+
+    bbox = serializers.CharField(help_text="the view: west,south,east,north in degrees (WGS84)")
+    zoom = serializers.FloatField(help_text="the map's zoom level (0-24): it decides the area of the counts")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=mapview.VIEW_LIMIT_MAX, default=mapview.VIEW_LIMIT,
+        help_text="at most this many incidents; with more in the view the answer is counts per area")
+    state = serializers.MultipleChoiceField(choices=[x for x in STATES if x in OPEN], required=False)
+    changed_since = changed_after = before = created_before = None
+
+    def validate_bbox(self, value: str):
+        try:
+            return parse_bbox(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_zoom(self, value: float) -> float:
+        try:
+            return check_zoom(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class MapViewSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["FeatureCollection"])
+    kind = serializers.ChoiceField(
+        choices=["incidents", "aggregates"],
+        help_text="incidents: the open incidents in the view (IncidentSerializer's features); aggregates: "
+                  "more than `limit` are there, so point features of areas (town, village or grid by the zoom) "
+                  "with properties area, code, name, open (the open incidents you may see there)")
+    by = serializers.ChoiceField(choices=["town", "village", "grid"], allow_null=True)
+    capped = serializers.BooleanField(help_text="more open incidents are in the view than `limit`: zoom in")
+    limit = serializers.IntegerField()
+    features = serializers.ListField(child=serializers.DictField())
 
 
 class IncidentScope:
@@ -219,6 +257,19 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
     def stats(self, request):
         """Counts for the command centre: today, open, overdue, closure rate this month (scoped)."""
         return Response(incident_stats(actor=self.actor()))
+
+    @extend_schema(parameters=[MapViewQuery], responses=MapViewSerializer)
+    @action(detail=False, url_path="view", pagination_class=None, filter_backends=[])
+    def map_view(self, request):
+        """What the map shows of a view, bounded whatever the number of open incidents: the open
+        incidents in the box (at most ``limit``), or, when more are there, their counts per area
+        (``kind`` "aggregates": per town, village or grid by the zoom; zoom in to see the incidents).
+        From zoom 17 a full view gives ``limit`` of its incidents with ``capped`` true.
+        The X-Changes-Cursor header is the list's: catch up from it with ``changed_after``."""
+        query = validated_query(MapViewQuery, request)
+        cursor = changes_cursor()
+        body = mapview.map_view(self.actor(), query["bbox"], query["zoom"], query, query["limit"])
+        return Response(body, headers={CURSOR_HEADER: cursor})
 
     @extend_schema(parameters=[s.IncidentFilter], responses={(200, "text/csv"): str})
     @action(detail=False, url_path="export.csv")

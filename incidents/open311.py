@@ -45,7 +45,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from core.actors import Actor, Role
-from core.api import Public
+from core.api import Public, validated_query
 from core.authentication import ActorTokenAuthentication
 from core.parsers import JSONParser
 from incidents import open311_serializers as o
@@ -211,9 +211,8 @@ class RequestList(Open311View):
                    responses=o.Open311RequestSerializer(many=True),
                    summary="Open311: the service requests the caller may see")
     def get(self, request, fmt: str):
-        query = o.Open311RequestQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        rows = visible_requests(self.actor()).filter(filters_q(query.validated_data))
+        query = validated_query(o.Open311RequestQuery, request)
+        rows = visible_requests(self.actor()).filter(filters_q(query))
         return Response([o.request_body(i) for i in rows[:MAX_RESULTS]])
 
     @extend_schema(operation_id="open311_requests_create", parameters=[FORMAT], request=o.Open311RequestInput,

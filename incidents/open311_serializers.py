@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gis_core.fields import CoordinateField
@@ -92,13 +93,19 @@ def reporter_name(first: str, last: str) -> str:
     return " ".join(part for part in (first, last) if part)[:64]
 
 
+@extend_schema_field({"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}],
+                     "description": "an ISO 8601 date-time or date (a date alone: its start, or its end as end_date)"})
+class WhenField(serializers.CharField):
+    """An Open311 date filter: described as the date-time or date ``parse_when`` reads."""
+
+
 class Open311RequestQuery(serializers.Serializer):
     """GET requests.json filters; service_request_id overrides all the others (as the spec says)."""
 
     service_request_id = serializers.CharField(required=False, max_length=20000)
     service_code = serializers.CharField(required=False, max_length=2000)
-    start_date = serializers.CharField(required=False, max_length=40)
-    end_date = serializers.CharField(required=False, max_length=40)
+    start_date = WhenField(required=False, max_length=40)
+    end_date = WhenField(required=False, max_length=40)
     status = serializers.CharField(required=False, max_length=20)
 
     def validate_service_request_id(self, value: str) -> list[int]:

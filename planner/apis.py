@@ -15,6 +15,7 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actors import Actor, Role
+from core.api import validated_query
 from gis_core.geometry import InvalidGeometry, geojson_polygon_vertices
 from grids.exporter import FORMATS, BoundaryExportError, check_srid, export_bytes
 from grids.models import BoundaryGeneration, Grid, Town
@@ -181,12 +183,13 @@ class ExportApi(APIView):
 
     permission_classes = [MayPlan]
 
-    @extend_schema(parameters=[ExportQuery], responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(parameters=[ExportQuery],
+                   responses={(200, FORMATS["gpkg"].media_type): OpenApiTypes.BINARY,
+                              (200, FORMATS["geojson"].media_type): OpenApiTypes.OBJECT})
     def get(self, request, generation: int):
         generation = get_object_or_404(BoundaryGeneration.objects.select_related("town"), pk=generation)
-        query = ExportQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        fmt, srid = query.validated_data["filetype"], query.validated_data["srid"]
+        query = validated_query(ExportQuery, request)
+        fmt, srid = query["filetype"], query["srid"]
         try:
             content = export_bytes(generation, fmt=fmt, srid=srid)
         except BoundaryExportError as exc:  # a generation without grids

@@ -3,7 +3,7 @@
 # Debian packages (PostGIS for the installed PostgreSQL major, GDAL, Redis; Chromium for the
 # browser tests), the Python packages into .venv from requirements.lock, and the map's browser
 # libraries from the npm registry into frontend/node_modules (served by the app itself).
-#   scripts/bootstrap.sh run|test
+#   scripts/bootstrap.sh run|test|bench
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODE="${1:-run}"
@@ -27,6 +27,11 @@ command -v redis-server >/dev/null 2>&1 || need_pkg redis-server
 command -v npm >/dev/null 2>&1 || need_pkg npm
 if [ "$MODE" = test ]; then
   command -v chromium >/dev/null 2>&1 || need_pkg chromium
+  # the connection pooler the scale-out tests put in front of the cluster (scripts/pgbouncer.sh)
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_pkg pgbouncer
+fi
+if [ "$MODE" = bench ]; then  # bench/locate_http_bench.py drives the servers with wrk
+  command -v wrk >/dev/null 2>&1 || need_pkg wrk
 fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then

@@ -11,16 +11,7 @@ SOCK="$PGROOT/run"
 LOG="$PGROOT/postgres.log"
 DBNAME="${GRIDOPS_DB_NAME:-gridops}"
 
-pgbin() {
-  local major
-  major="$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)"
-  [ -n "$major" ] || { echo "pg.sh: no PostgreSQL server found under /usr/lib/postgresql (run scripts/bootstrap.sh)" >&2; exit 1; }
-  echo "/usr/lib/postgresql/$major/bin"
-}
-
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+. "$ROOT/scripts/pg-common.sh"  # pgbin, as_owner
 
 ensure_traversable() {
   # The postgres user must reach var/pg through every parent directory.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.gis.db.models import Extent
 from django.shortcuts import redirect, render
 
 from grids.models import Town
@@ -10,12 +11,15 @@ from web.pages import home_for
 
 
 def page_context() -> dict:
-    """Return what every page's shell shows: the town, the first view's centre, the base tile layer."""
+    """Return what every page's shell shows: the town, the first view's centre and the bounds of all towns,
+    the base tile layer."""
     town = Town.objects.order_by("code").first()
     centre = town.boundary.point_on_surface if town is not None else None
+    extent = Town.objects.aggregate(extent=Extent("boundary"))["extent"]  # every town's (a city's)
     return {
         "town": town,
         "town_center": f"{centre.y:.6f},{centre.x:.6f}" if centre is not None else "",
+        "towns_bounds": ",".join(f"{v:.6f}" for v in extent) if extent else "",
         "tile_url": settings.MAP_TILE_URL,
         "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
     }

@@ -69,7 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",  # every page needs a login unless marked
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 page
+    "axes.middleware.AxesMiddleware",  # turns a lockout into its 429 page
+    "core.routing_db.ReplicaReadsMiddleware",  # reads to the replica (removes itself when there is none)
 ]
 
 ROOT_URLCONF = "gridops.urls"
@@ -107,13 +108,57 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The intake path's fixed queries as server-side prepared statements (core/db.py); turn off
+# DB_POOLER says what DATABASE_URL points at (docs/deploy.md, scripts/pgbouncer.sh):
+#   ""            PostgreSQL itself
+#   "session"     pgbouncer in session mode: a client keeps its server connection until it disconnects
+#                 (then DISCARD ALL), so session state, prepared statements included, stays right
+#   "transaction" pgbouncer in transaction mode: each transaction may run on another server connection,
+#                 so no session state: no prepared statements, no server-side cursors
+# Behind either, no "options" startup parameter (pgbouncer refuses it): set plan_cache_mode on the app's
+# role instead (ALTER ROLE ... SET plan_cache_mode = force_generic_plan).
+DB_POOLER = os.environ.get("DB_POOLER", "").strip().lower()
+if DB_POOLER not in {"", "session", "transaction"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"DB_POOLER={DB_POOLER!r} is not one of '', session, transaction")
+if DB_POOLER == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# The intake path's fixed queries as server-side prepared statements (core/db.py); off by default
 # behind a transaction-mode connection pooler.
-DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
-if DB_PREPARED_STATEMENTS:
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", DB_POOLER != "transaction")
+if DB_PREPARED_STATEMENTS and not DB_POOLER:
     # Plan them once: with array parameters PostgreSQL would otherwise keep making custom plans.
     # Only prepared statements are affected, and Django prepares none of its own.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_generic_plan"
+
+# --- Read replicas (issue 12; core/routing_db.py, docs/deploy.md) -----------------------------------
+# REPLICA_DATABASE_URL names a streaming replica of DATABASE_URL (same database, read-only). When set,
+# the reads of the views in REPLICA_READ_VIEWS (GET/HEAD; a second of lag is harmless there) go to it,
+# except for an actor who wrote in the last REPLICA_PIN_SECONDS (read-your-writes) and anything inside a
+# transaction; writes, locks, the sweep, intake, sessions and tokens stay on the primary. A replica
+# behind a pooler: the same URL rules as DATABASE_URL.
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
+REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "5"))
+REPLICA_RETRY_SECONDS = int(os.environ.get("REPLICA_RETRY_SECONDS", "10"))  # after a failed connect: primary only
+# Not here: incident-list (its X-Changes-Cursor is the primary's snapshot: a list read on a lagging
+# replica under that cursor would make the page's catch-up skip rows), the CSV export (streamed after
+# the view returns), anything the planner reads while editing a draft.
+REPLICA_READ_VIEWS = [
+    "heatmap", "trend", "assessment", "incident-stats", "categories",
+    "town-list", "town-detail", "village-list", "village-detail", "grid-list", "grid-detail",
+    "camera-list", "camera-detail", "camera-coverage",
+    "incident-detail", "incident-events", "incident-context",
+]
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        REPLICA_DATABASE_URL, engine="django.contrib.gis.db.backends.postgis",
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True)
+    DATABASES["replica"]["DISABLE_SERVER_SIDE_CURSORS"] = DB_POOLER == "transaction"
+    # a replica that is down is given up on quickly (its reads then go to the primary, core/routing_db.py)
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = int(
+        os.environ.get("REPLICA_CONNECT_TIMEOUT", "2"))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests in one process: the replica is the primary
+    DATABASE_ROUTERS = ["core.routing_db.ReplicaRouter"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -215,10 +260,15 @@ AXES_RESET_ON_SUCCESS = True
 # A Redis that is down or stalled costs a request at most the short timeouts: the throttles then let
 # it through (core.throttling).
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+    # core.cache.RedisCache: Django's, keeping one redis-py client per pool
+    "default": {"BACKEND": "core.cache.RedisCache", "LOCATION": os.environ["REDIS_URL"],
                 "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
     if os.environ.get("REDIS_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# The lean path (core.lean): GETs of these URL names are answered by their view in the ASGI application,
+# without the WSGI bridge, the URL resolver and the middleware that has nothing to do for them
+# (API_LEAN=0 sends them the ordinary way, e.g. to compare).
+LEAN_API_URLS = ["locate"] if env_bool("API_LEAN", True) else []
 # Open311's api_key travels in the query string: the log filter scrubs it from every log line.
 LOG_SCRUB_PARAMETERS = ["api_key", "token", "auth_token"]
 # --- end of issue 11 auth block ------------------------------------------------------------------

@@ -20,6 +20,12 @@ Optional:
                                   clients can reach the server without that proxy.
     DJANGO_SECURE_SSL_REDIRECT    1 (default): plain HTTP is redirected to HTTPS
     DJANGO_HSTS_SECONDS           31536000 (one year) by default; DJANGO_HSTS_PRELOAD=1 to add preload
+
+Past one machine (docs/deploy.md; the settings themselves are in base.py):
+
+    REPLICA_DATABASE_URL   a streaming replica: stale-tolerant reads go there (core/routing_db.py)
+    REPLICA_PIN_SECONDS    5: how long an actor who wrote reads the primary (read-your-writes)
+    DB_POOLER              session | transaction when DATABASE_URL points at pgbouncer
 """
 import os
 

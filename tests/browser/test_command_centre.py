@@ -19,6 +19,7 @@ from demo.users import demo_token
 from grids.models import Grid
 from incidents.lifecycle import incident_transition
 from incidents.models import Incident
+from incidents.rules import OPEN
 from tests.browser.conftest import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -113,24 +114,32 @@ def test_operator_watches_incidents_live_and_acts(demo_data, asgi_server, new_pa
     labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     for name in ("town", "villages", "comprehensive", "dedicated", "cameras", "incidents", "triage"):
         assert any(name in label for label in labels), (name, labels)
-    assert page.locator(".leaflet-control-layers-overlays input").count() == 7
+    assert page.locator(".leaflet-control-layers-overlays input").count() == 8
     assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() >= 45 + 8 + 14
     assert page.locator(".leaflet-overlay-pane path.camera-sector").count() == 21
-    # The open incidents loaded at start; triage items are queued in the panel, the outside one drawn.
-    assert page.evaluate("window.gridops.incidents.size") == seeded["count"]
-    assert page.evaluate(f"window.gridops.markers.get({seeded['outside']}).layer") == "triage"
+    # The open incidents of the first view (the town) loaded at start, no more than are in it; triage
+    # items are queued in the panel, the outside one drawn when the view reaches it.
+    assert page.evaluate("window.gridops.view.kind") == "incidents"
+    in_view = set(page.evaluate("Array.from(window.gridops.incidents.keys())"))
+    located = set(Incident.objects.filter(triage="").values_list("id", flat=True))
+    assert located <= in_view and seeded["nowhere"] not in in_view
+    assert page.evaluate("Array.from(window.gridops.incidents.values()).every(f => window.gridops.map.getBounds()"
+                         ".contains([f.geometry.coordinates[1], f.geometry.coordinates[0]]))")
+    if seeded["outside"] in in_view:
+        assert page.evaluate(f"window.gridops.markers.get({seeded['outside']}).layer") == "triage"
     assert page.evaluate(f"window.gridops.markers.has({seeded['nowhere']})") is False
     page.click("[data-tab=triage]")
-    assert page.locator(f"#triage [data-incident-id='{seeded['outside']}']").is_visible()
+    page.locator(f"#triage [data-incident-id='{seeded['outside']}']").wait_for(timeout=TIMEOUT)
     assert page.locator(f"#triage [data-incident-id='{seeded['nowhere']}']").is_visible()
     page.click("[data-tab=list]")
-    assert page.locator(f"#list li.late[data-incident-id='{seeded['first']}']").is_visible()
+    page.locator(f"#list li.late[data-incident-id='{seeded['first']}']").wait_for(timeout=TIMEOUT)
     # Text from the API is shown as text, never as markup.
     markup_row = page.locator(f"#list [data-incident-id='{seeded['markup']}']")
     assert "<img src=x" in markup_row.locator(".row-title").inner_text()
     assert markup_row.locator(".row-title *").count() == 0
     assert page.evaluate("window.__xss") is None
-    assert page.locator("[data-stat=open]").inner_text() == str(seeded["count"])
+    page.wait_for_function(f"document.querySelector('[data-stat=open]').textContent === '{seeded['count']}'",
+                           timeout=TIMEOUT)
     page.click("[data-tab=feed]")
 
     # An incident reported now appears on the open map and in the feed, without reload.
@@ -227,8 +236,12 @@ def test_api_errors_are_shown_and_triage_is_placed_on_the_map(demo_data, asgi_se
                           ".map(([id]) => window.gridops.incidents.get(id).properties.category)")
     assert shown and set(shown) == {"environment_sanitation"}
     page.click("[data-tab=list]")
-    assert page.locator(f"#list [data-incident-id='{original}']").is_visible()
+    page.locator(f"#list [data-incident-id='{original}']").wait_for(timeout=TIMEOUT)
     assert page.locator(f"#list [data-incident-id='{seeded['outside']}']").count() == 0
+    listed = page.locator("#list [data-incident-id]").evaluate_all(
+        "rows => rows.map(r => Number(r.dataset.incidentId))")
+    assert set(listed) == set(Incident.objects.filter(category__code="environment_sanitation",
+                                                      state__in=OPEN).values_list("id", flat=True))
     # The only console errors are the browser's own report of the refused request.
     assert [e for e in page.console_errors if "409" not in e] == []
     assert page.foreign_requests == []
@@ -272,31 +285,19 @@ def test_a_dropped_socket_catches_up_on_reconnect(demo_data, asgi_server, new_pa
     assert page.foreign_requests == []
 
 
-def test_the_open_incidents_load_in_id_pages_and_none_is_skipped_when_one_closes_meanwhile(
-        demo_data, asgi_server, new_page):
-    """The page loads the open incidents in pages of ids (keyset). One on the first page is cancelled
-    while the second page is asked for: with page numbers every later incident would shift up by one
-    and one would be skipped; here each is loaded, and the cancelled one is taken out by the catch-up."""
+def test_the_list_is_paged_on_the_server(demo_data, asgi_server, new_page):
+    """The list tab reads the open incidents from the server 50 at a time (keyset: newest first);
+    "more" appends the next page, each incident once."""
     from tests.incidents import factories as f
 
-    ids = [f.report("other", at=point_in(grids()[n % 3])).pk for n in range(8)]
-    assert Incident.objects.filter(pk__in=ids, state="dispatched").count() == 8
-    operator = Actor.of(User.objects.get(username="operator"))
-    pages: list[str] = []
-
-    def on_page(route, request):
-        pages.append(request.url)
-        if len(pages) == 2:  # the first page is in the browser: cancel its newest incident now
-            incident_transition(incident_id=max(ids), action="cancel", actor=operator, note="test")
-        route.continue_()
-
-    page = new_page()
-    page.add_init_script("window.GRIDOPS_PAGE_SIZE = 3")
-    page.route("**/api/incidents/?state=*", on_page)
-    login(page, asgi_server, "operator", "gongdao-operator", next_url="/")
-    page.wait_for_selector("body[data-live=open]", timeout=TIMEOUT)
-    still_open = sorted(set(ids) - {max(ids)})
-    page.wait_for_function("ids => ids.every(id => window.gridops.incidents.has(id))", arg=still_open, timeout=TIMEOUT)
-    page.wait_for_function(f"!window.gridops.incidents.has({max(ids)})", timeout=TIMEOUT)  # the catch-up's work
-    assert len(pages) >= 3 and all("before=" in url for url in pages)
+    ids = [x.incident.pk for x in f.report_many([f.item(at=point_in(grids()[n % 5])) for n in range(63)])]
+    page = open_command_centre(new_page, asgi_server)
+    page.click("[data-tab=list]")
+    page.wait_for_selector("#list[data-rows='50']", timeout=TIMEOUT)
+    assert page.locator("[data-count=list]").inner_text() == "50+"
+    page.click("#list .more")
+    page.wait_for_selector("#list[data-rows='63']", timeout=TIMEOUT)
+    shown = page.locator("#list [data-incident-id]").evaluate_all("rows => rows.map(r => Number(r.dataset.incidentId))")
+    assert shown == sorted(ids, reverse=True)
+    assert page.locator("#list .more").count() == 0 and page.locator("[data-count=list]").inner_text() == "63"
     assert page.console_errors == []

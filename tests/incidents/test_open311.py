@@ -241,7 +241,7 @@ def test_list_filters(api, key):
     unencoded = api.get(f"{BASE}/requests.json?api_key={key}&start_date={today}T00:00:00+08:00")  # "+" -> " "
     assert [int(r["service_request_id"]) for r in unencoded.json()] == [other, straw]
     for bad in ({"status": "pending"}, {"start_date": "yesterday"}, {"service_request_id": "1,x"},
-                {"start_date": "2024-01-01", "end_date": "2024-06-01"}):
+                {"start_date": "2024-01-01", "end_date": "2024-06-01"}, {"status": ""}, {"start_date": ""}):
         assert_error(api.get(f"{BASE}/requests.json", {"api_key": key, **bad}), 400)
 
 

@@ -179,6 +179,18 @@ def test_a_wrong_key_with_a_known_prefix_is_refused():
     assert AuthToken.objects.filter(user=user).count() == 1
 
 
+def test_a_key_with_a_nul_or_control_character_is_refused_not_a_500():
+    """Found by the contract test: Open311's api_key (a query parameter) reached the token query with a
+    NUL in it, which PostgreSQL cannot take."""
+    key = token_for(_integration())
+    api = APIClient()
+    for bad in (key[:10] + "\x00" + key[11:], "\x00", key[:-1] + "\x16", "密钥" + key):
+        response = api.get("/open311/v2/requests.json", {"api_key": bad})
+        assert response.status_code == 403, repr(bad)  # GeoReport v2's answer to a key it refuses
+        assert response.json()[0]["code"] == 403
+    assert api.get("/open311/v2/requests.json", {"api_key": key}).status_code == 200
+
+
 def test_wrong_role_is_403_not_401():
     key = token_for(User.objects.create_user("nobody_in_particular"))
     response = APIClient(HTTP_AUTHORIZATION=f"Token {key}").get("/api/generations/")

@@ -1,10 +1,13 @@
-/* The command centre: the whole town live on one map, with the feed, counts, filters, the triage
-   queue and the selected incident's panel. Data come from the platform's own API and socket; nothing
-   is requested outside the server. window.gridops is the page's handle for the curious and for tests. */
+/* The command centre: the town (or the city) live on one map, with the feed, counts, filters, the triage
+   queue and the selected incident's panel. The map never loads every incident: it asks the server for its
+   view (/api/incidents/view/), which answers the open incidents there, or, when there are more than the
+   page's limit, their counts per town, village or grid, drawn as numbered circles with a "zoom in" hint.
+   Lists are paged on the server. Data come from the platform's own API and socket; nothing is requested
+   outside the server. window.gridops is the page's handle for the curious and for tests. */
 import {
-  OPEN_STATES, SOURCE, debounce, esc, fmtRate, fmtTime, getJSON, isOverdue, stateClass, stateLabel, times
+  OPEN_STATES, SOURCE, debounce, esc, fmtRate, fmtTime, getJSON, isOverdue, stateClass, stateLabel, throttle, times
 } from "web/helpers.js";
-import { IncidentStore, loadOpen } from "web/store.js";
+import { IncidentStore } from "web/store.js";
 import { connectLive, showLiveStatus } from "web/socket.js";
 import { boundaryLayers, boundaryOverlays, pageMap } from "web/layers.js";
 import { clusterIcon, incidentMarkers } from "web/markers.js";
@@ -14,7 +17,8 @@ import { incidentPanel } from "web/panel.js";
 const el = document.getElementById("map");
 const map = pageMap(el, 19);
 const store = new IncidentStore();
-const S = { me: null, roles: [], loaded: false, filters: {} };
+const S = { me: null, roles: [], loaded: false, filters: {}, view: null, bounds: null, seq: 0 };
+const VIEW_LIMIT = window.GRIDOPS_VIEW_LIMIT || 500;  // incidents in one view (the server's cap: 2000)
 
 /* ---- layers ---- */
 const boundaries = boundaryLayers(map, { ignoreClick: function () { return panel.placing(); } });
@@ -23,7 +27,8 @@ const layers = Object.assign({}, boundaries.layers, {
     maxClusterRadius: 40, disableClusteringAtZoom: 17, showCoverageOnHover: false, chunkedLoading: true, animate: false,
     iconCreateFunction: clusterIcon
   }),
-  triage: L.layerGroup()
+  triage: L.layerGroup(),
+  aggregates: L.layerGroup()
 });
 const markers = incidentMarkers(store, {
   layers: layers,
@@ -61,17 +66,91 @@ function fillSelect(name, options) {
   const sel = filterForm.elements[name];
   options.forEach(function (o) { sel.insertAdjacentHTML("beforeend", '<option value="' + esc(o[0]) + '">' + esc(o[1]) + "</option>"); });
 }
-filterForm.addEventListener("change", function () { readFilters(); markers.syncAll(); lists.render(); });
+/* The filters as the API takes them (the list and the map's view). */
+function filterQuery() {
+  const f = S.filters, q = [];
+  (f.state ? [f.state] : OPEN_STATES).forEach(function (s) { q.push("state=" + encodeURIComponent(s)); });
+  ["category", "source", "village"].forEach(function (k) { if (f[k]) { q.push(k + "=" + encodeURIComponent(f[k])); } });
+  if (f.overdue) { q.push("overdue=true"); }
+  if (f.period) {
+    const start = new Date();
+    if (f.period === "today") { start.setHours(0, 0, 0, 0); } else { start.setDate(start.getDate() - Number(f.period)); }
+    q.push("created_after=" + encodeURIComponent(start.toISOString()));
+  }
+  return "&" + q.join("&");
+}
+filterForm.addEventListener("change", function () { readFilters(); markers.syncAll(); lists.reload(); loadView(); });
 
 /* ---- the side panel: the selected incident, the lists and feed; the counts ---- */
 const panel = incidentPanel({
   map: map, store: store, markers: markers, clusters: layers.incidents,
+  onFetched: function (f) { store.apply(f, "select"); },
   highlightCameras: boundaries.highlightCameras, onSelect: function () { lists.schedule(); }
 });
 const lists = incidentLists({
-  store: store, matches: matches, selected: panel.selected,
+  query: filterQuery, selected: panel.selected,
   onOpen: function (id) { panel.select(id, { pan: true }); }
 });
+
+/* ---- the map's view: the incidents in it, or counts per area when there are more than VIEW_LIMIT ---- */
+const hint = document.getElementById("view-hint");
+function aggregateIcon(p) {
+  const n = p.open, size = n < 100 ? 34 : n < 10000 ? 44 : 54;
+  return L.divIcon({ className: "agg-bubble agg-" + p.area, html: "<span>" + esc(n.toLocaleString("en")) + "</span>",
+                     iconSize: [size, size] });
+}
+function drawAggregates(fc) {
+  layers.aggregates.clearLayers();
+  fc.features.forEach(function (f) {
+    const p = f.properties, c = f.geometry.coordinates;
+    L.marker([c[1], c[0]], { icon: aggregateIcon(p), keyboard: false, area: p.code })
+      .bindTooltip(esc(p.name) + " · 在办 " + esc(p.open) + " open", { direction: "top" })
+      .on("click", function (e) { map.setView(e.latlng, Math.min(map.getZoom() + 2, 19)); })
+      .addTo(layers.aggregates);
+  });
+}
+function showHint(view) {
+  hint.hidden = !view.capped;
+  hint.textContent = !view.capped ? "" : view.kind === "aggregates"
+    ? "此范围事件超过 " + view.limit + " 件，按" + { town: "镇", village: "村居", grid: "网格" }[view.by] +
+      "统计 · more than " + view.limit + " incidents here: counts per " + view.by + " — zoom in to see them"
+    : "仅显示 " + view.limit + " 件 · showing " + view.limit + " of more — zoom in to see all";
+}
+function inView(f) {
+  if (f.id === panel.selected()) { return true; }
+  if (!S.view || S.view.kind !== "incidents" || !S.bounds) { return false; }
+  const ll = f.geometry && f.geometry.type === "Point" ? L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]) : null;
+  return ll ? S.bounds.contains(ll) : false;
+}
+store.accept = inView;
+/* Ask the server for the view (the map's bounds and zoom, the filters); an older answer arriving late is dropped. */
+function loadView() {
+  const seq = ++S.seq, bounds = map.getBounds(), zoom = map.getZoom();
+  const url = "/api/incidents/view/?bbox=" + bounds.toBBoxString() + "&zoom=" + zoom + "&limit=" + VIEW_LIMIT + filterQuery();
+  el.dataset.view = "loading";
+  return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+    if (!r.ok) { throw Object.assign(new Error("view: HTTP " + r.status), { status: r.status }); }
+    const cursor = r.headers.get("X-Changes-Cursor");
+    return r.json().then(function (fc) { return [fc, cursor]; });
+  }).then(function (answer) {
+    if (seq !== S.seq) { return; }
+    const fc = answer[0];
+    S.view = { kind: fc.kind, by: fc.by, capped: fc.capped, limit: fc.limit, count: fc.features.length, zoom: zoom };
+    S.bounds = bounds;
+    store.advance(answer[1]);
+    if (fc.kind === "aggregates") { store.replaceAll([], "view", panel.selected()); drawAggregates(fc); } else {
+      layers.aggregates.clearLayers();
+      store.replaceAll(fc.features, "view", panel.selected());
+    }
+    markers.syncAll();
+    showHint(S.view);
+    G.view = S.view;
+    el.dataset.view = fc.kind;
+  }).catch(function (err) { if (seq === S.seq) { el.dataset.view = "error"; console.error(err); } });
+}
+const scheduleView = debounce(loadView, 200);
+// Live changes move the counts: the view is read again (at most every 2 s) when it shows counts.
+const refreshCounts = throttle(function () { if (S.view && S.view.kind === "aggregates") { loadView(); } }, 2000);
 
 function refreshStats() {
   getJSON("/api/incidents/stats/").then(function (s) {
@@ -82,12 +161,13 @@ function refreshStats() {
     });
   }).catch(function (err) { console.warn("stats:", err.message); });
 }
-const scheduleStats = debounce(refreshStats, 1200);
+const scheduleStats = throttle(refreshStats, 1500);
 
 /* ---- the registry drives the map, lists, counts (and the panel, on its own) ---- */
 store.on(function (kind, f, old, via) {
-  if (via === "initial") { return; }  // the initial load draws page by page
+  if (via === "view") { return; }  // a new view draws all at once
   markers.sync(f.id);
+  if (via === "select") { return; }  // the selected incident, read for the panel: on the map, nothing else changed
   lists.schedule();
   scheduleStats();
 });
@@ -104,10 +184,19 @@ function addLegend() {
   legend.addTo(map);
 }
 
-/* ---- start: the socket, the layers, the open incidents page by page ---- */
+/* ---- start: the first view, the layers, the socket ---- */
 const G = window.gridops = {
-  incidents: store.items, store: store, markers: markers.entries, select: panel.select, map: map, live: null
+  incidents: store.items, store: store, markers: markers.entries, select: panel.select, map: map, live: null,
+  view: null, aggregates: layers.aggregates, loadView: loadView
 };
+// The first view: the towns' bounds (from the page's data, no boundary load needed), then the incidents there,
+// asked for before the boundaries, the user and the categories.
+const first = (function () {
+  const b = (el.dataset.bounds || "").split(",").map(Number);
+  if (b.length === 4 && b.every(isFinite)) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [10, 10], animate: false }); }
+  store.loading = loadView();
+  return store.loading;
+})();
 const loads = [
   getJSON("/api/me/").then(function (me) { S.me = me; S.roles = me.roles || []; G.me = me; }),
   boundaries.load().then(function (villages) {
@@ -117,17 +206,13 @@ const loads = [
     fillSelect("category", cats.map(function (c) { return [c.code, c.name_zh + " " + c.name_en]; }));
   })
 ];
-const incidents = loadOpen(store, function (features, loaded, count) {
-  markers.syncAll(features.map(function (f) { return f.id; }));
-  lists.schedule();
-  lists.progress("加载事件 loading incidents " + loaded + " / " + count + " …");
-});
 fillSelect("state", OPEN_STATES.map(function (s) { return [s, stateLabel(s)]; }));
 fillSelect("source", Object.keys(SOURCE).map(function (k) { return [k, SOURCE[k]]; }));
 readFilters();
 Object.keys(layers).forEach(function (k) { layers[k].addTo(map); });
 L.control.layers(null, Object.assign(boundaryOverlays(layers), {
-  "事件 incidents": layers.incidents, "待分拣(镇外) triage, outside the town": layers.triage
+  "事件 incidents": layers.incidents, "待分拣(镇外) triage, outside the town": layers.triage,
+  "事件统计 counts": layers.aggregates
 }), { collapsed: false, position: "topright" }).addTo(map);
 L.control.scale({ imperial: false }).addTo(map);
 addLegend();
@@ -136,25 +221,23 @@ addLegend();
 // older copy in a later page never overwrites a newer one).
 G.live = connectLive({
   store: store, onStatus: function (s) { showLiveStatus(s, false); },
-  onMessage: function (msg) { if (msg.feature) { lists.addFeed(msg.feature, msg.event, "live"); } },
-  onCatchUp: function (features) { features.forEach(function (f) { lists.addFeed(f, null, "catchup"); }); }
+  onMessage: function (msg) { if (msg.feature) { lists.addFeed(msg.feature, msg.event, "live"); refreshCounts(); } },
+  onCatchUp: function (features) {
+    features.forEach(function (f) { lists.addFeed(f, null, "catchup"); });
+    if (features.length) { refreshCounts(); lists.schedule(); }
+  }
 });
-refreshStats();
-Promise.all(loads).then(function () {
-  let b = layers.town.getBounds();
-  if (!b.isValid()) { b = layers.villages.getBounds(); }
-  if (b.isValid()) { map.fitBounds(b, { padding: [10, 10], animate: false }); }
-  return incidents;
-}).then(function () {
+map.on("moveend", function () { if (S.loaded) { scheduleView(); } });
+Promise.all(loads.concat([first])).then(function () {
   S.loaded = true;
+  refreshStats();  // after the first view: the counts' aggregate does not hold the map up
   markers.syncAll();
-  lists.render();
-  lists.progress("等待实时事件 waiting for live events…");
+  lists.reload();
   el.dataset.loaded = "true";
 }).catch(function (err) { el.dataset.loaded = "error"; console.error(err); });
 
-// Clocks run out while nothing changes: redraw symbols and lists every minute; tick the clock.
-setInterval(function () { if (S.loaded) { markers.syncAll(); lists.render(); refreshStats(); } }, 60000);
+// Clocks run out while nothing changes: redraw symbols every minute, read the counts and lists again; tick the clock.
+setInterval(function () { if (S.loaded) { markers.syncAll(); lists.schedule(); refreshStats(); } }, 60000);
 function tick() { document.getElementById("clock").textContent = fmtTime(new Date().toISOString(), false); }
 tick();
 setInterval(tick, 1000);

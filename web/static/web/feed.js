@@ -1,33 +1,37 @@
 /* The command centre's side lists: the live feed (every change as it comes, caught-up ones marked), the
-   triage queue and the filtered list of open incidents (most urgent first), in tabs; a row opens its
-   incident. */
+   triage queue and the filtered list of open incidents (newest first, paged and filtered on the server), in
+   tabs; a row opens its incident. */
 import {
-  SOURCE, TRIAGE, actionLabel, debounce, dueMs, esc, fmtDue, fmtTime, isOverdue, stateBadge, stateLabel, times
+  SOURCE, TRIAGE, actionLabel, esc, fmtDue, fmtTime, getJSON, isOverdue, stateBadge, stateLabel, throttle
 } from "web/helpers.js";
 import { symbolSvg } from "web/symbols.js";
 
-const FEED_MAX = 200, LIST_MAX = 300;
+const FEED_MAX = 200;
+const PAGE = 50;
+const FIRST = "&before=9007199254740991";  // keyset: every id is smaller
 
-/* Most urgent first: overdue, then the nearest deadline, then the newest (keys computed once). */
-function byUrgency(features) {
-  const now = Date.now();
-  return features.map(function (f) {
-    const p = f.properties;
-    return { f: f, late: isOverdue(p, now) ? 0 : 1, due: dueMs(p), created: times(p).created };
-  }).sort(function (a, b) {
-    return (a.late - b.late) || (a.due === b.due ? 0 : a.due < b.due ? -1 : 1) || b.created - a.created;
-  }).map(function (k) { return k.f; });
-}
-
-/* opts: store, matches(properties) (the filters), selected() (the selected id), onOpen(id).
-   Returns {render(), schedule(), addFeed(feature, event, via), progress(text)}. */
+/* opts: query() (the filters as a query string, "&state=...&category=..."), selected() (the selected id),
+   onOpen(id). The list and the triage queue are read from the server page by page (keyset: `before` the
+   last id shown, newest first), filtered there; "more" appends the next page.
+   Returns {reload(), schedule(), addFeed(feature, event, via), progress(text), pages}. */
 export function incidentLists(opts) {
-  const store = opts.store, feed = document.getElementById("feed");
+  const feed = document.getElementById("feed");
+  const tabs = {
+    list: { box: document.getElementById("list"), next: null, rows: 0, seq: 0,
+            url: function () { return "/api/incidents/?page_size=" + PAGE + opts.query() + "&triage=false"; },
+            empty: "无匹配事件 no incident matches" },
+    triage: { box: document.getElementById("triage"), next: null, rows: 0, seq: 0,
+              url: function () { return "/api/incidents/?page_size=" + PAGE + "&state=reported&triage=true"; },
+              empty: "无待分拣事件 the triage queue is empty" }
+  };
+  let current = "feed";
 
   document.querySelectorAll(".cc-tabs [data-tab]").forEach(function (btn) {
     btn.addEventListener("click", function () {
       document.querySelectorAll(".cc-tabs [data-tab]").forEach(function (b) { b.setAttribute("aria-selected", String(b === btn)); });
       document.querySelectorAll("[data-tab-panel]").forEach(function (p) { p.hidden = p.dataset.tabPanel !== btn.dataset.tab; });
+      current = btn.dataset.tab;
+      if (tabs[current]) { load(current, true); }
     });
   });
 
@@ -39,24 +43,57 @@ export function incidentLists(opts) {
       esc(due) + "</span>" : "") + '</div><div class="row-title">' + esc(p.title) + '</div><div class="row-meta">' +
       esc(extra) + "</div></div></li>";
   }
-  function render() {
-    const all = Array.from(store.items.values());
-    const triage = all.filter(function (f) { return f.properties.triage; }).sort(function (a, b) {
-      return times(b.properties).created - times(a.properties).created;
+  function metaOf(name, p) {
+    if (name === "triage") {
+      return (TRIAGE[p.triage] || p.triage) + (p.distance_m ? " · " + Math.round(p.distance_m) + " m" : "") +
+        (p.address ? " · " + p.address : "") + " · " + (SOURCE[p.source] || p.source);
+    }
+    return [p.category_name, p.village_name, p.grid_code, p.assignee ? p.assignee.name : ""].filter(Boolean).join(" · ");
+  }
+  /* Read the tab's first page again (fresh: its filters or what changed), or the next one. */
+  function load(name, fresh) {
+    const tab = tabs[name], seq = ++tab.seq;
+    const url = fresh ? tab.url() + FIRST : tab.next;
+    if (!url) { return Promise.resolve(); }
+    tab.box.setAttribute("aria-busy", "true");
+    return getJSON(url).then(function (fc) {
+      if (seq !== tab.seq) { return; }
+      const html = fc.features.map(function (f) { return rowHtml(f, metaOf(name, f.properties)); }).join("");
+      let ul = tab.box.querySelector("ul.rows");
+      if (fresh || !ul) {
+        tab.box.innerHTML = fc.features.length ? '<ul class="rows"></ul>' : '<p class="muted empty">' + tab.empty + "</p>";
+        tab.rows = 0;
+        ul = tab.box.querySelector("ul.rows");
+      }
+      if (ul) { ul.insertAdjacentHTML("beforeend", html); }
+      tab.rows += fc.features.length;
+      tab.next = fc.next ? relative(fc.next) : null;
+      const more = tab.box.querySelector(".more");
+      if (more) { more.remove(); }
+      if (tab.next) {
+        tab.box.insertAdjacentHTML("beforeend", '<button type="button" class="more" data-more="' + name + '">更多 more…</button>');
+      }
+      document.querySelector('[data-count="' + name + '"]').textContent = tab.rows + (tab.next ? "+" : "");
+      tab.box.dataset.rows = tab.rows;
+      tab.box.removeAttribute("aria-busy");
+    }).catch(function (err) {
+      if (seq === tab.seq) { tab.box.removeAttribute("aria-busy"); console.warn(name + ":", err.message); }
     });
-    const listed = byUrgency(all.filter(function (f) { return !f.properties.triage && opts.matches(f.properties); }));
-    document.querySelector('[data-count="triage"]').textContent = triage.length;
-    document.querySelector('[data-count="list"]').textContent = listed.length;
-    document.getElementById("triage").innerHTML = triage.length ? '<ul class="rows">' + triage.map(function (f) {
-      const p = f.properties;
-      return rowHtml(f, (TRIAGE[p.triage] || p.triage) + (p.distance_m ? " · " + Math.round(p.distance_m) + " m" : "") +
-        (p.address ? " · " + p.address : "") + " · " + (SOURCE[p.source] || p.source));
-    }).join("") + "</ul>" : '<p class="muted empty">无待分拣事件 the triage queue is empty</p>';
-    document.getElementById("list").innerHTML = listed.length ? '<ul class="rows">' + listed.slice(0, LIST_MAX).map(function (f) {
-      const p = f.properties;
-      return rowHtml(f, [p.category_name, p.village_name, p.grid_code, p.assignee ? p.assignee.name : ""].filter(Boolean).join(" · "));
-    }).join("") + "</ul>" + (listed.length > LIST_MAX ? '<p class="muted">+' + (listed.length - LIST_MAX) + " …</p>" : "")
-      : '<p class="muted empty">无匹配事件 no incident matches</p>';
+  }
+  /* The shown tab again from its first page (its filters changed); the other one when opened. */
+  function reload() {
+    Object.keys(tabs).forEach(function (name) { tabs[name].next = null; });
+    if (tabs[current]) { return load(current, true); }
+    return Promise.resolve();
+  }
+  /* After live changes: the shown tab's first page again, unless more pages were opened (kept as read). */
+  const schedule = throttle(function () {
+    const tab = tabs[current];
+    if (tab && tab.rows <= PAGE) { load(current, true); }
+  }, 1500);
+
+  function relative(url) {
+    try { const u = new URL(url, location.href); return u.pathname + u.search; } catch (e) { return url; }
   }
 
   function addFeed(f, ev, via) {
@@ -90,9 +127,13 @@ export function incidentLists(opts) {
   }
   ["feed", "triage", "list"].forEach(function (id) {
     const box = document.getElementById(id);
-    box.addEventListener("click", openRow);
+    box.addEventListener("click", function (e) {
+      const more = e.target.closest("[data-more]");
+      if (more) { more.disabled = true; load(more.dataset.more, false); return; }
+      openRow(e);
+    });
     box.addEventListener("keydown", openRow);
   });
 
-  return { render: render, schedule: debounce(render, 150), addFeed: addFeed, progress: progress };
+  return { reload: reload, schedule: schedule, addFeed: addFeed, progress: progress, tabs: tabs };
 }

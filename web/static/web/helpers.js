@@ -135,6 +135,15 @@ export function debounce(fn, ms) {
   return function () { clearTimeout(t); t = setTimeout(fn, ms); };
 }
 
+/* Run fn `ms` after the first of a burst of calls, and again after the next burst: unlike debounce, a
+   steady stream of calls (live changes at 100 a second) does not hold it back for ever. */
+export function throttle(fn, ms) {
+  let t = null;
+  return function () {
+    if (t === null) { t = setTimeout(function () { t = null; fn(); }, ms); }
+  };
+}
+
 /* ---- the incident's clocks ---- */
 
 /* The incident's times as ms, parsed once per properties object (lists of many thousands sort fast). */

@@ -11,8 +11,9 @@ import { selectionRing } from "web/layers.js";
 import { symbolSvg } from "web/symbols.js";
 
 /* opts: map, store, markers (incidentMarkers), clusters (the cluster group of incidents),
-   highlightCameras(codes), onSelect() (the selection changed). Returns {select(id, {pan}), selected(),
-   placing(), placeAt(latlng)}. */
+   highlightCameras(codes), onSelect() (the selection changed), onFetched(feature) (the selected incident,
+   read from the server because the page did not hold it), detailZoom (the zoom to go to such an incident).
+   Returns {select(id, {pan}), selected(), placing(), placeAt(latlng)}. */
 export function incidentPanel(opts) {
   const map = opts.map, store = opts.store;
   const S = { selected: null, feature: null, events: null, ctx: null, error: "", form: null, placing: null };
@@ -30,8 +31,8 @@ export function incidentPanel(opts) {
     render();
     load();
     opts.onSelect();
-    const entry = opts.markers.entries.get(id);
-    if (entry && how && how.pan) {
+    const entry = opts.markers.entries.get(id), pan = how && how.pan;
+    if (entry && pan) {
       if (entry.layer === "incidents" && map.hasLayer(opts.clusters)) {
         opts.clusters.zoomToShowLayer(entry.marker);
       } else {
@@ -39,8 +40,15 @@ export function incidentPanel(opts) {
       }
     }
     if (!S.feature) {
-      getJSON("/api/incidents/" + id + "/").then(function (f) { if (S.selected === id) { S.feature = f; render(); } })
-        .catch(function (err) { S.error = err.message; });
+      getJSON("/api/incidents/" + id + "/").then(function (f) {
+        if (S.selected !== id) { return; }
+        S.feature = f;
+        if (opts.onFetched) { opts.onFetched(f); }
+        render();
+        // not on the map (out of the view, or the view shows counts): go to it; the new view brings it
+        const ll = latLngOf(f);
+        if (pan && ll && !entry) { map.setView(ll, Math.max(map.getZoom(), opts.detailZoom || 17), { animate: false }); }
+      }).catch(function (err) { S.error = err.message; });
     }
   }
   function load() {
@@ -164,7 +172,7 @@ export function incidentPanel(opts) {
 
   /* The selected incident changed (live, a catch-up, an action): show it as it is now. */
   store.on(function (kind, f, old, via) {
-    if (via === "initial" || S.selected !== f.id) { return; }
+    if (via === "initial" || via === "select" || S.selected !== f.id) { return; }
     S.feature = f;
     render();
     reload();

@@ -1,9 +1,11 @@
-/* The registry of open incidents (id -> GeoJSON feature), fed by the initial load, the live socket,
-   the catch-up and action responses, and the initial load itself (keyset pages). */
+/* The registry of open incidents (id -> GeoJSON feature), fed by the initial load (keyset pages) or the
+   map's view, the live socket, the catch-up and action responses. A page that holds only part of the
+   incidents (the command centre: those in the map's view) sets `accept(feature)`: an incident it does not
+   accept is not added, and leaves the registry when a change takes it out. */
 import { OPEN_STATES, fetchFeatures, isOpen } from "web/helpers.js";
 
 /* Listeners get (kind, feature, previous, via); kind is "added", "updated" or "removed", via is
-   "initial", "live", "catchup" or "action". */
+   "initial", "view", "live", "catchup" or "action". */
 export class IncidentStore {
   constructor() {
     this.items = new Map();
@@ -11,6 +13,7 @@ export class IncidentStore {
     this.loading = null;  // the initial load, while and after it runs
     this.listeners = [];
     this.removedAt = new Map();  // id -> updated_at (ms) of the change that closed it
+    this.accept = null;  // feature -> whether the page holds it (null: every open incident)
   }
 
   on(fn) { this.listeners.push(fn); }
@@ -31,10 +34,11 @@ export class IncidentStore {
       return "stale";  // an older copy of an incident already closed (a late catch-up answer)
     }
     let kind;
-    if (!isOpen(p)) {
+    const open = isOpen(p);
+    if (!open || (this.accept && !this.accept(feature))) {
       if (!old) { return "ignored"; }
       this.items.delete(feature.id);
-      this.removedAt.set(feature.id, Date.parse(p.updated_at));
+      if (!open) { this.removedAt.set(feature.id, Date.parse(p.updated_at)); }
       kind = "removed";
     } else {
       this.items.set(feature.id, feature);
@@ -44,6 +48,20 @@ export class IncidentStore {
     return kind;
   }
 }
+
+/* Hold exactly these features (the map's new view) and the one of `keepId` (the selected incident) if
+   held: the others leave the registry ("removed"). */
+IncidentStore.prototype.replaceAll = function (features, via, keepId) {
+  const keep = new Set(features.map(function (f) { return f.id; }));
+  if (keepId != null) { keep.add(keepId); }
+  const self = this;
+  Array.from(this.items.values()).forEach(function (f) {
+    if (keep.has(f.id)) { return; }
+    self.items.delete(f.id);
+    self.listeners.forEach(function (fn) { fn("removed", f, f, via); });
+  });
+  features.forEach(function (f) { self.apply(f, via); });
+};
 
 /* Load the open incidents into the store, in pages by id (keyset: `before` the last id of the
    previous page), so an incident that closes while later pages load does not shift the rest and

@@ -1,0 +1,69 @@
+"""Keyset pagination for the API's lists, once, for every list that grows without bound.
+
+A page is asked for by the key of the last row of the previous page (``before=<id>``: the rows with
+a smaller id, newest first), never by an OFFSET: the database reads one page of the primary key's
+index whatever the depth, and a row that leaves the list while later pages are read does not shift
+the rest (one would be skipped with page numbers). A keyset page carries no ``count`` (counting a
+million rows is the cost the keyset avoids): ``next`` is null on the last page.
+"""
+from __future__ import annotations
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from core.schema import GeoJsonPagination
+
+KEYSET_PARAM = "before"
+KEYSET_START = 2**63 - 1  # ``before`` on a first page: every id is smaller
+
+
+def keyset_value(request, param: str = KEYSET_PARAM) -> int | None:
+    """Return the keyset key of the request (None: not a keyset request); bad values are a 400."""
+    raw = request.query_params.get(param)
+    if raw is None:
+        return None
+    if not (raw.isdigit() and 0 < int(raw) <= KEYSET_START):
+        raise exceptions.ValidationError({param: [f"a whole number from 1 to {KEYSET_START}"]})
+    return int(raw)
+
+
+class GeoJsonKeysetPagination(GeoJsonPagination):
+    """GeoJSON pages by number (``page``, with ``count``) as before, or by key when ``before`` is
+    given: ``{"type": "FeatureCollection", "next", "previous": null, "features"}``, ``page_size`` rows
+    with an id below ``before``, newest first, and ``next`` the URL of the page after (null at the end).
+
+    The view's rows must be rows with an ``id`` (model instances or ``values()`` dicts)."""
+
+    keyset_param = KEYSET_PARAM
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.keyset = keyset_value(request, self.keyset_param)
+        if self.keyset is None:
+            return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        size = self.get_page_size(request)
+        rows = list(queryset.filter(pk__lt=self.keyset).order_by("-pk")[:size + 1])
+        self.has_more = len(rows) > size
+        rows = rows[:size]
+        self.last_key = _key(rows[-1]) if rows else None
+        return rows
+
+    def get_paginated_response(self, data):
+        if self.keyset is None:
+            return super().get_paginated_response(data)
+        url = self.request.build_absolute_uri()
+        nxt = replace_query_param(url, self.keyset_param, self.last_key) if self.has_more else None
+        return Response({"type": "FeatureCollection", "next": nxt, "previous": None,
+                         "features": data["features"]})
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        page = super().get_paginated_response_schema(schema)
+        page["allOf"][1]["required"] = ["type", "features"]
+        page["allOf"][1]["description"] = ("a page by number has `count`; a page by key (`before`) has none, "
+                                           "and `next` is null on the last page")
+        return page
+
+
+def _key(row) -> int:
+    return row["id"] if isinstance(row, dict) else row.pk
