@@ -15,6 +15,7 @@ from core.api import validated_query
 from incidents.analytics import GROUPS, assessment
 from incidents.hotspots import BUCKETS, METRIC_SRID, heat_cells, trend
 from incidents.models import Category, Incident
+from incidents.rollups import CELL_M
 from incidents.rules import month_bounds
 
 MAX_PERIOD_DAYS = 3 * 366
@@ -104,8 +105,14 @@ class ReviewQuerySerializer(serializers.Serializer):
 
 
 class HeatmapQuerySerializer(ReviewQuerySerializer):
-    cell = serializers.IntegerField(required=False, default=250, min_value=50, max_value=5000,
-                                    help_text="cell width in metres (EPSG:4549)")
+    cell = serializers.IntegerField(required=False, default=250, min_value=CELL_M, max_value=5000,
+                                    help_text=f"cell width in metres (EPSG:4549), a multiple of {CELL_M}; "
+                                              "cells start at the origin (x, y multiples of the width)")
+
+    def validate_cell(self, cell: int) -> int:
+        if cell % CELL_M:
+            raise serializers.ValidationError(f"must be a multiple of {CELL_M} (e.g. 100, 250, 500, 1000)")
+        return cell
     min_count = serializers.IntegerField(required=False, default=1, min_value=1,
                                          help_text="only cells with at least this many incidents")
 

@@ -6,32 +6,40 @@ have a location, except the cancelled, duplicate and out-of-jurisdiction ones (a
 figures, ``incidents.rules.NOT_COUNTED``), optionally of some categories and sources.
 
 - cells: square bins ``cell_m`` metres wide in EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E,
-  the design's metric CRS; never degrees). A point belongs to the bin whose centre is nearest
-  (``ST_SnapToGrid``: centres at whole multiples of ``cell_m``). Aggregated in PostGIS, one query;
-  each cell comes back with its centre in WGS84, its count, its count per category and the grid
-  most of its incidents were located in. Sorted by count, so the first are the hotspots.
+  the design's metric CRS; never degrees), ``cell_m`` a multiple of ``rollups.CELL_M`` (50 m). The
+  bins start at the origin (``cell_index``: a point at x, y is in bin floor(x / cell_m),
+  floor(y / cell_m), whose centre is at the bin's middle), so a bin of any offered size is a block
+  of the rollups' 50 m bins and is summed from them. Each cell comes back with its centre in WGS84,
+  its count, its count per category and the grid most of its incidents were located in. Sorted by
+  count, so the first are the hotspots.
+- read from the rollups (``incidents.rollups``) for the whole local days of the period, corrected by
+  the ordinary path (the ``*_direct`` aggregation on the incidents, kept as the reference) for the
+  incidents of its part-days; a test keeps both paths equal.
 - trend: incidents reported and closed per local day or week (Asia/Shanghai; a week starts on
   Monday), every bucket of the period present, with the reports per category.
 """
 from __future__ import annotations
 
+import functools
+import math
+import operator
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from django.contrib.gis.db.models.functions import SnapToGrid, Transform
+from django.contrib.gis.db.models.functions import Transform
 from django.contrib.gis.geos import Polygon
-from django.db.models import Count
-from django.db.models.functions import TruncDay, TruncWeek
+from django.db.models import Count, F, FloatField, Func, Q, Sum, Value
+from django.db.models.functions import Cast, Floor, TruncDay, TruncWeek
 from django.utils import timezone
 
 from core.actors import Actor
 from gis_core.coords import from_metric, metric_domain
 from gis_core.srid import METRIC_SRID
-from incidents import rules
+from incidents import rollups, rules
 from incidents.models import Incident
-from incidents.selectors import incidents_visible_to
+from incidents.selectors import incidents_visible_to, scope_q, scoped
 
 BUCKETS = {"day": TruncDay, "week": TruncWeek}
 
@@ -55,7 +63,10 @@ class Cell:
 def counted(actor: Actor, *, categories: list[str] | None = None, sources: list[str] | None = None):
     """Return the visible incidents the heatmap and the trend count, of these categories and sources
     (the caller adds the period: reported in it, or closed in it)."""
-    qs = incidents_visible_to(actor).filter(rules.counted_q())
+    return _narrowed(incidents_visible_to(actor).filter(rules.counted_q()), categories, sources)
+
+
+def _narrowed(qs, categories: list[str] | None, sources: list[str] | None):
     if categories:
         qs = qs.filter(category__code__in=categories)
     if sources:
@@ -63,33 +74,103 @@ def counted(actor: Actor, *, categories: list[str] | None = None, sources: list[
     return qs
 
 
-def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: float,
-               categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
-    """Return the non-empty cells of the period, the fullest first (then west to east, south to north)."""
+def _rollup(actor: Actor, kind: int, categories: list[str] | None, sources: list[str] | None, *,
+            lean: bool = False):
+    """Return the rollup rows of ``kind`` the actor may see, of these categories and sources (``lean``:
+    the lean rows when the actor sees everything, ``rollups.LEAN``)."""
+    if lean:
+        kind += rollups.lean_offset(scope_q(actor))
+    return _narrowed(scoped(actor, rollups.Rollup.objects.filter(kind=kind)), categories, sources)
+
+
+def cell_index(metres, cell_m: int):
+    """Return the index of the cell ``cell_m`` wide that holds a coordinate in metres (EPSG:4549):
+    ``floor(metres / cell_m)``; the cell spans [index * cell_m, (index + 1) * cell_m). A database
+    expression when ``metres`` is one. Cells of sizes that are multiples of one another nest."""
+    if isinstance(metres, (int, float)):
+        return math.floor(metres / cell_m)
+    return Floor(Cast(metres, FloatField()) / Value(float(cell_m)))
+
+
+CellCounts = Counter  # (i, j, category code, grid code, grid name) -> incidents
+
+
+def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime]) -> list[CellCounts]:
+    """Return per period [start, end) the cell counts of the incidents of ``qs`` reported in it (the
+    ordinary path), in one query."""
     # only points where EPSG:4549 means something (a report from the other side of the earth, kept in
     # triage, would make ST_Transform fail: "Point outside of projection domain")
-    qs = counted(actor, categories=categories, sources=sources).filter(
-        created_at__gte=start, created_at__lt=end, location__isnull=False,
-        location__coveredby=Polygon.from_bbox(metric_domain()))
-    rows = (qs.annotate(cell=SnapToGrid(Transform("location", METRIC_SRID), cell_m))
-            .values("cell", "category__code", "grid__code", "grid__name").annotate(n=Count("id")).order_by())
-    per_cell: dict[tuple[float, float], dict] = defaultdict(lambda: {"categories": Counter(), "grids": Counter()})
-    for row in rows:
-        key = (round(row["cell"].x, 3), round(row["cell"].y, 3))
-        per_cell[key]["categories"][row["category__code"]] += row["n"]
-        if row["grid__code"]:
-            per_cell[key]["grids"][(row["grid__code"], row["grid__name"])] += row["n"]
+    reported = [Q(created_at__gte=start, created_at__lt=end) for start, end in periods]
+    qs = qs.filter(functools.reduce(operator.or_, reported), location__isnull=False,
+                   location__coveredby=Polygon.from_bbox(metric_domain()))
+    metric = Transform("location", METRIC_SRID)
+    rows = (qs.annotate(i=cell_index(Func(metric, function="ST_X"), cell_m),
+                        j=cell_index(Func(metric, function="ST_Y"), cell_m))
+            .values("i", "j", "category__code", "grid__code", "grid__name")
+            .annotate(**{f"n{k}": Count("id", filter=q) for k, q in enumerate(reported)}).order_by())
+    return [Counter({(int(r["i"]), int(r["j"]), r["category__code"], r["grid__code"], r["grid__name"]): r[f"n{k}"]
+                     for r in rows}) for k in range(len(periods))]
+
+
+def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categories, sources) -> CellCounts:
+    """Return the cell counts of the window's whole days from the rollups (finest cells summed up)."""
+    first, last = window.days
+    blocks = cell_m // rollups.CELL_M
+    rows = (_rollup(actor, rollups.Kind.RECEIVED, categories, sources)
+            .filter(day__gte=first, day__lt=last, cell_x__isnull=False)
+            .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
+            .values("i", "j", "category__code", "grid__code", "grid__name").annotate(n=Sum("n")).order_by())
+    return Counter({(int(r["i"]), int(r["j"]), r["category__code"], r["grid__code"], r["grid__name"]): r["n"]
+                    for r in rows})
+
+
+def _cells(counts: CellCounts, cell_m: int) -> list[Cell]:
+    per_cell: dict[tuple[int, int], dict] = defaultdict(lambda: {"categories": Counter(), "grids": Counter()})
+    for (i, j, category, grid_code, grid_name), n in counts.items():
+        if n == 0:
+            continue
+        per_cell[(i, j)]["categories"][category] += n
+        if grid_code:
+            per_cell[(i, j)]["grids"][(grid_code, grid_name)] += n
     if not per_cell:
         return []
     keys = list(per_cell)
-    lons, lats = from_metric(np.array([k[0] for k in keys]), np.array([k[1] for k in keys]))
+    xs = np.array([(i + 0.5) * cell_m for i, _ in keys])
+    ys = np.array([(j + 0.5) * cell_m for _, j in keys])
+    lons, lats = from_metric(xs, ys)
     cells = []
-    for (x, y), lon, lat in zip(keys, lons.tolist(), lats.tolist(), strict=True):
-        found = per_cell[(x, y)]
+    for (i, j), x, y, lon, lat in zip(keys, xs.tolist(), ys.tolist(), lons.tolist(), lats.tolist(), strict=True):
+        found = per_cell[(i, j)]
         grid = max(found["grids"], key=lambda g: (found["grids"][g], g[0])) if found["grids"] else (None, None)
-        cells.append(Cell(x, y, lon, lat, sum(found["categories"].values()), dict(found["categories"]), *grid))
+        categories = {code: n for code, n in found["categories"].items() if n}
+        cells.append(Cell(x, y, lon, lat, sum(categories.values()), categories, *grid))
     cells.sort(key=lambda c: (-c.count, c.x, c.y))
     return cells
+
+
+def heat_cells_direct(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
+                      categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
+    """Return ``heat_cells`` aggregated on the incidents themselves (the reference path)."""
+    qs = counted(actor, categories=categories, sources=sources)
+    return _cells(_cell_counts_direct(qs, cell_m, (start, end))[0], cell_m)
+
+
+def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
+               categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
+    """Return the non-empty cells of the period, the fullest first (then west to east, south to north),
+    read from the rollups for the whole local days of the period and corrected by the ordinary path
+    for the incidents reported in its part-days (``rollups.Window``)."""
+    if cell_m % rollups.CELL_M:
+        raise ValueError(f"cell_m must be a multiple of {rollups.CELL_M}")
+    window = rollups.Window.of(start, end, start)
+    counts = _cell_counts_rollup(actor, window, cell_m, categories, sources)
+    edge = counted(actor, categories=categories, sources=sources).filter(
+        window.edge_q(columns=("created_at",), clocks=False))
+    if window.gaps():
+        exact, rounded = _cell_counts_direct(edge, cell_m, (start, end), (window.d0, window.d1))
+        counts.update(exact)
+        counts.subtract(rounded)
+    return _cells(counts, cell_m)
 
 
 def _bucket_starts(start: datetime, end: datetime, bucket: str) -> list[datetime]:
@@ -108,24 +189,81 @@ def _bucket_starts(start: datetime, end: datetime, bucket: str) -> list[datetime
         day += step
 
 
-def trend(actor: Actor, *, start: datetime, end: datetime, bucket: str,
-          categories: list[str] | None = None, sources: list[str] | None = None) -> list[dict]:
-    """Return per bucket: its local start, incidents reported, closed, and reported per category."""
+TrendCounts = Counter  # (bucket start, "reported" | "closed", category code or None) -> incidents
+
+
+def _trend_counts_direct(qs, bucket: str, *periods: tuple[datetime, datetime]) -> list[TrendCounts]:
+    """Return per period [start, end) the trend counts of the incidents of ``qs`` (the ordinary path),
+    in two queries."""
     trunc = BUCKETS[bucket]
     tz = timezone.get_current_timezone()
-    qs = counted(actor, categories=categories, sources=sources)
-    reported = (qs.filter(created_at__gte=start, created_at__lt=end).annotate(b=trunc("created_at", tzinfo=tz))
-                .values("b", "category__code").annotate(n=Count("id")).order_by())
-    closing = qs.filter(state=Incident.State.CLOSED, closed_at__gte=start, closed_at__lt=end)
-    closed = closing.annotate(b=trunc("closed_at", tzinfo=tz)).values("b").annotate(n=Count("id")).order_by()
+    out = [Counter() for _ in periods]
+    for what, column, extra in (("reported", "created_at", Q()),
+                                ("closed", "closed_at", Q(state=Incident.State.CLOSED))):
+        within = [Q(**{f"{column}__gte": start, f"{column}__lt": end}) for start, end in periods]
+        keys = ["b", "category__code"] if what == "reported" else ["b"]
+        rows = (qs.filter(extra & functools.reduce(operator.or_, within)).annotate(b=trunc(column, tzinfo=tz))
+                .values(*keys).annotate(**{f"n{k}": Count("id", filter=q) for k, q in enumerate(within)})
+                .order_by())
+        for r in rows:
+            for k, counts in enumerate(out):
+                counts[(r["b"], what, r.get("category__code"))] += r[f"n{k}"]
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _bucket_of(day, bucket: str) -> datetime:
+    """Return the local start of the bucket holding a local day."""
+    if bucket == "week":
+        day -= timedelta(days=day.weekday())
+    return timezone.make_aware(datetime(day.year, day.month, day.day))
+
+
+def _trend_counts_rollup(actor: Actor, window: rollups.Window, bucket: str, categories, sources) -> TrendCounts:
+    """Return the trend counts of the window's whole days from the rollups."""
+    first, last = window.days
+    K = rollups.Kind
+    counts: TrendCounts = Counter()
+    reported = (_rollup(actor, K.RECEIVED, categories, sources, lean=True).filter(day__gte=first, day__lt=last)
+                .values("day", "category__code").annotate(n=Sum("n")).order_by())
+    for r in reported:
+        counts[(_bucket_of(r["day"], bucket), "reported", r["category__code"])] += r["n"]
+    closed = (_rollup(actor, K.CLOSED, categories, sources, lean=True).filter(day__gte=first, day__lt=last)
+              .values("day").annotate(n=Sum("n")).order_by())
+    for r in closed:
+        counts[(_bucket_of(r["day"], bucket), "closed", None)] += r["n"]
+    return counts
+
+
+def _series(counts: TrendCounts, start: datetime, end: datetime, bucket: str) -> list[dict]:
     series = {b: {"start": b, "reported": 0, "closed": 0, "categories": {}} for b in _bucket_starts(start, end, bucket)}
-    for row in reported:
-        entry = series.get(row["b"])
-        if entry is not None:
-            entry["reported"] += row["n"]
-            entry["categories"][row["category__code"]] = row["n"]
-    for row in closed:
-        entry = series.get(row["b"])
-        if entry is not None:
-            entry["closed"] += row["n"]
+    for (b, what, category), n in counts.items():
+        entry = series.get(b)
+        if entry is None or not n:
+            continue
+        entry[what] += n
+        if what == "reported":
+            entry["categories"][category] = n
     return list(series.values())
+
+
+def trend_direct(actor: Actor, *, start: datetime, end: datetime, bucket: str,
+                 categories: list[str] | None = None, sources: list[str] | None = None) -> list[dict]:
+    """Return ``trend`` aggregated on the incidents themselves (the reference path)."""
+    qs = counted(actor, categories=categories, sources=sources)
+    return _series(_trend_counts_direct(qs, bucket, (start, end))[0], start, end, bucket)
+
+
+def trend(actor: Actor, *, start: datetime, end: datetime, bucket: str,
+          categories: list[str] | None = None, sources: list[str] | None = None) -> list[dict]:
+    """Return per bucket: its local start, incidents reported, closed, and reported per category; read
+    from the rollups for the whole local days, corrected by the ordinary path for the part-days."""
+    window = rollups.Window.of(start, end, start)
+    counts = _trend_counts_rollup(actor, window, bucket, categories, sources)
+    edge = counted(actor, categories=categories, sources=sources).filter(
+        window.edge_q(columns=("created_at", "closed_at"), clocks=False))
+    if window.gaps():
+        exact, rounded = _trend_counts_direct(edge, bucket, (start, end), (window.d0, window.d1))
+        counts.update(exact)
+        counts.subtract(rounded)
+    return _series(counts, start, end, bucket)

@@ -147,6 +147,12 @@ class Incident(models.Model):
             models.Index(fields=["state", "escalate_at"], name="incident_sweep_idx"),
             models.Index(fields=["grid", "state"], name="incident_grid_state_idx"),
             models.Index(fields=["assignee", "state"], name="incident_assignee_state_idx"),
+            # The rollup readers' gaps (incidents.rollups.Window.edge_q): the incidents whose deadline,
+            # closing or clock falls in a part-day at the edges of a period or since midnight.
+            models.Index(fields=["handle_due_at"], name="incident_handle_due_idx"),
+            models.Index(fields=["closed_at"], condition=Q(closed_at__isnull=False), name="incident_closed_at_idx"),
+            models.Index(fields=["accept_due_at"], condition=Q(state=rules.State.DISPATCHED),
+                         name="incident_accept_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -232,3 +238,8 @@ class IntakeKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}:{self.key}"
+
+
+# The rollup table is defined beside its triggers and rule (incidents.rollups); imported here so that
+# Django registers it with the app's models.
+from incidents.rollups import Rollup  # noqa: E402,F401

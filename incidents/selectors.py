@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Max, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Max, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from core.actors import Actor, Role
 from grids import privacy
 from grids.models import Grid, GridTeam, Person, TeamMembership, Village, VillageLeader
 from grids.selectors import team_of_grid
-from incidents import rules
+from incidents import rollups, rules
 from incidents.models import Category, Incident
 
 SEE_ALL = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER, Role.SYSTEM}
@@ -95,13 +95,19 @@ def incident_keys(incident: Incident) -> set[str]:
     return keys
 
 
+def scoped(actor: Actor, qs: QuerySet) -> QuerySet:
+    """Return the rows of ``qs`` the actor may see: incidents, or rollup rows (``incidents.rollups``),
+    whose dimensions carry the incident's column names, so ``scope_q`` filters both alike (nothing
+    for an anonymous user)."""
+    if actor.user is None and not actor.is_system:
+        return qs.none()
+    q = scope_q(actor)
+    return qs if q is None else qs.filter(q)
+
+
 def incidents_visible_to(actor: Actor) -> QuerySet[Incident]:
     """Return the incidents the actor may see (nothing for an anonymous user)."""
-    if actor.user is None and not actor.is_system:
-        return Incident.objects.none()
-    q = scope_q(actor)
-    qs = Incident.objects.all()
-    return qs if q is None else qs.filter(q)
+    return scoped(actor, Incident.objects.all())
 
 
 def active_categories() -> list[Category]:
@@ -165,24 +171,107 @@ def changed_after(qs: QuerySet[Incident], cursor: str) -> QuerySet[Incident]:
                             [cursor, cursor], output_field=BooleanField()))
 
 
-def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
-    """Return the command centre's counts over the visible incidents (one aggregate query); the
-    month's closure rate is the assessment's for this month so far (``rules.due_to_close_q``)."""
-    now = timezone.localtime(now or timezone.now())
+STATS_FIELDS = ["today", "open", "overdue", "triage", "closed_month", "due_month"]
+
+
+def _stats_counts(now: datetime, suffix: str = "") -> dict:
+    """Return the command centre's counts at ``now`` as aggregate expressions (the ordinary path)."""
+    now = timezone.localtime(now)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month, month_end = rules.month_bounds(now)
-    qs = incidents_visible_to(actor)
     counted = rules.counted_q()
-    figures = qs.aggregate(
-        today=Count("id", filter=Q(created_at__gte=day)),
-        open=Count("id", filter=Q(state__in=sorted(rules.OPEN))),
-        overdue=Count("id", filter=rules.overdue_q(now)),
-        triage=Count("id", filter=~Q(triage="") & Q(state=rules.State.REPORTED)),
-        closed_month=Count("id", filter=counted & rules.closed_in_q(month, month_end)),
-        due_month=Count("id", filter=counted & rules.due_to_close_q(month, month_end, now)),
-    )
+    return {
+        f"today{suffix}": Count("id", filter=Q(created_at__gte=day)),
+        f"open{suffix}": Count("id", filter=Q(state__in=sorted(rules.OPEN))),
+        f"overdue{suffix}": Count("id", filter=rules.overdue_q(now)),
+        f"triage{suffix}": Count("id", filter=rollups.triage_q()),
+        f"closed_month{suffix}": Count("id", filter=counted & rules.closed_in_q(month, month_end)),
+        f"due_month{suffix}": Count("id", filter=counted & rules.due_to_close_q(month, month_end, now)),
+    }
+
+
+def _stats_figures(qs: QuerySet[Incident], now: datetime) -> dict:
+    """Return the command centre's counts over ``qs`` at ``now`` (one aggregate query)."""
+    return qs.aggregate(**_stats_counts(now))
+
+
+def _with_rate(figures: dict) -> dict:
     figures["closure_rate_month"] = rules.rate(figures["closed_month"], figures["due_month"])
     return figures
+
+
+def incident_stats_direct(*, actor: Actor, now: datetime | None = None) -> dict:
+    """Return ``incident_stats`` aggregated on the incidents themselves (the reference path)."""
+    return _with_rate(_stats_figures(incidents_visible_to(actor), now or timezone.now()))
+
+
+def incident_stats(*, actor: Actor, now: datetime | None = None) -> dict:
+    """Return the command centre's counts over the visible incidents, read from the rollups; the
+    month's closure rate is the assessment's for this month so far (``rules.due_to_close_q``).
+
+    The rollups answer at today's midnight t0; the incidents whose clock or handling deadline fell
+    between t0 and now are counted again by the ordinary path, at now and at t0, and the
+    difference added (``rollups.Window``)."""
+    now = timezone.localtime(now or timezone.now())
+    window = rollups.Window.of(now, now, now)
+    today = window.today
+    month, month_end = (rollups.local_day(m) for m in rules.month_bounds(now))
+    due_end = min(month_end, today)
+    K, lean = rollups.Kind, rollups.lean_offset(scope_q(actor))
+    received, closed, due = [K.RECEIVED + lean, K.RECEIVED_UNCOUNTED + lean], K.CLOSED + lean, K.DUE + lean
+    in_month = Q(day__gte=month, day__lt=month_end)
+    rows = rollups.Rollup.objects.filter(Q(kind__in=[K.OPEN + lean, K.TRIAGE + lean])
+                                         | Q(kind__in=[*received, closed, due], day__gte=min(month, today)))
+    r = scoped(actor, rows).aggregate(
+        today=Sum("n", filter=Q(kind__in=received, day__gte=today)),
+        open=Sum("n", filter=Q(kind=K.OPEN + lean)),
+        overdue=Sum("n", filter=Q(kind=K.OPEN + lean, day__lt=today)),
+        triage=Sum("n", filter=Q(kind=K.TRIAGE + lean)),
+        closed_month=Sum("n", filter=Q(kind=closed) & in_month),
+        due=Sum("n", filter=Q(kind=due, day__gte=month, day__lt=due_end)),
+        closed_due=Sum("n", filter=Q(kind=closed, day2__gte=month, day2__lt=due_end) & in_month),
+    )
+    r = {k: v or 0 for k, v in r.items()}
+    r["due_month"] = r.pop("due") + r["closed_month"] - r.pop("closed_due")
+    edge = incidents_visible_to(actor).filter(window.edge_q(columns=("handle_due_at",)))
+    both = edge.aggregate(**_stats_counts(now, "_exact"), **_stats_counts(window.t0, "_rounded"))
+    return _with_rate({k: r[k] + both[f"{k}_exact"] - both[f"{k}_rounded"] for k in STATS_FIELDS})
+
+
+# open_counts: by -> (the field path of the area's code, of its name)
+AREAS = {"grid": ("grid__code", "grid__name"), "village": ("village__code", "village__name"),
+         "town": ("town__code", "town__name")}
+
+
+def _open_rows(rows: list[dict]) -> list[dict]:
+    areas: dict = {}
+    for row in rows:
+        area = areas.setdefault(row["code"], {"code": row["code"], "name": row["name"], "open": 0, "categories": {}})
+        area["name"] = area["name"] or row["name"]
+        area["open"] += row["n"]
+        area["categories"][row["category"]] = area["categories"].get(row["category"], 0) + row["n"]
+    return sorted(areas.values(), key=lambda a: (a["code"] is None, a["code"] or ""))
+
+
+def open_counts(actor: Actor, by: str = "grid") -> list[dict]:
+    """Return the open incidents (``rules.OPEN``) the actor may see per area and per category, read
+    from the rollups: ``[{"code", "name", "open", "categories": {category code: n}}]`` by area code
+    (``by``: "grid", the comprehensive grid located in; "village"; "town"), the area-less last
+    (code None: triage, out of town)."""
+    code, name = AREAS[by]
+    rows = (scoped(actor, rollups.Rollup.objects.filter(kind=rollups.Kind.OPEN))
+            .values(code=F(code), category_code=F("category__code"))
+            .annotate(name=Max(name), n=Sum("n")).order_by())
+    return _open_rows([{**r, "category": r["category_code"]} for r in rows])
+
+
+def open_counts_direct(actor: Actor, by: str = "grid") -> list[dict]:
+    """Return ``open_counts`` aggregated on the incidents themselves (the reference path)."""
+    code, name = AREAS[by]
+    rows = (incidents_visible_to(actor).filter(state__in=sorted(rules.OPEN))
+            .values(code=F(code), category_code=F("category__code"))
+            .annotate(name=Max(name), n=Count("id")).order_by())
+    return _open_rows([{**r, "category": r["category_code"]} for r in rows])
 
 
 # open_aggregates: by -> (the field path of the area's code, of its name), from an incident

@@ -23,9 +23,9 @@ _client = f.api_client
 
 
 def _centre(cell: float) -> tuple[float, float]:
-    """A cell centre (EPSG:4549, whole multiples of ``cell``) inside the home grid."""
+    """A cell centre (EPSG:4549: cells span [i * cell, (i + 1) * cell)) inside the home grid."""
     x, y = from_wgs84(*f.interior_point(f.grid()), "EPSG:4549")
-    return round(x / cell) * cell, round(y / cell) * cell
+    return (x // cell + 0.5) * cell, (y // cell + 0.5) * cell
 
 
 def _report_at(x: float, y: float, code: str = "other", **kwargs):
@@ -38,13 +38,13 @@ def _cells(client: APIClient, **query) -> dict[tuple[float, float], dict]:
     return {(c["properties"]["x"], c["properties"]["y"]): c for c in response.json()["features"]}
 
 
-def test_incidents_are_counted_in_the_metric_cell_whose_centre_is_nearest():
+def test_incidents_are_counted_in_the_metric_cell_that_holds_them():
     cx, cy = _centre(250)
-    same = [(cx + 10, cy - 20), (cx - 100, cy + 100), (cx + 124, cy - 124)]  # within 125 m of the centre
+    same = [(cx + 10, cy - 20), (cx - 100, cy + 100), (cx + 124, cy - 125)]  # in it, its south edge too
     for x, y in same:
         _report_at(x, y, "straw_burning")
     _report_at(cx + 40, cy, "other")
-    _report_at(cx + 130, cy)  # just past the edge: the next cell east
+    _report_at(cx + 125, cy)  # on the east edge: the next cell east
     _report_at(cx, cy, "other", now=timezone.now() - timedelta(days=40))  # before the period
     cancelled = _report_at(cx, cy)
     incident_transition(incident_id=cancelled.pk, action="cancel", actor=f.operator())  # never counted
@@ -67,21 +67,21 @@ def test_incidents_are_counted_in_the_metric_cell_whose_centre_is_nearest():
     assert list(only) == [(cx, cy)] and only[(cx, cy)]["properties"]["count"] == 3
 
 
-def test_a_wider_cell_merges_what_the_snap_rule_says():
+def test_wider_cells_are_blocks_of_the_narrower_ones():
     cx, cy = _centre(1000)
-    points = [(cx + 10, cy + 10), (cx + 260, cy - 240), (cx + 480, cy + 30), (cx - 260, cy + 260), (cx + 740, cy)]
+    points = [(cx + 10, cy + 10), (cx + 260, cy - 240), (cx + 480, cy + 30), (cx - 260, cy + 260), (cx + 740, cy + 5)]
     for x, y in points:
         _report_at(x, y)
     client = _client("operator")
     for cell in (250, 500, 1000):
-        expected = Counter((round(x / cell) * cell, round(y / cell) * cell) for x, y in points)
+        expected = Counter(((x // cell + 0.5) * cell, (y // cell + 0.5) * cell) for x, y in points)
         found = {key: c["properties"]["count"] for key, c in _cells(client, cell=cell).items()}
         assert found == dict(expected), cell
 
 
 def test_a_point_on_a_cell_edge_is_counted_once():
     cx, cy = _centre(250)
-    _report_at(cx + 125, cy)  # exactly between two centres
+    _report_at(cx + 125, cy + 0.5)  # on the edge between two cells (to the projection's precision)
     cells = _cells(_client("operator"), cell=250)
     assert sum(c["properties"]["count"] for c in cells.values()) == 1
     assert set(cells) <= {(cx, cy), (cx + 250, cy)}
@@ -132,6 +132,7 @@ def test_the_trend_by_week_starts_on_monday():
 
 @pytest.mark.parametrize(("path", "query", "field"), [
     ("heatmap", {"cell": "10"}, "cell"),
+    ("heatmap", {"cell": "120"}, "cell"),
     ("heatmap", {"cell": "many"}, "cell"),
     ("heatmap", {"cell": "9000"}, "cell"),
     ("heatmap", {"min_count": "0"}, "min_count"),

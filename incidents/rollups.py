@@ -1,0 +1,390 @@
+"""Rollups: the incident counts every analytical read sums, kept by the database as incidents change.
+
+One table, ``incidents_rollup``: each incident contributes *facts*, each a row key and counts; a row
+holds the sum of the facts with its key. The key is a kind, a local day (Asia/Shanghai, the
+project's TIME_ZONE), for some kinds a second day or a heatmap cell, and the incident's
+dimensions: category, source, town, village, grid, handling grid, assignee and client
+(``submitted_by``). The dimensions carry the incident's own column names, so the scoping rule of
+``incidents.selectors.scope_q`` filters rollup rows exactly as it filters incidents.
+
+The facts of one incident (every condition is rendered from ``incidents.rules``):
+
+- RECEIVED: counted (``rules.NOT_COUNTED`` excluded), on the day it was created, in its heatmap
+  cell (``CELL_M`` wide in EPSG:4549, ``cell_index``) when its point may be projected;
+- RECEIVED_UNCOUNTED: the same day, for the incidents not counted (the command centre's "today"
+  counts every report);
+- CLOSED: counted and closed, on the day it closed; ``day2`` the day of its handling deadline;
+  ``n2`` 1 when closed on time (``closed_at <= handle_due_at``); ``secs``/``secs_n`` the handling
+  time ``closed_at - registered_at`` when registered;
+- DUE: counted, on the day of its handling deadline (``handle_due_at``);
+- REWORK: one per 返工 rework event, on the event's day, under the incident's current dimensions;
+- OPEN: in ``rules.OPEN``; ``day`` is the day it becomes overdue (the earliest running clock of
+  ``rules.OVERDUE_CLOCKS``; none when no clock runs);
+- TRIAGE: a located-by-hand waiting incident (``TRIAGE_STATE`` with a triage flag).
+
+Maintained in the same transaction as the change by statement-level triggers on the incidents
+(INSERT, UPDATE, DELETE, with transition tables) and on the events (INSERT of rework events): the
+facts of the new rows minus those of the old, grouped, applied as deltas (``INSERT ... ON CONFLICT
+DO UPDATE SET n = n + excluded.n``), so concurrent writers never lose a count, COPY batches, the
+lifecycle, the sweep and a history import all keep them without Python, and a statement costs one
+grouped upsert whatever its row count. Rows that fall back to zero are deleted.
+
+Periods and ``now``. The rollups answer whole local days, and "now" as its local midnight. A reader
+rounds its period [start, end) down to local midnights [d0, d1) and ``now`` to today's midnight
+t0, reads the rollups for those, and corrects with the ordinary path (the direct aggregation on the
+incidents) on the few incidents the rounding can change, those with a time stamp in the gaps
+(``Window.edge_q``): answer = rollup(d0, d1, t0) + direct(edge, exact) - direct(edge, rounded).
+So "overdue now" is the OPEN facts of the days before today, plus the incidents whose clock ran
+out since midnight; "due to close" is DUE up to today plus CLOSED minus CLOSED-and-DUE (its
+``day2``), plus the same correction. The gaps are at most a day at each end and today so far.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from gis_core.coords import metric_domain
+from gis_core.srid import METRIC_SRID
+from incidents import rules
+
+TABLE = "incidents_rollup"
+INCIDENTS = "incidents_incident"
+EVENTS = "incidents_incidentevent"
+# The finest heatmap cell, in metres (EPSG:4549); every offered cell size is a multiple of it, so a
+# cell of any size is a whole block of these (``hotspots.cell_index``).
+CELL_M = 50
+TRIAGE_STATE = rules.State.REPORTED
+DIMENSIONS = ["category_id", "source", "town_id", "village_id", "grid_id", "handling_grid_id", "assignee_id",
+              "submitted_by_id"]
+
+
+# Each fact but REWORK is kept twice: with every dimension, and "lean", its kind + LEAN, with only
+# LEAN_DIMENSIONS (the others NULL). The lean rows serve the readers that see everything and group by
+# none of the others (trend, stats): a day has a few hundred of them, not one per incident.
+LEAN = 10
+LEAN_DIMENSIONS = ["category_id", "source", "town_id"]
+
+
+class Kind(models.IntegerChoices):
+    RECEIVED = 1, "received (counted)"
+    RECEIVED_UNCOUNTED = 2, "received (not counted)"
+    CLOSED = 3, "closed"
+    DUE = 4, "handling deadline"
+    REWORK = 5, "rework event"
+    OPEN = 6, "open (day it becomes overdue)"
+    TRIAGE = 7, "waiting in triage"
+    LEAN_RECEIVED = 11, "received (counted), lean"
+    LEAN_RECEIVED_UNCOUNTED = 12, "received (not counted), lean"
+    LEAN_CLOSED = 13, "closed, lean"
+    LEAN_DUE = 14, "handling deadline, lean"
+    LEAN_OPEN = 16, "open, lean"
+    LEAN_TRIAGE = 17, "waiting in triage, lean"
+
+
+def _ref(model: str, **kwargs) -> models.ForeignKey:
+    # no constraint: a rollup row is a count, never a reason to refuse deleting what it counts
+    return models.ForeignKey(model, null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                             related_name="+", db_index=False, **kwargs)
+
+
+class Rollup(models.Model):
+    """The sum of the facts with one key (see the module's docstring); written only by the triggers."""
+
+    key = models.TextField(primary_key=True)
+    kind = models.PositiveSmallIntegerField(choices=Kind.choices)
+    day = models.DateField(null=True)
+    day2 = models.DateField(null=True)
+    cell_x = models.IntegerField(null=True, help_text=f"floor(x / {CELL_M}) in EPSG:4549")
+    cell_y = models.IntegerField(null=True, help_text=f"floor(y / {CELL_M}) in EPSG:4549")
+    category = _ref("incidents.Category")
+    source = models.CharField(max_length=16)
+    town = _ref("grids.Town")
+    village = _ref("grids.Village")
+    grid = _ref("grids.Grid")
+    handling_grid = _ref("grids.Grid")
+    assignee = _ref("grids.Person")
+    submitted_by = _ref(settings.AUTH_USER_MODEL)
+    n = models.BigIntegerField(default=0)
+    n2 = models.BigIntegerField(default=0)
+    secs = models.FloatField(default=0.0)
+    secs_n = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = TABLE
+        indexes = [models.Index(fields=["kind", "day"], name="incidents_rollup_kind_day")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+# --- the facts, rendered as SQL from the rules ---------------------------------------------------
+def _in(states) -> str:
+    return "(" + ", ".join(f"'{s}'" for s in sorted(states)) + ")"
+
+
+def _local(column: str) -> str:
+    return f"(({column}) AT TIME ZONE '{settings.TIME_ZONE}')::date"
+
+
+def _overdue_from(alias: str) -> str:
+    """The instant an incident becomes overdue in its state: its earliest running clock."""
+    clocks = [f"CASE WHEN {alias}.state IN {_in(states)} THEN {alias}.{column} END"
+              for column, states in rules.OVERDUE_CLOCKS]
+    return f"LEAST({', '.join(clocks)})"
+
+
+def _facts(table: str, sign: int) -> str:
+    """Return the SELECT of the facts of the incident rows in ``table`` (times ``sign``)."""
+    counted = f"r.state NOT IN {_in(rules.NOT_COUNTED)}"
+    closed = f"{counted} AND r.state = '{rules.State.CLOSED}'"
+    registered = "r.registered_at IS NOT NULL"
+    west, south, east, north = metric_domain()
+    k = Kind
+    dims = ", ".join(f"r.{d}" if d in LEAN_DIMENSIONS else f"CASE WHEN l.lean THEN NULL ELSE r.{d} END AS {d}"
+                     for d in DIMENSIONS)
+    return f"""
+    SELECT f.kind + CASE WHEN l.lean THEN {LEAN} ELSE 0 END AS kind, f.day, f.day2,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
+           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, {dims},
+           {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n
+    FROM {table} r
+    CROSS JOIN (VALUES (false), (true)) l(lean)
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
+      SELECT floor(ST_X(p.m) / {CELL_M})::int AS cell_x, floor(ST_Y(p.m) / {CELL_M})::int AS cell_y
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND {counted}
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope({west}, {south}, {east}, {north}, 4326))
+                        THEN ST_Transform(r.location, {METRIC_SRID}) END AS m) p
+    ) c
+    CROSS JOIN LATERAL (VALUES
+      ({k.RECEIVED}, {_local('r.created_at')}, NULL::date, c.cell_x, c.cell_y,
+       CASE WHEN {counted} THEN 1 END, 0, 0.0::float8, 0),
+      ({k.RECEIVED_UNCOUNTED}, {_local('r.created_at')}, NULL, NULL, NULL,
+       CASE WHEN NOT ({counted}) THEN 1 END, 0, 0.0, 0),
+      ({k.CLOSED}, {_local('r.closed_at')}, {_local('r.handle_due_at')}, NULL, NULL,
+       CASE WHEN {closed} THEN 1 END,
+       CASE WHEN r.closed_at <= r.handle_due_at THEN 1 ELSE 0 END,
+       CASE WHEN {registered} THEN extract(epoch FROM r.closed_at - r.registered_at)::float8 ELSE 0.0 END,
+       CASE WHEN {registered} THEN 1 ELSE 0 END),
+      ({k.DUE}, {_local('r.handle_due_at')}, NULL, NULL, NULL,
+       CASE WHEN {counted} AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0),
+      ({k.OPEN}, {_local(_overdue_from('r'))}, NULL, NULL, NULL,
+       CASE WHEN r.state IN {_in(rules.OPEN)} THEN 1 END, 0, 0.0, 0),
+      ({k.TRIAGE}, NULL, NULL, NULL, NULL,
+       CASE WHEN r.state = '{TRIAGE_STATE}' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
+    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
+    WHERE f.n IS NOT NULL"""
+
+
+def _rework_facts(events: str, incidents: str, sign: int, where: str = "") -> str:
+    """Return the SELECT of the REWORK facts: ``events`` joined to their incident rows in ``incidents``."""
+    return f"""
+    SELECT {Kind.REWORK} AS kind, {_local('e.created_at')} AS day, NULL::date AS day2, NULL::int AS cell_x,
+           NULL::int AS cell_y, {', '.join('r.' + d for d in DIMENSIONS)},
+           {sign} AS n, 0 AS n2, 0.0::float8 AS secs, 0 AS secs_n
+    FROM {events} e JOIN {incidents} r ON r.id = e.incident_id
+    WHERE e.action = 'rework' {where}"""
+
+
+KEY_COLUMNS = ["kind", "day", "day2", "cell_x", "cell_y", *DIMENSIONS]
+ROW_COLUMNS = ["key", *[c for c in KEY_COLUMNS], "n", "n2", "secs", "secs_n"]
+
+
+def _grouped(facts: str, *, having: bool) -> str:
+    """Return the SELECT that sums ``facts`` by key, with the key text first."""
+    keys = ", ".join(KEY_COLUMNS)
+    key_text = "format(" + "'" + "|".join(["%s"] * len(KEY_COLUMNS)) + "', " + keys + ")"
+    condition = ("HAVING sum(n) <> 0 OR sum(n2) <> 0 OR sum(secs) <> 0 OR sum(secs_n) <> 0"
+                 if having else "")
+    return f"""
+    SELECT {key_text} AS key, {keys}, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
+    FROM ({facts}) facts GROUP BY {keys} {condition}"""
+
+
+_ZERO = "{t}n = 0 AND {t}n2 = 0 AND {t}secs_n = 0"
+
+
+def _apply(facts: str) -> str:
+    """Return the PL/pgSQL that applies the facts as deltas, then drops the rows left at zero."""
+    columns = ", ".join(ROW_COLUMNS)
+    return f"""
+  WITH delta AS ({_grouped(facts, having=True)}),
+  applied AS (
+    INSERT INTO {TABLE} AS t ({columns}) SELECT {columns} FROM delta ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
+      secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
+      secs_n = t.secs_n + excluded.secs_n
+    RETURNING t.key, t.n, t.n2, t.secs_n)
+  SELECT array_agg(key) INTO zeros FROM applied WHERE {_ZERO.format(t='')};
+  IF zeros IS NOT NULL THEN
+    DELETE FROM {TABLE} WHERE key = ANY(zeros) AND {_ZERO.format(t='')};
+  END IF;"""
+
+
+def _function(name: str, body: str) -> str:
+    return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $rollup$
+DECLARE zeros text[];
+BEGIN{body}
+  RETURN NULL;
+END $rollup$;"""
+
+
+def _changed_dimensions() -> str:
+    new = ", ".join("n." + d for d in DIMENSIONS)
+    old = ", ".join("o." + d for d in DIMENSIONS)
+    return (f"AND r.id IN (SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id "
+            f"WHERE ({new}) IS DISTINCT FROM ({old}))")
+
+
+def trigger_sql() -> str:
+    """Return the SQL that (re)creates the rollup functions and triggers from the current rules."""
+    moved = _changed_dimensions()
+    functions = [
+        _function("incidents_rollup_on_insert", _apply(_facts("new_rows", 1))),
+        _function("incidents_rollup_on_delete", _apply(_facts("old_rows", -1))),
+        _function("incidents_rollup_on_update", _apply(
+            _facts("new_rows", 1) + " UNION ALL " + _facts("old_rows", -1)
+            + " UNION ALL " + _rework_facts(EVENTS, "new_rows", 1, moved)
+            + " UNION ALL " + _rework_facts(EVENTS, "old_rows", -1, moved))),
+        _function("incidents_rollup_on_event", _apply(_rework_facts("new_rows", INCIDENTS, 1))),
+    ]
+    triggers = []
+    for op, table, rows in [("INSERT", INCIDENTS, "NEW TABLE AS new_rows"),
+                            ("DELETE", INCIDENTS, "OLD TABLE AS old_rows"),
+                            ("UPDATE", INCIDENTS, "NEW TABLE AS new_rows OLD TABLE AS old_rows"),
+                            ("INSERT", EVENTS, "NEW TABLE AS new_rows")]:
+        name = f"{table}_rollup_{op.lower()}"
+        function = "incidents_rollup_on_event" if table == EVENTS else f"incidents_rollup_on_{op.lower()}"
+        triggers.append(f"DROP TRIGGER IF EXISTS {name} ON {table};\n"
+                        f"CREATE TRIGGER {name} AFTER {op} ON {table} REFERENCING {rows} "
+                        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}();")
+    return "\n".join(functions + triggers)
+
+
+DROP_SQL = "\n".join(
+    [f"DROP TRIGGER IF EXISTS {t}_rollup_{op} ON {t};" for t, op in
+     [(INCIDENTS, "insert"), (INCIDENTS, "delete"), (INCIDENTS, "update"), (EVENTS, "insert")]]
+    + [f"DROP FUNCTION IF EXISTS incidents_rollup_on_{op}();" for op in ("insert", "delete", "update", "event")])
+
+
+def _all_facts() -> str:
+    return _grouped(_facts(INCIDENTS, 1) + " UNION ALL " + _rework_facts(EVENTS, INCIDENTS, 1), having=True)
+
+
+def rebuild_rollups() -> int:
+    """Recompute the rollups from the incidents and their events; return the number of rows.
+
+    Safe to run twice, and while intake runs: the incidents and events are locked against writes
+    (SHARE) for the transaction, so no trigger adds a delta to rows being replaced; writers wait."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {INCIDENTS}, {EVENTS} IN SHARE MODE")
+        cursor.execute(f"DELETE FROM {TABLE}")
+        cursor.execute(f"INSERT INTO {TABLE} ({', '.join(ROW_COLUMNS)}) {_all_facts()}")
+        return cursor.rowcount
+
+
+def drift() -> list[tuple]:
+    """Return the rollup rows that differ from a recomputation (key, stored counts, recomputed counts):
+    empty when the triggers kept them exact."""
+    measures = "n, n2, secs_n, round(secs::numeric, 3) AS secs"
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+        WITH fresh AS (SELECT key, {measures} FROM ({_all_facts()}) a),
+             kept AS (SELECT key, {measures} FROM {TABLE})
+        SELECT coalesce(f.key, k.key), k.n, k.n2, k.secs_n, k.secs, f.n, f.n2, f.secs_n, f.secs
+        FROM fresh f FULL JOIN kept k ON k.key = f.key
+        WHERE (f.n, f.n2, f.secs_n, f.secs) IS DISTINCT FROM (k.n, k.n2, k.secs_n, k.secs)
+        ORDER BY 1""")
+        return cursor.fetchall()
+
+
+# --- reading: whole local days, and the gaps the ordinary path fills ------------------------------
+def local_midnight(moment: datetime) -> datetime:
+    """Return the local midnight (TIME_ZONE) that starts the day of ``moment``."""
+    local = timezone.localtime(moment)
+    return timezone.make_aware(local.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0))
+
+
+def local_day(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+@dataclass(frozen=True)
+class Window:
+    """A period [start, end) seen at ``now``, and its rounding to local midnights: [d0, d1) and t0."""
+
+    start: datetime
+    end: datetime
+    now: datetime
+    d0: datetime
+    d1: datetime
+    t0: datetime
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime, now: datetime) -> Window:
+        d0, d1 = local_midnight(start), local_midnight(end)
+        return cls(start, end, now, d0, max(d0, d1), local_midnight(now))
+
+    @property
+    def days(self) -> tuple[date, date]:
+        """The local days [first, last) the rollups answer for the period."""
+        return local_day(self.d0), local_day(self.d1)
+
+    @property
+    def today(self) -> date:
+        return local_day(self.t0)
+
+    def gaps(self) -> list[tuple[datetime, datetime]]:
+        """Return the intervals where the rounded and the exact bounds disagree (each shorter than a day)."""
+        spans = [(self.d0, self.start), (self.d1, self.end), (self.t0, self.now)]
+        return [(a, b) for a, b in spans if a < b]
+
+    def edge_q(self, columns=("created_at", "closed_at", "handle_due_at"), *, clocks: bool = True) -> Q:
+        """Return the filter of the incidents whose contribution the rounding may change: a time stamp
+        of ``columns`` in a gap, or (``clocks``) a running clock of ``rules.OVERDUE_CLOCKS`` that ran
+        out since midnight (overdue now, not at t0)."""
+        q = Q(pk__in=[])
+        for a, b in self.gaps():
+            for column in columns:
+                q |= Q(**{f"{column}__gte": a, f"{column}__lt": b})
+        if clocks and self.t0 < self.now:
+            for column, states in rules.OVERDUE_CLOCKS:
+                q |= Q(**{"state__in": sorted(states), f"{column}__gte": self.t0, f"{column}__lt": self.now})
+        return q
+
+    def rounded(self) -> dict:
+        return {"start": self.d0, "end": self.d1, "now": self.t0}
+
+    def exact(self) -> dict:
+        return {"start": self.start, "end": self.end, "now": self.now}
+
+
+def add_figures(into: dict, rows_: list[dict], key: str, fields: list[str], sign: int = 1) -> None:
+    """Add (``sign`` 1) or subtract (-1) figure rows into ``into``, a dict of dicts keyed by ``key``."""
+    for row in rows_:
+        entry = into.setdefault(row[key], {f: 0 for f in fields})
+        for f in fields:
+            entry[f] = entry.get(f, 0) + sign * (row.get(f) or 0)
+
+
+def day_span(first: date, last: date):
+    d = first
+    while d < last:
+        yield d
+        d += timedelta(days=1)
+
+
+def lean_offset(scope: Q | None) -> int:
+    """Return what to add to a kind to read the lean rows when the reader sees everything (``scope`` is
+    ``incidents.selectors.scope_q``'s None), 0 to read the full rows a scope filters."""
+    return LEAN if scope is None else 0
+
+
+def triage_q() -> Q:
+    """Return the filter of the incidents waiting in triage (the command centre's count, the TRIAGE facts)."""
+    return Q(state=TRIAGE_STATE) & ~Q(triage="")

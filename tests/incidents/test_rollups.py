@@ -1,0 +1,311 @@
+"""Rollups (incidents.rollups): kept exact by the triggers through every kind of change, and every
+reader that reads them answers what the ordinary path (the direct aggregation) answers, for every
+actor's scope, for periods on and off local midnights, and at a ``now`` in the middle of a day."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.models import Sum as models_sum
+from django.utils import timezone
+
+from core.actors import Actor
+from dispatch.services import incident_escalate, incident_reassign, sweep_overdue
+from grids.models import Grid, GridTeam, Person, VillageLeader
+from incidents import rollups
+from incidents.actions import incident_merge, incident_relocate
+from incidents.analytics import assessment, assessment_direct
+from incidents.hotspots import heat_cells, heat_cells_direct, trend, trend_direct
+from incidents.lifecycle import apply_transition, locked
+from incidents.models import Category, Incident
+from incidents.rollups import Kind, Rollup, Window, drift, rebuild_rollups
+from incidents.selectors import incident_stats, incident_stats_direct, open_counts, open_counts_direct
+from tests.incidents import factories as f
+
+pytestmark = pytest.mark.django_db
+OPERATOR = Actor(user=None, label="test operator", groups=frozenset({"operator"}))
+STEPS = {  # the next lifecycle step from a state (rework from handled, sometimes)
+    "dispatched": "accept", "in_progress": "report_handled", "handled": "verify", "verified": "close"}
+
+
+def _step(incident_id: int, action: str, when: datetime) -> None:
+    with transaction.atomic():
+        row = locked(incident_id)
+        event = apply_transition(row, action, OPERATOR, now=when)
+        row.save()
+        event.save()
+
+
+def _comprehensive() -> list[Grid]:
+    return list(Grid.objects.active().filter(kind="comprehensive").order_by("code")[:6])
+
+
+@pytest.fixture
+def city():
+    """About 150 incidents over the last 70 days in six grids, a dedicated grid and out of town, in
+    every state, by intake (one-by-one and a COPY batch), the lifecycle with rework, merges, cancels,
+    escalation, the sweep, reassignment, relocation of a triaged incident, a category change and a
+    move to another grid, with time stamps moved around midnight and around now."""
+    rng = random.Random(12)
+    now = timezone.now()
+    grids = _comprehensive()
+    points = [f.interior_point(g) for g in grids] + [f.interior_point(f.dedicated_grid("market"))]
+    categories = list(Category.objects.filter(active=True))
+    client = f.user("integration")
+    items, whens = [], []
+    for n in range(150):
+        created = now - timedelta(days=rng.uniform(0, 70), minutes=rng.randint(0, 1440))
+        lon, lat = rng.choice(points)
+        at = (lon + rng.uniform(-0.002, 0.002), lat + rng.uniform(-0.002, 0.002))
+        if n % 17 == 0:
+            at = (118.0, 31.0)  # outside the town, inside the metric domain: triage, a cell
+        if n % 29 == 0:
+            at = (-150.0, 0.0)  # far from everything: triage, no cell
+        items.append(f.item(rng.choice(categories).code, at=at, source=rng.choice(Incident.Source.values)))
+        whens.append(created)
+    for item, when in zip(items[:80], whens[:80], strict=True):
+        f.report_many([item], now=when)
+    f.report_many(items[80:140], now=now - timedelta(days=3, hours=5))  # one COPY batch
+    f.report_many(items[140:], actor=Actor.of(client), now=now - timedelta(hours=30))
+    incidents = list(Incident.objects.order_by("id"))
+    for incident in incidents:
+        created = incident.created_at
+        roll = rng.random()
+        if incident.state == "reported":  # triage
+            if roll < 0.3:
+                incident_relocate(incident_id=incident.pk, actor=f.operator(), x=points[0][0], y=points[0][1])
+            elif roll < 0.5:
+                _step(incident.pk, "out_of_jurisdiction", created + timedelta(hours=1))
+            continue
+        if roll < 0.08:
+            _step(incident.pk, "cancel", created + timedelta(hours=2))
+            continue
+        steps = rng.randint(0, 5)
+        when = created
+        for _ in range(steps):
+            state = Incident.objects.get(pk=incident.pk).state
+            action = STEPS.get(state)
+            if state == "handled" and rng.random() < 0.3:
+                action = "rework"
+            if action is None:
+                break
+            when = when + timedelta(hours=rng.uniform(1, 60))
+            if when >= now:
+                break
+            _step(incident.pk, action, when)
+    open_ = list(Incident.objects.filter(state__in=["dispatched", "in_progress"]).order_by("id"))
+    for incident in open_[:4]:
+        incident_escalate(incident_id=incident.pk, actor=f.operator(), reason="test")
+    targets = list(Incident.objects.filter(state="dispatched").order_by("id"))
+    for duplicate, into in zip(targets[4:7], targets[7:10], strict=False):
+        incident_merge(duplicate_id=duplicate.pk, into_id=into.pk, actor=f.operator())
+    held = Incident.objects.filter(state="in_progress", handling_grid__kind="comprehensive").order_by("id").first()
+    if held is not None:
+        member = f.team_of(held.handling_grid).memberships.exclude(person_id=held.assignee_id).first()
+        incident_reassign(incident_id=held.pk, actor=f.operator(), person_external_id=member.person.external_id,
+                          reason="test")
+    # data fixes the triggers must follow: another category; another grid (and village); clocks
+    # and closings moved to the minutes around midnight and around now
+    some = list(Incident.objects.exclude(grid=None).order_by("id"))
+    Incident.objects.filter(pk__in=[i.pk for i in some[::11]]).update(category=categories[0])
+    moved = some[5]
+    target = grids[-1]
+    Incident.objects.filter(pk=moved.pk).update(grid=target, village=target.village, handling_grid=target)
+    midnight = rollups.local_midnight(now)
+    for n, incident in enumerate(some[::7]):
+        moment = [midnight - timedelta(minutes=3), midnight + timedelta(minutes=2), now - timedelta(minutes=5),
+                  now + timedelta(minutes=5), midnight - timedelta(days=1, seconds=1)][n % 5]
+        if incident.state == "closed":
+            Incident.objects.filter(pk=incident.pk).update(closed_at=moment)
+        else:
+            Incident.objects.filter(pk=incident.pk).update(handle_due_at=moment, accept_due_at=moment)
+    sweep_overdue(now=now)
+    return {"now": now, "grids": grids, "client": client}
+
+
+def _actors(city) -> dict[str, Actor]:
+    home = city["grids"][0]
+    leader = GridTeam.objects.get(grid=home).leader
+    village = VillageLeader.objects.filter(village=home.village).first()
+    member = f.team_of(home).memberships.first().person
+    return {
+        "operator": f.operator(),
+        "grid leader": Actor.of(leader.user or f.user("grid_leader", person=leader)),
+        "grid member": Actor.of(f.user("grid_member", person=Person.objects.get(pk=member.pk))),
+        "village leader": Actor.of(f.user(person=village.person)) if village else f.operator(),
+        "integration client": Actor.of(city["client"]),
+        "anonymous": Actor.of(None),
+    }
+
+
+def _windows(now: datetime) -> list[tuple[datetime, datetime]]:
+    midnight = rollups.local_midnight(now)
+    month = midnight.replace(day=1)
+    return [
+        (month, (month + timedelta(days=32)).replace(day=1)),  # this month, on midnights
+        (now - timedelta(days=30), now),  # the review's default: off midnights
+        (now - timedelta(days=45, hours=3, minutes=17), now - timedelta(days=2, hours=-5)),
+        (midnight + timedelta(hours=1), midnight + timedelta(hours=20)),  # inside today
+        (now - timedelta(days=10), now + timedelta(days=3)),  # ends in the future
+        (midnight - timedelta(days=70), midnight + timedelta(days=1)),  # everything, on midnights
+    ]
+
+
+def test_the_triggers_keep_the_rollups_equal_to_a_recomputation(city):
+    assert Rollup.objects.filter(kind=Kind.REWORK).exists() and Rollup.objects.filter(kind=Kind.OPEN).exists()
+    assert drift() == []
+    assert not Rollup.objects.filter(n=0, n2=0, secs_n=0).exists()  # rows back at zero are dropped
+
+
+def test_the_rebuild_is_idempotent_and_equal_to_what_the_triggers_kept(city):
+    kept = sorted(Rollup.objects.values_list("key", "n", "n2", "secs_n"))
+    assert rebuild_rollups() == len(kept)
+    call_command("rebuild_rollups")
+    assert sorted(Rollup.objects.values_list("key", "n", "n2", "secs_n")) == kept
+    assert drift() == []
+
+
+def test_a_dropped_count_is_found_by_the_check_and_mended_by_the_rebuild(city):
+    row = Rollup.objects.filter(kind=Kind.RECEIVED).first()
+    Rollup.objects.filter(pk=row.pk).update(n=row.n + 1)
+    assert [d[0] for d in drift()] == [row.pk]
+    rebuild_rollups()
+    assert drift() == []
+
+
+def test_the_database_runs_the_triggers_the_rules_render_today():
+    """A change of the rules (states, clocks) needs a migration that installs the new SQL."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'incidents_rollup_on_%'")
+        installed = dict(cursor.fetchall())
+    rendered = rollups.trigger_sql()
+    assert len(installed) == 4
+    for name, source in installed.items():
+        assert f"FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $rollup${source}$rollup$" in rendered
+
+
+def test_the_assessment_from_the_rollups_equals_the_direct_one(city):
+    now = city["now"]
+    for label, actor in _actors(city).items():
+        for start, end in _windows(now):
+            for group in ("grid", "village", "person"):
+                fast = assessment(actor=actor, group=group, start=start, end=end, now=now)
+                slow = assessment_direct(actor=actor, group=group, start=start, end=end, now=now)
+                assert [r.as_dict() for r in fast.rows] == [r.as_dict() for r in slow.rows], (label, start, group)
+                assert fast.totals.as_dict() == slow.totals.as_dict()
+    totals = assessment_direct(actor=OPERATOR, group="grid", start=now - timedelta(days=80), end=now, now=now).totals
+    assert totals.received and totals.closed and totals.reworks and totals.overdue_now  # the data has them all
+
+
+def test_the_heatmap_from_the_rollups_equals_the_direct_one(city):
+    now = city["now"]
+    for label, actor in _actors(city).items():
+        for start, end in _windows(now):
+            for cell in (50, 250, 1000, 5000):
+                fast = heat_cells(actor, start=start, end=end, cell_m=cell)
+                assert fast == heat_cells_direct(actor, start=start, end=end, cell_m=cell), (label, start, cell)
+    some = {"categories": ["other", "straw_burning"], "sources": ["patrol", "hotline_12345"]}
+    start, end = now - timedelta(days=60), now
+    assert heat_cells(OPERATOR, start=start, end=end, cell_m=250, **some) == heat_cells_direct(
+        OPERATOR, start=start, end=end, cell_m=250, **some)
+    assert sum(c.count for c in heat_cells(OPERATOR, start=start, end=end, cell_m=250)) > 50
+
+
+def test_the_trend_from_the_rollups_equals_the_direct_one(city):
+    now = city["now"]
+    for label, actor in _actors(city).items():
+        for start, end in _windows(now):
+            for bucket in ("day", "week"):
+                fast = trend(actor, start=start, end=end, bucket=bucket)
+                assert fast == trend_direct(actor, start=start, end=end, bucket=bucket), (label, start, bucket)
+    some = {"categories": ["other"], "sources": ["patrol", "camera"]}
+    start = now - timedelta(days=40)
+    assert trend(OPERATOR, start=start, end=now, bucket="day", **some) == trend_direct(
+        OPERATOR, start=start, end=now, bucket="day", **some)
+
+
+def test_the_stats_and_open_counts_from_the_rollups_equal_the_direct_ones(city):
+    now = city["now"]
+    for label, actor in _actors(city).items():
+        for moment in (now, now + timedelta(hours=7), rollups.local_midnight(now) + timedelta(seconds=1)):
+            assert incident_stats(actor=actor, now=moment) == incident_stats_direct(actor=actor, now=moment), label
+        for by in ("grid", "village", "town"):
+            assert open_counts(actor, by) == open_counts_direct(actor, by), (label, by)
+    stats = incident_stats_direct(actor=OPERATOR, now=now)
+    assert stats["open"] and stats["overdue"] and stats["triage"] >= 0 and stats["closed_month"] >= 0
+
+
+def test_a_grid_leader_reads_only_their_grid_from_the_rollups(city):
+    leader = _actors(city)["grid leader"]
+    home = city["grids"][0]
+    mine = {g.pk for g in Grid.objects.filter(code=home.code)}
+    rows = open_counts(leader, "grid")
+    everyone = open_counts(OPERATOR, "grid")
+    assert len(everyone) > len(rows)
+    seen = {r["code"] for r in rows} - {None}
+    assert seen <= {home.code} | set(Grid.objects.filter(
+        pk__in=Incident.objects.filter(handling_grid_id__in=mine).values("grid_id")).values_list("code", flat=True))
+    cells = heat_cells(leader, start=city["now"] - timedelta(days=80), end=city["now"], cell_m=1000)
+    assert {c.grid_code for c in cells} <= seen | {None}
+    assert open_counts(_actors(city)["anonymous"], "grid") == []
+
+
+def test_window_rounds_to_local_midnights_and_names_the_gaps():
+    start = datetime.fromisoformat("2026-03-10T08:30:00+08:00")
+    end = datetime.fromisoformat("2026-03-12T00:00:00+08:00")
+    now = datetime.fromisoformat("2026-03-11T16:00:00+00:00")  # 00:00 on the 12th in Shanghai
+    w = Window.of(start, end, now)
+    assert w.days == (datetime(2026, 3, 10).date(), datetime(2026, 3, 12).date())
+    assert w.gaps() == [(w.d0, start)]  # end and now fall on midnights
+    assert w.d0.isoformat() == "2026-03-10T00:00:00+08:00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_lose_no_count(demo_data):
+    """Eight connections report into the same grid, category, source and day at once (the same rollup
+    rows) while two others move incidents on: every count is there (deltas, not read-modify-write)."""
+    import threading
+
+    from django.db import connections
+
+    now = timezone.now()
+    at = f.interior_point(f.grid())
+    first = f.report_many([f.item("other", at=at) for _ in range(20)], now=now)
+    moving = [o.incident.pk for o in first]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(10)
+
+    def reporter():
+        try:
+            barrier.wait()
+            for _ in range(15):
+                f.report_many([f.item("other", at=at, source="patrol")], now=now)
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def mover(ids):
+        try:
+            barrier.wait()
+            for pk in ids:
+                _step(pk, "accept", now + timedelta(seconds=1))
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=reporter) for _ in range(8)]
+    threads += [threading.Thread(target=mover, args=(moving[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert drift() == []
+    received = Rollup.objects.filter(kind=Kind.RECEIVED, day=rollups.local_day(now), source="patrol",
+                                     category__code="other").aggregate(n=models_sum("n"))["n"]
+    assert received == 20 + 8 * 15
