@@ -63,6 +63,7 @@ from gis_core.coords import wgs84_to_gcj02_array  # noqa: E402
 from grids.models import Town, Village  # noqa: E402
 from incidents import apis, serializers  # noqa: E402
 from incidents.gazetteer import resolve_address  # noqa: E402
+from incidents.grants import grant_sources  # noqa: E402
 from incidents.intake import IntakeItem  # noqa: E402
 from incidents.lifecycle import apply_transition, new_event  # noqa: E402
 from incidents.models import Category, Incident  # noqa: E402
@@ -78,6 +79,7 @@ def integration_token() -> str:
     revoking its earlier ones."""
     user, _ = User.objects.get_or_create(username="bench-integration")
     user.groups.add(Group.objects.get_or_create(name="integration")[0])
+    grant_sources(user, ["hotline_12345"])  # an integration client posts only for its granted sources
     user.auth_token_set.all().delete()
     return issue_token(user)[1]
 
