@@ -15,6 +15,7 @@ from django.utils import timezone
 from cameras.models import Camera
 from core import db
 from core.actors import Actor, Role
+from core.routing_db import read_connection
 from grids import privacy
 from grids.models import Grid, GridTeam, Person, TeamMembership, Village, VillageLeader
 from grids.selectors import team_of_grid
@@ -153,9 +154,13 @@ def incident_list(*, actor: Actor, filters: dict) -> QuerySet[Incident]:
 def changes_cursor() -> str:
     """Return the cursor of a read about to be made: the database's current snapshot (xmin:xmax:xips).
 
-    Take it before the read: whatever the read then sees beyond it is merely sent again next time.
+    Take it before the read, on the connection the read uses (``read_connection``: a replica's when
+    the view accepts a stale answer): whatever the read then sees beyond it is merely sent again next
+    time, and nothing the read's server has not applied yet is inside it. A physical standby shares
+    the primary's transaction ids, so a cursor of one server filters the other's rows correctly: a
+    catch-up on a server that is further behind than the cursor merely sees those rows on a later one.
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute("SELECT pg_current_snapshot()::text")
         return cursor.fetchone()[0]
 

@@ -140,11 +140,12 @@ if DB_PREPARED_STATEMENTS and not DB_POOLER:
 REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
 REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "5"))
 REPLICA_RETRY_SECONDS = int(os.environ.get("REPLICA_RETRY_SECONDS", "10"))  # after a failed connect: primary only
-# Not here: incident-list (its X-Changes-Cursor is the primary's snapshot: a list read on a lagging
-# replica under that cursor would make the page's catch-up skip rows), the CSV export (streamed after
-# the view returns), anything the planner reads while editing a draft.
+# The list and the map view take their X-Changes-Cursor on the connection they read (the replica's
+# snapshot with the replica's rows: incidents.selectors.changes_cursor), so the live pages' catch-up
+# skips nothing. Not here: the CSV export (streamed after the view returns), anything the planner
+# reads while editing a draft.
 REPLICA_READ_VIEWS = [
-    "heatmap", "trend", "assessment", "incident-stats", "categories",
+    "heatmap", "trend", "assessment", "incident-stats", "categories", "incident-list", "incident-map-view",
     "town-list", "town-detail", "village-list", "village-detail", "grid-list", "grid-detail",
     "camera-list", "camera-detail", "camera-coverage",
     "incident-detail", "incident-events", "incident-context",

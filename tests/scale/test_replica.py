@@ -17,6 +17,7 @@ from incidents.grants import grant_sources
 from incidents.models import Incident
 from tests.auth import token_for
 from tests.servers import (
+    GONGDAO_POINT,
     app_server,
     hot_standby,
     make_user,
@@ -80,13 +81,24 @@ def test_stale_reads_go_to_the_standby_writes_to_the_primary_and_the_writer_read
 
         time.sleep(PIN_SECONDS + 0.5)  # the writer's mark has expired: it reads the standby like anyone
         assert _get(base, f"/api/incidents/{writers_id}/", token=writer).status_code == 404
-        # the live list stays on the primary (its changes cursor is the primary's snapshot)
-        listed = _get(base, "/api/incidents/?source=hotline_12345", cookie=cookie).json()
-        assert writers_id in {f["id"] for f in listed["features"]}
+        # the live list and the map view read the standby too, and their changes cursor is the
+        # standby's snapshot: the catch-up from it brings what the standby had not applied yet
+        listed = _get(base, "/api/incidents/?source=hotline_12345", cookie=cookie)
+        assert writers_id not in {f["id"] for f in listed.json()["features"]}
+        cursor = listed.headers["X-Changes-Cursor"]
+        lon, lat = GONGDAO_POINT
+        box = f"{lon - 0.0005},{lat - 0.0005},{lon + 0.0005},{lat + 0.0005}"
+        view = _get(base, f"/api/incidents/view/?bbox={box}&zoom=18&limit=500", cookie=cookie)
+        assert view.status_code == 200, view.text
+        assert view.json()["kind"] == "incidents"
+        assert writers_id not in {f["id"] for f in view.json()["features"]}
 
-        with replica.cursor() as cursor:
-            cursor.execute("SELECT pg_wal_replay_resume()")
+        with replica.cursor() as cursor_:
+            cursor_.execute("SELECT pg_wal_replay_resume()")
         wait_replayed(replica, primary_lsn())
+        caught_up = _get(base, f"/api/incidents/?changed_after={cursor}", cookie=cookie)
+        assert caught_up.status_code == 200, caught_up.text
+        assert {incident_id, writers_id} <= {f["id"] for f in caught_up.json()["features"]}
         assert _get(base, f"/api/incidents/{writers_id}/", cookie=cookie).status_code == 200
         assert _get(base, "/api/incidents/stats/", cookie=cookie).json()["open"] == open_before + 2
 
