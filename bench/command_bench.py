@@ -20,18 +20,18 @@ import argparse
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import serving  # noqa: E402
+
 BENCH_DB = "gridops_cmdbench"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridops.settings.dev")
 os.environ["GRIDOPS_DB_NAME"] = BENCH_DB
@@ -114,33 +114,9 @@ def load_open(n: int, seed: int = 7) -> float:
 
 @contextmanager
 def server(code: Path, log_path: Path):
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="gridops.settings.dev", DJANGO_DEBUG="0",
-               GRIDOPS_DB_NAME=BENCH_DB, GRIDOPS_PGHOST=SOCKET_DIR, API_RATE_USER="100000000/min")
-    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    with socket.socket() as s, socket.socket() as free:
-        env["REDIS_URL"] = env["REDIS_URL"] if s.connect_ex(("127.0.0.1", 6379)) == 0 else ""
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    if not (code / "frontend" / "node_modules").exists():
-        (code / "frontend" / "node_modules").symlink_to(ROOT / "frontend" / "node_modules")
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"],
-                                cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with suppress(OSError), urllib.request.urlopen(base + "/healthz", timeout=5) as r:
-                if r.status == 200:
-                    break
-            time.sleep(0.3)
+    with serving.platform(log_path=log_path, code=code, ready=serving.answers("/healthz"), env={
+            "GRIDOPS_DB_NAME": BENCH_DB, "GRIDOPS_PGHOST": SOCKET_DIR}) as (base, _proc):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def first_view(base: str, runs: int, timeout_s: float) -> list[dict]:

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -53,6 +52,7 @@ from django.utils import timezone  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 import incidents.intake as intake_module  # noqa: E402
+from bench import serving  # noqa: E402
 from core.actors import Actor  # noqa: E402
 from core.authentication import ActorTokenAuthentication, issue_token  # noqa: E402
 from core.serving import warm_up  # noqa: E402
@@ -141,30 +141,9 @@ def server(url: str | None, log_path: Path, token: str, workers: int):
     if url:
         yield url.rstrip("/"), f"given server {url}"
         return
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="gridops.settings.dev", DJANGO_DEBUG="0")
-    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")  # as scripts/run.sh; in-memory layer when none
-    for scope in ("API_RATE_USER", "API_RATE_INTAKE"):  # the benchmark measures the server, not its limits
-        env.setdefault(scope, "100000000/min")
-    with socket.socket() as s, socket.socket() as free:
-        redis = urllib.parse.urlsplit(env["REDIS_URL"])
-        env["REDIS_URL"] = env["REDIS_URL"] if s.connect_ex((redis.hostname, redis.port or 6379)) == 0 else ""
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    cmd = [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port), "--workers", str(workers)]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base, proc, token)
-        layer = "Redis" if env["REDIS_URL"] else "in-memory"
-        yield base, (f"`manage.py serve` (uvicorn, {workers} processes x {os.environ.get('HTTP_THREADS', '2')} "
-                     f"threads), DEBUG off, {layer} channel layer, live push on")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serving.platform(log_path=log_path, workers=workers) as (base, proc):
+        wait_ready(base, proc, token)  # answering /healthz; now warmed up and locating
+        yield base, serving.described(serving.platform_env(), workers)
 
 
 def wait_ready(base: str, proc: subprocess.Popen, token: str, timeout: float = 60) -> None:

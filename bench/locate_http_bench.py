@@ -28,7 +28,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,18 +52,13 @@ import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 
+from bench import serving  # noqa: E402
 from core.authentication import issue_token  # noqa: E402
 from gis_core.coords import get_transformer, wgs84_to_bd09, wgs84_to_gcj02  # noqa: E402
 from grids.models import Grid  # noqa: E402
 
 MAPIT_VENV = ROOT / "var" / "mapit" / "venv"
 BENCH_USER = "bench_locate_client"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_token() -> str:
@@ -107,61 +101,20 @@ def mapit_paths(points) -> list[str]:
     return [f"/point/4326/{lon!r},{lat!r}" for lon, lat in points]
 
 
-def wait_for(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", urllib.parse.urlsplit(url).port, timeout=5)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer in {timeout} s")
-
-
 @contextmanager
 def gridops_server(lean: bool, log: Path):
-    port = free_port()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="gridops.settings.dev", DJANGO_DEBUG="0",
-               API_LEAN="1" if lean else "0", API_RATE_USER="1000000/s",
-               REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port),
-                                 "--workers", "2"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_for(f"http://127.0.0.1:{port}", proc)
-            yield f"http://127.0.0.1:{port}", proc
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with serving.platform(log_path=log, env={"API_LEAN": "1" if lean else "0", "API_RATE_USER": "1000000/s"}) as served:
+        yield served
 
 
 @contextmanager
 def mapit_server(log: Path):
-    port = free_port()
+    port = serving.free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "bench" / "mapit"), DJANGO_SETTINGS_MODULE="gridops_mapit.settings")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([str(MAPIT_VENV / "bin" / "gunicorn"), "gridops_mapit.wsgi", "-w", "2", "-b",
-                                 f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    conn.request("GET", "/generations")
-                    conn.getresponse().read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise
-                    time.sleep(0.5)
-            yield f"http://127.0.0.1:{port}", proc
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    cmd = [str(MAPIT_VENV / "bin" / "gunicorn"), "gridops_mapit.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"]
+    with serving.process(cmd, port=port, cwd=ROOT, env=env, log_path=log, ready=serving.answers("/generations"),
+                         timeout=60) as served:
+        yield served
 
 
 def fetch_all(base: str, paths: list[str], headers: dict[str, str]) -> list[tuple[int, bytes]]:

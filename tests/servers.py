@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,12 @@ import requests
 from django.db import connection
 from websockets.sync.client import connect as ws_connect
 
+from bench import serving
+from bench.serving import free_port  # noqa: F401  (the tests' import of it)
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(**extra: str) -> dict[str, str]:
@@ -45,37 +41,15 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
-
-
 @contextmanager
 def app_server(log_path: Path, workers: int = 1, env: dict[str, str] | None = None):
     """Run the platform's server (`manage.py serve`: uvicorn, HTTP + WebSocket) on a free port; yield
     its base URL once it answers (after its warm-up). ``env`` overrides the child's environment."""
     port = free_port()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=ROOT, env=server_env(**(env or {})), stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_port(port, proc, timeout=60)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    cmd = [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port), "--workers", str(workers)]
+    with serving.process(cmd, port=port, cwd=ROOT, env=server_env(**(env or {})), log_path=log_path,
+                         ready=serving.listening, timeout=60) as (base, _proc):
+        yield base
 
 
 # --------------------------------------------------------------------- past one machine (issue 12)
