@@ -6,6 +6,7 @@ import os
 import pytest
 from django.contrib.auth.models import User
 
+from grids.models import Grid
 from tests.browser.conftest import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,4 +78,47 @@ def test_camera_coverage_layer_shades_each_grid_and_gives_the_town_total(page, l
         page.screenshot(path=os.path.join(os.environ["GRIDOPS_SCREENSHOT_DIR"], "coverage.png"))
     page.get_by_label("摄像头覆盖", exact=False).uncheck()
     assert page.locator(".coverage-legend").count() == 0
+    assert page.console_errors == [] and page.foreign_requests == []
+
+
+def _drawn(page, layer: str) -> list[list[float]]:
+    """The bounds (west, south, east, north) of the features a boundary layer draws now."""
+    return page.evaluate("""name => { const out = [];
+      window.gridops.layers[name].eachLayer(l => { const b = l.getBounds();
+        out.push([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]); });
+      return out; }""", layer)
+
+
+def _settle(page) -> None:
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(400)  # the view is read 150 ms after a move
+
+
+def test_boundaries_follow_the_view_and_wait_for_a_closer_one_when_too_many(page, live_server):
+    """A city holds thousands of grids: the map asks only for the view's, at most a page, and shows a
+    hint instead of an arbitrary part when the view holds more (the page lowered to 20 for Gongdao's 45)."""
+    page.add_init_script("window.GRIDOPS_BOUNDARY_PAGE = 20")
+    _logged_in(page, live_server)
+    page.wait_for_selector("#map[data-loaded=true]", timeout=15000)
+    _settle(page)
+    hint = page.locator(".boundary-hint")
+    # the whole town: 45 comprehensive grids > 20: none drawn, the hint asks to zoom in; 14 villages fit
+    assert _drawn(page, "comprehensive") == []
+    assert hint.is_visible()
+    assert len(_drawn(page, "villages")) == 14
+    # zoomed in on one grid: only the grids of the view, each within the view's margin
+    grid = Grid.objects.filter(generation__status="active", kind="comprehensive").order_by("code")[10]
+    lon, lat = grid.boundary.point_on_surface.coords
+    page.evaluate("([lat, lon]) => window.gridops.map.setView([lat, lon], 16, {animate: false})", [lat, lon])
+    _settle(page)
+    drawn = _drawn(page, "comprehensive")
+    assert 0 < len(drawn) <= 20
+    w, s, e, n = map(float, page.evaluate("window.gridops.map.getBounds().pad(0.25).toBBoxString()").split(","))
+    assert all(b[0] <= e and b[2] >= w and b[1] <= n and b[3] >= s for b in drawn)
+    assert hint.count() == 0 or not hint.is_visible()
+    # below the grids' zoom: nothing asked, nothing drawn, the hint again
+    page.evaluate("([lat, lon]) => window.gridops.map.setView([lat, lon], 8, {animate: false})", [lat, lon])
+    _settle(page)
+    assert _drawn(page, "comprehensive") == [] and _drawn(page, "cameras") == []
+    assert hint.is_visible()
     assert page.console_errors == [] and page.foreign_requests == []

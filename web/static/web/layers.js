@@ -17,11 +17,65 @@ export function selectionRing() {
   return L.circleMarker([0, 0], { radius: 18, color: "#e8590c", weight: 3, fill: false, interactive: false, className: "selected-ring" });
 }
 
+/* The smallest zoom at which a layer is asked for (wider views of a city hold thousands of grids: the
+   layer then waits, with a hint, until the user zooms in). A whole town fits at these zooms. */
+export const VIEW_ZOOM = { villages: 9, grids: 11, cameras: 11 };
+// Features of one layer a view may hold (the API's page; lowered by tests through window.GRIDOPS_BOUNDARY_PAGE).
+const BOUNDARY_PAGE = window.GRIDOPS_BOUNDARY_PAGE || 500;
+
+/* Keep one boundary layer to the map's view: from `minZoom`, the features of `url` in the view (with
+   a margin, so a small pan asks nothing), at most one page of them (the API's page size); `show(fc)`
+   replaces the layer's data. Below `minZoom`, or when the view holds more than a page (the answer has
+   a `next`), show gets an empty collection and the map's hint asks to zoom in. Answers that arrive
+   after a newer view's request are dropped. Returns {ready, refresh()}: ready resolves with the first
+   view's collection. */
+export function boundaryView(map, url, minZoom, show) {
+  const empty = { type: "FeatureCollection", features: [] };
+  let covered = null, serial = 0, tooMany = false;
+  function refresh() {
+    const view = map.getBounds();
+    if (map.getZoom() < minZoom) { covered = null; tooMany = false; show(empty); zoomHint(map); return Promise.resolve(empty); }
+    if (covered && covered.contains(view)) { return Promise.resolve(null); }
+    const box = view.pad(0.25), mine = ++serial;
+    const sep = url.indexOf("?") >= 0 ? "&" : "?";
+    return getJSON(url + sep + "page_size=" + BOUNDARY_PAGE + "&in_bbox=" + box.toBBoxString()).then(function (fc) {
+      if (mine !== serial) { return null; }
+      tooMany = Boolean(fc.next);
+      covered = tooMany ? null : box;
+      show(tooMany ? empty : fc);
+      zoomHint(map);
+      return tooMany ? empty : fc;
+    });
+  }
+  const entry = { tooMany: function () { return map.getZoom() < minZoom || tooMany; } };
+  (map._boundaryViews = map._boundaryViews || []).push(entry);
+  let timer = null;
+  map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(refresh, 150); });
+  return { ready: refresh(), refresh: refresh };
+}
+
+/* "Zoom in to see the boundaries" while some boundary layer waits for a closer view. */
+function zoomHint(map) {
+  if (!map._zoomHint) {
+    map._zoomHint = L.control({ position: "bottomleft" });
+    map._zoomHint.onAdd = function () {
+      const div = L.DomUtil.create("div", "leaflet-bar boundary-hint");
+      div.textContent = "放大查看网格边界 zoom in to see the grids";
+      // styled through the CSSOM (the Content Security Policy refuses style attributes), in one place for every page
+      Object.assign(div.style, { background: "#e7f5ff", padding: "4px 8px", fontSize: "12px" });
+      return div;
+    };
+  }
+  const waiting = (map._boundaryViews || []).some(function (v) { return v.tooMany(); });
+  if (waiting && !map._zoomHint._map) { map._zoomHint.addTo(map); }
+  if (!waiting && map._zoomHint._map) { map._zoomHint.remove(); }
+}
+
 /* The town, its villages, comprehensive and dedicated grids and the cameras with their view sectors, as
    layers of `map` (not added: the page adds what it shows). A click on a grid opens its code, village and
    team, unless opts.ignoreClick() says the page is busy with the click (placing an incident).
-   Returns {layers, load(), highlightCameras(codes)}; load() fetches them all and resolves with the
-   villages' FeatureCollection. */
+   Returns {layers, load(), highlightCameras(codes)}; load() fetches the towns and what the view shows of
+   the rest, then follows the view, and resolves with the first view's villages (a FeatureCollection). */
 export function boundaryLayers(map, opts) {
   opts = opts || {};
   const sectors = new Map();  // camera code -> its view sector's layer
@@ -76,15 +130,26 @@ export function boundaryLayers(map, opts) {
     });
   }
 
+  /* The towns once (a city has a few hundred at most); the rest for the view (boundaryView below). */
   function load() {
-    let villages = null;
-    return Promise.all([
-      getJSON("/api/towns/").then(function (fc) { layers.town.addData(fc); }),
-      getJSON("/api/villages/").then(function (fc) { layers.villages.addData(fc); villages = fc; }),
-      getJSON("/api/grids/?kind=comprehensive").then(function (fc) { layers.comprehensive.addData(fc); }),
-      getJSON("/api/grids/?kind=dedicated").then(function (fc) { layers.dedicated.addData(fc); }),
-      getJSON("/api/cameras/").then(addCameras)
-    ]).then(function () { return villages; });
+    const towns = getJSON("/api/towns/").then(function (fc) { layers.town.addData(fc); });
+    const inView = [
+      boundaryView(map, "/api/villages/", VIEW_ZOOM.villages, function (fc) {
+        layers.villages.clearLayers(); layers.villages.addData(fc);
+      }),
+      boundaryView(map, "/api/grids/?kind=comprehensive", VIEW_ZOOM.grids, function (fc) {
+        layers.comprehensive.clearLayers(); layers.comprehensive.addData(fc);
+      }),
+      boundaryView(map, "/api/grids/?kind=dedicated", VIEW_ZOOM.grids, function (fc) {
+        layers.dedicated.clearLayers(); layers.dedicated.addData(fc);
+      }),
+      boundaryView(map, "/api/cameras/", VIEW_ZOOM.cameras, function (fc) {
+        layers.cameras.clearLayers(); sectors.clear(); addCameras(fc);
+      })
+    ];
+    return Promise.all([towns].concat(inView.map(function (v) { return v.ready; }))).then(function (all) {
+      return all[1];  // the villages of the first view
+    });
   }
 
   /* Mark the view sectors of these cameras (those covering the selected incident). */

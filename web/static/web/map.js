@@ -6,6 +6,7 @@ import { boundaryLayers, boundaryOverlays, pageMap } from "web/layers.js";
 const el = document.getElementById("map");
 const map = pageMap(el);
 const boundaries = boundaryLayers(map), layers = boundaries.layers;
+window.gridops = { map: map, layers: layers };
 
 /* Camera coverage (online cameras' view sectors) per comprehensive grid, loaded when first shown. */
 const SHARES = [[0.2, "#1864ab"], [0.05, "#339af0"], [0.01, "#74c0fc"], [0, "#d0ebff"]];

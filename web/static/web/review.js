@@ -2,7 +2,7 @@
    their number moves (reported and closed per day or week), and the assessment figures (结案率,
    按期结案率 ...) by village, grid or person. Every figure comes from the server, scoped to the user. */
 import { esc, fmtRate, getJSON } from "web/helpers.js";
-import { pageMap } from "web/layers.js";
+import { boundaryView, pageMap, VIEW_ZOOM } from "web/layers.js";
 
 var el = document.getElementById("map");
 var map = pageMap(el, 18);
@@ -145,9 +145,13 @@ Promise.all([
       return '<option value="' + esc(c.code) + '">' + esc(c.name_zh + " " + c.name_en) + "</option>";
     }).join(""));
   }),
-  getJSON("/api/villages/").then(function (fc) { outlines.villages.addData(fc); }),
-  getJSON("/api/grids/?kind=comprehensive").then(function (fc) {
-    outlines.grids.addData(fc);
+  // the outlines of the view (a city's thousands of grids are asked for only when zoomed in)
+  boundaryView(map, "/api/villages/", VIEW_ZOOM.villages, function (fc) {
+    outlines.villages.clearLayers(); outlines.villages.addData(fc);
+  }).ready,
+  boundaryView(map, "/api/grids/?kind=comprehensive", VIEW_ZOOM.grids, function (fc) {
+    outlines.grids.clearLayers(); outlines.grids.addData(fc);
+  }).ready.then(function () {
     var b = outlines.grids.getBounds();
     if (b.isValid()) { map.fitBounds(b, { padding: [10, 10], animate: false }); }
   })
