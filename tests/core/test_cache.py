@@ -49,3 +49,25 @@ def test_threads_share_the_client_safely():
         t.join()
     assert errors == []
     cache.delete_many([f"k{n}" for n in range(8)])
+
+
+def test_count_adds_one_in_one_round_trip_and_expires():
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from core.cache import count
+
+    cache = _cache("core-cache-count")
+    cache.delete("window")
+    assert [count(cache, "window", 30) for _ in range(3)] == [1, 2, 3]
+    client = cache._cache.get_client()
+    key = cache.make_key("window")
+    assert 0 < client.ttl(key) <= 30
+    count(cache, "window", 300)  # an existing counter keeps its first expiry (EXPIRE NX)
+    assert client.ttl(key) <= 30
+    client.pexpire(key, 1)
+    threading.Event().wait(0.05)
+    assert count(cache, "window", 30) == 1  # expired: a new window starts at one
+    cache.delete("window")
+    # any other cache (local memory in tests) counts the same way
+    local = LocMemCache("count-test", {})
+    assert [count(local, "window", 30) for _ in range(3)] == [1, 2, 3]

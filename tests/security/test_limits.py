@@ -100,6 +100,32 @@ def test_the_limits_let_requests_through_when_the_cache_is_down(low_rates, caplo
     assert [api.get("/api/categories/").status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
+def test_the_limits_count_fixed_windows_in_redis(low_rates, monkeypatch):
+    """On Redis (as deployed): 3 a minute, the fourth refused until the next minute's window, and the
+    Retry-After is the time to that window."""
+    from core import throttling
+    from tests.servers import TEST_REDIS_URL
+
+    redis_cache = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": TEST_REDIS_URL,
+                               "KEY_PREFIX": "limits-test-" + str(__import__("uuid").uuid4())}}
+    clock = [1_800_000_010.0]  # 10 s into a minute
+    monkeypatch.setattr(throttling._SettingsRates, "timer", lambda self: clock[0], raising=False)
+    api = APIClient(HTTP_AUTHORIZATION=f"Token {token_for(_integration())}")
+    with override_settings(CACHES=redis_cache):
+        assert [api.get("/api/categories/").status_code for _ in range(3)] == [200] * 3
+        refused = api.get("/api/categories/")
+        assert refused.status_code == 429 and int(refused["Retry-After"]) == 50
+        clock[0] += 49.0  # still the same minute
+        assert api.get("/api/categories/").status_code == 429
+        clock[0] += 1.0  # the next minute
+        assert [api.get("/api/categories/").status_code for _ in range(4)] == [200, 200, 200, 429]
+        from django.core.cache import cache as live
+
+        keys = live._cache.get_client().keys(redis_cache["default"]["KEY_PREFIX"] + "*")
+        assert len(keys) == 2  # one counter per window, in Redis
+        live._cache.get_client().delete(*keys)
+
+
 @pytest.fixture
 def lockout():
     """The login lockout, on (settings.test turns it off: Client.login() has no request to give axes)."""
