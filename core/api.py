@@ -1,6 +1,6 @@
 """Project-wide API plumbing: errors are JSON with field messages, never an HTML 500 for bad input.
 
-One error shape for every error status of the API (400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503):
+One error shape for every error status of the API (400, 401, 403, 404, 405, 409, 412, 413, 415, 429, 500, 503):
 ``{"detail": "<message>"}``, or for invalid input a dict of field -> list of messages (DRF's
 shapes). A bare list of messages (``ValidationError(["..."])``) is wrapped as ``{"detail": [...]}``.
 Django's own 400/403/404/500 answer the same JSON under /api/ (``handler404`` etc. in gridops.urls).

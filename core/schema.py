@@ -21,6 +21,7 @@ ERROR_STATUSES = {
     "404": "no such object, or not one you may see",
     "405": "method not allowed here",
     "409": "the object's state does not allow this action now",
+    "412": "the object has changed since the version named in If-Match: the answer holds it as it is now",
     "413": "the request body is larger than this endpoint accepts",
     "415": "unsupported media type",
     "422": "this Idempotency-Key was used before with another body",
@@ -64,6 +65,8 @@ def _error_codes(path: str, method: str, operation: dict) -> set[str]:
     if (any(p.get("in") == "query" or "enum" in p.get("schema", {}) for p in params)
             or method in WRITE_METHODS):
         codes.add("400")  # a bad query, body or format suffix
+    if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in params):
+        codes.add("412")  # changed since the version the change was made on
     if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in params):
         codes.add("422")  # the key was sent before with another body
     if any(p.get("in") == "path" or p.get("name") in OBJECT_QUERY_PARAMETERS for p in params):

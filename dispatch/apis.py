@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 
 from core.api import validated_body
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
-from incidents.apis import IncidentScope
+from incidents.apis import IF_MATCH, IncidentScope
 from incidents.geojson import IncidentSerializer
 
 
@@ -27,14 +27,14 @@ class ReassignSerializer(ReasonSerializer):
 class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
     """Move an incident between people and levels."""
 
-    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer)
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def escalate(self, request, pk=None):
         """Send the incident one level up (grid -> village -> town -> bureau), restarting its clock."""
         body = validated_body(ReasonSerializer, request)
         return self.run(incident_escalate, incident_id=self.visible_id(pk), actor=self.actor(), reason=body["reason"])
 
-    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer)
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"], url_path="hand_back")
     def hand_back(self, request, pk=None):
         """Send the incident one level down to be handled there."""
@@ -42,7 +42,7 @@ class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
         return self.run(incident_hand_back, incident_id=self.visible_id(pk), actor=self.actor(),
                         reason=body["reason"])
 
-    @extend_schema(request=ReassignSerializer, responses=IncidentSerializer)
+    @extend_schema(request=ReassignSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk=None):
         """Give the incident to another person at the same level."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -32,7 +33,9 @@ from incidents.selectors import (
     incident_context,
     incident_list,
     incident_stats,
+    incident_version,
     incidents_visible_to,
+    last_change,
 )
 
 INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
@@ -51,6 +54,36 @@ class IncidentPagination(GeoJsonKeysetPagination):
     page_size = 500
     page_size_query_param = "page_size"
     max_page_size = 10000
+
+
+# No lost edits: every incident answer carries its version as an ETag, and an action sent with
+# If-Match is taken only if the incident is still at that version (else 412 with the current state
+# and who changed it). Without If-Match an action is taken as before (integration clients).
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=False,
+    description="the incident's ETag (version) the change was made on: a 412 answers when it has changed "
+                "since, with the current incident and who changed it")
+
+
+def if_match(request) -> set[str] | None:
+    """Return the versions an If-Match header accepts ({"*"}: any), None when there is none."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
+    return tags - {""} or {"<none>"}
+
+
+def with_version(response: Response, incident_id: int) -> Response:
+    """Set the ETag of an answer about one incident to its version now."""
+    version = incident_version(incident_id)
+    if version is not None:
+        response["ETag"] = f'"{version}"'
+    return response
+
+
+class StaleVersion(Exception):
+    """The incident changed since the version the change was made on."""
 
 
 def refused(exc: TransitionRefused) -> Response:
@@ -125,15 +158,37 @@ class IncidentScope:
         return pk
 
     def run(self, fn, **kwargs) -> Response:
+        """Take the action ``fn(**kwargs)`` on the incident named ``incident_id`` (or ``duplicate_id``),
+        if the request's If-Match (when given) is its version now, in one transaction."""
+        target = kwargs.get("incident_id", kwargs.get("duplicate_id"))
+        expected = if_match(self.request)
         try:
             with transaction.atomic():
+                if (expected is not None and "*" not in expected
+                        and incident_version(target, lock=True) not in expected):
+                    raise StaleVersion()
                 incident = fn(**kwargs)
+        except StaleVersion:
+            return self.stale(target)
         except TransitionRefused as exc:
             return refused(exc)
         except ValueError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         incident = self.get_queryset().get(pk=incident.pk)
-        return Response(geojson.IncidentSerializer(incident).data)
+        return with_version(Response(geojson.IncidentSerializer(incident).data), incident.pk)
+
+    def stale(self, incident_id: int) -> Response:
+        """The 412 of a change made on an old version: the incident as it is now, and its last change."""
+        change = last_change(incident_id)
+        words = (f"{change['action']} by {change['by']} at {timezone.localtime(change['at']):%Y-%m-%d %H:%M:%S}"
+                 if change else "a change")
+        current = geojson.IncidentSerializer(self.get_queryset().get(pk=incident_id)).data
+        body = {"detail": f"此事件已被他人更改 the incident has changed since you loaded it: {words}; "
+                          "look at it again before you act", "current": current}
+        if change:
+            body.update(changed_by=change["by"], changed_action=change["action"],
+                        changed_at=timezone.localtime(change["at"]).isoformat())
+        return with_version(Response(body, status=status.HTTP_412_PRECONDITION_FAILED), incident_id)
 
 
 class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -293,7 +348,16 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
     def context(self, request, pk=None):
         """What the side panel shows: the grid team, cameras covering the point, allowed actions."""
         incident = self.get_object()
-        return Response(incident_context(incident, self.actor()))
+        version = incident_version(incident.pk)  # before the read: a change after it makes the page's copy stale
+        body = {**incident_context(incident, self.actor()), "version": version}
+        response = Response(body)
+        response["ETag"] = f'"{version}"'
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        """One incident as a GeoJSON feature; its ETag is its version (send it back as If-Match)."""
+        response = super().retrieve(request, *args, **kwargs)
+        return with_version(response, response.data["id"])
 
     @extend_schema(responses=s.EventSerializer(many=True))
     @action(detail=True, pagination_class=None, filter_backends=[])
@@ -302,7 +366,8 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         incident = self.get_object()
         return Response(s.EventSerializer(incident.events.all(), many=True).data)
 
-    @extend_schema(request=s.ActionSerializer, responses=geojson.IncidentSerializer, operation_id="incidents_lifecycle")
+    @extend_schema(request=s.ActionSerializer, responses=geojson.IncidentSerializer, operation_id="incidents_lifecycle",
+                   parameters=[IF_MATCH])
     @action(detail=True, methods=["post"], url_path=rf"(?P<lifecycle>{'|'.join(LIFECYCLE_ACTIONS)})")
     def lifecycle(self, request, pk=None, lifecycle=None):
         """Move the incident along its lifecycle (accept, report_handled, verify, rework, close, ...)."""
@@ -310,14 +375,14 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         return self.run(incident_transition, incident_id=self.visible_id(pk), action=lifecycle,
                         actor=self.actor(), note=body["note"])
 
-    @extend_schema(request=s.RelocateSerializer, responses=geojson.IncidentSerializer)
+    @extend_schema(request=s.RelocateSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def relocate(self, request, pk=None):
         body = validated_body(s.RelocateSerializer, request)
         return self.run(incident_relocate, incident_id=self.visible_id(pk), actor=self.actor(), x=body["lon"],
                         y=body["lat"], crs=body["crs"], note=body["note"])
 
-    @extend_schema(request=s.MergeSerializer, responses=geojson.IncidentSerializer)
+    @extend_schema(request=s.MergeSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def merge(self, request, pk=None):
         body = validated_body(s.MergeSerializer, request)

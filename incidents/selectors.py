@@ -20,7 +20,7 @@ from grids import privacy
 from grids.models import Grid, GridTeam, Person, TeamMembership, Village, VillageLeader
 from grids.selectors import team_of_grid
 from incidents import rollups, rules
-from incidents.models import Category, Incident
+from incidents.models import Category, Incident, IncidentEvent
 
 SEE_ALL = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER, Role.SYSTEM}
 
@@ -163,6 +163,27 @@ def changes_cursor() -> str:
     with read_connection().cursor() as cursor:
         cursor.execute("SELECT pg_current_snapshot()::text")
         return cursor.fetchone()[0]
+
+
+def incident_version(incident_id: int, *, lock: bool = False) -> str | None:
+    """Return the version of an incident: the id of the last transaction that wrote its row
+    (``changed_xid``, set by the database on every write: migration 0005), as text; None when there
+    is no such incident. ``lock``: FOR UPDATE, the caller's transaction then holds the row (the check
+    of an If-Match and the change it guards see the same version). Read on the primary."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT changed_xid::text FROM incidents_incident WHERE id = %s"
+                       + (" FOR UPDATE" if lock else ""), [incident_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def last_change(incident_id: int) -> dict | None:
+    """Return who changed the incident last, how and when (its newest event), for a page that finds its
+    copy stale; None when it has no event."""
+    event = (IncidentEvent.objects.filter(incident_id=incident_id).order_by("-created_at", "-id")
+             .values("action", "actor_label", "created_at").first())
+    return None if event is None else {"action": event["action"], "by": event["actor_label"],
+                                       "at": event["created_at"]}
 
 
 def changed_after(qs: QuerySet[Incident], cursor: str) -> QuerySet[Incident]:

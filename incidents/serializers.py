@@ -422,6 +422,7 @@ class ContextSerializer(serializers.Serializer):
     cameras = serializers.JSONField()
     allowed_actions = serializers.ListField(child=serializers.CharField())
     reassign_to = CandidateSerializer(many=True, help_text="whom the user may reassign the incident to")
+    version = serializers.CharField(help_text="the incident's version (its ETag): send it as If-Match with an action")
 
 
 class CategorySerializer(serializers.ModelSerializer):
