@@ -193,12 +193,16 @@ def test_api_errors_are_shown_and_triage_is_placed_on_the_map(demo_data, asgi_se
     page.evaluate(f"window.gridops.select({seeded['first']})")
     detail = page.locator(f"#detail[data-incident-id='{seeded['first']}']")
     detail.locator("[data-action=accept]").click()
-    # Someone else accepts it meanwhile (no live push from this process): the API answers 409.
+    # Someone else accepts it meanwhile (no live push from this process): the page's action was made
+    # on the version it loaded, so the API answers 412 (no lost edit) and the page says who changed it
+    # and shows the incident as it is now.
     other_desk = Actor.of(User.objects.get(username="operator"))
     incident_transition(incident_id=seeded["first"], action="accept", actor=other_desk)
     detail.locator(".action-form [type=submit]").click()
-    page.wait_for_function("document.querySelector('#detail .d-error').textContent.includes('409')", timeout=TIMEOUT)
-    assert "cannot accept" in detail.locator(".d-error").inner_text()
+    page.wait_for_function("document.querySelector('#detail .d-error').textContent.includes('412')", timeout=TIMEOUT)
+    assert "accept by operator" in detail.locator(".d-error").inner_text()
+    wait_state(page, seeded["first"], "in_progress")
+    assert Incident.objects.get(pk=seeded["first"]).events.filter(action="accept").count() == 1
 
     # A triage item outside the town is placed by hand inside a grid: it is registered and dispatched.
     page.click("[data-tab=triage]")
@@ -243,7 +247,7 @@ def test_api_errors_are_shown_and_triage_is_placed_on_the_map(demo_data, asgi_se
     assert set(listed) == set(Incident.objects.filter(category__code="environment_sanitation",
                                                       state__in=OPEN).values_list("id", flat=True))
     # The only console errors are the browser's own report of the refused request.
-    assert [e for e in page.console_errors if "409" not in e] == []
+    assert [e for e in page.console_errors if "412" not in e] == []
     assert page.foreign_requests == []
 
 

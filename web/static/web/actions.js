@@ -59,12 +59,15 @@ function actionBody(form, feature) {
   return { note: text };
 }
 
-/* Send the form's action on incident `id` (its submit button disabled meanwhile); resolve with the
-   incident as it is now, reject with the API's error (the button enabled again). */
-export function performAction(id, form, feature) {
+/* Send the form's action on incident `id` (its submit button disabled meanwhile), made on `version`
+   (the /context/'s: the server refuses it with 412 if the incident has changed since, and the error's
+   data then holds the incident as it is now and who changed it); resolve with the incident as it is
+   now, reject with the API's error (the button enabled again). */
+export function performAction(id, form, feature, version) {
   const submit = form.querySelector("[type=submit]");
   submit.disabled = true;
-  return postJSON("/api/incidents/" + id + "/" + form.dataset.form + "/", actionBody(form, feature)).catch(function (err) {
+  const headers = version ? { "If-Match": '"' + version + '"' } : undefined;
+  return postJSON("/api/incidents/" + id + "/" + form.dataset.form + "/", actionBody(form, feature), headers).catch(function (err) {
     submit.disabled = false;
     throw err;
   });

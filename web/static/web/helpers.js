@@ -76,8 +76,8 @@ function errorText(status, data) {
 
 /* Send a request with the session cookie (and the CSRF token when there is a body); resolve with
    the JSON body, reject with an Error carrying .status and the API's message. */
-export function request(method, url, body) {
-  const opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+export function request(method, url, body, headers) {
+  const opts = { method: method, credentials: "same-origin", headers: Object.assign({ Accept: "application/json" }, headers || {}) };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.headers["X-CSRFToken"] = csrfToken();
@@ -98,7 +98,7 @@ export function request(method, url, body) {
   });
 }
 export function getJSON(url) { return request("GET", url); }
-export function postJSON(url, body) { return request("POST", url, body || {}); }
+export function postJSON(url, body, headers) { return request("POST", url, body || {}, headers); }
 /* The message of a failed request as the pages show it: "409 · what the API said". */
 export function errorLine(err) { return (err.status ? err.status + " · " : "") + err.message; }
 

@@ -149,7 +149,8 @@ function openForm(li, id, a) {
 }
 function submit(li, form) {
   const id = Number(li.dataset.incidentId);
-  performAction(id, form, store.items.get(id)).then(function (feature) {
+  const known = contexts.get(id);
+  performAction(id, form, store.items.get(id), known && known.ctx.version).then(function (feature) {
     S.forms.delete(id);
     S.errors.delete(id);
     li.dataset.key = "";
@@ -159,6 +160,13 @@ function submit(li, form) {
   }).catch(function (err) {
     S.errors.set(id, errorLine(err));
     li.querySelector(".d-error").textContent = S.errors.get(id);
+    if (err.status === 412 && err.data && err.data.current) {  // changed meanwhile: show it as it is now
+      S.forms.delete(id);
+      contexts.delete(id);
+      li.dataset.key = "";
+      store.apply(err.data.current, "action");
+      scheduleInbox();
+    }
   });
 }
 function loadTimeline(id) {

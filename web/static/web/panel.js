@@ -121,13 +121,19 @@ export function incidentPanel(opts) {
   }
   function submitAction(form) {
     const id = S.selected, p = S.feature.properties;
-    performAction(id, form, S.feature).then(function (feature) {
+    performAction(id, form, S.feature, S.ctx && S.ctx.version).then(function (feature) {
       S.form = null;
       S.error = "";
       store.apply(feature, "action");
       if (S.selected === id) { S.feature = feature; render(); reload(); }
     }).catch(function (err) {
       S.error = errorLine(err);
+      if (err.status === 412 && err.data && err.data.current) {  // changed meanwhile: show it as it is now
+        S.form = null;
+        store.apply(err.data.current, "action");
+        if (S.selected === id) { S.feature = err.data.current; render(); reload(); }
+        return;
+      }
       renderInfoOnly(p);
     });
   }
