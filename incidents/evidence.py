@@ -35,7 +35,7 @@ from pyproj import Geod
 
 from core.actors import Actor
 from incidents import rules
-from incidents.lifecycle import check_allowed, locked, new_event
+from incidents.lifecycle import check_allowed, locked, new_event, notify_changed
 from incidents.models import Incident, Photo
 from incidents.selectors import incidents_visible_to
 
@@ -170,6 +170,8 @@ def attach_photos(*, incident_id: int, actor: Actor, photos: list[CheckedPhoto],
             if stage != Photo.Stage.INTAKE:
                 check_allowed(incident, rules.PHOTO_ACTIONS[stage], actor)
             rows = [_store(incident, p, stage, actor, note, storage, written) for p in photos]
+            incident.save(update_fields=["updated_at"])  # a change of the incident: pages reload it
+            notify_changed([incident.pk])
             for row in rows:
                 new_event(incident, f"photo_{stage}", actor, note=note, data={
                     "photo": row.pk, "stage": stage, "far_from_incident": row.far_from_incident,
@@ -206,7 +208,7 @@ def schedule_thumbnails(photo_ids: list[int]) -> None:
 
     for pk in photo_ids:
         try:
-            make_thumbnail.delay(pk)
+            make_thumbnail.apply_async([pk], queue=settings.EVIDENCE_TASK_QUEUE)
         except Exception:  # noqa: BLE001 - the broker's errors are many; the photo is stored either way
             log.warning("thumbnail of photo %s not queued", pk, exc_info=True)
 

@@ -77,7 +77,7 @@ class PhotoUploadSerializer(serializers.Serializer):
 class IntakeWithPhotosSerializer(IntakeSerializer):
     """A report sent as multipart/form-data: its fields, and photos taken at the scene."""
 
-    photos = serializers.ListField(child=serializers.FileField(), required=False, max_length=6,
+    photos = serializers.ListField(child=serializers.FileField(), required=False,
                                    help_text="JPEG, PNG or HEIC, checked by content; EXIF is removed")
 
 

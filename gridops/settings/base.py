@@ -233,15 +233,19 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 # Request bodies: anything above REQUEST_BODY_MAX bytes gets 413 before it is read (core.middleware);
-# REQUEST_BODY_LIMITS raises the limit per path (regular expressions on request.path_info). Django's own
-# DATA_UPLOAD_MAX_MEMORY_SIZE (below) must stay at least the largest of them.
+# REQUEST_BODY_LIMITS raises the limit per path (regular expressions on request.path_info; a third item:
+# only for that content type). Django's own DATA_UPLOAD_MAX_MEMORY_SIZE (below) must stay at least the largest of them.
 REQUEST_BODY_MAX = int(os.environ.get("REQUEST_BODY_MAX", str(1024 * 1024)))
+# Evidence photos (incidents.evidence): one file at most PHOTO_MAX_BYTES (413 above), at most
+# PHOTO_MAX_PIXELS (width x height: 400 above, decompression bombs), PHOTO_MAX_FILES in one request.
+PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", str(50_000_000)))
+PHOTO_MAX_FILES = 6
 REQUEST_BODY_LIMITS = [
     (r"^/api/incidents/batch/$", 64 * 1024 * 1024),  # batches of up to 100,000 incidents
-    # evidence photos: intake with photos (multipart) and a photo upload; each file is held to
+    # evidence photos, multipart only: intake with photos and a photo upload; each file is held to
     # PHOTO_MAX_BYTES by incidents.evidence (413 too), the body to room for PHOTO_MAX_FILES of them
-    (r"^/api/incidents/(\d+/photos/)?$", 6 * int(os.environ.get("PHOTO_MAX_BYTES", str(12 * 1024 * 1024)))
-     + 256 * 1024),
+    (r"^/api/incidents/(\d+/photos/)?$", PHOTO_MAX_FILES * PHOTO_MAX_BYTES + 256 * 1024, "multipart/form-data"),
 ]
 # A body sent to these paths without credentials (Authorization header, session cookie, or one of the
 # listed query parameters) answers 401 before it is read (core.middleware).
@@ -351,9 +355,9 @@ STORAGES = {
         "OPTIONS": {"location": str(MEDIA_ROOT / "evidence"), "base_url": None},
     },
 }
-PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(12 * 1024 * 1024)))  # one file: 413 above
-PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", str(50_000_000)))  # width x height: 400 above (bombs)
-PHOTO_MAX_FILES = 6  # photos in one request
+# The queue of the image work (thumbnails): None is Celery's default queue; name one to keep image work
+# apart from the SLA sweep (run a worker with -Q on it).
+EVIDENCE_TASK_QUEUE = os.environ.get("EVIDENCE_TASK_QUEUE") or None
 INTAKE_BATCH_MAX = int(os.environ.get("INTAKE_BATCH_MAX", "100000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024  # batches of up to 100,000 incidents
 
