@@ -166,7 +166,8 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
     def get_parsers(self):
         # POST /api/incidents/ also takes multipart (the report's fields and its ``photos``); the
         # view's action is not known yet when the request's parsers are chosen, so read the route
-        if self.request.method == "POST" and getattr(self, "action_map", {}).get("post") == "create":
+        method = getattr(getattr(self, "request", None), "method", None)  # None: the schema generator's call
+        if method == "POST" and getattr(self, "action_map", {}).get("post") == "create":
             return [*super().get_parsers(), MultiPartParser()]
         return super().get_parsers()
 

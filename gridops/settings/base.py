@@ -289,7 +289,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # issue 11: the schema is not public
     # the people's roles appear on people, team posts and categories: one named enum for all
-    "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role"},
+    "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role",
+                            "IncidentSourceEnum": "incidents.models.Incident.Source"},
     # requests and answers described apart: what a request must send (required, not blank) is not
     # what an answer holds
     "COMPONENT_SPLIT_REQUEST": True,
