@@ -28,6 +28,7 @@ from incidents.selectors import incidents_visible_to
 from incidents.serializers import IntakeSerializer
 
 PAGE_SIZE = 50
+IMAGE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
 class PhotoSerializer(serializers.ModelSerializer):
@@ -152,6 +153,9 @@ class _PhotoFile(APIView):
             raise exceptions.NotFound("the stored file is missing") from None
         response = FileResponse(content, content_type=kind)
         response["Cache-Control"] = "private, max-age=3600"
+        # A policy of its own, as sites serving user files do (GitHub's raw files send the same): nothing
+        # runs or loads (sandbox, default-src 'none'); the browser's own image viewer may style itself.
+        response["Content-Security-Policy"] = IMAGE_POLICY
         suffix = "" if self.field == "file" else "-thumb"
         response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}{suffix}"'
         return response

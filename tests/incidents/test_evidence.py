@@ -121,6 +121,7 @@ def test_jpeg_with_gps_comes_back_without_exif_and_its_point_kept(handled_by_tea
     photo = Photo.objects.get(pk=body["id"])
     served = leader.get(body["file_url"])
     assert served.status_code == 200 and served["Content-Type"] == "image/jpeg"
+    assert "sandbox" in served["Content-Security-Policy"] and "script-src" not in served["Content-Security-Policy"]
     data = b"".join(served.streaming_content)
     assert data == stored_bytes(photo)
     for raw in (data, stored_bytes(photo)):
@@ -197,7 +198,7 @@ def test_a_missing_file_or_unknown_stage_is_a_400_with_field_messages(handled_by
 
 # --- intake with photos (multipart) ----------------------------------------------------------------
 
-def test_intake_takes_photos_as_multipart_and_media_url_stays_a_link():
+def test_intake_takes_photos_as_multipart_and_a_resend_stores_none_again():
     client = f.api_client("operator")
     grid = f.grid()
     lon, lat = f.interior_point(grid)

@@ -35,7 +35,19 @@ export function photoInputsHtml(f) {
     return '<label class="photo-take">' + esc(STAGE[stage]) + ' 拍照 <input type="file" accept="image/*" capture="environment" ' +
       'data-photo-stage="' + stage + '" data-incident="' + esc(f.id) + '"></label>';
   }
-  return '<div class="photo-inputs">' + input("before") + input("after") + '<span class="photo-status" role="status"></span></div>';
+  const st = statuses.get(String(f.id)) || { text: "", ok: "" };
+  return '<div class="photo-inputs">' + input("before") + input("after") + '<span class="photo-status" role="status" data-ok="' +
+    st.ok + '">' + esc(st.text) + "</span></div>";
+}
+/* The last upload's outcome per incident: kept here, since the card is drawn again when the incident changes
+   (and attaching a photo changes it). */
+const statuses = new Map();
+function say(input, text, ok) {
+  statuses.set(input.dataset.incident, { text: text, ok: ok ? "1" : "" });
+  /* the card may have been drawn again meanwhile: its status now, not the one the input was in */
+  const now = document.querySelector('input[data-photo-stage][data-incident="' + CSS.escape(input.dataset.incident) + '"]');
+  const status = now ? now.closest(".photo-inputs").querySelector(".photo-status") : null;
+  if (status) { status.textContent = text; status.dataset.ok = ok ? "1" : ""; }
 }
 
 export function uploadPhotos(id, stage, files) {
@@ -59,15 +71,12 @@ export function wirePhotoInputs(root) {
   root.addEventListener("change", function (e) {
     const input = e.target.closest("input[data-photo-stage]");
     if (!input || !input.files.length) { return; }
-    const status = input.closest(".photo-inputs").querySelector(".photo-status");
-    status.textContent = "上传中 uploading…";
+    say(input, "上传中 uploading…", false);
     uploadPhotos(input.dataset.incident, input.dataset.photoStage, input.files).then(function (rows) {
-      status.textContent = "已上传 uploaded " + rows.length + " (" + STAGE[input.dataset.photoStage] + ")";
-      status.dataset.ok = "1";
+      say(input, "已上传 uploaded " + rows.length + " (" + STAGE[input.dataset.photoStage] + ")", true);
       input.value = "";
     }).catch(function (err) {
-      status.textContent = errorLine(err);
-      status.dataset.ok = "";
+      say(input, errorLine(err), false);
       input.value = "";
     });
   });
