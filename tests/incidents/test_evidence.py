@@ -12,7 +12,8 @@ from django.core.files.storage import storages
 from PIL import ExifTags, Image
 from pillow_heif import register_heif_opener
 
-from incidents import tasks
+from core.actors import Role
+from incidents import rules, tasks
 from incidents.evidence import PHOTO_FAR_M
 from incidents.models import Category, Incident, IncidentEvent, Photo
 from tests.incidents import factories as f
@@ -310,3 +311,23 @@ def test_thumbnail_is_made_once_and_a_rerun_is_harmless(handled_by_team):
     thumb = Image.open(io.BytesIO(b"".join(leader.get(f"/api/photos/{photo_id}/thumbnail/").streaming_content)))
     assert max(thumb.size) == 320 and thumb.format == "JPEG"
     assert tasks.make_thumbnail(10**9) is False  # a photo that is gone
+
+
+# --- the photo actions' rule, every state ----------------------------------------------------------
+
+@pytest.mark.parametrize("stage", sorted(rules.PHOTO_ACTIONS))
+@pytest.mark.parametrize("state", rules.STATES)
+def test_each_photo_stage_is_allowed_exactly_in_its_states_and_roles(stage, state):
+    action = rules.ACTIONS[rules.PHOTO_ACTIONS[stage]]
+    assert action.sources == {"before": {S.DISPATCHED, S.IN_PROGRESS}, "after": {S.IN_PROGRESS, S.HANDLED},
+                              "verify": {S.HANDLED, S.VERIFIED}}[stage]
+    assert Role.OPERATOR in action.roles and not action.roles & {Role.PLANNER, Role.TOWN_LEADER, Role.INTEGRATION}
+    incident = Incident(state=state, level=rules.Level.GRID)
+    for role in Role:
+        try:
+            rules.check(incident, action.name, roles={role}, label=str(role))
+            allowed = True
+        except rules.TransitionRefused as exc:
+            allowed = False
+            assert exc.reason == ("state" if state not in action.sources else "role")
+        assert allowed == (state in action.sources and role in action.roles), (stage, state, role)
