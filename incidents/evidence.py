@@ -208,7 +208,8 @@ def schedule_thumbnails(photo_ids: list[int]) -> None:
 
     for pk in photo_ids:
         try:
-            make_thumbnail.apply_async([pk], queue=settings.EVIDENCE_TASK_QUEUE)
+            # retry=False: with the broker down this fails at once instead of holding the answer
+            make_thumbnail.apply_async([pk], queue=settings.EVIDENCE_TASK_QUEUE, retry=False)
         except Exception:  # noqa: BLE001 - the broker's errors are many; the photo is stored either way
             log.warning("thumbnail of photo %s not queued", pk, exc_info=True)
 
