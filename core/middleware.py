@@ -30,14 +30,16 @@ class RequestTooLarge(exceptions.APIException):
 
 
 @lru_cache(maxsize=8)
-def _compiled(limits: tuple) -> list[tuple[re.Pattern, int]]:
-    return [(re.compile(pattern), int(limit)) for pattern, limit in limits]
+def _compiled(limits: tuple) -> list[tuple[re.Pattern, int, str]]:
+    return [(re.compile(entry[0]), int(entry[1]), entry[2] if len(entry) > 2 else "") for entry in limits]
 
 
-def body_limit(path: str) -> int:
-    """Return the largest body in bytes a request to ``path`` may send."""
-    for pattern, limit in _compiled(tuple(tuple(x) for x in getattr(settings, "REQUEST_BODY_LIMITS", ()))):
-        if pattern.search(path):
+def body_limit(path: str, content_type: str = "") -> int:
+    """Return the largest body in bytes a request to ``path`` may send; an entry of
+    ``REQUEST_BODY_LIMITS`` with a third item applies only to bodies of that content type (e.g. photos
+    as multipart/form-data, while a JSON body to the same path keeps the default)."""
+    for pattern, limit, kind in _compiled(tuple(tuple(x) for x in getattr(settings, "REQUEST_BODY_LIMITS", ()))):
+        if pattern.search(path) and content_type.startswith(kind):
             return limit
     return int(getattr(settings, "REQUEST_BODY_MAX", 1024 * 1024))
 
@@ -111,7 +113,7 @@ class BodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = body_limit(request.path_info)
+        limit = body_limit(request.path_info, request.META.get("CONTENT_TYPE", ""))
         declared = request.META.get("CONTENT_LENGTH") or request.META.get("HTTP_CONTENT_LENGTH")
         if declared:
             try:

@@ -10,6 +10,7 @@ from dispatch.apis import IncidentDispatchViewSet
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
 from incidents.apis import CategoryApi, IncidentViewSet
+from incidents.evidence_apis import IncidentPhotosApi, PhotoFileApi, PhotoThumbnailApi
 from web.apis import MeApi
 
 router = DefaultRouter()
@@ -54,6 +55,9 @@ urlpatterns = [
     path("api/review/heatmap/", HeatmapApi.as_view(), name="heatmap"),
     path("api/review/trend/", TrendApi.as_view(), name="trend"),
     path("", include("planner.urls")),
+    path("api/incidents/<int:id>/photos/", IncidentPhotosApi.as_view(), name="incident-photos"),
+    path("api/photos/<int:id>/file/", PhotoFileApi.as_view(), name="photo-file"),
+    path("api/photos/<int:id>/thumbnail/", PhotoThumbnailApi.as_view(), name="photo-thumbnail"),
     path("api/", include(router.urls)),
     path("open311/v2/", include("incidents.open311")),
     path("accounts/", include(account_urls)),

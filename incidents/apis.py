@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +19,7 @@ from core.actors import Actor, Role
 from core.api import validated_body, validated_query
 from core.pagination import GeoJsonKeysetPagination
 from gis_core.tiles import check_zoom, parse_bbox
-from incidents import geojson, intake_keys, mapview
+from incidents import evidence, evidence_apis, geojson, intake_keys, mapview
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate
 from incidents.grants import refusal, sources_allowed
@@ -217,20 +218,41 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         response[CURSOR_HEADER] = cursor
         return response
 
-    @extend_schema(request=s.IntakeSerializer,
+    def get_parsers(self):
+        # POST /api/incidents/ also takes multipart (the report's fields and its ``photos``); the
+        # view's action is not known yet when the request's parsers are chosen, so read the route
+        method = getattr(getattr(self, "request", None), "method", None)  # None: the schema generator's call
+        if method == "POST" and getattr(self, "action_map", {}).get("post") == "create":
+            return [*super().get_parsers(), MultiPartParser()]
+        return super().get_parsers()
+
+    @extend_schema(request={"application/json": s.IntakeSerializer,
+                            "multipart/form-data": evidence_apis.IntakeWithPhotosSerializer},
                    responses={201: geojson.IncidentSerializer, 200: geojson.IncidentSerializer})
     def create(self, request):
-        """Report one incident. Re-sending the same ``external_id`` for the same source returns the stored
-        incident (200, ``Idempotent-Replay: true``); the key is per client, so other clients' ids are
-        neither taken nor revealed. A source the client is not granted is a 403 naming ``source``."""
+        """Report one incident (JSON, or multipart with ``photos``: JPEG, PNG or HEIC files, checked by
+        content, stored without EXIF; a re-sent report stores no photos again).
+
+        Re-sending the same ``external_id`` for the same source returns the stored incident (200,
+        ``Idempotent-Replay: true``); the key is per client, so other clients' ids are neither taken nor
+        revealed. A source the client is not granted is a 403 naming ``source``."""
         self.check_intake()
-        item = s.validate_intake([request.data])[0]
+        data, uploads = evidence_apis.intake_form(request)
+        item = s.validate_intake([data])[0]
         if not isinstance(item, IntakeItem):
             raise serializers.ValidationError(item)
         message = refusal(item.source, sources_allowed(self.actor()))
         if message:
             raise PermissionDenied({"source": [message]})
-        outcome = intake([item], actor=self.actor())[0]
+        try:
+            photos = evidence.check_photos(uploads)
+        except evidence.PhotoRejected as exc:
+            return evidence_apis.rejected(exc)
+        with transaction.atomic():  # the incident and its photos, or neither
+            outcome = intake([item], actor=self.actor())[0]
+            if outcome.created and photos:
+                evidence.attach_photos(incident_id=outcome.incident.pk, actor=self.actor(), photos=photos,
+                                       stage="intake")
         replay = {"Idempotent-Replay": "false" if outcome.created else "true"}
         if not outcome.created and not self.may_see(outcome.incident.pk):
             # the caller's own earlier report that has since left its scope (a grid member's, routed to

@@ -34,6 +34,8 @@ class Category(models.Model):
                           help_text="dedicated grids of these purposes take this category")
     bureau = models.CharField(max_length=60, blank=True, help_text="functional bureau at the top level")
     active = models.BooleanField(default=True)
+    requires_after_photo = models.BooleanField(
+        default=False, help_text="处置后照片: an \"after\" photo must be attached before it is reported handled")
 
     class Meta:
         ordering = ["code"]
@@ -243,3 +245,53 @@ class IntakeKey(models.Model):
 # The rollup table is defined beside its triggers and rule (incidents.rollups); imported here so that
 # Django registers it with the app's models.
 from incidents.rollups import Rollup  # noqa: E402,F401
+
+
+def _evidence_storage():
+    from django.core.files.storage import storages
+
+    return storages["evidence"]
+
+
+class PhotoStage(models.TextChoices):
+    INTAKE = "intake", "上报 at intake"
+    BEFORE = "before", "处置前 before handling"
+    AFTER = "after", "处置后 after handling"
+    VERIFY = "verify", "核查 at verification"
+
+
+class Photo(models.Model):
+    """A photo of an incident (incidents.evidence checks, strips and stores it): as visible as its incident.
+
+    The file is re-encoded without metadata; the position its EXIF claimed is kept apart
+    (``claimed_location``), with its distance from the incident and whether that is too far."""
+
+    Stage = PhotoStage
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="photos")
+    stage = models.CharField(max_length=8, choices=Stage.choices)
+    file = models.FileField(storage=_evidence_storage, max_length=200)
+    thumbnail = models.FileField(storage=_evidence_storage, max_length=200, blank=True,
+                                 help_text="made in the background; empty until then")
+    content_type = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField(help_text="of the stored (stripped) file")
+    sha256 = models.CharField(max_length=64, help_text="of the stored file")
+    claimed_location = models.PointField(srid=4326, null=True, blank=True,
+                                         help_text="the GPS position the photo's EXIF claimed (personal data)")
+    claimed_distance_m = models.FloatField(null=True, blank=True, help_text="metres from the incident's point")
+    far_from_incident = models.BooleanField(default=False)
+    note = models.CharField(max_length=200, blank=True)
+    uploaded_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    uploaded_by_label = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["incident", "id"]
+        indexes = [models.Index(fields=["incident", "stage"], name="photo_incident_stage_idx")]
+        constraints = [models.CheckConstraint(condition=Q(stage__in=PhotoStage.values),
+                                              name="photo_stage_known")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.stage} photo {self.pk}"

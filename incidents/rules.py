@@ -199,6 +199,13 @@ def merge_target_refusal(state: str | None) -> str | None:
     return f"cannot merge into an incident that is {state}" if state in MERGE_TARGET_REFUSED else None
 
 
+def _after_photo_if_required(incident) -> str | None:
+    """处置后照片: a category that requires it is reported handled only with an "after" photo attached."""
+    if not incident.category.requires_after_photo or incident.photos.filter(stage="after").exists():
+        return None
+    return f"attach an \"after\" photo first: {incident.category.name_en} requires one to be reported handled"
+
+
 def _flagged_duplicate(incident) -> str | None:
     if incident.possible_duplicate_of_id is None:
         return "the incident is not flagged as a possible duplicate"
@@ -234,7 +241,7 @@ TRANSITIONS: dict[str, Action] = {a.name: a for a in [
     _a("register", {S.REPORTED}, INTAKE, S.REGISTERED),
     _a("dispatch", {S.REGISTERED}, INTAKE, S.DISPATCHED),
     _a("accept", {S.DISPATCHED}, TEAM | {R.OPERATOR}, S.IN_PROGRESS),
-    _a("report_handled", {S.IN_PROGRESS}, TEAM | {R.OPERATOR}, S.HANDLED),
+    _a("report_handled", {S.IN_PROGRESS}, TEAM | {R.OPERATOR}, S.HANDLED, guard=_after_photo_if_required),
     _a("verify", {S.HANDLED}, CHECKERS, S.VERIFIED),
     _a("rework", {S.HANDLED}, CHECKERS, S.IN_PROGRESS),
     _a("close", {S.VERIFIED}, {R.OPERATOR}, S.CLOSED),
@@ -252,7 +259,14 @@ OTHER_ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("merge", BEFORE_HANDLING, {R.OPERATOR}, guard=_flagged_duplicate),
     # placing a triaged incident by hand
     _a("relocate", {S.REPORTED}, {R.OPERATOR}),
+    # evidence photos (incidents.evidence): before / after the fix by its team or the operator, and by
+    # whoever checks it; at intake a photo comes with the report itself (no action of its own)
+    _a("photo_before", ASSIGNED, TEAM | {R.OPERATOR}, words="attach a before photo to"),
+    _a("photo_after", {S.IN_PROGRESS, S.HANDLED}, TEAM | {R.OPERATOR}, words="attach an after photo to"),
+    _a("photo_verify", {S.HANDLED, S.VERIFIED}, CHECKERS, words="attach a verification photo to"),
 ]}
+# The photo stages people attach through POST /api/incidents/{id}/photos/, each by its action above.
+PHOTO_ACTIONS = {"before": "photo_before", "after": "photo_after", "verify": "photo_verify"}
 ACTIONS: dict[str, Action] = {**TRANSITIONS, **OTHER_ACTIONS}
 
 # The transitions people take through POST /api/incidents/{id}/{action}/ (register and dispatch are

@@ -233,11 +233,19 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 # Request bodies: anything above REQUEST_BODY_MAX bytes gets 413 before it is read (core.middleware);
-# REQUEST_BODY_LIMITS raises the limit per path (regular expressions on request.path_info). Django's own
-# DATA_UPLOAD_MAX_MEMORY_SIZE (below) must stay at least the largest of them.
+# REQUEST_BODY_LIMITS raises the limit per path (regular expressions on request.path_info; a third item:
+# only for that content type). Django's own DATA_UPLOAD_MAX_MEMORY_SIZE (below) must stay at least the largest of them.
 REQUEST_BODY_MAX = int(os.environ.get("REQUEST_BODY_MAX", str(1024 * 1024)))
+# Evidence photos (incidents.evidence): one file at most PHOTO_MAX_BYTES (413 above), at most
+# PHOTO_MAX_PIXELS (width x height: 400 above, decompression bombs), PHOTO_MAX_FILES in one request.
+PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", str(50_000_000)))
+PHOTO_MAX_FILES = 6
 REQUEST_BODY_LIMITS = [
     (r"^/api/incidents/batch/$", 64 * 1024 * 1024),  # batches of up to 100,000 incidents
+    # evidence photos, multipart only: intake with photos and a photo upload; each file is held to
+    # PHOTO_MAX_BYTES by incidents.evidence (413 too), the body to room for PHOTO_MAX_FILES of them
+    (r"^/api/incidents/(\d+/photos/)?$", PHOTO_MAX_FILES * PHOTO_MAX_BYTES + 256 * 1024, "multipart/form-data"),
 ]
 # A body sent to these paths without credentials (Authorization header, session cookie, or one of the
 # listed query parameters) answers 401 before it is read (core.middleware).
@@ -281,7 +289,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # issue 11: the schema is not public
     # the people's roles appear on people, team posts and categories: one named enum for all
-    "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role"},
+    "ENUM_NAME_OVERRIDES": {"PersonRoleEnum": "grids.models.Person.Role",
+                            "IncidentSourceEnum": "incidents.models.Incident.Source"},
     # requests and answers described apart: what a request must send (required, not blank) is not
     # what an answer holds
     "COMPONENT_SPLIT_REQUEST": True,
@@ -320,7 +329,36 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "dispatch.sweep_overdue", "schedule": 60.0},
+    "missing-thumbnails": {"task": "incidents.make_missing_thumbnails", "schedule": 300.0},
 }
+# Evidence photos (incidents.evidence): stored through django-storages under the "evidence" alias, in a
+# project-local folder by default (var/media, not in git) or an S3-compatible bucket when
+# EVIDENCE_STORAGE=s3 (README "Evidence photos", docs/deploy.md). No MEDIA_URL is served by anything:
+# files leave only through the app's scoped endpoints (/api/photos/{id}/file/, .../thumbnail/).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media")
+_EVIDENCE_S3 = os.environ.get("EVIDENCE_STORAGE", "local") == "s3"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "evidence": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("EVIDENCE_S3_BUCKET", "gridops-evidence"),
+            "endpoint_url": os.environ.get("EVIDENCE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("EVIDENCE_S3_REGION") or None,
+            "access_key": os.environ.get("EVIDENCE_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("EVIDENCE_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("EVIDENCE_S3_PREFIX", "evidence"),
+            "default_acl": "private", "querystring_auth": True, "file_overwrite": False,
+        },
+    } if _EVIDENCE_S3 else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT / "evidence"), "base_url": None},
+    },
+}
+# The queue of the image work (thumbnails): None is Celery's default queue; name one to keep image work
+# apart from the SLA sweep (run a worker with -Q on it).
+EVIDENCE_TASK_QUEUE = os.environ.get("EVIDENCE_TASK_QUEUE") or None
 INTAKE_BATCH_MAX = int(os.environ.get("INTAKE_BATCH_MAX", "100000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024  # batches of up to 100,000 incidents
 

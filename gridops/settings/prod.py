@@ -81,6 +81,7 @@ CONTENT_SECURITY_POLICY = content_security_policy(ALLOWED_HOSTS, MAP_TILE_URL, s
 
 STATIC_ROOT = BASE_DIR / "staticfiles"  # noqa: F405  (collectstatic target, done when the image is built)
 STORAGES = {
+    **STORAGES,  # noqa: F405  (the evidence photos' storage: base.py)
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }

@@ -11,6 +11,7 @@ import { pageMap, selectionRing } from "web/layers.js";
 import { clusterIcon, incidentMarkers, latLngOf } from "web/markers.js";
 import { symbolSvg } from "web/symbols.js";
 import { actionButtonsHtml, openActionForm, performAction } from "web/actions.js";
+import { photoInputsHtml, wirePhotoInputs } from "web/photos.js";
 
 const el = document.getElementById("map");
 const map = pageMap(el, 19);
@@ -104,7 +105,7 @@ function cardHtml(f) {
     (late ? ' <span class="badge late">超期 overdue</span>' : "") + (due ? ' <span class="due' + (late ? " late" : "") + '">' +
     esc(due) + "</span>" : "") + '</div><div class="card-title" data-select>' + esc(p.title) + '</div><div class="card-meta">' +
     esc(meta) + '</div><div class="d-error" role="alert">' + esc(S.errors.get(f.id) || "") + '</div><div class="d-actions">' +
-    buttons + '</div><button type="button" class="toggle" data-toggle>' + (tl ? "收起时间线 hide timeline ▴" : "时间线 timeline ▾") +
+    buttons + "</div>" + photoInputsHtml(f) + '<button type="button" class="toggle" data-toggle>' + (tl ? "收起时间线 hide timeline ▴" : "时间线 timeline ▾") +
     "</button>" + (tl ? '<div class="card-timeline">' + timelineHtml(tl) + "</div>" : "");
 }
 function visible(f) {
@@ -141,6 +142,7 @@ function renderInbox() {
   if (!busy) { items.forEach(function (f) { inbox.appendChild(inbox.querySelector('li.card[data-incident-id="' + f.id + '"]')); }); }
 }
 const scheduleInbox = debounce(renderInbox, 100);
+wirePhotoInputs(inbox);
 
 function openForm(li, id, a) {
   S.forms.set(id, a);

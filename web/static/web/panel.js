@@ -9,6 +9,7 @@ import { actionButtonsHtml, openActionForm, performAction } from "web/actions.js
 import { latLngOf } from "web/markers.js";
 import { selectionRing } from "web/layers.js";
 import { symbolSvg } from "web/symbols.js";
+import { loadPhotos, photosHtml } from "web/photos.js";
 
 /* opts: map, store, markers (incidentMarkers), clusters (the cluster group of incidents),
    highlightCameras(codes), onSelect() (the selection changed), onFetched(feature) (the selected incident,
@@ -16,7 +17,7 @@ import { symbolSvg } from "web/symbols.js";
    Returns {select(id, {pan}), selected(), placing(), placeAt(latlng)}. */
 export function incidentPanel(opts) {
   const map = opts.map, store = opts.store;
-  const S = { selected: null, feature: null, events: null, ctx: null, error: "", form: null, placing: null };
+  const S = { selected: null, feature: null, events: null, ctx: null, photos: null, error: "", form: null, placing: null };
   const detail = document.getElementById("detail"), mapEl = map.getContainer();
   const ring = selectionRing();
   let detailSeq = 0;
@@ -24,7 +25,7 @@ export function incidentPanel(opts) {
   function select(id, how) {
     S.selected = id;
     S.feature = store.items.get(id) || (S.feature && S.feature.id === id ? S.feature : null);
-    S.events = S.ctx = null;
+    S.events = S.ctx = S.photos = null;
     S.error = "";
     S.form = null;
     stopPlacing();
@@ -53,11 +54,12 @@ export function incidentPanel(opts) {
   }
   function load() {
     const id = S.selected, seq = ++detailSeq;
-    Promise.all([getJSON("/api/incidents/" + id + "/events/"), getJSON("/api/incidents/" + id + "/context/")])
+    Promise.all([getJSON("/api/incidents/" + id + "/events/"), getJSON("/api/incidents/" + id + "/context/"), loadPhotos(id)])
       .then(function (r) {
         if (seq !== detailSeq) { return; }
         S.events = r[0];
         S.ctx = r[1];
+        S.photos = r[2];
         opts.highlightCameras(S.ctx.cameras.map(function (c) { return c.code; }));
         render();
       })
@@ -84,6 +86,7 @@ export function incidentPanel(opts) {
       '<div class="d-actions">' + actionsHtml() + "</div>" +
       "<h4>网格团队 team</h4><div class='d-team'>" + (S.ctx ? teamHtml(S.ctx.team, p.assignee) : "…") + "</div>" +
       "<h4>覆盖摄像头 cameras</h4><div class='d-cameras'>" + camerasHtml() + "</div>" +
+      "<h4>照片 photos</h4><div class='d-photos'>" + photosHtml(S.photos) + "</div>" +
       "<h4>时间线 timeline</h4><div class='d-timeline'>" + (S.events ? timelineHtml(S.events) : "…") + "</div>";
   }
   function infoHtml(p) {
