@@ -13,7 +13,7 @@ Mapping (also documented in ``incidents.open311``):
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -152,7 +152,12 @@ def parse_when(value: str, *, end_of_day: bool = False) -> datetime:
         when = None
     if when is None:
         raise serializers.ValidationError("an ISO 8601 date-time, e.g. 2024-05-01T08:00:00+08:00")
-    return timezone.make_aware(when) if timezone.is_naive(when) else when
+    when = timezone.make_aware(when) if timezone.is_naive(when) else when
+    # in UTC for the database: PostgreSQL takes UTC offsets up to 15:59, ISO 8601 (and Python) up to 23:59
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00, before the first representable instant
+        raise serializers.ValidationError("a date-time between the years 1 and 9999") from None
 
 
 def iso(when: datetime | None) -> str | None:

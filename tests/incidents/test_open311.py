@@ -243,6 +243,12 @@ def test_list_filters(api, key):
     for bad in ({"status": "pending"}, {"start_date": "yesterday"}, {"service_request_id": "1,x"},
                 {"start_date": "2024-01-01", "end_date": "2024-06-01"}, {"status": ""}, {"start_date": ""}):
         assert_error(api.get(f"{BASE}/requests.json", {"api_key": key, **bad}), 400)
+    # valid ISO 8601 that PostgreSQL would not take as is (offsets beyond 15:59) or that leaves the
+    # years 1-9999 in UTC: an answer or a 400, never a 500
+    assert ids(end_date="0308-09-30T00:11:10.772-16:32") == []
+    assert ids(start_date="2001-01-01T00:00:00+23:59", end_date="2001-01-02T00:00:00-23:59") == []
+    for bad in ({"start_date": "0001-01-01T00:00:00+14:00"}, {"end_date": "9999-12-31T23:59:59-12:00"}):
+        assert_error(api.get(f"{BASE}/requests.json", {"api_key": key, **bad}), 400)
 
 
 def test_status_is_closed_once_the_incident_is_closed(api, key):
