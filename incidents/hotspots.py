@@ -113,15 +113,27 @@ def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime]) ->
 
 
 def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categories, sources) -> CellCounts:
-    """Return the cell counts of the window's whole days from the rollups (finest cells summed up)."""
+    """Return the cell counts of the window's whole days from the rollups (finest cells summed up): for a
+    reader who sees everything, the whole months from the month rows (``rollups.HEAT``) and the days
+    of the part-months from the day rows; for a scoped reader, the day rows ``scope_q`` filters."""
     first, last = window.days
     blocks = cell_m // rollups.CELL_M
-    rows = (_rollup(actor, rollups.Kind.RECEIVED, categories, sources)
-            .filter(day__gte=first, day__lt=last, cell_x__isnull=False)
-            .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
-            .values("i", "j", "category__code", "grid__code", "grid__name").annotate(n=Sum("n")).order_by())
-    return Counter({(int(r["i"]), int(r["j"]), r["category__code"], r["grid__code"], r["grid__name"]): r["n"]
-                    for r in rows})
+    day_rows = _rollup(actor, rollups.Kind.RECEIVED, categories, sources)
+    months = rollups.whole_months(first, last) if scope_q(actor) is None else None
+    if months is None:
+        parts = [day_rows.filter(day__gte=first, day__lt=last)]
+    else:
+        m0, m1 = months
+        parts = [_rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1),
+                 day_rows.filter(Q(day__gte=first, day__lt=m0) | Q(day__gte=m1, day__lt=last))]
+    counts: CellCounts = Counter()
+    for part in parts:
+        rows = (part.filter(cell_x__isnull=False)
+                .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
+                .values("i", "j", "category__code", "grid__code", "grid__name").annotate(n=Sum("n")).order_by())
+        for r in rows:
+            counts[(int(r["i"]), int(r["j"]), r["category__code"], r["grid__code"], r["grid__name"])] += r["n"]
+    return counts
 
 
 def _cells(counts: CellCounts, cell_m: int) -> list[Cell]:

@@ -63,11 +63,28 @@ DIMENSIONS = ["category_id", "source", "town_id", "village_id", "grid_id", "hand
               "submitted_by_id"]
 
 
-# Each fact but REWORK is kept twice: with every dimension, and "lean", its kind + LEAN, with only
-# LEAN_DIMENSIONS (the others NULL). The lean rows serve the readers that see everything and group by
-# none of the others (trend, stats): a day has a few hundred of them, not one per incident.
+# Each fact but REWORK is kept in more than one *variant*, each a narrow copy for one family of reads:
+# - full (offset 0): every dimension, day grain; read by the scoped readers (``scope_q`` filters it);
+# - LEAN (offset 10): only LEAN_DIMENSIONS, day grain, no cell; read by the readers that see everything
+#   and group by nothing else (trend, stats): a day has at most categories x sources of them;
+# - HEAT (offset 20, RECEIVED only): HEAT_DIMENSIONS and the cell, by local *month* (``day`` is the
+#   month's first day); read by the heatmap of a reader that sees everything for the whole months of
+#   its period (the full rows answer the part-months).
+# The variants are rendered from VARIANTS by one function (``_facts``), so every table of facts follows
+# the one rule of which facts an incident contributes.
 LEAN = 10
-LEAN_DIMENSIONS = ["category_id", "source", "town_id"]
+HEAT = 20
+LEAN_DIMENSIONS = ["category_id", "source"]
+HEAT_DIMENSIONS = ["category_id", "source", "grid_id"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    offset: int
+    dimensions: tuple[str, ...]
+    cells: bool
+    month: bool
+    kinds: tuple[int, ...] | None  # None: every kind
 
 
 class Kind(models.IntegerChoices):
@@ -84,6 +101,14 @@ class Kind(models.IntegerChoices):
     LEAN_DUE = 14, "handling deadline, lean"
     LEAN_OPEN = 16, "open, lean"
     LEAN_TRIAGE = 17, "waiting in triage, lean"
+    HEAT_RECEIVED = 21, "received (counted), by month and cell"
+
+
+VARIANTS = [
+    Variant(0, tuple(DIMENSIONS), cells=True, month=False, kinds=None),
+    Variant(LEAN, tuple(LEAN_DIMENSIONS), cells=False, month=False, kinds=None),
+    Variant(HEAT, tuple(HEAT_DIMENSIONS), cells=True, month=True, kinds=(Kind.RECEIVED,)),
+]
 
 
 def _ref(model: str, **kwargs) -> models.ForeignKey:
@@ -138,22 +163,39 @@ def _overdue_from(alias: str) -> str:
     return f"LEAST({', '.join(clocks)})"
 
 
-def _facts(table: str, sign: int) -> str:
-    """Return the SELECT of the facts of the incident rows in ``table`` (times ``sign``)."""
+def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
+    """Return the SELECT of the facts of the incident rows in ``table`` (times ``sign``), in every
+    variant (or in ``variants``)."""
+    variants = VARIANTS if variants is None else variants
     counted = f"r.state NOT IN {_in(rules.NOT_COUNTED)}"
     closed = f"{counted} AND r.state = '{rules.State.CLOSED}'"
     registered = "r.registered_at IS NOT NULL"
     west, south, east, north = metric_domain()
     k = Kind
-    dims = ", ".join(f"r.{d}" if d in LEAN_DIMENSIONS else f"CASE WHEN l.lean THEN NULL ELSE r.{d} END AS {d}"
-                     for d in DIMENSIONS)
+
+    def where(test) -> str:
+        offsets = [str(v.offset) for v in variants if test(v)]
+        if len(offsets) == len(variants):
+            return "true"
+        return f"l.v IN ({', '.join(offsets)})" if offsets else "false"
+
+    def kept(value: str, test) -> str:
+        condition = where(test)
+        return value if condition == "true" else f"CASE WHEN {condition} THEN {value} END"
+
+    dims = ", ".join(kept(f"r.{d}", lambda v, d=d: d in v.dimensions) + f" AS {d}" for d in DIMENSIONS)
+    wanted = " OR ".join(f"l.v = {v.offset}" if v.kinds is None else
+                         f"(l.v = {v.offset} AND f.kind IN ({', '.join(str(int(x)) for x in v.kinds)}))"
+                         for v in variants)
+    month = where(lambda v: v.month)
+    day = f"CASE WHEN {month} THEN date_trunc('month', f.day)::date ELSE f.day END" if month != "false" else "f.day"
     return f"""
-    SELECT f.kind + CASE WHEN l.lean THEN {LEAN} ELSE 0 END AS kind, f.day, f.day2,
-           CASE WHEN l.lean THEN NULL ELSE f.cell_x END AS cell_x,
-           CASE WHEN l.lean THEN NULL ELSE f.cell_y END AS cell_y, {dims},
+    SELECT f.kind + l.v AS kind, {day} AS day, f.day2,
+           {kept('f.cell_x', lambda v: v.cells)} AS cell_x,
+           {kept('f.cell_y', lambda v: v.cells)} AS cell_y, {dims},
            {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n
     FROM {table} r
-    CROSS JOIN (VALUES (false), (true)) l(lean)
+    CROSS JOIN (VALUES {', '.join(f'({v.offset})' for v in variants)}) l(v)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / {CELL_M})::int AS cell_x, floor(ST_Y(p.m) / {CELL_M})::int AS cell_y
@@ -178,7 +220,7 @@ def _facts(table: str, sign: int) -> str:
       ({k.TRIAGE}, NULL, NULL, NULL, NULL,
        CASE WHEN r.state = '{TRIAGE_STATE}' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
     ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
-    WHERE f.n IS NOT NULL"""
+    WHERE f.n IS NOT NULL AND ({wanted})"""
 
 
 def _rework_facts(events: str, incidents: str, sign: int, where: str = "") -> str:
@@ -370,6 +412,14 @@ def add_figures(into: dict, rows_: list[dict], key: str, fields: list[str], sign
         entry = into.setdefault(row[key], {f: 0 for f in fields})
         for f in fields:
             entry[f] = entry.get(f, 0) + sign * (row.get(f) or 0)
+
+
+def whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """Return the whole local months [m0, m1) inside the days [first, last) (m0, m1 first days of a
+    month), None when there is none: the month rows (``HEAT``) answer them, the day rows the rest."""
+    m0 = first if first.day == 1 else (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+    m1 = last.replace(day=1)
+    return (m0, m1) if m0 < m1 else None
 
 
 def day_span(first: date, last: date):

@@ -253,6 +253,29 @@ def test_a_grid_leader_reads_only_their_grid_from_the_rollups(city):
     assert open_counts(_actors(city)["anonymous"], "grid") == []
 
 
+def test_the_narrow_variants_hold_the_same_counts_in_fewer_rows(city):
+    """The month heat rows and the lean rows sum to the full rows they narrow (the row savings show at
+    volume, in bench/rollup_bench.py, not in this sparse fixture)."""
+    def total(kind, **kw):
+        return Rollup.objects.filter(kind=kind, **kw).aggregate(n=models_sum("n"))["n"]
+
+    assert total(Kind.HEAT_RECEIVED, cell_x__isnull=False) == total(Kind.RECEIVED, cell_x__isnull=False) > 0
+    assert total(Kind.HEAT_RECEIVED) == total(Kind.RECEIVED)
+    assert total(Kind.LEAN_RECEIVED) == total(Kind.RECEIVED)
+    assert not Rollup.objects.filter(kind__gte=rollups.LEAN, town__isnull=False).exists()
+    assert not Rollup.objects.filter(kind=Kind.HEAT_RECEIVED).exclude(day__day=1).exists()
+
+
+def test_whole_months_are_the_months_inside_the_days():
+    d = datetime.fromisoformat
+    assert rollups.whole_months(d("2026-03-01").date(), d("2026-04-01").date()) == (
+        d("2026-03-01").date(), d("2026-04-01").date())
+    assert rollups.whole_months(d("2026-01-31").date(), d("2026-04-15").date()) == (
+        d("2026-02-01").date(), d("2026-04-01").date())
+    assert rollups.whole_months(d("2026-12-02").date(), d("2027-01-31").date()) is None
+    assert rollups.whole_months(d("2026-03-02").date(), d("2026-03-30").date()) is None
+
+
 def test_window_rounds_to_local_midnights_and_names_the_gaps():
     start = datetime.fromisoformat("2026-03-10T08:30:00+08:00")
     end = datetime.fromisoformat("2026-03-12T00:00:00+08:00")
