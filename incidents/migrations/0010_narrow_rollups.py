@@ -275,7 +275,7 @@ INSERT INTO incidents_rollup (key, kind, day, day2, cell_x, cell_y, category_id,
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0008_rollups'),
+        ('incidents', '0009_photo_evidence'),
     ]
 
     operations = [
