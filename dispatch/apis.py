@@ -9,8 +9,12 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
+from core.actors import Role
 from core.api import validated_body
+from dispatch.models import OutboxMessage
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
 from incidents.apis import IF_MATCH, IncidentScope
 from incidents.geojson import IncidentSerializer
@@ -22,6 +26,19 @@ class ReasonSerializer(serializers.Serializer):
 
 class ReassignSerializer(ReasonSerializer):
     person = serializers.CharField(max_length=32, help_text="the person's id, e.g. P0042")
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    client = serializers.CharField(source="webhook.client.username")
+
+    class Meta:
+        model = OutboxMessage
+        fields = ["id", "event", "action", "client", "state", "attempts", "last_status", "last_error",
+                  "next_attempt_at", "delivered_at", "created_at"]
+
+
+# Who sees what was sent to the source systems (the receivers' errors can name their hosts).
+DELIVERY_READERS = {Role.OPERATOR}
 
 
 class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
@@ -49,3 +66,13 @@ class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
         body = validated_body(ReassignSerializer, request)
         return self.run(incident_reassign, incident_id=self.visible_id(pk), actor=self.actor(),
                         person_external_id=body["person"], reason=body["reason"])
+
+    @extend_schema(responses=DeliverySerializer(many=True))
+    @action(detail=True, pagination_class=None, filter_backends=[])
+    def deliveries(self, request, pk=None):
+        """What the outbox sent the source system about this incident, per event (command centre only)."""
+        incident_id = self.visible_id(pk)
+        if not self.actor().global_roles() & DELIVERY_READERS:
+            raise PermissionDenied("only the command centre sees the deliveries to the source systems")
+        rows = OutboxMessage.objects.filter(incident_id=incident_id).select_related("webhook__client").order_by("id")
+        return Response(DeliverySerializer(rows[:500], many=True).data)

@@ -6,4 +6,5 @@ class DispatchConfig(AppConfig):
     verbose_name = "Dispatch, escalation and SLA clocks"
 
     def ready(self) -> None:
-        from dispatch import live, rights  # noqa: F401  (connect the live-push and socket-rights receivers)
+        # connect the receivers: live push, socket rights, the outbox's kick
+        from dispatch import live, outbox, rights  # noqa: F401

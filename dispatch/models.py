@@ -1,10 +1,15 @@
 """Who an incident is assigned to, and who was told about it."""
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from grids.models import Grid, Person
+from incidents import rules
 from incidents.models import Incident, Level
 
 
@@ -56,3 +61,71 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.kind} {self.incident_id}"
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Webhook(models.Model):
+    """Where an integration client (the 12345 system, the mayor's mailbox) hears what became of the
+    incidents it posted: every public change (``incidents.rules.PUBLIC_ACTIONS``, or the ones listed in
+    ``events``) is POSTed to ``url``, signed with HMAC-SHA256 under ``secret`` (``dispatch.outbox``)."""
+
+    client = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="webhooks",
+                               help_text="the integration client whose incidents are reported back")
+    url = models.URLField(max_length=500, help_text="the client's receiver (http or https)")
+    secret = models.CharField(max_length=128, default=new_webhook_secret,
+                              help_text="the HMAC-SHA256 key the client checks the signature with")
+    events = ArrayField(models.CharField(max_length=24), blank=True, default=list,
+                        help_text="the actions to send (empty: every public change)")
+    active = models.BooleanField(default=True, help_text="inactive: changes are kept, and sent when it is active again")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.client} -> {self.url}"
+
+    def clean(self) -> None:
+        unknown = sorted(set(self.events) - rules.PUBLIC_ACTIONS)
+        if unknown:
+            raise ValidationError({"events": f"not public changes: {', '.join(unknown)} "
+                                             f"(choose from {', '.join(sorted(rules.PUBLIC_ACTIONS))})"})
+        if len(set(self.events)) != len(self.events):
+            raise ValidationError({"events": "each action once"})
+
+
+class OutboxMessage(models.Model):
+    """One public change of an incident to tell one webhook, written in the transaction that made the
+    change (by the database: a trigger on the events, ``dispatch.outbox.trigger_sql``) and delivered
+    by Celery, in order per incident, retried with backoff, dead after the last try."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待推送 pending"
+        DELIVERED = "delivered", "已推送 delivered"
+        DEAD = "dead", "推送失败 dead letter"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.PROTECT, related_name="messages")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey("incidents.IncidentEvent", on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=24)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="claimed by a worker until then")
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="the receiver's last HTTP status")
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["webhook", "event"], name="outbox_once_per_event")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="outbox_due_idx"),
+            models.Index(fields=["webhook", "incident", "id"], condition=Q(state="pending"),
+                         name="outbox_order_idx"),
+            models.Index(fields=["incident", "id"], name="outbox_incident_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.incident_id} -> webhook {self.webhook_id} ({self.state})"

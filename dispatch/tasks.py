@@ -10,3 +10,11 @@ from dispatch.services import sweep_overdue
 def sweep_overdue_task(limit: int = 500) -> int:
     """Escalate overdue incidents one level; return how many were escalated."""
     return sweep_overdue(limit=limit)
+
+
+@shared_task(name="dispatch.deliver_outbox", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_outbox_task() -> dict[str, int]:
+    """Send the outbox's due messages to the source systems' webhooks (dispatch.outbox)."""
+    from dispatch.outbox import deliver_due
+
+    return deliver_due()

@@ -70,3 +70,13 @@ def incident_merge(*, duplicate_id: int, into_id: int, actor: Actor, note: str =
         new_event(target, "merged", actor, note=note, now=now, data={"duplicate": duplicate.pk}).save()
         notify_changed([duplicate.pk, target.pk])
     return duplicate
+
+
+def incident_status_note(*, incident_id: int, actor: Actor, note: str, now: datetime | None = None) -> Incident:
+    """Record a status note (办理进度) for the reporter and the source system; the state stays."""
+    with transaction.atomic():
+        incident = locked(incident_id)
+        check_allowed(incident, "status_note", actor)
+        new_event(incident, "status_note", actor, note=note, now=now).save()
+        notify_changed([incident.pk])
+    return incident

@@ -21,7 +21,7 @@ from core.pagination import GeoJsonKeysetPagination
 from gis_core.tiles import check_zoom, parse_bbox
 from incidents import evidence, evidence_apis, geojson, intake_keys, mapview
 from incidents import serializers as s
-from incidents.actions import incident_merge, incident_relocate
+from incidents.actions import incident_merge, incident_relocate, incident_status_note
 from incidents.grants import refusal, sources_allowed
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import incident_transition
@@ -410,6 +410,13 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         body = validated_body(s.MergeSerializer, request)
         return self.run(incident_merge, duplicate_id=self.visible_id(pk), into_id=self.visible_id(body["into"]),
                         actor=self.actor(), note=body["note"])
+
+    @extend_schema(request=s.StatusNoteSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
+    @action(detail=True, methods=["post"], url_path="status_note")
+    def status_note(self, request, pk=None):
+        """Add a status note (办理进度): what is being done, for the reporter and the source system."""
+        body = validated_body(s.StatusNoteSerializer, request)
+        return self.run(incident_status_note, incident_id=self.visible_id(pk), actor=self.actor(), note=body["note"])
 
 
 class CategoryApi(APIView):

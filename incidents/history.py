@@ -17,6 +17,7 @@ finished by running it again.
 from __future__ import annotations
 
 import csv
+import json
 import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -478,7 +479,7 @@ def _store(lines: list[str], *, client_id: int | None, label: str) -> int:
                        "FROM incidents_incident LIMIT 0")
         bulk.copy_lines("history_stage", columns, lines)
         cursor.execute(STORE.format(columns=columns), {"actor": client_id, "label": label,
-                                                       "data": '{"history": true}'})
+                                                       "data": json.dumps(rules.HISTORY_EVENT_DATA)})
         stored = cursor.fetchone()[0]
         cursor.execute("DROP TABLE history_stage")  # at once: inside an outer transaction the commit is later
         return stored

@@ -6,7 +6,11 @@ Mounted at ``/open311/v2/``:
 - ``POST requests.json``: report a service request (form-encoded or JSON), mapped onto ``intake``;
 - ``GET requests.json`` (service_request_id, service_code, start_date, end_date, status) and
   ``GET requests/{id}.json``: the requests the caller may see (``incidents_visible_to``); anything
-  else answers 404, never revealing that it exists.
+  else answers 404, never revealing that it exists. status_notes is the latest public note (a status
+  note, the reason of a close or a cancel), else the state; media_url the sender's link, else the
+  app's link to the report's own photo;
+- ``GET servicerequestupdates.json`` (FixMyStreet's extension; start_date, end_date, service_request_id):
+  the public updates of those requests, with FixMyStreet's extended statuses (fixed, in_progress, ...).
 
 Authentication: ``api_key`` (an API token) in the query string, or in a form-encoded POST body of at
 most ``settings.OPEN311_FORM_KEY_MAX_BYTES``; an ``Authorization: Token ...`` header; or a session.
@@ -29,9 +33,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
-from django.urls import re_path
+from django.urls import re_path, reverse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -52,12 +56,13 @@ from incidents import open311_serializers as o
 from incidents import rules
 from incidents.grants import refusal, sources_allowed
 from incidents.intake import intake
-from incidents.models import Category, Incident
+from incidents.models import Category, Incident, IncidentEvent, Photo, PhotoStage
 from incidents.selectors import incidents_visible_to
 
 POST_ROLES = {Role.INTEGRATION, Role.OPERATOR}
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
+UPDATES_WINDOW = timedelta(days=1)
 
 
 class UnsupportedFormat(exceptions.APIException):
@@ -213,7 +218,7 @@ class RequestList(Open311View):
     def get(self, request, fmt: str):
         query = validated_query(o.Open311RequestQuery, request)
         rows = visible_requests(self.actor()).filter(filters_q(query))
-        return Response([o.request_body(i) for i in rows[:MAX_RESULTS]])
+        return Response([o.request_body(i, media_url(request, i)) for i in rows[:MAX_RESULTS]])
 
     @extend_schema(operation_id="open311_requests_create", parameters=[FORMAT], request=o.Open311RequestInput,
                    responses={201: o.Open311CreatedSerializer(many=True), 200: o.Open311CreatedSerializer(many=True)},
@@ -247,13 +252,50 @@ class RequestDetail(Open311View):
         incident = visible_requests(actor).filter(pk=int(request_id)).first() if valid_id else None
         if incident is None:
             raise exceptions.NotFound(f"service_request_id {request_id!r} not found")
-        return Response([o.request_body(incident)])
+        return Response([o.request_body(incident, media_url(request, incident))])
+
+
+class RequestUpdates(Open311View):
+    """FixMyStreet's Open311 extension: the public updates (status changes and status notes) of the
+    requests the caller may see, made in [start_date, end_date] (default: the last day), oldest first."""
+
+    @extend_schema(operation_id="open311_request_updates", parameters=[FORMAT, o.Open311UpdatesQuery],
+                   responses=o.Open311UpdateSerializer(many=True),
+                   summary="Open311 (FixMyStreet extension): service request updates")
+    def get(self, request, fmt: str):
+        query = validated_query(o.Open311UpdatesQuery, request)
+        end = query.get("end_date") or timezone.now()
+        start = query.get("start_date") or end - UPDATES_WINDOW
+        events = public_updates(self.actor()).filter(created_at__gte=start, created_at__lte=end)
+        if query.get("service_request_id"):
+            events = events.filter(incident_id__in=query["service_request_id"])
+        return Response([o.update_body(e) for e in events.order_by("created_at", "id")[:MAX_RESULTS]])
+
+
+def public_updates(actor: Actor) -> QuerySet[IncidentEvent]:
+    """Return the public events (``rules.PUBLIC_ACTIONS``) of the incidents the actor may see, not the
+    events of imported history."""
+    return IncidentEvent.objects.filter(
+        incident__in=incidents_visible_to(actor).values("pk"), action__in=sorted(rules.PUBLIC_ACTIONS),
+    ).exclude(data__contains=rules.HISTORY_EVENT_DATA)
 
 
 def visible_requests(actor: Actor) -> QuerySet[Incident]:
-    """Return the incidents the actor may see, newest first, with what the response needs."""
+    """Return the incidents the actor may see, newest first, with what the response needs: the latest
+    public note (status_notes) and the report's own first photo (media_url when the sender gave none)."""
+    notes = public_updates(actor).filter(incident_id=OuterRef("pk"), action__in=sorted(rules.PUBLIC_NOTES)).exclude(
+        note="").order_by("-id")
+    photos = Photo.objects.filter(incident_id=OuterRef("pk"), stage=PhotoStage.INTAKE).order_by("id")
     return incidents_visible_to(actor).select_related(
-        "category", "grid", "handling_grid", "village", "town").order_by("-created_at", "-id")
+        "category", "grid", "handling_grid", "village", "town").annotate(
+        public_note=Subquery(notes.values("note")[:1]), intake_photo_id=Subquery(photos.values("pk")[:1]),
+    ).order_by("-created_at", "-id")
+
+
+def media_url(request, incident: Incident) -> str | None:
+    """Return the link to the report's own photo (served through the app, scoped like the incident)."""
+    photo_id = getattr(incident, "intake_photo_id", None)
+    return request.build_absolute_uri(reverse("photo-file", args=[photo_id])) if photo_id else None
 
 
 def filters_q(f: dict) -> Q:
@@ -281,4 +323,5 @@ urlpatterns = [
     re_path(r"^services/(?P<service_code>[^/.]{1,40})" + FMT, ServiceDefinition.as_view(), name="open311-service"),
     re_path(r"^requests" + FMT, RequestList.as_view(), name="open311-requests"),
     re_path(r"^requests/(?P<request_id>[^/.]{1,40})" + FMT, RequestDetail.as_view(), name="open311-request"),
+    re_path(r"^servicerequestupdates" + FMT, RequestUpdates.as_view(), name="open311-updates"),
 ]

@@ -140,6 +140,19 @@ class Open311RequestQuery(serializers.Serializer):
         return attrs
 
 
+class Open311UpdatesQuery(serializers.Serializer):
+    """GET servicerequestupdates.json (FixMyStreet's extension): the public updates made in a period."""
+
+    start_date = WhenField(required=False, max_length=40, help_text="default: end_date less one day")
+    end_date = WhenField(required=False, max_length=40, help_text="default: now")
+    service_request_id = serializers.CharField(required=False, max_length=20000)
+
+    validate_service_request_id = Open311RequestQuery.validate_service_request_id
+    validate_start_date = Open311RequestQuery.validate_start_date
+    validate_end_date = Open311RequestQuery.validate_end_date
+    validate = Open311RequestQuery.validate
+
+
 def parse_when(value: str, *, end_of_day: bool = False) -> datetime:
     """Parse an ISO 8601 date-time (or a date); naive values are in the project's time zone."""
     text = _OFFSET_LOST_PLUS.sub(r"+\1", value.strip())
@@ -182,8 +195,27 @@ def service_body(category: Category) -> dict:
     }
 
 
+def status_of_state(state: str) -> str:
+    """Return GeoReport v2's status of a state: "closed" once ended, else "open"."""
+    return "closed" if state in rules.ENDED else "open"
+
+
 def open311_status(incident: Incident) -> str:
-    return "closed" if incident.state in rules.ENDED else "open"
+    return status_of_state(incident.state)
+
+
+# The extended statuses FixMyStreet's Open311 update extension reads (servicerequestupdates), per state:
+# handled and verified are "in_progress" until the command centre closes the case (结案) as fixed.
+FIXMYSTREET_STATUS: dict[str, str] = {
+    rules.S.REPORTED: "open", rules.S.REGISTERED: "investigating", rules.S.DISPATCHED: "action_scheduled",
+    rules.S.IN_PROGRESS: "in_progress", rules.S.HANDLED: "in_progress", rules.S.VERIFIED: "in_progress",
+    rules.S.CLOSED: "fixed", rules.S.CANCELLED: "no_further_action", rules.S.DUPLICATE: "duplicate",
+    rules.S.OUT_OF_JURISDICTION: "not_councils_responsibility",
+}
+
+
+def fixmystreet_status(state: str) -> str:
+    return FIXMYSTREET_STATUS.get(state, "open")
 
 
 def agency_responsible(incident: Incident) -> str:
@@ -208,13 +240,14 @@ def service_notice(incident: Incident) -> str:
     return f"{incident.get_state_display()}: {agency_responsible(incident)}" + (f"; expected by {due}" if due else "")
 
 
-def request_body(incident: Incident) -> dict:
-    """Return one service request as GeoReport v2 describes it (lat/long in WGS84, null when unlocated)."""
+def request_body(incident: Incident, media_url: str | None = None) -> dict:
+    """Return one service request as GeoReport v2 describes it (lat/long in WGS84, null when unlocated).
+    ``media_url``: the app's link to the report's own photo, when the sender gave no media_url."""
     point = incident.location
     return {
         "service_request_id": str(incident.pk),
         "status": open311_status(incident),
-        "status_notes": incident.get_state_display(),
+        "status_notes": status_notes(incident),
         "service_name": service_name(incident.category),
         "service_code": incident.category.code,
         "description": incident.description,
@@ -228,7 +261,30 @@ def request_body(incident: Incident) -> dict:
         "zipcode": None,
         "lat": point.y if point else None,
         "long": point.x if point else None,
-        "media_url": incident.media_url or None,
+        "media_url": incident.media_url or media_url,
+    }
+
+
+def status_notes(incident: Incident) -> str:
+    """Return the latest public note (``public_note``, annotated by the view) or the state's label."""
+    return getattr(incident, "public_note", None) or incident.get_state_display()
+
+
+def update_words(event) -> str:
+    """Return what the reporter reads of an event: its public note, else the state it led to."""
+    return rules.public_note(event.action, event.note) or dict(rules.State.choices).get(event.to_state, event.to_state)
+
+
+def update_body(event, media_url: str | None = None) -> dict:
+    """Return one service request update as FixMyStreet's Open311 extension reads it."""
+    return {
+        "update_id": str(event.pk),
+        "service_request_id": str(event.incident_id),
+        "status": fixmystreet_status(event.to_state),
+        "updated_datetime": iso(event.created_at),
+        "description": update_words(event),
+        "media_url": media_url or "",
+        "external_status_code": event.action,
     }
 
 
@@ -267,6 +323,16 @@ class Open311RequestSerializer(serializers.Serializer):
     lat = serializers.FloatField(allow_null=True, help_text="WGS84; null when the request has no location")
     long = serializers.FloatField(allow_null=True)
     media_url = serializers.URLField(allow_null=True)
+
+
+class Open311UpdateSerializer(serializers.Serializer):
+    update_id = serializers.CharField()
+    service_request_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=sorted(set(FIXMYSTREET_STATUS.values())))
+    updated_datetime = serializers.DateTimeField()
+    description = serializers.CharField(allow_blank=True)
+    media_url = serializers.CharField(allow_blank=True)
+    external_status_code = serializers.CharField(help_text="the action that made the update")
 
 
 class Open311CreatedSerializer(serializers.Serializer):

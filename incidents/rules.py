@@ -264,16 +264,47 @@ OTHER_ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("photo_before", ASSIGNED, TEAM | {R.OPERATOR}, words="attach a before photo to"),
     _a("photo_after", {S.IN_PROGRESS, S.HANDLED}, TEAM | {R.OPERATOR}, words="attach an after photo to"),
     _a("photo_verify", {S.HANDLED, S.VERIFIED}, CHECKERS, words="attach a verification photo to"),
+    # a note for the reporter and the source system (办理进度): what is being done, in words they read
+    _a("status_note", OPEN, TEAM | {R.OPERATOR}, words="add a status note to"),
 ]}
 # The photo stages people attach through POST /api/incidents/{id}/photos/, each by its action above.
 PHOTO_ACTIONS = {"before": "photo_before", "after": "photo_after", "verify": "photo_verify"}
 ACTIONS: dict[str, Action] = {**TRANSITIONS, **OTHER_ACTIONS}
 
+# What the source system and the citizen are told (the outbox to the source's webhook, Open311
+# status_notes and service request updates): each change of state they can see, and status notes. The
+# note of these actions is public; the routing inside the town (reassign, escalate, hand back), the
+# internal check (verify) and the photos are not.
+PUBLIC_ACTIONS: frozenset[str] = frozenset({
+    "register", "dispatch", "accept", "report_handled", "rework", "close", "cancel", "mark_duplicate",
+    "out_of_jurisdiction", "status_note",
+})
+# The public changes whose note is written for the reporter (the pages say so where it is typed); the
+# notes of the others are the town's own words (a dispatch's routing reason, a rework's finding).
+PUBLIC_NOTES: frozenset[str] = frozenset({
+    "status_note", "report_handled", "close", "cancel", "mark_duplicate", "out_of_jurisdiction",
+})
+
+# The data of the events an import of past incidents writes (incidents.history): history is counted in
+# the figures by its own dates, and never told to anyone (no outbox row, no notification).
+HISTORY_EVENT_DATA: dict = {"history": True}
+
+
+def is_public(action: str, data: dict | None) -> bool:
+    """Return whether an event is told to the source and the reporter (the outbox trigger and the
+    Open311 updates render the same test in SQL)."""
+    return action in PUBLIC_ACTIONS and not HISTORY_EVENT_DATA.items() <= (data or {}).items()
+
+
+def public_note(action: str, note: str) -> str:
+    """Return what the reporter may read of an event's note ("" when the note is the town's own)."""
+    return note if action in PUBLIC_NOTES else ""
+
 # The transitions people take through POST /api/incidents/{id}/{action}/ (register and dispatch are
 # the system's at intake, and mark_duplicate is taken through merge).
 LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
 # Every action an endpoint takes, in the order the pages show them.
-ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate"]
+ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate", "status_note"]
 
 
 def check(incident, name: str, *, roles: set[Role], label: str) -> Action:

@@ -23,6 +23,7 @@ from cameras.models import Camera
 from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
 from gis_core.fields import CoordinateField, CRSField, check_point, points_valid
 from grids.serializers import TeamSerializer
+from incidents import rules
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
 from incidents.selectors import active_categories
@@ -322,9 +323,19 @@ def _lean_intake() -> _LeanIntake:
 
 
 class EventSerializer(serializers.ModelSerializer):
+    public = serializers.SerializerMethodField(help_text="told to the source and the reporter (rules.PUBLIC_ACTIONS)")
+
     class Meta:
         model = IncidentEvent
-        fields = ["id", "action", "from_state", "to_state", "level", "actor_label", "note", "data", "created_at"]
+        fields = ["id", "action", "from_state", "to_state", "level", "actor_label", "note", "data", "created_at",
+                  "public"]
+
+    def get_public(self, event) -> bool:
+        return rules.is_public(event.action, event.data)
+
+
+class StatusNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, help_text="办理进度: shown to the reporter and sent to the source")
 
 
 class ActionSerializer(serializers.Serializer):

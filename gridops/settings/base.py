@@ -330,6 +330,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "dispatch.sweep_overdue", "schedule": 60.0},
     "missing-thumbnails": {"task": "incidents.make_missing_thumbnails", "schedule": 300.0},
+    # the outbox's safety net: each change kicks a delivery; this sends what a kick missed and the retries
+    "outbox": {"task": "dispatch.deliver_outbox", "schedule": 10.0},
 }
 # Evidence photos (incidents.evidence): stored through django-storages under the "evidence" alias, in a
 # project-local folder by default (var/media, not in git) or an S3-compatible bucket when
@@ -359,6 +361,12 @@ STORAGES = {
 # The queue of the image work (thumbnails): None is Celery's default queue; name one to keep image work
 # apart from the SLA sweep (run a worker with -Q on it).
 EVIDENCE_TASK_QUEUE = os.environ.get("EVIDENCE_TASK_QUEUE") or None
+
+# The outbox to the source systems' webhooks (dispatch.outbox): the wait before each retry, in seconds;
+# a message is a dead letter after the last (9 tries over about 10 hours by default).
+OUTBOX_RETRY_DELAYS_S = [float(d) for d in os.environ.get(
+    "OUTBOX_RETRY_DELAYS_S", "10,30,120,600,1800,3600,7200,21600").split(",") if d.strip()]
+OUTBOX_TASK_QUEUE = os.environ.get("OUTBOX_TASK_QUEUE") or None
 INTAKE_BATCH_MAX = int(os.environ.get("INTAKE_BATCH_MAX", "100000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024  # batches of up to 100,000 incidents
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from core.actors import Actor
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
-from incidents.actions import incident_merge, incident_relocate
+from incidents.actions import incident_merge, incident_relocate, incident_status_note
 from incidents.lifecycle import incident_transition
 from incidents.models import Incident, Level
 from incidents.rules import LIFECYCLE_ACTIONS, TransitionRefused
@@ -18,7 +18,7 @@ from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
 S = Incident.State
-ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate"]
+ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate", "status_note"]
 
 # (state, level, triaged, flagged as a possible duplicate)
 SITUATIONS = [
@@ -51,6 +51,7 @@ def _accepted(action: str, incident: Incident, actor: Actor, *, to_person: str, 
         "merge": lambda: incident_merge(duplicate_id=incident.pk, into_id=incident.possible_duplicate_of_id,
                                         actor=actor),
         "relocate": lambda: incident_relocate(incident_id=incident.pk, actor=actor, x=at[0], y=at[1]),
+        "status_note": lambda: incident_status_note(incident_id=incident.pk, actor=actor, note="test"),
     }
     if action == "merge" and incident.possible_duplicate_of_id is None:
         return False  # the pages merge into the flagged incident only
@@ -137,7 +138,7 @@ def test_context_serves_them_and_a_grid_leader_may_reassign(scene):
     assert "reassign" in body["allowed_actions"] and "relocate" not in body["allowed_actions"]
     client.force_authenticate(actors["operator"].user)
     assert client.get(f"/api/incidents/{incident.pk}/context/").json()["allowed_actions"] == [
-        "accept", "cancel", "reassign", "escalate"]
+        "accept", "cancel", "reassign", "escalate", "status_note"]
 
 
 def test_merge_is_not_offered_into_a_cancelled_incident(scene):

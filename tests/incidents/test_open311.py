@@ -266,3 +266,68 @@ def test_the_schema_lists_the_open311_endpoints(api):
     api.force_authenticate(_user("schema_reader"))  # the schema is for logged-in callers (issue 11)
     paths = json.loads(api.get("/api/schema/", HTTP_ACCEPT="application/json").content)["paths"]
     assert any(p.startswith("/open311/v2/requests") for p in paths)
+
+
+def test_status_notes_are_the_latest_public_note(api, key):
+    from incidents.actions import incident_status_note
+
+    request_id = created_id(post(api, api_key=key, **SEAT))
+    assert read(api, key, request_id)["status_notes"] == "派遣 dispatched"
+    operator = Actor.of(_user("op-notes", "operator"))
+    incident_status_note(incident_id=request_id, actor=operator, note="已派网格员现场查看 a grid worker is on the way")
+    incident_transition(incident_id=request_id, action="accept", actor=operator, note="")
+    body = read(api, key, request_id)
+    assert (body["status"], body["status_notes"]) == ("open", "已派网格员现场查看 a grid worker is on the way")
+    incident_transition(incident_id=request_id, action="report_handled", actor=operator, note="火已扑灭 put out")
+    incident_transition(incident_id=request_id, action="verify", actor=operator, note="internal: checked on CCTV")
+    assert read(api, key, request_id)["status_notes"] == "火已扑灭 put out"  # verify's note is not public
+    listed = api.get(f"{BASE}/requests.json", {"api_key": key}).json()
+    assert listed[0]["status_notes"] == "火已扑灭 put out"
+
+
+def test_media_url_is_the_senders_link_or_the_reports_own_photo(api, key):
+    from django.core.files.base import ContentFile
+
+    from incidents.models import Photo
+
+    linked = created_id(post(api, api_key=key, media_url="https://12345.example.cn/p/1.jpg", **SEAT))
+    assert read(api, key, linked)["media_url"] == "https://12345.example.cn/p/1.jpg"
+    plain = created_id(post(api, api_key=key, **SEAT))
+    assert read(api, key, plain)["media_url"] is None
+    from django.utils import timezone
+
+    photo = Photo(incident_id=plain, stage="intake", content_type="image/jpeg", size_bytes=3, width=1, height=1,
+                  sha256="0" * 64, uploaded_by_label="app311", created_at=timezone.now())
+    photo.file.save("p.jpg", ContentFile(b"abc"), save=False)
+    photo.save()
+    assert read(api, key, plain)["media_url"] == f"http://testserver/api/photos/{photo.pk}/file/"
+
+
+def test_service_request_updates_as_fixmystreet_reads_them(api, key):
+    from incidents.actions import incident_status_note
+
+    request_id = created_id(post(api, api_key=key, **SEAT))
+    operator = Actor.of(_user("op-updates", "operator"))
+    incident_status_note(incident_id=request_id, actor=operator, note="处理中 in hand")
+    for action in ("accept", "report_handled", "verify", "close"):
+        incident_transition(incident_id=request_id, action=action, actor=operator, note=f"{action} note")
+    response = api.get(f"{BASE}/servicerequestupdates.json", {"api_key": key})
+    assert response.status_code == 200, response.content
+    updates = response.json()
+    assert [(u["external_status_code"], u["status"]) for u in updates] == [
+        ("register", "investigating"), ("dispatch", "action_scheduled"), ("status_note", "action_scheduled"),
+        ("accept", "in_progress"), ("report_handled", "in_progress"), ("close", "fixed")]  # not verify
+    assert {u["service_request_id"] for u in updates} == {str(request_id)}
+    assert updates[2]["description"] == "处理中 in hand" and updates[0]["description"] == "立案 registered"
+    assert set(updates[0]) == {"update_id", "service_request_id", "status", "updated_datetime", "description",
+                               "media_url", "external_status_code"}
+    # the period, one request, and nobody else's
+    assert api.get(f"{BASE}/servicerequestupdates.json", {"api_key": key, "start_date": "2001-01-01",
+                                                          "end_date": "2001-01-02"}).json() == []
+    other_id = created_id(post(api, api_key=key, **SEAT))
+    only = api.get(f"{BASE}/servicerequestupdates.json", {"api_key": key, "service_request_id": str(other_id)})
+    assert [u["service_request_id"] for u in only.json()] == [str(other_id)] * 2
+    assert api.get(f"{BASE}/servicerequestupdates.json", {"api_key": _key("other-app")}).json() == []
+    assert_error(api.get(f"{BASE}/servicerequestupdates.json"), 403)
+    for bad in ({"start_date": "yesterday"}, {"start_date": "2024-01-01", "end_date": "2024-06-01"}):
+        assert_error(api.get(f"{BASE}/servicerequestupdates.json", {"api_key": key, **bad}), 400)
