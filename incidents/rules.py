@@ -104,7 +104,8 @@ def for_the_browser() -> dict:
     lifecycle order. The pages read them from here, never from a copy of their own."""
     ordered = lambda states: [s for s in STATES if s in states]  # noqa: E731
     return {"open": ordered(OPEN), "clock_running": ordered(CLOCK_RUNNING),
-            "overdue_clocks": [[column, ordered(states)] for column, states in OVERDUE_CLOCKS]}
+            "overdue_clocks": [[column, ordered(states)] for column, states in OVERDUE_CLOCKS],
+            "public_notes": sorted(PUBLIC_NOTES)}
 
 
 def escalation_time(*, state: str, level: int, level_due_at, handle_due_at, accept_due_at) -> datetime | None:

@@ -16,11 +16,14 @@ from django.utils import timezone
 
 from core.actors import Actor
 from demo.users import demo_token
+from dispatch import outbox
+from dispatch.models import OutboxMessage, Webhook
 from grids.models import Grid
 from incidents.lifecycle import incident_transition
 from incidents.models import Incident
 from incidents.rules import OPEN
 from tests.browser.conftest import login
+from tests.dispatch.test_outbox import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 10_000  # ms, for what the page shows
@@ -142,9 +145,15 @@ def test_operator_watches_incidents_live_and_acts(demo_data, asgi_server, new_pa
                            timeout=TIMEOUT)
     page.click("[data-tab=feed]")
 
-    # An incident reported now appears on the open map and in the feed, without reload.
+    # An incident reported now appears on the open map and in the feed, without reload; the 12345
+    # system's webhook hears that it was registered and dispatched (tests/dispatch/test_outbox.py).
+    receiver = Receiver()
+    receiver.start()
+    Webhook.objects.create(client=User.objects.get(username="hotline"), url=receiver.url)
     grid = grids()[0]
     new_id = report(asgi_server, grid, "井盖缺失 missing manhole cover", category="roads_facilities")
+    assert outbox.deliver_due()["delivered"] == 2
+    receiver.stop()
     page.wait_for_function(f"window.gridops.incidents.has({new_id})", timeout=TIMEOUT)
     assert page.evaluate(f"window.gridops.markers.get({new_id}).layer") == "incidents"
     feed_row = page.locator(f"#feed [data-incident-id='{new_id}']").first
@@ -165,6 +174,18 @@ def test_operator_watches_incidents_live_and_acts(demo_data, asgi_server, new_pa
     assert detail.locator(".d-actions [data-action=reassign]").is_visible()
     assert detail.locator(".d-actions [data-action=escalate]").is_visible()
     assert detail.locator(".d-actions [data-action=register]").count() == 0  # no API route for it
+    # what the source system was told, on the timeline
+    assert "hotline 已推送 delivered" in detail.locator(".d-timeline li[data-action=dispatch] .delivery").inner_text()
+    assert detail.locator(".d-timeline li[data-action=register] .delivery").count() == 1
+
+    # A status note for the reporter: marked public on the timeline, sent to the source.
+    detail.locator("[data-action=status_note]").click()
+    assert "shown to the reporter" in detail.locator(".action-form textarea").get_attribute("placeholder")
+    detail.locator(".action-form textarea").fill("网格员正在赶往现场 a grid worker is on the way")
+    detail.locator(".action-form [type=submit]").click()
+    detail.locator(".d-timeline li[data-action=status_note] .badge.public").wait_for(timeout=TIMEOUT)
+    assert [m.action for m in OutboxMessage.objects.filter(incident_id=new_id).order_by("id")] == [
+        "register", "dispatch", "status_note"]
 
     # Accept with a note: the state changes live, the timeline and the feed show it.
     detail.locator("[data-action=accept]").click()

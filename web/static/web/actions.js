@@ -1,7 +1,7 @@
 /* Actions on an incident: exactly those the server allows the user now (allowed_actions of its
    /context/), as buttons; the form of one (a note, or the reason it needs; the person for a
    reassignment); and the request (POST /api/incidents/{id}/{action}/), which answers the incident. */
-import { ROLE, actionLabel, esc, postJSON } from "web/helpers.js";
+import { PUBLIC_NOTES, ROLE, actionLabel, esc, postJSON } from "web/helpers.js";
 
 /* The buttons of these actions; opts.minor: the actions drawn quieter; opts.label(action): a page's own label. */
 export function actionButtonsHtml(actions, opts) {
@@ -18,8 +18,14 @@ export function actionButtonsHtml(actions, opts) {
    handling grid's team, and for an operator the rest of the town). */
 const NEEDS_TEXT = {
   report_handled: "处置情况 what was done", rework: "返工原因 why", cancel: "理由 reason",
-  out_of_jurisdiction: "理由 reason", escalate: "理由 reason", hand_back: "理由 reason", reassign: "理由 reason"
+  out_of_jurisdiction: "理由 reason", escalate: "理由 reason", hand_back: "理由 reason", reassign: "理由 reason",
+  status_note: "办理进度 what is being done"
 };
+/* The placeholder of an action's text: what it asks for, and whether the reporter will read it. */
+function textHint(action) {
+  return (NEEDS_TEXT[action] || "备注 note (可选 optional)") +
+    (PUBLIC_NOTES.indexOf(action) >= 0 ? " · 公开: 反馈给来源和群众 shown to the reporter" : "");
+}
 function personOption(m) {
   const role = m.role === "grid_leader" ? "网格长 leader" : (ROLE[m.role] || m.role);
   return '<option value="' + esc(m.person_id) + '">' + esc(m.name + " · " + role + " " + (m.slot || "") +
@@ -35,7 +41,7 @@ function actionFormHtml(action, people) {
         "</optgroup>" : "") + "</select></label>";
   }
   return '<form class="action-form" data-form="' + esc(action) + '"><div class="form-title">' + esc(actionLabel(action)) +
-    "</div>" + choice + '<textarea name="text" rows="3" placeholder="' + esc(NEEDS_TEXT[action] || "备注 note (可选 optional)") +
+    "</div>" + choice + '<textarea name="text" rows="3" placeholder="' + esc(textHint(action)) +
     '"' + (NEEDS_TEXT[action] ? " required" : "") + '></textarea><div class="form-row"><button type="submit" class="primary">' +
     '确认 confirm</button> <button type="button" data-cancel>取消 cancel</button></div></form>';
 }

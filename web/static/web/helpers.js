@@ -4,6 +4,8 @@
 /* The incident rules as the server defines them (incidents.rules, in every page by web/modules.html). */
 const RULES = JSON.parse(document.getElementById("incident-rules").textContent);
 export const OPEN_STATES = RULES.open;
+// The actions whose note the reporter and the source system read (incidents.rules.PUBLIC_NOTES).
+export const PUBLIC_NOTES = RULES.public_notes;
 
 export const STATE = {
   reported: ["上报", "reported", "#868e96"],
@@ -32,7 +34,8 @@ export const ACTION = {
   report_handled: "反馈 report handled", verify: "核查 verify", rework: "返工 rework", close: "结案 close",
   cancel: "撤销 cancel", mark_duplicate: "重复 duplicate", out_of_jurisdiction: "非本辖区 out of jurisdiction",
   escalate: "升级 escalate", hand_back: "下派 hand back", reassign: "改派 reassign", relocate: "定位 relocate",
-  merge: "合并重复 merge duplicate", merged: "合并 merged"
+  merge: "合并重复 merge duplicate", merged: "合并 merged",
+  status_note: "办理进度 status note"
 };
 export const SOURCE = {
   hotline_12345: "12345热线 hotline", mayor_mailbox: "寄语市长 mayor's mailbox", patrol: "日常巡查 patrol",
@@ -228,13 +231,25 @@ export function teamHtml(team, assignee) {
 }
 
 /* An incident's events, newest first. */
-export function timelineHtml(events) {
+const DELIVERY = { pending: "待推送 pending", delivered: "已推送 delivered", dead: "推送失败 failed" };
+/* The timeline, newest first; `deliveries` (the command centre's: /api/incidents/{id}/deliveries/) mark
+   what each event told the source system and how that went. */
+export function timelineHtml(events, deliveries) {
   if (!events.length) { return '<p class="muted">—</p>'; }
+  const sent = {};
+  (deliveries || []).forEach(function (d) { (sent[d.event] = sent[d.event] || []).push(d); });
   return '<ol class="timeline">' + events.slice().reverse().map(function (e) {
     const move = e.from_state !== e.to_state && e.to_state ? " · " + esc(stateLabel(e.from_state)) + " → " +
       esc(stateLabel(e.to_state)) : "";
+    const publicNote = e.public && PUBLIC_NOTES.indexOf(e.action) >= 0;
     return '<li data-action="' + esc(e.action) + '"><time>' + esc(fmtTime(e.created_at)) + "</time> <b>" +
       esc(actionLabel(e.action)) + "</b>" + move + ' <span class="who">' + esc(e.actor_label) + "</span>" +
-      (e.note ? '<div class="note">' + esc(e.note) + "</div>" : "") + "</li>";
+      (e.note ? '<div class="note">' + (publicNote ? '<span class="badge public">公开 public</span> ' : "") +
+        esc(e.note) + "</div>" : "") +
+      (sent[e.id] || []).map(function (d) {
+        return '<div class="delivery d-' + esc(d.state) + '" title="' + esc(d.last_error || "") + '">→ ' +
+          esc(d.client) + " " + esc(DELIVERY[d.state] || d.state) + (d.attempts > 1 ? " · " + d.attempts + "次 tries" : "") +
+          "</div>";
+      }).join("") + "</li>";
   }).join("") + "</ol>";
 }

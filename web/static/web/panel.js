@@ -17,7 +17,8 @@ import { loadPhotos, photosHtml } from "web/photos.js";
    Returns {select(id, {pan}), selected(), placing(), placeAt(latlng)}. */
 export function incidentPanel(opts) {
   const map = opts.map, store = opts.store;
-  const S = { selected: null, feature: null, events: null, ctx: null, photos: null, error: "", form: null, placing: null };
+  const S = { selected: null, feature: null, events: null, deliveries: null, ctx: null, photos: null, error: "", form: null,
+    placing: null };
   const detail = document.getElementById("detail"), mapEl = map.getContainer();
   const ring = selectionRing();
   let detailSeq = 0;
@@ -25,7 +26,7 @@ export function incidentPanel(opts) {
   function select(id, how) {
     S.selected = id;
     S.feature = store.items.get(id) || (S.feature && S.feature.id === id ? S.feature : null);
-    S.events = S.ctx = S.photos = null;
+    S.events = S.deliveries = S.ctx = S.photos = null;
     S.error = "";
     S.form = null;
     stopPlacing();
@@ -54,12 +55,16 @@ export function incidentPanel(opts) {
   }
   function load() {
     const id = S.selected, seq = ++detailSeq;
-    Promise.all([getJSON("/api/incidents/" + id + "/events/"), getJSON("/api/incidents/" + id + "/context/"), loadPhotos(id)])
+    // what the source system was told: the command centre's to see (a 403 for others: no deliveries shown)
+    const deliveries = getJSON("/api/incidents/" + id + "/deliveries/").catch(function () { return []; });
+    Promise.all([getJSON("/api/incidents/" + id + "/events/"), getJSON("/api/incidents/" + id + "/context/"), loadPhotos(id),
+      deliveries])
       .then(function (r) {
         if (seq !== detailSeq) { return; }
         S.events = r[0];
         S.ctx = r[1];
         S.photos = r[2];
+        S.deliveries = r[3];
         opts.highlightCameras(S.ctx.cameras.map(function (c) { return c.code; }));
         render();
       })
@@ -87,7 +92,7 @@ export function incidentPanel(opts) {
       "<h4>网格团队 team</h4><div class='d-team'>" + (S.ctx ? teamHtml(S.ctx.team, p.assignee) : "…") + "</div>" +
       "<h4>覆盖摄像头 cameras</h4><div class='d-cameras'>" + camerasHtml() + "</div>" +
       "<h4>照片 photos</h4><div class='d-photos'>" + photosHtml(S.photos) + "</div>" +
-      "<h4>时间线 timeline</h4><div class='d-timeline'>" + (S.events ? timelineHtml(S.events) : "…") + "</div>";
+      "<h4>时间线 timeline</h4><div class='d-timeline'>" + (S.events ? timelineHtml(S.events, S.deliveries) : "…") + "</div>";
   }
   function infoHtml(p) {
     return info("类别 category", p.category_name) + info("来源 source", SOURCE[p.source] || p.source) +
