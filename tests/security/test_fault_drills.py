@@ -21,9 +21,12 @@ from django.test import Client
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect as ws_connect
 
+from dispatch import outbox
+from dispatch.models import OutboxMessage, Webhook
 from incidents.grants import grant_sources
 from incidents.models import Incident
 from tests.auth import token_for
+from tests.dispatch.test_outbox import Receiver
 from tests.servers import app_server, free_port
 
 GONGDAO_POINT = (119.343908, 32.588310)  # inside Gongdao (a village seat of the demo data)
@@ -115,6 +118,9 @@ def test_redis_stopped_during_intake(demo_data, tmp_path):
     grant_sources(hotline, ["hotline_12345"])  # incidents.grants: an integration client posts for its sources
     token = token_for(hotline)
     cookie = _session_cookie(operator)
+    receiver = Receiver()  # the 12345 system hears every change back (dispatch.outbox), Redis or not
+    receiver.start()
+    Webhook.objects.create(client=hotline, url=receiver.url, events=["register", "dispatch"])
     port = free_port()
     with private_redis(port) as (kill_redis, start_redis), \
             app_server(tmp_path / "server.log", env={"REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as base:
@@ -172,6 +178,14 @@ def test_redis_stopped_during_intake(demo_data, tmp_path):
           f"lost {sent - stored.count()}")
     assert stored.count() == sent == len(set(answered)) == 12
     assert stored.values("external_id").distinct().count() == sent  # none duplicated, none lost
+    # the outbox kept every change for the source, whether or not a worker could be asked to send it
+    try:
+        assert OutboxMessage.objects.filter(incident__in=stored).count() == 2 * sent
+        assert outbox.deliver_due()["delivered"] == 2 * sent
+    finally:
+        receiver.stop()
+    heard = [(b["service_request_id"], b["event"]) for b in receiver.bodies()]
+    assert sorted(heard) == sorted((str(i), e) for i in answered for e in ("register", "dispatch"))
 
 
 # ---------------------------------------------------------------------------------------- PostgreSQL
