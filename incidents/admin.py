@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db import models
 
 from gis_core.admin import LocalGISModelAdmin
-from incidents.models import Category, Incident, IncidentEvent, SourceGrant
+from incidents.models import Category, Incident, IncidentEvent, ReplyTemplate, SourceGrant
 
 
 @admin.register(Category)
@@ -57,3 +57,13 @@ class SourceGrantAdmin(admin.ModelAdmin):
     list_display = ["client", "source"]
     list_filter = ["source"]
     search_fields = ["client__username"]
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    """常用语: edited here by the command centre; the pages offer them in the action forms."""
+
+    list_display = ["text", "category", "state", "action", "position", "active"]
+    list_filter = ["active", "action", "state", "category"]
+    list_editable = ["position", "active"]
+    search_fields = ["text"]

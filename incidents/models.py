@@ -295,3 +295,29 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id} {self.stage} photo {self.pk}"
+
+
+class ReplyTemplate(models.Model):
+    """常用语: words a grid worker or an operator picks for a note instead of typing them, per category
+    (none: every category), state (blank: any) and action (blank: any action that takes a note)."""
+
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    state = models.CharField(max_length=20, choices=rules.State.choices, blank=True)
+    action = models.CharField(max_length=24, blank=True, help_text="e.g. status_note, report_handled, close")
+    text = models.CharField(max_length=500)
+    position = models.PositiveSmallIntegerField(default=0, help_text="lower first")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["category", "state"], name="reply_lookup_idx")]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.action and self.action not in rules.ENDPOINT_ACTIONS:
+            raise ValidationError({"action": "not an action people take: choose from "
+                                             + ", ".join(rules.ENDPOINT_ACTIONS)})

@@ -20,7 +20,7 @@ from grids import privacy
 from grids.models import Grid, GridTeam, Person, TeamMembership, Village, VillageLeader
 from grids.selectors import team_of_grid
 from incidents import rollups, rules
-from incidents.models import Category, Incident, IncidentEvent
+from incidents.models import Category, Incident, IncidentEvent, ReplyTemplate
 
 SEE_ALL = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER, Role.SYSTEM}
 
@@ -379,7 +379,23 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
     actions = allowed_actions(incident, actor, roles=roles)
     return {"team": team, "reporter": reporter_of(incident, actor, roles=roles), "cameras": cameras,
             "allowed_actions": actions,
-            "reassign_to": reassign_candidates(incident, roles) if "reassign" in actions else []}
+            "reassign_to": reassign_candidates(incident, roles) if "reassign" in actions else [],
+            "replies": reply_templates(incident, actions)}
+
+
+MAX_REPLIES = 50
+
+
+def reply_templates(incident: Incident, actions: list[str]) -> list[dict]:
+    """Return the 常用语 for the notes of these actions on the incident: those of its category or of
+    every category, for its state or any, for one of the actions or any (at most ``MAX_REPLIES``)."""
+    if not actions:
+        return []
+    rows = ReplyTemplate.objects.filter(
+        Q(category__isnull=True) | Q(category_id=incident.category_id), Q(state="") | Q(state=incident.state),
+        Q(action="") | Q(action__in=actions), active=True,
+    ).order_by("category_id", "position", "id").values("id", "action", "text")  # the category's own first
+    return list(rows[:MAX_REPLIES])
 
 
 # Who sees an incident's reporter in full: those who handle it and the leaders above them.

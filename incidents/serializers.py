@@ -427,6 +427,12 @@ class CandidateSerializer(serializers.Serializer):
     team = serializers.BooleanField(help_text="one of the handling grid's team")
 
 
+class ReplySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField(allow_blank=True, help_text="the action it is for (blank: any)")
+    text = serializers.CharField()
+
+
 class ContextSerializer(serializers.Serializer):
     team = TeamSerializer(allow_null=True, help_text="null for integration clients")
     reporter = ReporterSerializer(allow_null=True, help_text="null when nobody was named, and for integration clients")
@@ -434,6 +440,7 @@ class ContextSerializer(serializers.Serializer):
     allowed_actions = serializers.ListField(child=serializers.CharField())
     reassign_to = CandidateSerializer(many=True, help_text="whom the user may reassign the incident to")
     version = serializers.CharField(help_text="the incident's version (its ETag): send it as If-Match with an action")
+    replies = ReplySerializer(many=True, help_text="常用语: words to pick for the notes of the allowed actions")
 
 
 class CategorySerializer(serializers.ModelSerializer):

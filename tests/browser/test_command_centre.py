@@ -181,9 +181,14 @@ def test_operator_watches_incidents_live_and_acts(demo_data, asgi_server, new_pa
     # A status note for the reporter: marked public on the timeline, sent to the source.
     detail.locator("[data-action=status_note]").click()
     assert "shown to the reporter" in detail.locator(".action-form textarea").get_attribute("placeholder")
-    detail.locator(".action-form textarea").fill("网格员正在赶往现场 a grid worker is on the way")
+    # the 常用语 of the roads category come first, then the common ones; picking one fills the note
+    offered = detail.locator(".action-form select[name=reply] option").all_inner_texts()[1:]
+    assert offered[0] == "已通知养护单位，正在设置警示标志并安排维修。" and "网格员已到达现场，正在处置。" in offered
+    detail.locator(".action-form select[name=reply]").select_option(label=offered[0])
+    assert detail.locator(".action-form textarea").input_value() == offered[0]
     detail.locator(".action-form [type=submit]").click()
     detail.locator(".d-timeline li[data-action=status_note] .badge.public").wait_for(timeout=TIMEOUT)
+    assert offered[0] in detail.locator(".d-timeline li[data-action=status_note] .note").inner_text()
     assert [m.action for m in OutboxMessage.objects.filter(incident_id=new_id).order_by("id")] == [
         "register", "dispatch", "status_note"]
 

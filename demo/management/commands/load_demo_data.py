@@ -8,7 +8,7 @@ from django.db import transaction
 from cameras.services import CameraDataError, cameras_load
 from demo.users import DEMO_USERS, ensure_demo_users, known_passwords
 from grids.dataset import DatasetError, load_dataset
-from incidents.services import categories_load
+from incidents.services import categories_load, replies_load
 
 
 class Command(BaseCommand):
@@ -26,6 +26,7 @@ class Command(BaseCommand):
                 summary = load_dataset(directory)
                 cameras = cameras_load(directory / "cameras.geojson")
                 categories = categories_load()
+                replies_load()  # the default 常用语, once (edits in the admin are kept)
                 users = ensure_demo_users()
         except (DatasetError, CameraDataError) as exc:
             raise CommandError(f"nothing loaded: {exc}") from exc

@@ -31,7 +31,16 @@ function personOption(m) {
   return '<option value="' + esc(m.person_id) + '">' + esc(m.name + " · " + role + " " + (m.slot || "") +
     (m.on_duty === false ? " (不在岗 off duty)" : "")) + "</option>";
 }
-function actionFormHtml(action, people) {
+/* The 常用语 for the action's note (the /context/'s replies: for this action, or for any): picking one
+   puts its words in the note, to be changed or sent as they are. */
+function repliesHtml(action, replies) {
+  const mine = (replies || []).filter(function (r) { return !r.action || r.action === action; });
+  if (!mine.length) { return ""; }
+  return '<label class="replies">常用语 <select name="reply"><option value="">— 选择 pick —</option>' +
+    mine.map(function (r) { return '<option value="' + esc(r.text) + '">' + esc(r.text) + "</option>"; }).join("") +
+    "</select></label>";
+}
+function actionFormHtml(action, people, replies) {
   let choice = "";
   if (action === "reassign") {
     people = people || [];
@@ -41,18 +50,22 @@ function actionFormHtml(action, people) {
         "</optgroup>" : "") + "</select></label>";
   }
   return '<form class="action-form" data-form="' + esc(action) + '"><div class="form-title">' + esc(actionLabel(action)) +
-    "</div>" + choice + '<textarea name="text" rows="3" placeholder="' + esc(textHint(action)) +
+    "</div>" + choice + repliesHtml(action, replies) + '<textarea name="text" rows="3" placeholder="' + esc(textHint(action)) +
     '"' + (NEEDS_TEXT[action] ? " required" : "") + '></textarea><div class="form-row"><button type="submit" class="primary">' +
     '确认 confirm</button> <button type="button" data-cancel>取消 cancel</button></div></form>';
 }
 
 /* Open the form of `action` under the buttons (.d-actions) in `box`, in place of any other form there;
-   `people`: whom a reassignment may choose (the /context/'s reassign_to). */
-export function openActionForm(box, action, people) {
+   `people`: whom a reassignment may choose (the /context/'s reassign_to); `replies`: its 常用语. */
+export function openActionForm(box, action, people, replies) {
   const previous = box.querySelector(".action-form");
   if (previous) { previous.remove(); }
-  box.querySelector(".d-actions").insertAdjacentHTML("beforeend", actionFormHtml(action, people));
+  box.querySelector(".d-actions").insertAdjacentHTML("beforeend", actionFormHtml(action, people, replies));
   const text = box.querySelector(".action-form textarea");
+  const pick = box.querySelector(".action-form select[name=reply]");
+  if (pick) {
+    pick.addEventListener("change", function () { if (pick.value) { text.value = pick.value; text.focus(); } });
+  }
   if (text) { text.focus(); }
 }
 

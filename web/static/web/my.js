@@ -147,7 +147,7 @@ wirePhotoInputs(inbox);
 function openForm(li, id, a) {
   S.forms.set(id, a);
   const c = contexts.get(id);
-  openActionForm(li, a, c ? c.ctx.reassign_to : null);
+  openActionForm(li, a, c ? c.ctx.reassign_to : null, c ? c.ctx.replies : null);
 }
 function submit(li, form) {
   const id = Number(li.dataset.incidentId);
