@@ -25,18 +25,18 @@ import hmac
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from core.leases import claim_due
 from dispatch.models import OutboxMessage, Webhook
 from incidents import rules
 from incidents.models import Incident, IncidentEvent
@@ -93,31 +93,17 @@ def retry_delays() -> list[float]:
     return [float(d) for d in settings.OUTBOX_RETRY_DELAYS_S]
 
 
-CLAIM_SQL = f"""
-WITH due AS (
-  SELECT o.id FROM {OUTBOX} o JOIN {WEBHOOKS} w ON w.id = o.webhook_id AND w.active
-  WHERE o.state = 'pending' AND o.next_attempt_at <= %(now)s
-    AND (o.lease_until IS NULL OR o.lease_until < %(now)s)
-    AND NOT EXISTS (SELECT 1 FROM {OUTBOX} p
-                    WHERE p.webhook_id = o.webhook_id AND p.incident_id = o.incident_id
-                      AND p.state = 'pending' AND p.id < o.id)
-  ORDER BY o.id LIMIT %(limit)s
-  FOR UPDATE OF o SKIP LOCKED
-)
-UPDATE {OUTBOX} m SET lease_until = %(lease)s, attempts = m.attempts + 1
-FROM due WHERE m.id = due.id
-RETURNING m.id
-"""
+# Only the oldest pending row of an incident for a webhook is due: a receiver hears an incident's changes
+# in order. Rows of an inactive webhook wait for it.
+IN_ORDER = f"""NOT EXISTS (SELECT 1 FROM {OUTBOX} p WHERE p.webhook_id = o.webhook_id AND p.incident_id = o.incident_id
+                              AND p.state = 'pending' AND p.id < o.id)"""
 
 
 def claim(*, now: datetime, limit: int = BATCH) -> tuple[list[int], datetime]:
     """Claim up to ``limit`` due rows (the oldest pending one per incident and webhook); return their
-    ids and the lease that marks them as this worker's."""
-    # microseconds of our own: two workers claiming in one instant still hold different leases
-    lease = now + LEASE + timedelta(microseconds=uuid.uuid4().int % 1000)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, {"now": now, "limit": limit, "lease": lease})
-        return sorted(row[0] for row in cursor.fetchall()), lease
+    ids and the lease that marks them as this worker's (``core.leases``)."""
+    return claim_due(OUTBOX, now=now, limit=limit, lease_for=LEASE, due_column="next_attempt_at",
+                     join=f"JOIN {WEBHOOKS} w ON w.id = o.webhook_id AND w.active", where=IN_ORDER)
 
 
 def payload(message: OutboxMessage) -> dict:
