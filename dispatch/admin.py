@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dispatch.models import Assignment, Notification, OutboxMessage, Webhook, new_webhook_secret
+from dispatch.models import Assignment, Notification, OutboxMessage, SmsMessage, Webhook, new_webhook_secret
 from dispatch.outbox import redeliver
 
 
@@ -58,3 +58,19 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     @admin.action(description="Send again from the first try")
     def redeliver_selected(self, request, queryset):
         self.message_user(request, f"{redeliver(queryset)} message(s) queued again")
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(admin.ModelAdmin):
+    """Every text message to the people dispatched and how it went (the phone: personal data, admins only)."""
+
+    list_display = ["id", "incident", "person", "kind", "urgent", "state", "attempts", "sent_at", "last_error"]
+    list_filter = ["state", "kind", "urgent"]
+    raw_id_fields = ["incident", "person", "notification"]
+    readonly_fields = [f.name for f in SmsMessage._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # written by the database with the notification
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

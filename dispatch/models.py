@@ -129,3 +129,39 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of {self.incident_id} -> webhook {self.webhook_id} ({self.state})"
+
+
+class SmsMessage(models.Model):
+    """A text message to the person a notification is for (assigned, escalated, overdue), written by
+    the database with the notification (``dispatch.sms.trigger_sql``), at most one per person for one
+    change of an incident, and sent by Celery through ``settings.SMS_BACKEND``; every try is recorded
+    here. The phone is copied at the time (personal data: the admin only)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待发送 pending"
+        SENT = "sent", "已发送 sent"
+        DEAD = "dead", "发送失败 failed"
+
+    notification = models.OneToOneField(Notification, on_delete=models.PROTECT, related_name="sms")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12)
+    phone = models.CharField(max_length=20)
+    urgent = models.BooleanField(default=False, help_text="sent in quiet hours too (the category is urgent)")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    provider_ref = models.CharField(max_length=80, blank=True, help_text="the gateway's id of the message")
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["person", "incident", "created_at"],
+                                               name="sms_once_per_change")]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="sms_due_idx")]
+
+    def __str__(self) -> str:
+        return f"SMS {self.kind} of {self.incident_id} to person {self.person_id} ({self.state})"

@@ -127,6 +127,11 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 500) -> int:
                 continue
             overdue_by = int((now - incident.escalate_at).total_seconds() // 60)
             check_allowed(incident, "escalate", system)  # the rule of every escalation (the query meets it)
+            late = incident.assignee_id  # who held it when its time ran out is told, as well as who gets it
             _escalate_locked(incident, actor=system, reason=f"overdue by {overdue_by} min", now=now)
+            if late is not None and late != incident.assignee_id:
+                Notification.objects.create(person_id=late, incident=incident, kind=Notification.Kind.OVERDUE,
+                                            message=f"overdue by {overdue_by} min, escalated: {incident.title}"[:300],
+                                            created_at=now)
             done += 1
     return done

@@ -18,3 +18,11 @@ def deliver_outbox_task() -> dict[str, int]:
     from dispatch.outbox import deliver_due
 
     return deliver_due()
+
+
+@shared_task(name="dispatch.send_sms", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_sms_task() -> dict[str, int]:
+    """Send the due text messages to the people dispatched (dispatch.sms)."""
+    from dispatch.sms import send_due
+
+    return send_due()

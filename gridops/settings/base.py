@@ -332,6 +332,7 @@ CELERY_BEAT_SCHEDULE = {
     "missing-thumbnails": {"task": "incidents.make_missing_thumbnails", "schedule": 300.0},
     # the outbox's safety net: each change kicks a delivery; this sends what a kick missed and the retries
     "outbox": {"task": "dispatch.deliver_outbox", "schedule": 10.0},
+    "sms": {"task": "dispatch.send_sms", "schedule": 30.0},  # the retries, and the morning after quiet hours
 }
 # Evidence photos (incidents.evidence): stored through django-storages under the "evidence" alias, in a
 # project-local folder by default (var/media, not in git) or an S3-compatible bucket when
@@ -367,6 +368,16 @@ EVIDENCE_TASK_QUEUE = os.environ.get("EVIDENCE_TASK_QUEUE") or None
 OUTBOX_RETRY_DELAYS_S = [float(d) for d in os.environ.get(
     "OUTBOX_RETRY_DELAYS_S", "10,30,120,600,1800,3600,7200,21600").split(",") if d.strip()]
 OUTBOX_TASK_QUEUE = os.environ.get("OUTBOX_TASK_QUEUE") or None
+
+# Text messages to the person dispatched (dispatch.sms): the backend, as Django's email backends (the log
+# by default; dispatch.sms.HttpGatewayBackend for a provider's gateway), the quiet hours (local time, only
+# urgent categories' messages are sent then; empty: none) and the retries.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "dispatch.sms.LogBackend")
+SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN", "")
+SMS_QUIET_HOURS = [t for t in os.environ.get("SMS_QUIET_HOURS", "22:00,07:00").split(",") if t.strip()]
+SMS_RETRY_DELAYS_S = [float(d) for d in os.environ.get("SMS_RETRY_DELAYS_S", "30,120,600").split(",") if d.strip()]
+SMS_TASK_QUEUE = os.environ.get("SMS_TASK_QUEUE") or None
 INTAKE_BATCH_MAX = int(os.environ.get("INTAKE_BATCH_MAX", "100000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024  # batches of up to 100,000 incidents
 

@@ -41,6 +41,7 @@ class Receiver:
             self.port = s.getsockname()[1]
         self.received: list[tuple[dict, bytes]] = []
         self.failing = False
+        self.reply = b""  # the body of a 200
         self.server: ThreadingHTTPServer | None = None
 
     @property
@@ -60,7 +61,9 @@ class Receiver:
                     return
                 receiver.received.append((dict(self.headers), body))
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
                 self.end_headers()
+                self.wfile.write(receiver.reply)
 
             def log_message(self, *args):
                 pass
