@@ -32,7 +32,7 @@ from django.db import close_old_connections, connection
 from django.dispatch import receiver
 
 from core import db
-from incidents import geojson
+from incidents import geojson, rules
 from incidents.models import Incident, IncidentEvent
 from incidents.selectors import incident_keys
 from incidents.signals import incident_changed
@@ -59,6 +59,7 @@ def _event(row: dict | None) -> dict | None:
         return None
     event = {name: row[name] for name in EVENT_FIELDS}
     event["created_at"] = geojson._time(row["created_at"])
+    event["public"] = rules.is_public(row["action"], row["data"])  # EventSerializer.get_public
     return event
 
 
