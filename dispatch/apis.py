@@ -10,10 +10,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from core.actors import Role
-from core.api import validated_body
+from core.actors import Actor, Role
+from core.api import validated_body, validated_query
+from dispatch import inbox
 from dispatch.models import OutboxMessage
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
 from incidents.apis import IF_MATCH, IncidentScope
@@ -76,3 +79,66 @@ class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
             raise PermissionDenied("only the command centre sees the deliveries to the source systems")
         rows = OutboxMessage.objects.filter(incident_id=incident_id).select_related("webhook__client").order_by("id")
         return Response(DeliverySerializer(rows[:500], many=True).data)
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    message = serializers.CharField()
+    incident = serializers.IntegerField(source="incident_id")
+    reference = serializers.CharField(source="incident.reference")
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class InboxQuery(serializers.Serializer):
+    before = serializers.IntegerField(required=False, min_value=1, max_value=2**62,
+                                      help_text="the `next` of the previous page")
+    unread = serializers.BooleanField(required=False, default=False)
+
+
+class InboxCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField(help_text="how many are unread in all")
+
+
+class InboxPageSerializer(InboxCountSerializer):
+    results = NotificationSerializer(many=True)
+    next = serializers.IntegerField(allow_null=True, help_text="pass as `before` for the next page")
+
+
+class InboxReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62), required=False,
+                                max_length=inbox.MAX_READ_IDS)
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("all") and not attrs.get("ids"):
+            raise serializers.ValidationError({"ids": "name the notifications read, or send all: true"})
+        return attrs
+
+
+class InboxApi(APIView):
+    """The user's own notifications (待办消息), newest first, with the unread count."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[InboxQuery], responses=InboxPageSerializer)
+    def get(self, request):
+        query = validated_query(InboxQuery, request)
+        actor = Actor.of(request.user)
+        rows, following = inbox.page(actor, before=query.get("before"), unread=query["unread"])
+        return Response({"unread": inbox.unread_count(actor), "results": NotificationSerializer(rows, many=True).data,
+                         "next": following})
+
+
+class InboxReadApi(APIView):
+    """Mark the user's own notifications read (others' ids are ignored); answer the unread count."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=InboxReadSerializer, responses=InboxCountSerializer)
+    def post(self, request):
+        body = validated_body(InboxReadSerializer, request)
+        actor = Actor.of(request.user)
+        inbox.mark_read(actor, ids=None if body.get("all") else body["ids"])
+        return Response({"unread": inbox.unread_count(actor)})

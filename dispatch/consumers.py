@@ -111,6 +111,11 @@ class IncidentConsumer(AsyncJsonWebsocketConsumer):
         if content.get("type") == "ping":
             await self.send_json({"type": "pong", "server_time": timezone.now().isoformat()})
 
+    async def inbox_changed(self, event):
+        """The user's inbox got a notification (``dispatch.inbox``): the page reads its count again."""
+        if not self.closing:
+            await self.send_json({"type": "inbox"})
+
     async def incident_message(self, event):
         """One incident (or notice) of a push, sent to the groups of ``keys``."""
         if not self.keys & set(event.get("keys", ())) or not await self._entitled():

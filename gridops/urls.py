@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from cameras.apis import CameraViewSet
 from core.health import HealthApi
-from dispatch.apis import IncidentDispatchViewSet
+from dispatch.apis import InboxApi, InboxReadApi, IncidentDispatchViewSet
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
 from incidents.apis import CategoryApi, IncidentViewSet
@@ -48,6 +48,8 @@ urlpatterns = [
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("", include("web.urls")),
     path("api/me/", MeApi.as_view(), name="me"),
+    path("api/inbox/", InboxApi.as_view(), name="inbox"),
+    path("api/inbox/read/", InboxReadApi.as_view(), name="inbox-read"),
     path("api/categories/", CategoryApi.as_view(), name="categories"),
     path("api/locate", LocateApi.as_view(), name="locate"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

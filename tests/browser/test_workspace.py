@@ -12,6 +12,7 @@ import shapely
 
 from core.actors import Actor
 from demo.users import demo_token
+from dispatch.models import Notification
 from grids.models import Grid, GridTeam
 from incidents.models import Incident, IncidentEvent
 from incidents.selectors import allowed_actions
@@ -79,6 +80,18 @@ def test_grid_leader_sees_only_their_grid_and_handles_from_the_inbox(demo_data, 
     assert page.locator(f"[data-incident-id='{foreign_id}']").count() == 0
     codes = page.evaluate("Array.from(window.gridops.incidents.values()).map(f => f.properties.handling_grid_code)")
     assert codes and set(codes) == {own.code}
+
+    # The bell: the leader was told of the new matter in their grid (assigned or informed), live.
+    leader_person = GridTeam.objects.get(grid=own).leader
+    told = Notification.objects.filter(person=leader_person, read_at__isnull=True)
+    assert told.filter(incident_id=own_id).exists() and not told.filter(incident_id=foreign_id).exists()
+    page.wait_for_function(f"document.getElementById('bell').dataset.unread === '{told.count()}'", timeout=TIMEOUT)
+    page.click("#bell")
+    assert f"INC-{own_id:07d}" in page.locator(".bell-panel .bell-list").inner_text()
+    page.click(".bell-panel [data-read-all]")
+    page.wait_for_function("document.getElementById('bell').dataset.unread === '0'", timeout=TIMEOUT)
+    assert not told.exists()
+    page.click("#bell")  # closed again
 
     # Accept, then report handled with a note, from the inbox: the state follows live.
     card.locator(".d-actions [data-action=accept]").wait_for(timeout=TIMEOUT)

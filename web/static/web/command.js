@@ -8,6 +8,7 @@ import {
   OPEN_STATES, SOURCE, debounce, esc, fmtRate, fmtTime, getJSON, isOverdue, stateClass, stateLabel, throttle, times
 } from "web/helpers.js";
 import { IncidentStore } from "web/store.js";
+import { mountBell } from "web/bell.js";
 import { connectLive, showLiveStatus } from "web/socket.js";
 import { boundaryLayers, boundaryOverlays, pageMap } from "web/layers.js";
 import { clusterIcon, incidentMarkers } from "web/markers.js";
@@ -219,8 +220,9 @@ addLegend();
 
 // The socket listens from the start: what changes while the incidents load is applied too (an
 // older copy in a later page never overwrites a newer one).
+G.bell = mountBell(document.getElementById("bell"), { onOpen: function (id) { panel.select(id, { pan: true }); } });
 G.live = connectLive({
-  store: store, onStatus: function (s) { showLiveStatus(s, false); },
+  store: store, onStatus: function (s) { showLiveStatus(s, false); }, onInbox: function () { G.bell.refresh(); },
   onMessage: function (msg) { if (msg.feature) { lists.addFeed(msg.feature, msg.event, "live"); refreshCounts(); } },
   onCatchUp: function (features) {
     features.forEach(function (f) { lists.addFeed(f, null, "catchup"); });

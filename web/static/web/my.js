@@ -6,6 +6,7 @@ import {
   LEVEL, ROLE, debounce, dueMs, errorLine, esc, fmtDue, getJSON, isOverdue, stateBadge, timelineHtml, times
 } from "web/helpers.js";
 import { IncidentStore, loadOpen } from "web/store.js";
+import { mountBell } from "web/bell.js";
 import { connectLive, showLiveStatus } from "web/socket.js";
 import { pageMap, selectionRing } from "web/layers.js";
 import { clusterIcon, incidentMarkers, latLngOf } from "web/markers.js";
@@ -213,7 +214,9 @@ store.on(function (kind, f, old, via) {
 
 /* ---- start: who am I, my grids, my incidents, then the socket ---- */
 // The socket listens from the start: what changes while the page loads is applied too.
-G.live = connectLive({ store: store, onStatus: function (s) { showLiveStatus(s, true); } });
+G.bell = mountBell(document.getElementById("bell"), { onOpen: function (id) { select(id, false); } });
+G.live = connectLive({ store: store, onStatus: function (s) { showLiveStatus(s, true); },
+  onInbox: function () { G.bell.refresh(); } });
 getJSON("/api/me/").then(function (me) {
   S.me = G.me = me;
   const who = document.getElementById("who");

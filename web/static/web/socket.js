@@ -3,7 +3,7 @@
 import { fetchFeatures, getJSON } from "web/helpers.js";
 
 /* Open the live socket; on every (re)connect and on "refresh" catch up with changed_after.
-   opts: store, onMessage(msg) for "incident" messages (after the store applied the feature),
+   opts: store, onMessage(msg) for "incident" messages (after the store applied the feature), onInbox(),
    onCatchUp(features), onStatus(status). Returns a handle (status, catchUp(), drop()). */
 export function connectLive(opts) {
   const store = opts.store;
@@ -62,6 +62,8 @@ export function connectLive(opts) {
     if (msg.type === "incident") {
       store.apply(msg.feature, "live");
       if (opts.onMessage) { opts.onMessage(msg); }
+    } else if (msg.type === "inbox") {
+      if (opts.onInbox) { opts.onInbox(); }  // the user's notifications changed (web/bell.js)
     } else if (msg.type === "refresh") {
       catchUp();
     } else if (msg.type === "hello") {

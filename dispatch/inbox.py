@@ -1,0 +1,60 @@
+"""The inbox (待办消息): the notifications of the person a user is, read on the phone and in the command
+centre, with a live count.
+
+A user sees their own person's notifications only (a user linked to no person has an empty inbox).
+After a change commits, the live push tells the sockets of the users who got a notification in it
+(``changed_users``; their per-user channel group, ``dispatch.rights.user_group``) to read their count
+again: the count itself is never pushed, so a socket never carries what its user's scope does not.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from core.actors import Actor
+from dispatch.models import Notification
+
+PAGE = 30
+MAX_READ_IDS = 500
+FRESH = timedelta(minutes=2)  # a push tells about notifications written this recently
+
+
+def inbox_of(actor: Actor) -> QuerySet[Notification]:
+    """Return the notifications of the actor's person, newest first (none for a user with no person)."""
+    person_id = actor.person_id
+    if person_id is None:
+        return Notification.objects.none()
+    return Notification.objects.filter(person_id=person_id).order_by("-id")
+
+
+def unread_count(actor: Actor) -> int:
+    return inbox_of(actor).filter(read_at__isnull=True).count()
+
+
+def page(actor: Actor, *, before: int | None = None, unread: bool = False) -> tuple[list[Notification], int | None]:
+    """Return one page of the inbox (older than the id ``before``) and the ``before`` of the next one."""
+    rows = inbox_of(actor).select_related("incident")
+    if unread:
+        rows = rows.filter(read_at__isnull=True)
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    found = list(rows[:PAGE + 1])
+    return found[:PAGE], (found[PAGE - 1].pk if len(found) > PAGE else None)
+
+
+def mark_read(actor: Actor, *, ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Mark the actor's own notifications read (these ids, or all); return how many changed."""
+    rows = inbox_of(actor).filter(read_at__isnull=True)
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+    return rows.update(read_at=now or timezone.now())
+
+
+def changed_users(incident_ids: list[int]) -> list[int]:
+    """Return the users who got an unread notification about these incidents just now."""
+    since = timezone.now() - FRESH
+    return sorted(set(Notification.objects.filter(
+        incident_id__in=incident_ids, created_at__gte=since, read_at__isnull=True, person__user__isnull=False,
+    ).values_list("person__user_id", flat=True)))
