@@ -14,6 +14,7 @@ from django.contrib.auth import get_user
 from django.utils import timezone
 
 from core.actors import Actor
+from dispatch.inbox import inbox_group
 from dispatch.live import ALL, group_name
 from dispatch.rights import user_group
 from incidents.selectors import actor_keys
@@ -45,6 +46,10 @@ class IncidentConsumer(AsyncJsonWebsocketConsumer):
         self.closing = False
         self._recent: OrderedDict[str, set] = OrderedDict()  # push -> items relayed
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        # the inbox's "read your count again" only to the sockets that ask for it (?inbox=1: the pages)
+        self.inbox = "inbox=1" in self.scope.get("query_string", b"").decode("ascii", "replace").split("&")
+        if self.inbox:
+            await self.channel_layer.group_add(inbox_group(self.user_id), self.channel_name)
         for key in self.keys:
             await self.channel_layer.group_add(group_name(key), self.channel_name)
         await self.accept()
@@ -104,6 +109,8 @@ class IncidentConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if hasattr(self, "user_id"):
             await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            if getattr(self, "inbox", False):
+                await self.channel_layer.group_discard(inbox_group(self.user_id), self.channel_name)
         for key in getattr(self, "keys", ()):
             await self.channel_layer.group_discard(group_name(key), self.channel_name)
 
@@ -113,7 +120,7 @@ class IncidentConsumer(AsyncJsonWebsocketConsumer):
 
     async def inbox_changed(self, event):
         """The user's inbox got a notification (``dispatch.inbox``): the page reads its count again."""
-        if not self.closing:
+        if await self._entitled():
             await self.send_json({"type": "inbox"})
 
     async def incident_message(self, event):

@@ -52,6 +52,11 @@ def mark_read(actor: Actor, *, ids: list[int] | None = None, now: datetime | Non
     return rows.update(read_at=now or timezone.now())
 
 
+def inbox_group(user_id: int) -> str:
+    """Return the channel-layer group of one user's sockets that listen for their inbox."""
+    return f"inbox.user.{user_id}"
+
+
 def changed_users(incident_ids: list[int]) -> list[int]:
     """Return the users who got an unread notification about these incidents just now."""
     since = timezone.now() - FRESH

@@ -33,7 +33,6 @@ from django.dispatch import receiver
 
 from core import db
 from dispatch import inbox
-from dispatch.rights import user_group
 from incidents import geojson, rules
 from incidents.models import Incident, IncidentEvent
 from incidents.selectors import incident_keys
@@ -216,7 +215,8 @@ def publish_incidents(incident_ids: list[int], *, run=None) -> None:
     try:  # the inboxes that got something: their sockets read their count again (dispatch.inbox)
         users = inbox.changed_users(_unique(incident_ids))
         if users:
-            (run or async_to_sync(_send_all))(layer, [([user_group(u)], {"type": "inbox.changed"}) for u in users])
+            (run or async_to_sync(_send_all))(layer, [([inbox.inbox_group(u)], {"type": "inbox.changed"})
+                                                      for u in users])
     except Exception:
         log.exception("inbox push failed for %d incidents", len(incident_ids))
 

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from dispatch import live
+from dispatch.inbox import inbox_group
 from dispatch.models import Notification
-from dispatch.rights import user_group
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_a_change_tells_the_sockets_of_the_users_it_notified(settings):
     sends = []
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     live.publish_incidents([incident.pk], run=lambda layer, s: sends.extend(s))
-    assert ([user_group(holder.pk)], {"type": "inbox.changed"}) in sends
+    assert ([inbox_group(holder.pk)], {"type": "inbox.changed"}) in sends
     Notification.objects.filter(incident=incident).update(read_at=timezone.now())
     sends.clear()
     live.publish_incidents([incident.pk], run=lambda layer, s: sends.extend(s))

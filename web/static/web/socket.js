@@ -7,7 +7,9 @@ import { fetchFeatures, getJSON } from "web/helpers.js";
    onCatchUp(features), onStatus(status). Returns a handle (status, catchUp(), drop()). */
 export function connectLive(opts) {
   const store = opts.store;
-  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/incidents/";
+  // ?inbox=1: this page shows the bell, so it hears when the user's inbox changes (web/bell.js)
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/incidents/" +
+    (opts.onInbox ? "?inbox=1" : "");
   let ws = null, attempt = 0, timer = null, heartbeat = null, lastHeard = 0, catching = null, again = false;
   // caughtUp: ids the catch-ups returned (the newest 5000), for the curious and for tests.
   const live = { status: "connecting", connects: 0, catchUps: 0, caughtUp: [], catchUp: catchUp, drop: drop };
