@@ -32,7 +32,14 @@ export const ACTION = {
   report_handled: "反馈 report handled", verify: "核查 verify", rework: "返工 rework", close: "结案 close",
   cancel: "撤销 cancel", mark_duplicate: "重复 duplicate", out_of_jurisdiction: "非本辖区 out of jurisdiction",
   escalate: "升级 escalate", hand_back: "下派 hand back", reassign: "改派 reassign", relocate: "定位 relocate",
-  merge: "合并重复 merge duplicate", merged: "合并 merged"
+  merge: "合并重复 merge duplicate", merged: "合并 merged", return_to_centre: "退单 return to centre",
+  request_extension: "申请延期 request extension", decide_extension: "审批延期 decide extension",
+  approve_extension: "批准延期 extension approved", refuse_extension: "驳回延期 extension refused",
+  return_visit: "回访 return visit", reopen: "重新办理 reopened"
+};
+// 回访 outcomes (a return visit event's data.outcome)
+export const OUTCOME = {
+  satisfied: "满意 satisfied", basically_satisfied: "基本满意 basically satisfied", dissatisfied: "不满意 dissatisfied"
 };
 export const SOURCE = {
   hotline_12345: "12345热线 hotline", mayor_mailbox: "寄语市长 mayor's mailbox", patrol: "日常巡查 patrol",
@@ -227,6 +234,16 @@ export function teamHtml(team, assignee) {
     '</div><table class="team">' + rows + "</table>";
 }
 
+/* What an event's data adds to its line: a return visit's outcome, an extension's deadlines. */
+function eventDetail(e) {
+  const d = e.data || {};
+  if (e.action === "return_visit" && d.outcome) { return " · " + esc(OUTCOME[d.outcome] || d.outcome); }
+  if (/_extension$/.test(e.action) && d.requested_due) {
+    return " · " + esc(fmtTime(d.from_due)) + " → " + esc(fmtTime(d.requested_due));
+  }
+  return "";
+}
+
 /* An incident's events, newest first. */
 export function timelineHtml(events) {
   if (!events.length) { return '<p class="muted">—</p>'; }
@@ -234,7 +251,7 @@ export function timelineHtml(events) {
     const move = e.from_state !== e.to_state && e.to_state ? " · " + esc(stateLabel(e.from_state)) + " → " +
       esc(stateLabel(e.to_state)) : "";
     return '<li data-action="' + esc(e.action) + '"><time>' + esc(fmtTime(e.created_at)) + "</time> <b>" +
-      esc(actionLabel(e.action)) + "</b>" + move + ' <span class="who">' + esc(e.actor_label) + "</span>" +
+      esc(actionLabel(e.action)) + "</b>" + move + eventDetail(e) + ' <span class="who">' + esc(e.actor_label) + "</span>" +
       (e.note ? '<div class="note">' + esc(e.note) + "</div>" : "") + "</li>";
   }).join("") + "</ol>";
 }

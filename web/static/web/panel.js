@@ -153,7 +153,7 @@ export function incidentPanel(opts) {
     S.form = a;
     S.error = "";
     render();
-    openActionForm(detail, a, S.ctx && S.ctx.reassign_to);
+    openActionForm(detail, a, S.ctx && S.ctx.reassign_to, S.ctx && S.ctx.pending_extension);
   });
   detail.addEventListener("submit", function (e) { e.preventDefault(); submitAction(e.target); });
 
