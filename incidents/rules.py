@@ -334,6 +334,10 @@ OTHER_ACTIONS: dict[str, Action] = {a.name: a for a in [
 # The actions taken on a closed incident (回访 and the reopening it may bring): every other action
 # starts from an open state.
 AFTER_CLOSING: frozenset[str] = frozenset({"return_visit", "reopen"})
+# 返工: the actions that send an incident back to be handled again, each one rework (``reworks`` and
+# the assessment's 返工 figures, from its events): the checker's rework, and the reopening after a
+# dissatisfied return visit.
+REWORK_ACTIONS: tuple[str, ...] = ("rework", "reopen")
 # The photo stages people attach through POST /api/incidents/{id}/photos/, each by its action above.
 PHOTO_ACTIONS = {"before": "photo_before", "after": "photo_after", "verify": "photo_verify"}
 ACTIONS: dict[str, Action] = {**TRANSITIONS, **OTHER_ACTIONS}

@@ -4,6 +4,230 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# Return visits (回访) and extension requests (延期); and the rollups count the reopening after a
+# dissatisfied visit as 返工 rework, as the checker's rework (rules.REWORK_ACTIONS): the triggers as
+# incidents.rollups.trigger_sql() rendered them when this migration was written (only the rework
+# events' action changes; no reopen event exists before this migration, so nothing is refilled).
+TRIGGERS = r"""CREATE OR REPLACE FUNCTION incidents_rollup_on_insert() RETURNS trigger LANGUAGE plpgsql AS $rollup$
+DECLARE zeros text[];
+BEGIN
+  WITH delta AS (
+    SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
+    FROM (
+    SELECT f.kind + l.v AS kind, CASE WHEN l.v IN (20) THEN date_trunc('month', f.day)::date ELSE f.day END AS day, f.day2,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_x END AS cell_x,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_y END AS cell_y, r.category_id AS category_id, r.source AS source, CASE WHEN l.v IN (0) THEN r.town_id END AS town_id, CASE WHEN l.v IN (0) THEN r.village_id END AS village_id, CASE WHEN l.v IN (0, 20) THEN r.grid_id END AS grid_id, CASE WHEN l.v IN (0) THEN r.handling_grid_id END AS handling_grid_id, CASE WHEN l.v IN (0) THEN r.assignee_id END AS assignee_id, CASE WHEN l.v IN (0) THEN r.submitted_by_id END AS submitted_by_id,
+           1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
+    FROM new_rows r
+    CROSS JOIN (VALUES (0), (10), (20)) l(v)
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
+      SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
+    CROSS JOIN LATERAL (VALUES
+      (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
+      (2, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN NOT (r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')) THEN 1 END, 0, 0.0, 0),
+      (3, ((r.closed_at) AT TIME ZONE 'Asia/Shanghai')::date, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.state = 'closed' THEN 1 END,
+       CASE WHEN r.closed_at <= r.handle_due_at THEN 1 ELSE 0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN extract(epoch FROM r.closed_at - r.registered_at)::float8 ELSE 0.0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN 1 ELSE 0 END),
+      (4, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0),
+      (6, ((LEAST(CASE WHEN r.state IN ('dispatched', 'in_progress', 'registered') THEN r.handle_due_at END, CASE WHEN r.state IN ('dispatched') THEN r.accept_due_at END)) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state IN ('dispatched', 'handled', 'in_progress', 'registered', 'reported', 'verified') THEN 1 END, 0, 0.0, 0),
+      (7, NULL, NULL, NULL, NULL,
+       CASE WHEN r.state = 'reported' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
+    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
+    WHERE f.n IS NOT NULL AND (l.v = 0 OR l.v = 10 OR (l.v = 20 AND f.kind IN (1)))) facts GROUP BY kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id HAVING sum(n) <> 0 OR sum(n2) <> 0 OR sum(secs) <> 0 OR sum(secs_n) <> 0),
+  applied AS (
+    INSERT INTO incidents_rollup AS t (key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n) SELECT key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n FROM delta ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
+      secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
+      secs_n = t.secs_n + excluded.secs_n
+    RETURNING t.key, t.n, t.n2, t.secs_n)
+  SELECT array_agg(key) INTO zeros FROM applied WHERE n = 0 AND n2 = 0 AND secs_n = 0;
+  IF zeros IS NOT NULL THEN
+    DELETE FROM incidents_rollup WHERE key = ANY(zeros) AND n = 0 AND n2 = 0 AND secs_n = 0;
+  END IF;
+  RETURN NULL;
+END $rollup$;
+CREATE OR REPLACE FUNCTION incidents_rollup_on_delete() RETURNS trigger LANGUAGE plpgsql AS $rollup$
+DECLARE zeros text[];
+BEGIN
+  WITH delta AS (
+    SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
+    FROM (
+    SELECT f.kind + l.v AS kind, CASE WHEN l.v IN (20) THEN date_trunc('month', f.day)::date ELSE f.day END AS day, f.day2,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_x END AS cell_x,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_y END AS cell_y, r.category_id AS category_id, r.source AS source, CASE WHEN l.v IN (0) THEN r.town_id END AS town_id, CASE WHEN l.v IN (0) THEN r.village_id END AS village_id, CASE WHEN l.v IN (0, 20) THEN r.grid_id END AS grid_id, CASE WHEN l.v IN (0) THEN r.handling_grid_id END AS handling_grid_id, CASE WHEN l.v IN (0) THEN r.assignee_id END AS assignee_id, CASE WHEN l.v IN (0) THEN r.submitted_by_id END AS submitted_by_id,
+           -1 * f.n AS n, -1 * f.n2 AS n2, -1 * f.secs AS secs, -1 * f.secs_n AS secs_n
+    FROM old_rows r
+    CROSS JOIN (VALUES (0), (10), (20)) l(v)
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
+      SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
+    CROSS JOIN LATERAL (VALUES
+      (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
+      (2, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN NOT (r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')) THEN 1 END, 0, 0.0, 0),
+      (3, ((r.closed_at) AT TIME ZONE 'Asia/Shanghai')::date, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.state = 'closed' THEN 1 END,
+       CASE WHEN r.closed_at <= r.handle_due_at THEN 1 ELSE 0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN extract(epoch FROM r.closed_at - r.registered_at)::float8 ELSE 0.0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN 1 ELSE 0 END),
+      (4, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0),
+      (6, ((LEAST(CASE WHEN r.state IN ('dispatched', 'in_progress', 'registered') THEN r.handle_due_at END, CASE WHEN r.state IN ('dispatched') THEN r.accept_due_at END)) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state IN ('dispatched', 'handled', 'in_progress', 'registered', 'reported', 'verified') THEN 1 END, 0, 0.0, 0),
+      (7, NULL, NULL, NULL, NULL,
+       CASE WHEN r.state = 'reported' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
+    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
+    WHERE f.n IS NOT NULL AND (l.v = 0 OR l.v = 10 OR (l.v = 20 AND f.kind IN (1)))) facts GROUP BY kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id HAVING sum(n) <> 0 OR sum(n2) <> 0 OR sum(secs) <> 0 OR sum(secs_n) <> 0),
+  applied AS (
+    INSERT INTO incidents_rollup AS t (key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n) SELECT key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n FROM delta ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
+      secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
+      secs_n = t.secs_n + excluded.secs_n
+    RETURNING t.key, t.n, t.n2, t.secs_n)
+  SELECT array_agg(key) INTO zeros FROM applied WHERE n = 0 AND n2 = 0 AND secs_n = 0;
+  IF zeros IS NOT NULL THEN
+    DELETE FROM incidents_rollup WHERE key = ANY(zeros) AND n = 0 AND n2 = 0 AND secs_n = 0;
+  END IF;
+  RETURN NULL;
+END $rollup$;
+CREATE OR REPLACE FUNCTION incidents_rollup_on_update() RETURNS trigger LANGUAGE plpgsql AS $rollup$
+DECLARE zeros text[];
+BEGIN
+  WITH delta AS (
+    SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
+    FROM (
+    SELECT f.kind + l.v AS kind, CASE WHEN l.v IN (20) THEN date_trunc('month', f.day)::date ELSE f.day END AS day, f.day2,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_x END AS cell_x,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_y END AS cell_y, r.category_id AS category_id, r.source AS source, CASE WHEN l.v IN (0) THEN r.town_id END AS town_id, CASE WHEN l.v IN (0) THEN r.village_id END AS village_id, CASE WHEN l.v IN (0, 20) THEN r.grid_id END AS grid_id, CASE WHEN l.v IN (0) THEN r.handling_grid_id END AS handling_grid_id, CASE WHEN l.v IN (0) THEN r.assignee_id END AS assignee_id, CASE WHEN l.v IN (0) THEN r.submitted_by_id END AS submitted_by_id,
+           1 * f.n AS n, 1 * f.n2 AS n2, 1 * f.secs AS secs, 1 * f.secs_n AS secs_n
+    FROM new_rows r
+    CROSS JOIN (VALUES (0), (10), (20)) l(v)
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
+      SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
+    CROSS JOIN LATERAL (VALUES
+      (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
+      (2, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN NOT (r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')) THEN 1 END, 0, 0.0, 0),
+      (3, ((r.closed_at) AT TIME ZONE 'Asia/Shanghai')::date, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.state = 'closed' THEN 1 END,
+       CASE WHEN r.closed_at <= r.handle_due_at THEN 1 ELSE 0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN extract(epoch FROM r.closed_at - r.registered_at)::float8 ELSE 0.0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN 1 ELSE 0 END),
+      (4, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0),
+      (6, ((LEAST(CASE WHEN r.state IN ('dispatched', 'in_progress', 'registered') THEN r.handle_due_at END, CASE WHEN r.state IN ('dispatched') THEN r.accept_due_at END)) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state IN ('dispatched', 'handled', 'in_progress', 'registered', 'reported', 'verified') THEN 1 END, 0, 0.0, 0),
+      (7, NULL, NULL, NULL, NULL,
+       CASE WHEN r.state = 'reported' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
+    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
+    WHERE f.n IS NOT NULL AND (l.v = 0 OR l.v = 10 OR (l.v = 20 AND f.kind IN (1))) UNION ALL 
+    SELECT f.kind + l.v AS kind, CASE WHEN l.v IN (20) THEN date_trunc('month', f.day)::date ELSE f.day END AS day, f.day2,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_x END AS cell_x,
+           CASE WHEN l.v IN (0, 20) THEN f.cell_y END AS cell_y, r.category_id AS category_id, r.source AS source, CASE WHEN l.v IN (0) THEN r.town_id END AS town_id, CASE WHEN l.v IN (0) THEN r.village_id END AS village_id, CASE WHEN l.v IN (0, 20) THEN r.grid_id END AS grid_id, CASE WHEN l.v IN (0) THEN r.handling_grid_id END AS handling_grid_id, CASE WHEN l.v IN (0) THEN r.assignee_id END AS assignee_id, CASE WHEN l.v IN (0) THEN r.submitted_by_id END AS submitted_by_id,
+           -1 * f.n AS n, -1 * f.n2 AS n2, -1 * f.secs AS secs, -1 * f.secs_n AS secs_n
+    FROM old_rows r
+    CROSS JOIN (VALUES (0), (10), (20)) l(v)
+    CROSS JOIN LATERAL (
+      -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
+      SELECT floor(ST_X(p.m) / 50)::int AS cell_x, floor(ST_Y(p.m) / 50)::int AS cell_y
+      FROM (SELECT CASE WHEN r.location IS NOT NULL AND r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')
+                         AND ST_CoveredBy(r.location, ST_MakeEnvelope(68.62, 11.7, 139.77, 58.56, 4326))
+                        THEN ST_Transform(r.location, 4549) END AS m) p
+    ) c
+    CROSS JOIN LATERAL (VALUES
+      (1, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL::date, c.cell_x, c.cell_y,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') THEN 1 END, 0, 0.0::float8, 0),
+      (2, ((r.created_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN NOT (r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction')) THEN 1 END, 0, 0.0, 0),
+      (3, ((r.closed_at) AT TIME ZONE 'Asia/Shanghai')::date, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.state = 'closed' THEN 1 END,
+       CASE WHEN r.closed_at <= r.handle_due_at THEN 1 ELSE 0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN extract(epoch FROM r.closed_at - r.registered_at)::float8 ELSE 0.0 END,
+       CASE WHEN r.registered_at IS NOT NULL THEN 1 ELSE 0 END),
+      (4, ((r.handle_due_at) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state NOT IN ('cancelled', 'duplicate', 'out_of_jurisdiction') AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0),
+      (6, ((LEAST(CASE WHEN r.state IN ('dispatched', 'in_progress', 'registered') THEN r.handle_due_at END, CASE WHEN r.state IN ('dispatched') THEN r.accept_due_at END)) AT TIME ZONE 'Asia/Shanghai')::date, NULL, NULL, NULL,
+       CASE WHEN r.state IN ('dispatched', 'handled', 'in_progress', 'registered', 'reported', 'verified') THEN 1 END, 0, 0.0, 0),
+      (7, NULL, NULL, NULL, NULL,
+       CASE WHEN r.state = 'reported' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
+    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
+    WHERE f.n IS NOT NULL AND (l.v = 0 OR l.v = 10 OR (l.v = 20 AND f.kind IN (1))) UNION ALL 
+    SELECT 5 AS kind, ((e.created_at) AT TIME ZONE 'Asia/Shanghai')::date AS day, NULL::date AS day2, NULL::int AS cell_x,
+           NULL::int AS cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+           1 AS n, 0 AS n2, 0.0::float8 AS secs, 0 AS secs_n
+    FROM incidents_incidentevent e JOIN new_rows r ON r.id = e.incident_id
+    WHERE e.action IN ('rework', 'reopen') AND r.id IN (SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE (n.category_id, n.source, n.town_id, n.village_id, n.grid_id, n.handling_grid_id, n.assignee_id, n.submitted_by_id) IS DISTINCT FROM (o.category_id, o.source, o.town_id, o.village_id, o.grid_id, o.handling_grid_id, o.assignee_id, o.submitted_by_id)) UNION ALL 
+    SELECT 5 AS kind, ((e.created_at) AT TIME ZONE 'Asia/Shanghai')::date AS day, NULL::date AS day2, NULL::int AS cell_x,
+           NULL::int AS cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+           -1 AS n, 0 AS n2, 0.0::float8 AS secs, 0 AS secs_n
+    FROM incidents_incidentevent e JOIN old_rows r ON r.id = e.incident_id
+    WHERE e.action IN ('rework', 'reopen') AND r.id IN (SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE (n.category_id, n.source, n.town_id, n.village_id, n.grid_id, n.handling_grid_id, n.assignee_id, n.submitted_by_id) IS DISTINCT FROM (o.category_id, o.source, o.town_id, o.village_id, o.grid_id, o.handling_grid_id, o.assignee_id, o.submitted_by_id))) facts GROUP BY kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id HAVING sum(n) <> 0 OR sum(n2) <> 0 OR sum(secs) <> 0 OR sum(secs_n) <> 0),
+  applied AS (
+    INSERT INTO incidents_rollup AS t (key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n) SELECT key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n FROM delta ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
+      secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
+      secs_n = t.secs_n + excluded.secs_n
+    RETURNING t.key, t.n, t.n2, t.secs_n)
+  SELECT array_agg(key) INTO zeros FROM applied WHERE n = 0 AND n2 = 0 AND secs_n = 0;
+  IF zeros IS NOT NULL THEN
+    DELETE FROM incidents_rollup WHERE key = ANY(zeros) AND n = 0 AND n2 = 0 AND secs_n = 0;
+  END IF;
+  RETURN NULL;
+END $rollup$;
+CREATE OR REPLACE FUNCTION incidents_rollup_on_event() RETURNS trigger LANGUAGE plpgsql AS $rollup$
+DECLARE zeros text[];
+BEGIN
+  WITH delta AS (
+    SELECT format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id) AS key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
+    FROM (
+    SELECT 5 AS kind, ((e.created_at) AT TIME ZONE 'Asia/Shanghai')::date AS day, NULL::date AS day2, NULL::int AS cell_x,
+           NULL::int AS cell_y, r.category_id, r.source, r.town_id, r.village_id, r.grid_id, r.handling_grid_id, r.assignee_id, r.submitted_by_id,
+           1 AS n, 0 AS n2, 0.0::float8 AS secs, 0 AS secs_n
+    FROM new_rows e JOIN incidents_incident r ON r.id = e.incident_id
+    WHERE e.action IN ('rework', 'reopen') ) facts GROUP BY kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id HAVING sum(n) <> 0 OR sum(n2) <> 0 OR sum(secs) <> 0 OR sum(secs_n) <> 0),
+  applied AS (
+    INSERT INTO incidents_rollup AS t (key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n) SELECT key, kind, day, day2, cell_x, cell_y, category_id, source, town_id, village_id, grid_id, handling_grid_id, assignee_id, submitted_by_id, n, n2, secs, secs_n FROM delta ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
+      secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
+      secs_n = t.secs_n + excluded.secs_n
+    RETURNING t.key, t.n, t.n2, t.secs_n)
+  SELECT array_agg(key) INTO zeros FROM applied WHERE n = 0 AND n2 = 0 AND secs_n = 0;
+  IF zeros IS NOT NULL THEN
+    DELETE FROM incidents_rollup WHERE key = ANY(zeros) AND n = 0 AND n2 = 0 AND secs_n = 0;
+  END IF;
+  RETURN NULL;
+END $rollup$;
+DROP TRIGGER IF EXISTS incidents_incident_rollup_insert ON incidents_incident;
+CREATE TRIGGER incidents_incident_rollup_insert AFTER INSERT ON incidents_incident REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_rollup_on_insert();
+DROP TRIGGER IF EXISTS incidents_incident_rollup_delete ON incidents_incident;
+CREATE TRIGGER incidents_incident_rollup_delete AFTER DELETE ON incidents_incident REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_rollup_on_delete();
+DROP TRIGGER IF EXISTS incidents_incident_rollup_update ON incidents_incident;
+CREATE TRIGGER incidents_incident_rollup_update AFTER UPDATE ON incidents_incident REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_rollup_on_update();
+DROP TRIGGER IF EXISTS incidents_incidentevent_rollup_insert ON incidents_incidentevent;
+CREATE TRIGGER incidents_incidentevent_rollup_insert AFTER INSERT ON incidents_incidentevent REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_rollup_on_event();"""
+
 
 class Migration(migrations.Migration):
 
@@ -52,4 +276,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('outcome__in', ['satisfied', 'basically_satisfied', 'dissatisfied'])), name='return_visit_outcome_known')],
             },
         ),
+        migrations.RunSQL(TRIGGERS, reverse_sql=migrations.RunSQL.noop),
     ]

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from core.actors import Actor
 from dispatch.models import Assignment, Notification
 from dispatch.routing import COMMAND_CENTRE
+from incidents.analytics import assessment, assessment_direct
 from incidents.models import Incident, IncidentEvent, Level, ReturnVisit
 from incidents.selectors import incident_stats, incident_stats_direct
 from tests.incidents import factories as f
@@ -115,6 +116,24 @@ def test_a_dissatisfied_visit_reopens_the_incident_as_rework_with_its_last_assig
     assert post(op, closed, "return_visit", {"outcome": "satisfied"}).status_code == 200
     assert ReturnVisit.objects.filter(incident=closed).count() == 2
     assert f.reload(closed).reworks == 1
+
+
+def test_a_reopening_counts_as_rework_in_the_assessment_both_ways(closed):
+    """返工率: the rollups (their event trigger) and the direct path count the reopen event as the
+    checker's rework."""
+    op = f.operator()
+    now = timezone.localtime()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=1)
+
+    def reworks(fn) -> int:
+        return fn(actor=op, group="grid", start=start, end=end, now=timezone.now()).totals.reworks
+
+    before = reworks(assessment_direct)
+    assert reworks(assessment) == before
+    answer = post(op, closed, "return_visit", {"outcome": "dissatisfied", "comment": "没修好 not fixed"})
+    assert answer.status_code == 200
+    assert reworks(assessment_direct) == reworks(assessment) == before + 1
 
 
 @pytest.mark.parametrize(("body", "field"), [
