@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db import models
 
 from gis_core.admin import LocalGISModelAdmin
-from incidents.models import Category, Incident, IncidentEvent, SourceGrant
+from incidents.models import Category, ExtensionRequest, Incident, IncidentEvent, ReturnVisit, SourceGrant
 
 
 @admin.register(Category)
@@ -57,3 +57,28 @@ class SourceGrantAdmin(admin.ModelAdmin):
     list_display = ["client", "source"]
     list_filter = ["source"]
     search_fields = ["client__username"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by their actions (which lock the incident and record events): shown, never edited."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReturnVisit)
+class ReturnVisitAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "outcome", "visited_by_label", "visited_at"]
+    list_filter = ["outcome"]
+
+
+@admin.register(ExtensionRequest)
+class ExtensionRequestAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "state", "requested_by_label", "previous_due", "requested_due", "decided_by_label"]
+    list_filter = ["state"]
