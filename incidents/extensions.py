@@ -49,9 +49,9 @@ def incident_request_extension(*, incident_id: int, actor: Actor, reason: str, r
 
 def incident_decide_extension(*, incident_id: int, actor: Actor, approve: bool, note: str = "",
                               now: datetime | None = None) -> Incident:
-    """Approve (the handling deadline, and the current level's, move to the requested time; the
-    sweep's next escalation is computed again) or refuse (the deadlines stay) the pending request.
-    Nobody decides their own request."""
+    """Approve (the handling deadline moves to the requested time, and the current level's too unless
+    it is later already; the sweep's next escalation is computed again) or refuse (the deadlines
+    stay) the pending request. Nobody decides their own request."""
     now = now or timezone.now()
     with transaction.atomic():
         incident = locked(incident_id)
@@ -67,7 +67,9 @@ def incident_decide_extension(*, incident_id: int, actor: Actor, approve: bool, 
         data = {"request": request.pk, "from_due": _time(incident.handle_due_at),
                 "requested_due": _time(request.requested_due)}
         if approve:
-            incident.handle_due_at = incident.level_due_at = request.requested_due
+            incident.handle_due_at = request.requested_due
+            # the current level's period moves too, never earlier (an escalation may have restarted it later)
+            incident.level_due_at = max(incident.level_due_at or request.requested_due, request.requested_due)
             incident.escalate_at = escalation_time(incident)
         incident.save()
         new_event(incident, "approve_extension" if approve else "refuse_extension", actor, note=note, now=now,

@@ -100,6 +100,19 @@ def test_approving_a_dispatched_incident_keeps_its_acceptance_clock():
     assert stored.escalate_at == stored.accept_due_at == incident.accept_due_at
 
 
+def test_approval_never_shortens_a_level_period_an_escalation_restarted_later(accepted):
+    incident, assignee = accepted
+    level_due = incident.handle_due_at + timedelta(days=5)
+    Incident.objects.filter(pk=incident.pk).update(level_due_at=level_due, escalate_at=level_due)
+    incident = f.reload(incident)
+    assert post(assignee, incident, "request_extension",
+                {"reason": "r", "requested_due": later(incident, days=1)}).status_code == 200
+    assert post(f.operator(), incident, "decide_extension", {"approve": True}).status_code == 200
+    stored = f.reload(incident)
+    assert stored.handle_due_at == incident.handle_due_at + timedelta(days=1)
+    assert stored.level_due_at == stored.escalate_at == level_due
+
+
 def test_one_pending_request_per_incident_in_the_api_and_in_the_database(accepted):
     incident, assignee = accepted
     body = {"reason": "r", "requested_due": later(incident, days=1)}
