@@ -3,14 +3,18 @@ allowed and refused (400, 403, 409), one pending request per incident (also in t
 the deadlines and the sweep's clock an approval moves."""
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.actors import Actor
+from incidents import rules
+from incidents.extensions import incident_request_extension
 from incidents.models import ExtensionRequest, Incident, IncidentEvent
 from tests.incidents import factories as f
 
@@ -184,3 +188,39 @@ def test_wrong_states_are_a_409(accepted):
     f.set_state(handled, S.CLOSED)
     assert post(assignee, handled, "request_extension", body).status_code == 409
     assert not ExtensionRequest.objects.filter(incident=incident).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_once_one_wins(demo_data, monkeypatch, settings):
+    """The incident's row lock serialises them: the second sees the first's pending request (409)."""
+    settings.LIVE_PUSH_IN_BACKGROUND = False  # the pool thread would keep a DB connection past the test
+    incident = f.located("other")
+    people = [f.actor(person=incident.assignee), f.actor(person=f.team_of(incident.handling_grid).leader)]
+    real = rules.extension_refusal
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)  # both inside the service at once
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "extension_refusal", slow)
+    start, results = threading.Barrier(2, timeout=30), [None, None]
+
+    def run(n: int) -> None:
+        try:
+            start.wait()
+            results[n] = incident_request_extension(incident_id=incident.pk, actor=people[n], reason=f"r{n}",
+                                                    requested_due=incident.handle_due_at + timedelta(hours=1))
+        except Exception as exc:  # noqa: BLE001 - the result under test
+            results[n] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    lost = [r for r in results if isinstance(r, rules.TransitionRefused)]
+    assert len(lost) == 1 and lost[0].reason == "state", results
+    assert ExtensionRequest.objects.filter(incident=incident).count() == 1
+    assert IncidentEvent.objects.filter(incident=incident, action="request_extension").count() == 1
