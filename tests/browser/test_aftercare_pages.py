@@ -1,6 +1,7 @@
-"""The grid team's phone page offers the new actions where the server allows them and sends their forms
-as the API reads them: 延期 an extension request (a new deadline and a reason) and 退单 returning a
-dispatched incident to the command centre (a reason)."""
+"""The pages offer the new actions where the server allows them and send their forms as the API reads
+them: on the grid team's phone page 延期 an extension request (a new deadline and a reason) and 退单
+returning a dispatched incident to the command centre (a reason); in the command centre the queue of
+return visits due and 回访 itself (an outcome and what the reporter said)."""
 from __future__ import annotations
 
 import time
@@ -10,9 +11,12 @@ import pytest
 from django.utils import timezone
 
 from grids.models import Grid
-from incidents.models import ExtensionRequest, Incident, IncidentEvent
+from incidents.models import ExtensionRequest, Incident, IncidentEvent, ReturnVisit
 from tests.browser.conftest import login
+from tests.browser.test_command_centre import open_command_centre
 from tests.browser.test_workspace import TIMEOUT, report
+from tests.dispatch.test_aftercare import close
+from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,4 +59,25 @@ def test_grid_leader_requests_an_extension_and_returns_an_incident_from_the_inbo
     eventually(lambda: Incident.objects.get(pk=own_id).level == 3)
     event = IncidentEvent.objects.filter(incident_id=own_id).latest("id")
     assert (event.action, event.note) == ("return_to_centre", "不属于本网格 not this grid")
+    assert page.console_errors == []
+
+
+def test_operator_visits_a_closed_incident_from_the_queue_and_reopens_it(demo_data, asgi_server, new_page):
+    closed = close(f.located("other", title="路灯不亮 street light out"))
+    page = open_command_centre(new_page, asgi_server)
+    page.click("[data-tab=visits]")
+    row = page.locator(f"#visits [data-incident-id='{closed.pk}']")
+    row.wait_for(timeout=TIMEOUT)
+    row.click()
+    detail = page.locator(f"#detail[data-incident-id='{closed.pk}']")
+    detail.locator(".d-actions [data-action=return_visit]").wait_for(timeout=TIMEOUT)
+    detail.locator("[data-action=return_visit]").click()
+    detail.locator(".action-form select[name=outcome]").select_option("dissatisfied")
+    detail.locator(".action-form textarea").fill("还是不亮 still dark")
+    detail.locator(".action-form [type=submit]").click()
+    eventually(lambda: Incident.objects.get(pk=closed.pk).state == "in_progress")
+    visit = ReturnVisit.objects.get(incident=closed)
+    assert (visit.outcome, visit.comment) == ("dissatisfied", "还是不亮 still dark")
+    detail.locator(".d-timeline li[data-action=reopen]").wait_for(timeout=TIMEOUT)
+    assert "不满意 dissatisfied" in detail.locator(".d-timeline li[data-action=return_visit]").inner_text()
     assert page.console_errors == []
