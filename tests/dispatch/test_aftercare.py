@@ -118,6 +118,19 @@ def test_a_dissatisfied_visit_reopens_the_incident_as_rework_with_its_last_assig
     assert f.reload(closed).reworks == 1
 
 
+def test_a_reopened_incident_goes_to_whom_it_was_last_reassigned():
+    incident = f.located("other")
+    op = f.operator()
+    other = f.new_person()
+    assert post(op, incident, "reassign", {"person": other.external_id, "reason": "换人"}).status_code == 200
+    incident = close(f.reload(incident))
+    assert post(op, incident, "return_visit", {"outcome": "dissatisfied", "comment": "没修"}).status_code == 200
+    stored = f.reload(incident)
+    assert stored.assignee_id == other.pk
+    assert Assignment.objects.get(incident=incident, active=True).person_id == other.pk
+    assert Notification.objects.filter(incident=incident, person=other, kind="reopened").count() == 1
+
+
 def test_a_reopening_counts_as_rework_in_the_assessment_both_ways(closed):
     """返工率: the rollups (their event trigger) and the direct path count the reopen event as the
     checker's rework."""
