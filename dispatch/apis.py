@@ -1,4 +1,5 @@
-"""Dispatch actions on one incident over the API: reassign, escalate, hand back.
+"""Dispatch actions on one incident over the API: reassign, escalate, hand back, return to the command
+centre (退单), and the return visit (回访) that may reopen a closed incident.
 
 They sit on the incidents' routes (``POST /api/incidents/{id}/{action}/``) and share the incidents'
 scoping (``incidents.apis.IncidentScope``): an incident the user may not see is a 404, an action the
@@ -17,10 +18,12 @@ from rest_framework.views import APIView
 from core.actors import Actor, Role
 from core.api import validated_body, validated_query
 from dispatch import inbox
+from dispatch.aftercare import incident_return_visit
 from dispatch.models import OutboxMessage
-from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
+from dispatch.services import incident_escalate, incident_hand_back, incident_reassign, incident_return_to_centre
 from incidents.apis import IF_MATCH, IncidentScope
 from incidents.geojson import IncidentSerializer
+from incidents.models import ReturnVisit
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -42,6 +45,19 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 # Who sees what was sent to the source systems (the receivers' errors can name their hosts).
 DELIVERY_READERS = {Role.OPERATOR}
+class ReturnVisitSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=ReturnVisit.Outcome.choices,
+                                      help_text="满意 satisfied, 基本满意 basically satisfied, 不满意 dissatisfied "
+                                                "(reopens the incident as rework)")
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+                                    help_text="what the reporter said; required when dissatisfied (the reason "
+                                              "the incident is reopened)")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["outcome"] == ReturnVisit.Outcome.DISSATISFIED and not attrs["comment"].strip():
+            raise serializers.ValidationError(
+                {"comment": ["say what is not fixed: it is the reason the incident is reopened"]})
+        return attrs
 
 
 class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
@@ -79,6 +95,25 @@ class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
             raise PermissionDenied("only the command centre sees the deliveries to the source systems")
         rows = OutboxMessage.objects.filter(incident_id=incident_id).select_related("webhook__client").order_by("id")
         return Response(DeliverySerializer(rows[:500], many=True).data)
+
+
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
+    @action(detail=True, methods=["post"], url_path="return_to_centre")
+    def return_to_centre(self, request, pk=None):
+        """退单: give a dispatched incident, sent to the wrong grid, back to the command centre (level
+        town, no person) to be reassigned; by the person it was sent to or that grid's leader."""
+        body = validated_body(ReasonSerializer, request)
+        return self.run(incident_return_to_centre, incident_id=self.visible_id(pk), actor=self.actor(),
+                        reason=body["reason"])
+
+    @extend_schema(request=ReturnVisitSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
+    @action(detail=True, methods=["post"], url_path="return_visit")
+    def return_visit(self, request, pk=None):
+        """回访: record what the reporter says of a closed incident (operators); "dissatisfied"
+        reopens it as rework, back with the person it was last assigned to."""
+        body = validated_body(ReturnVisitSerializer, request)
+        return self.run(incident_return_visit, incident_id=self.visible_id(pk), actor=self.actor(),
+                        outcome=body["outcome"], comment=body["comment"])
 
 
 class NotificationSerializer(serializers.Serializer):

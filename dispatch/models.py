@@ -47,6 +47,7 @@ class Notification(models.Model):
         INFORMED = "informed", "for your information"
         ESCALATED = "escalated", "escalated"
         OVERDUE = "overdue", "overdue"
+        REOPENED = "reopened", "reopened after a dissatisfied return visit"
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notifications")
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="notifications")

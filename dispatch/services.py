@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from core.actors import Actor
 from dispatch.models import Assignment, Notification
-from dispatch.routing import RoutingContext, Target, assign
+from dispatch.routing import COMMAND_CENTRE, RoutingContext, Target, assign
 from dispatch.selectors import PersonRef
 from grids.models import Person
 from incidents import rules
 from incidents.lifecycle import check_allowed, locked, new_event, notify_changed
-from incidents.models import Incident
+from incidents.models import Incident, Level
 from incidents.selectors import reassign_refusal, roles_on
 
 
@@ -78,6 +78,36 @@ def incident_hand_back(*, incident_id: int, actor: Actor, reason: str) -> Incide
         ctx = _context(incident)
         _retarget(incident, ctx.target(incident, incident.level - 1), ctx, action="hand_back", actor=actor,
                   reason=reason, now=now)
+    return incident
+
+
+def incident_return_to_centre(*, incident_id: int, actor: Actor, reason: str, now: datetime | None = None) -> Incident:
+    """退单: the person a dispatched incident was sent to (or the leader of that grid) returns it to the
+    command centre, it was sent to the wrong grid; the operator then reassigns it (``incident_reassign``).
+
+    Distinct from ``incident_hand_back`` (one level down) and from escalation (one level up, the SLA
+    running out): the active assignment ends, the incident goes to level town with no person (unit
+    "command centre"), recorded as its own action ``return_to_centre`` (it counts against 准确派遣率).
+
+    The state stays dispatched, not back to registered: an incident at town level with no person is
+    what routing makes of one dispatched to the command centre, and from there the operator's
+    reassign (which takes dispatched and in-progress incidents) gives it to the right person, as
+    with any other; registered would leave it where no endpoint dispatches it again. Its registration
+    and handling deadline stand (the wrong dispatch costs handling time); the acceptance clock starts
+    again for the command centre's own dispatch.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = locked(incident_id)
+        check_allowed(incident, "return_to_centre", actor)
+        incident.accept_due_at = now + timedelta(minutes=incident.category.sla_accept_min)
+        incident.escalate_at = rules.escalation_time(state=incident.state, level=Level.TOWN,
+                                                     level_due_at=incident.level_due_at,
+                                                     handle_due_at=incident.handle_due_at,
+                                                     accept_due_at=incident.accept_due_at)
+        target = Target(Level.TOWN, None, unit=COMMAND_CENTRE, reason=f"returned by {actor.label}: wrong grid")
+        _retarget(incident, target, _context(incident), action="return_to_centre", actor=actor, reason=reason,
+                  now=now)
     return incident
 
 

@@ -40,13 +40,13 @@ log = logging.getLogger(__name__)
 
 K = Notification.Kind
 # The kinds a person is texted for, the most important first (one SMS per person per change).
-SMS_KINDS: tuple[str, ...] = (K.ASSIGNED, K.ESCALATED, K.OVERDUE)
+SMS_KINDS: tuple[str, ...] = (K.REOPENED, K.ASSIGNED, K.ESCALATED, K.OVERDUE)
 FRESH = timedelta(hours=1)
 LEASE = timedelta(minutes=2)
 BATCH = 100
 SMS_TABLE = SmsMessage._meta.db_table
 NOTIFICATIONS = Notification._meta.db_table
-KIND_WORDS = {K.ASSIGNED: "派给您", K.ESCALATED: "升级给您", K.OVERDUE: "已超期"}
+KIND_WORDS = {K.ASSIGNED: "派给您", K.ESCALATED: "升级给您", K.OVERDUE: "已超期", K.REOPENED: "群众不满意，重新办理"}
 
 
 # --- written with the notification: the trigger --------------------------------------------------------

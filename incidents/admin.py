@@ -2,7 +2,15 @@ from django.contrib import admin
 from django.db import models
 
 from gis_core.admin import LocalGISModelAdmin
-from incidents.models import Category, Incident, IncidentEvent, ReplyTemplate, SourceGrant
+from incidents.models import (
+    Category,
+    ExtensionRequest,
+    Incident,
+    IncidentEvent,
+    ReplyTemplate,
+    ReturnVisit,
+    SourceGrant,
+)
 
 
 @admin.register(Category)
@@ -67,3 +75,26 @@ class ReplyTemplateAdmin(admin.ModelAdmin):
     list_filter = ["active", "action", "state", "category"]
     list_editable = ["position", "active"]
     search_fields = ["text"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by their actions (which lock the incident and record events): shown, never edited."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReturnVisit)
+class ReturnVisitAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "outcome", "visited_by_label", "visited_at"]
+    list_filter = ["outcome"]
+
+
+@admin.register(ExtensionRequest)
+class ExtensionRequestAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "state", "requested_by_label", "previous_due", "requested_due", "decided_by_label"]
+    list_filter = ["state"]

@@ -13,7 +13,8 @@ incidents never count (``rules.NOT_COUNTED``):
 - on_time_rate (按期结案率) = closed in the period with ``closed_at <= handle_due_at`` / due_to_close;
 - avg_handling_min: mean of ``closed_at - registered_at`` in minutes over the incidents closed in
   the period;
-- reworks: 返工 ``rework`` events recorded in the period;
+- reworks: 返工 events recorded in the period (``rules.REWORK_ACTIONS``: rework, and the reopening
+  after a dissatisfied return visit);
 - overdue_now: incidents overdue at ``now`` (``rules.overdue_q``: a running handling or acceptance
   clock past its deadline), whatever the period.
 
@@ -134,7 +135,7 @@ def _rework_counts(qs, group: str, *periods: tuple[datetime, datetime]) -> list[
         where |= Q(created_at__gte=start, created_at__lt=end)
         counts[f"n_{n}"] = Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
     rows = (
-        IncidentEvent.objects.filter(where, action="rework", incident__in=qs.values("pk"))
+        IncidentEvent.objects.filter(where, action__in=rules.REWORK_ACTIONS, incident__in=qs.values("pk"))
         .values(code=F(f"incident__{key}"))
         .annotate(name=Max(f"incident__{name}"), **counts)
         .order_by()

@@ -22,6 +22,7 @@ from gis_core.tiles import check_zoom, parse_bbox
 from incidents import evidence, evidence_apis, geojson, intake_keys, mapview
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate, incident_status_note
+from incidents.extensions import incident_decide_extension, incident_request_extension
 from incidents.grants import refusal, sources_allowed
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import incident_transition
@@ -101,7 +102,7 @@ class MapViewQuery(s.IncidentFilter):
         required=False, min_value=1, max_value=mapview.VIEW_LIMIT_MAX, default=mapview.VIEW_LIMIT,
         help_text="at most this many incidents; with more in the view the answer is counts per area")
     state = serializers.MultipleChoiceField(choices=[x for x in STATES if x in OPEN], required=False)
-    changed_since = changed_after = before = created_before = None
+    changed_since = changed_after = before = created_before = visit = None
 
     def validate_bbox(self, value: str):
         try:
@@ -368,10 +369,13 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
     @extend_schema(responses=s.ContextSerializer)
     @action(detail=True, pagination_class=None, filter_backends=[])
     def context(self, request, pk=None):
-        """What the side panel shows: the grid team, cameras covering the point, allowed actions."""
+        """What the side panel shows: the grid team, cameras covering the point, allowed actions, the
+        extension request waiting for a decision."""
         incident = self.get_object()
         version = incident_version(incident.pk)  # before the read: a change after it makes the page's copy stale
         body = {**incident_context(incident, self.actor()), "version": version}
+        pending = body["pending_extension"]
+        body["pending_extension"] = s.ExtensionSerializer(pending).data if pending is not None else None
         response = Response(body)
         response["ETag"] = f'"{version}"'
         return response
@@ -417,6 +421,22 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         """Add a status note (办理进度): what is being done, for the reporter and the source system."""
         body = validated_body(s.StatusNoteSerializer, request)
         return self.run(incident_status_note, incident_id=self.visible_id(pk), actor=self.actor(), note=body["note"])
+    @extend_schema(request=s.ExtensionRequestSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
+    @action(detail=True, methods=["post"], url_path="request_extension")
+    def request_extension(self, request, pk=None):
+        """延期: the handler asks for a later handling deadline (one request at a time)."""
+        body = validated_body(s.ExtensionRequestSerializer, request)
+        return self.run(incident_request_extension, incident_id=self.visible_id(pk), actor=self.actor(),
+                        reason=body["reason"], requested_due=body["requested_due"])
+
+    @extend_schema(request=s.ExtensionDecisionSerializer, responses=geojson.IncidentSerializer,
+                   parameters=[IF_MATCH])
+    @action(detail=True, methods=["post"], url_path="decide_extension")
+    def decide_extension(self, request, pk=None):
+        """延期: the level above (operator, village leader) approves or refuses the pending request."""
+        body = validated_body(s.ExtensionDecisionSerializer, request)
+        return self.run(incident_decide_extension, incident_id=self.visible_id(pk), actor=self.actor(),
+                        approve=body["approve"], note=body["note"])
 
 
 class CategoryApi(APIView):

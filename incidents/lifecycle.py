@@ -40,6 +40,14 @@ def _on_rework(incident: Incident, now: datetime) -> None:
     incident.reworks += 1
 
 
+def _on_reopen(incident: Incident, now: datetime) -> None:
+    """回访不满意: rework again, with a fresh handling period from now (the category's SLA) at its level."""
+    incident.reworks += 1
+    incident.closed_at = None
+    incident.handle_due_at = now + timedelta(minutes=incident.category.sla_handle_min)
+    incident.level_due_at = incident.handle_due_at
+
+
 CLOCK_EFFECTS: dict[str, Callable[[Incident, datetime], None]] = {
     "register": _on_register,
     "dispatch": _on_dispatch,
@@ -48,6 +56,7 @@ CLOCK_EFFECTS: dict[str, Callable[[Incident, datetime], None]] = {
     "verify": lambda i, now: setattr(i, "verified_at", now),
     "rework": _on_rework,
     "close": lambda i, now: setattr(i, "closed_at", now),
+    "reopen": _on_reopen,
 }
 
 

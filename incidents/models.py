@@ -204,6 +204,72 @@ class IncidentEvent(models.Model):
         raise PermissionError("incident events are append-only")
 
 
+class ReturnVisit(models.Model):
+    """回访: the operator asked the reporter about a closed incident (one row per visit; an incident
+    reopened as rework and closed again is visited again). "Dissatisfied" reopened it."""
+
+    class Outcome(models.TextChoices):
+        SATISFIED = "satisfied", "满意 satisfied"
+        BASICALLY_SATISFIED = "basically_satisfied", "基本满意 basically satisfied"
+        DISSATISFIED = "dissatisfied", "不满意 dissatisfied"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="return_visits")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    comment = models.TextField(blank=True)
+    visited_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    visited_by_label = models.CharField(max_length=64)
+    visited_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["incident", "visited_at", "id"]
+        indexes = [models.Index(fields=["incident", "visited_at"], name="return_visit_incident_idx")]
+        constraints = [models.CheckConstraint(condition=Q(outcome__in=["satisfied", "basically_satisfied",
+                                                                       "dissatisfied"]),
+                                              name="return_visit_outcome_known")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} visited: {self.outcome}"
+
+
+class ExtensionRequest(models.Model):
+    """延期: the handler asks for a later handling deadline; the level above approves or refuses it.
+    At most one request of an incident waits for a decision (a partial unique index)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待审批 pending"
+        APPROVED = "approved", "已批准 approved"
+        REFUSED = "refused", "已驳回 refused"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="extension_requests")
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_by_label = models.CharField(max_length=64)
+    requested_at = models.DateTimeField()
+    reason = models.TextField()
+    previous_due = models.DateTimeField(help_text="the handling deadline when it was requested")
+    requested_due = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    decided_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_by_label = models.CharField(max_length=64, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["incident", "requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident"], condition=Q(state="pending"),
+                                    name="one_pending_extension"),
+            models.CheckConstraint(condition=Q(state__in=["pending", "approved", "refused"]),
+                                   name="extension_state_known"),
+            models.CheckConstraint(condition=Q(state="pending") | Q(decided_at__isnull=False),
+                                   name="extension_decided_has_decided_at"),
+            models.CheckConstraint(condition=Q(requested_due__gt=models.F("previous_due")),
+                                   name="extension_moves_later"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} extension to {self.requested_due:%Y-%m-%d %H:%M} ({self.state})"
+
+
 class SourceGrant(models.Model):
     """A source an integration client may post incidents for (e.g. the 12345 account: hotline_12345).
 

@@ -17,7 +17,8 @@ The facts of one incident (every condition is rendered from ``incidents.rules``)
   ``n2`` 1 when closed on time (``closed_at <= handle_due_at``); ``secs``/``secs_n`` the handling
   time ``closed_at - registered_at`` when registered;
 - DUE: counted, on the day of its handling deadline (``handle_due_at``);
-- REWORK: one per 返工 rework event, on the event's day, under the incident's current dimensions;
+- REWORK: one per 返工 rework event (``rules.REWORK_ACTIONS``), on the event's day, under the
+  incident's current dimensions;
 - OPEN: in ``rules.OPEN``; ``day`` is the day it becomes overdue (the earliest running clock of
   ``rules.OVERDUE_CLOCKS``; none when no clock runs);
 - TRIAGE: a located-by-hand waiting incident (``TRIAGE_STATE`` with a triage flag).
@@ -230,7 +231,7 @@ def _rework_facts(events: str, incidents: str, sign: int, where: str = "") -> st
            NULL::int AS cell_y, {', '.join('r.' + d for d in DIMENSIONS)},
            {sign} AS n, 0 AS n2, 0.0::float8 AS secs, 0 AS secs_n
     FROM {events} e JOIN {incidents} r ON r.id = e.incident_id
-    WHERE e.action = 'rework' {where}"""
+    WHERE e.action IN ({', '.join(repr(a) for a in rules.REWORK_ACTIONS)}) {where}"""
 
 
 KEY_COLUMNS = ["kind", "day", "day2", "cell_x", "cell_y", *DIMENSIONS]

@@ -3,7 +3,8 @@ starts from and the roles that may take it, and what "overdue" and "due to close
 
 上报 reported -> 立案 registered -> 派遣 dispatched -> 处置 in progress -> 反馈 handled -> 核查 verified
 -> 结案 closed; 返工 rework sends a handled incident back to in progress; cancelled, duplicate and out of
-jurisdiction end it early.
+jurisdiction end it early. After closing, the operator's 回访 return visit asks the reporter: "dissatisfied"
+reopens the incident as rework (closed -> in progress).
 
 Nothing here imports a model (the one read, a merge target's state, goes through the incident's own
 class): the lifecycle, the dispatch services, the actions,
@@ -195,6 +196,53 @@ def _above_grid(incident) -> str | None:
     return "the incident is already at grid level" if incident.level <= Level.GRID else None
 
 
+def _below_town(incident) -> str | None:
+    return "the incident is already with the command centre" if incident.level >= Level.TOWN else None
+
+
+def _not_visited_since_closed(incident) -> str | None:
+    """One return visit per closing: after a reopen and a second closing another is due."""
+    if incident.return_visits.filter(visited_at__gte=incident.closed_at).exists():
+        return "a return visit is already recorded since the incident was closed"
+    return None
+
+
+def _no_pending_extension(incident) -> str | None:
+    if incident.extension_requests.filter(state="pending").exists():
+        return "an extension request is already waiting for a decision"
+    return None
+
+
+def _pending_extension(incident) -> str | None:
+    if not incident.extension_requests.filter(state="pending").exists():
+        return "no extension request is waiting for a decision"
+    return None
+
+
+# 延期: how far one extension may move the handling deadline.
+EXTENSION_MAX = timedelta(days=30)
+
+
+def extension_refusal(handle_due_at: datetime | None, requested_due: datetime, now: datetime) -> str | None:
+    """Return why the handling deadline cannot move to ``requested_due`` (None: it can): it must be
+    in the future and later than the current one, by at most ``EXTENSION_MAX``."""
+    if handle_due_at is None:
+        return "the incident has no handling deadline to extend"
+    if requested_due <= max(handle_due_at, now):
+        return ("must be later than the current deadline "
+                f"{timezone.localtime(handle_due_at):%Y-%m-%d %H:%M} and than now")
+    if requested_due > handle_due_at + EXTENSION_MAX:
+        return f"at most {EXTENSION_MAX.days} days after the current deadline"
+    return None
+
+
+def own_extension_refusal(requested_by_id: int | None, user_id: int | None, label: str) -> str | None:
+    """Return why an actor may not decide a request (None: they may): nobody decides their own."""
+    if requested_by_id is not None and requested_by_id == user_id:
+        return f"{label} may not decide their own extension request"
+    return None
+
+
 def merge_target_refusal(state: str | None) -> str | None:
     """Return why an incident in ``state`` cannot take a duplicate (None: it can)."""
     return f"cannot merge into an incident that is {state}" if state in MERGE_TARGET_REFUSED else None
@@ -230,6 +278,12 @@ R = Role
 TEAM = frozenset({R.ASSIGNEE, R.GRID_LEADER, R.GRID_MEMBER, R.VILLAGE_LEADER})
 CHECKERS = frozenset({R.OPERATOR, R.GRID_LEADER, R.VILLAGE_LEADER})
 INTAKE = frozenset({R.SYSTEM, R.OPERATOR})
+# 延期: who decides a handler's extension request, the level above the grid's team: the command centre
+# and the village's leader (包村领导).
+EXTENSION_DECIDERS = frozenset({R.OPERATOR, R.VILLAGE_LEADER})
+# 退单: who may send a dispatched incident back to the command centre (sent to the wrong grid): the
+# person it was dispatched to, and the leader of the grid it was sent to.
+RETURNERS = frozenset({R.ASSIGNEE, R.GRID_LEADER})
 BEFORE_HANDLING = frozenset({S.REPORTED, S.REGISTERED, S.DISPATCHED})
 
 
@@ -249,6 +303,9 @@ TRANSITIONS: dict[str, Action] = {a.name: a for a in [
     _a("cancel", BEFORE_HANDLING | {S.IN_PROGRESS}, {R.OPERATOR}, S.CANCELLED),
     _a("mark_duplicate", BEFORE_HANDLING, {R.OPERATOR}, S.DUPLICATE),
     _a("out_of_jurisdiction", {S.REPORTED, S.REGISTERED}, {R.OPERATOR}, S.OUT_OF_JURISDICTION),
+    # 回访不满意: a dissatisfied return visit reopens a closed incident as rework (taken through
+    # return_visit, never on its own endpoint)
+    _a("reopen", {S.CLOSED}, INTAKE, S.IN_PROGRESS),
 ]}
 # Dispatch and triage: the state stays.
 OTHER_ACTIONS: dict[str, Action] = {a.name: a for a in [
@@ -267,7 +324,23 @@ OTHER_ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("photo_verify", {S.HANDLED, S.VERIFIED}, CHECKERS, words="attach a verification photo to"),
     # a note for the reporter and the source system (办理进度): what is being done, in words they read
     _a("status_note", OPEN, TEAM | {R.OPERATOR}, words="add a status note to"),
+    # 回访: the operator asks the reporter about a closed incident (dissatisfied: reopen, above)
+    _a("return_visit", {S.CLOSED}, {R.OPERATOR}, guard=_not_visited_since_closed,
+       words="record a return visit on"),
+    # 延期: the handler asks for a later handling deadline; the level above decides
+    _a("request_extension", ASSIGNED, TEAM, guard=_no_pending_extension, words="request an extension for"),
+    _a("decide_extension", ASSIGNED, EXTENSION_DECIDERS, guard=_pending_extension,
+       words="decide the extension request of"),
+    # 退单: sent to the wrong grid, the incident goes back to the command centre to be reassigned
+    _a("return_to_centre", {S.DISPATCHED}, RETURNERS, guard=_below_town, words="return to the command centre"),
 ]}
+# The actions taken on a closed incident (回访 and the reopening it may bring): every other action
+# starts from an open state.
+AFTER_CLOSING: frozenset[str] = frozenset({"return_visit", "reopen"})
+# 返工: the actions that send an incident back to be handled again, each one rework (``reworks`` and
+# the assessment's 返工 figures, from its events): the checker's rework, and the reopening after a
+# dissatisfied return visit.
+REWORK_ACTIONS: tuple[str, ...] = ("rework", "reopen")
 # The photo stages people attach through POST /api/incidents/{id}/photos/, each by its action above.
 PHOTO_ACTIONS = {"before": "photo_before", "after": "photo_after", "verify": "photo_verify"}
 ACTIONS: dict[str, Action] = {**TRANSITIONS, **OTHER_ACTIONS}
@@ -278,12 +351,13 @@ ACTIONS: dict[str, Action] = {**TRANSITIONS, **OTHER_ACTIONS}
 # internal check (verify) and the photos are not.
 PUBLIC_ACTIONS: frozenset[str] = frozenset({
     "register", "dispatch", "accept", "report_handled", "rework", "close", "cancel", "mark_duplicate",
-    "out_of_jurisdiction", "status_note",
+    "out_of_jurisdiction", "status_note", "reopen",
 })
 # The public changes whose note is written for the reporter (the pages say so where it is typed); the
 # notes of the others are the town's own words (a dispatch's routing reason, a rework's finding).
 PUBLIC_NOTES: frozenset[str] = frozenset({
     "status_note", "report_handled", "close", "cancel", "mark_duplicate", "out_of_jurisdiction",
+    "reopen",  # the reporter's own words of what is not fixed (回访)
 })
 
 # The data of the events an import of past incidents writes (incidents.history): history is counted in
@@ -302,10 +376,11 @@ def public_note(action: str, note: str) -> str:
     return note if action in PUBLIC_NOTES else ""
 
 # The transitions people take through POST /api/incidents/{id}/{action}/ (register and dispatch are
-# the system's at intake, and mark_duplicate is taken through merge).
+# the system's at intake, mark_duplicate is taken through merge and reopen through return_visit).
 LIFECYCLE_ACTIONS = ["accept", "report_handled", "verify", "rework", "close", "cancel", "out_of_jurisdiction"]
 # Every action an endpoint takes, in the order the pages show them.
-ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate", "status_note"]
+ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate", "status_note",
+                    "return_to_centre", "request_extension", "decide_extension", "return_visit"]
 
 
 def check(incident, name: str, *, roles: set[Role], label: str) -> Action:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Max, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from grids import privacy
 from grids.models import Grid, GridTeam, Person, TeamMembership, Village, VillageLeader
 from grids.selectors import team_of_grid
 from incidents import rollups, rules
-from incidents.models import Category, Incident, IncidentEvent, ReplyTemplate
+from incidents.models import Category, ExtensionRequest, Incident, IncidentEvent, ReplyTemplate, ReturnVisit
 
 SEE_ALL = {Role.OPERATOR, Role.TOWN_LEADER, Role.PLANNER, Role.SYSTEM}
 
@@ -148,7 +148,16 @@ def incident_list(*, actor: Actor, filters: dict) -> QuerySet[Incident]:
         qs = qs.exclude(triage="") if filters["triage"] else qs.filter(triage="")
     if filters.get("overdue"):
         qs = with_overdue(qs)
+    if filters.get("visit") == "due":
+        qs = visit_due(qs)
     return qs
+
+
+def visit_due(qs: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Filter to the closed incidents due a return visit (回访): none recorded since they closed (one
+    reopened by a visit and closed again is due another)."""
+    visited = ReturnVisit.objects.filter(incident=OuterRef("pk"), visited_at__gte=OuterRef("closed_at"))
+    return qs.filter(state=rules.State.CLOSED).filter(~Exists(visited))
 
 
 def changes_cursor() -> str:
@@ -380,7 +389,8 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
     return {"team": team, "reporter": reporter_of(incident, actor, roles=roles), "cameras": cameras,
             "allowed_actions": actions,
             "reassign_to": reassign_candidates(incident, roles) if "reassign" in actions else [],
-            "replies": reply_templates(incident, actions)}
+            "replies": reply_templates(incident, actions),
+            "pending_extension": incident.extension_requests.filter(state=ExtensionRequest.State.PENDING).first()}
 
 
 MAX_REPLIES = 50
@@ -493,6 +503,11 @@ def allowed_actions(incident: Incident, actor: Actor, *, roles: set[Role] | None
         except rules.TransitionRefused:
             continue
         allowed.append(action)
+    if "decide_extension" in allowed:  # nobody decides their own request (the service's check too)
+        requested_by = (incident.extension_requests.filter(state="pending")
+                        .values_list("requested_by_id", flat=True).first())
+        if rules.own_extension_refusal(requested_by, actor.user and actor.user.pk, actor.label):
+            allowed.remove("decide_extension")
     return allowed
 
 

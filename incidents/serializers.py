@@ -358,6 +358,29 @@ class MergeSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class ExtensionRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    requested_due = serializers.DateTimeField(
+        help_text="the handling deadline asked for: later than the current one (and than now), at most 30 days later")
+
+
+class ExtensionDecisionSerializer(serializers.Serializer):
+    approve = serializers.BooleanField(help_text="true: the deadline moves to the requested time; false: it stays")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ExtensionSerializer(serializers.Serializer):
+    """An extension request waiting for a decision."""
+
+    id = serializers.IntegerField()
+    requested_by = serializers.CharField(source="requested_by_label")
+    requested_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+    previous_due = serializers.DateTimeField()
+    requested_due = serializers.DateTimeField()
+    state = serializers.CharField()
+
+
 CURSOR_MESSAGE = "not a changes cursor: send the X-Changes-Cursor header of an earlier answer as it was"
 
 
@@ -371,6 +394,8 @@ class IncidentFilter(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
     triage = serializers.BooleanField(required=False, allow_null=True, default=None)
+    visit = serializers.ChoiceField(choices=["due"], required=False,
+                                    help_text="due: closed incidents with no return visit (回访) since they closed")
     changed_since = serializers.DateTimeField(required=False, help_text="only incidents changed after this time")
     changed_after = serializers.RegexField(
         r"^[0-9]{1,20}:[0-9]{1,20}:([0-9]{1,20}(,[0-9]{1,20})*)?$", required=False, max_length=20000,
@@ -439,6 +464,8 @@ class ContextSerializer(serializers.Serializer):
     cameras = serializers.JSONField()
     allowed_actions = serializers.ListField(child=serializers.CharField())
     reassign_to = CandidateSerializer(many=True, help_text="whom the user may reassign the incident to")
+    pending_extension = ExtensionSerializer(allow_null=True, help_text="the extension request (延期) waiting "
+                                                                       "for a decision, if any")
     version = serializers.CharField(help_text="the incident's version (its ETag): send it as If-Match with an action")
     replies = ReplySerializer(many=True, help_text="常用语: words to pick for the notes of the allowed actions")
 

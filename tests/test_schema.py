@@ -13,5 +13,7 @@ def test_schema_generates_without_warnings_and_validates(tmp_path):
     for path in ["/api/incidents/", "/api/incidents/batch/", "/api/assessment/", "/api/review/heatmap/",
                  "/api/review/trend/", "/api/generations/", "/api/generations/{generation}/grids/",
                  "/api/generations/{generation}/grids/{code}/boundary/", "/api/generations/{generation}/preview/",
-                 "/api/generations/{generation}/publish/", "/api/incidents/{id}/context/"]:
+                 "/api/generations/{generation}/publish/", "/api/incidents/{id}/context/",
+                 "/api/incidents/{id}/return_visit/", "/api/incidents/{id}/return_to_centre/",
+                 "/api/incidents/{id}/request_extension/", "/api/incidents/{id}/decide_extension/"]:
         assert path in paths, path

@@ -3,25 +3,34 @@ its endpoints accept: for every actor, state, level and action, a listed action 
 unlisted one is refused with TransitionRefused."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.actors import Actor
-from dispatch.services import incident_escalate, incident_hand_back, incident_reassign
+from dispatch.aftercare import incident_return_visit
+from dispatch.services import incident_escalate, incident_hand_back, incident_reassign, incident_return_to_centre
 from incidents.actions import incident_merge, incident_relocate, incident_status_note
+from incidents.extensions import incident_decide_extension, incident_request_extension
 from incidents.lifecycle import incident_transition
-from incidents.models import Incident, Level
+from incidents.models import ExtensionRequest, Incident, Level
 from incidents.rules import LIFECYCLE_ACTIONS, TransitionRefused
 from incidents.selectors import allowed_actions
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
 S = Incident.State
-ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate", "status_note"]
+ENDPOINT_ACTIONS = [*LIFECYCLE_ACTIONS, "reassign", "escalate", "hand_back", "merge", "relocate", "status_note",
+                    "return_to_centre", "request_extension", "decide_extension", "return_visit"]
 
-# (state, level, triaged, flagged as a possible duplicate)
+# (state, level, triaged, flagged as a possible duplicate[, who asked for the extension that is pending])
 SITUATIONS = [
+    (S.DISPATCHED, Level.GRID, False, False, "team member"),
+    (S.IN_PROGRESS, Level.VILLAGE, False, False, "village leader"),  # who may not decide their own
+    (S.HANDLED, Level.GRID, False, False, "team member"),
     (S.REPORTED, Level.GRID, True, False),
     (S.REPORTED, Level.GRID, True, True),
     (S.REGISTERED, Level.GRID, False, True),
@@ -52,6 +61,12 @@ def _accepted(action: str, incident: Incident, actor: Actor, *, to_person: str, 
                                         actor=actor),
         "relocate": lambda: incident_relocate(incident_id=incident.pk, actor=actor, x=at[0], y=at[1]),
         "status_note": lambda: incident_status_note(incident_id=incident.pk, actor=actor, note="test"),
+        "return_to_centre": lambda: incident_return_to_centre(incident_id=incident.pk, actor=actor, reason="test"),
+        "request_extension": lambda: incident_request_extension(
+            incident_id=incident.pk, actor=actor, reason="test",
+            requested_due=(incident.handle_due_at or timezone.now()) + timedelta(hours=1)),
+        "decide_extension": lambda: incident_decide_extension(incident_id=incident.pk, actor=actor, approve=True),
+        "return_visit": lambda: incident_return_visit(incident_id=incident.pk, actor=actor, outcome="satisfied"),
     }
     if action == "merge" and incident.possible_duplicate_of_id is None:
         return False  # the pages merge into the flagged incident only
@@ -88,18 +103,25 @@ def scene():
     return incident, earlier, triaged, team, actors
 
 
-def _put(scene, state, level, triaged, flagged) -> Incident:
+def _put(scene, state, level, triaged, flagged, pending: str = "") -> Incident:
     """Return the scene's triaged or located incident, moved to the situation."""
-    incident, earlier, in_triage, _, _ = scene
+    incident, earlier, in_triage, _, actors = scene
     chosen = in_triage if triaged else incident
     f.set_state(chosen, state, level=level, possible_duplicate_of=earlier if flagged else None)
+    ExtensionRequest.objects.filter(incident=chosen, state="pending").update(state="refused", decided_at=timezone.now())
+    if pending:
+        asker = actors[pending]
+        ExtensionRequest.objects.create(
+            incident=chosen, requested_by=asker.user, requested_by_label=asker.label, requested_at=timezone.now(),
+            reason="test", previous_due=chosen.handle_due_at, requested_due=chosen.handle_due_at + timedelta(days=1))
     return f.reload(chosen)
 
 
-@pytest.mark.parametrize(("state", "level", "triaged", "flagged"), SITUATIONS)
-def test_listed_exactly_when_the_endpoint_accepts(scene, state, level, triaged, flagged):
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_listed_exactly_when_the_endpoint_accepts(scene, situation):
     _, _, _, team, actors = scene
-    incident = _put(scene, state, level, triaged, flagged)
+    state, level = situation[:2]
+    incident = _put(scene, *situation)
     at = f.interior_point(team.grid)
     seen_listed = set()
     for name, actor in actors.items():
@@ -111,7 +133,7 @@ def test_listed_exactly_when_the_endpoint_accepts(scene, state, level, triaged, 
         assert listed == accepted, f"{name} on a {state} incident at level {level}"
         seen_listed |= set(listed)
     assert f.reload(incident).state == state  # every accepted attempt was undone
-    if not flagged:
+    if not situation[3]:
         assert "merge" not in seen_listed
 
 

@@ -1,5 +1,5 @@
 /* The command centre's side lists: the live feed (every change as it comes, caught-up ones marked), the
-   triage queue and the filtered list of open incidents (newest first, paged and filtered on the server), in
+   triage queue, the return visits due (回访) and the filtered list of open incidents (newest first, paged and filtered on the server), in
    tabs; a row opens its incident. */
 import {
   SOURCE, TRIAGE, actionLabel, esc, fmtDue, fmtTime, getJSON, isOverdue, stateBadge, stateLabel, throttle
@@ -22,7 +22,11 @@ export function incidentLists(opts) {
             empty: "无匹配事件 no incident matches" },
     triage: { box: document.getElementById("triage"), next: null, rows: 0, seq: 0,
               url: function () { return "/api/incidents/?page_size=" + PAGE + "&state=reported&triage=true"; },
-              empty: "无待分拣事件 the triage queue is empty" }
+              empty: "无待分拣事件 the triage queue is empty" },
+    // 待回访: closed incidents with no return visit since they closed (the operator's queue)
+    visits: { box: document.getElementById("visits"), next: null, rows: 0, seq: 0,
+              url: function () { return "/api/incidents/?page_size=" + PAGE + "&visit=due"; },
+              empty: "无待回访事件 no return visit is due" }
   };
   let current = "feed";
 
@@ -47,6 +51,10 @@ export function incidentLists(opts) {
     if (name === "triage") {
       return (TRIAGE[p.triage] || p.triage) + (p.distance_m ? " · " + Math.round(p.distance_m) + " m" : "") +
         (p.address ? " · " + p.address : "") + " · " + (SOURCE[p.source] || p.source);
+    }
+    if (name === "visits") {
+      return ["结案 closed " + fmtTime(p.closed_at), p.category_name, p.village_name,
+        p.reworks ? "返工 reworks " + p.reworks : ""].filter(Boolean).join(" · ");
     }
     return [p.category_name, p.village_name, p.grid_code, p.assignee ? p.assignee.name : ""].filter(Boolean).join(" · ");
   }
@@ -125,7 +133,7 @@ export function incidentLists(opts) {
     const row = e.target.closest("[data-incident-id]");
     if (row && (e.type === "click" || e.key === "Enter")) { opts.onOpen(Number(row.dataset.incidentId)); }
   }
-  ["feed", "triage", "list"].forEach(function (id) {
+  ["feed", "triage", "visits", "list"].forEach(function (id) {
     const box = document.getElementById(id);
     box.addEventListener("click", function (e) {
       const more = e.target.closest("[data-more]");

@@ -34,8 +34,14 @@ export const ACTION = {
   report_handled: "反馈 report handled", verify: "核查 verify", rework: "返工 rework", close: "结案 close",
   cancel: "撤销 cancel", mark_duplicate: "重复 duplicate", out_of_jurisdiction: "非本辖区 out of jurisdiction",
   escalate: "升级 escalate", hand_back: "下派 hand back", reassign: "改派 reassign", relocate: "定位 relocate",
-  merge: "合并重复 merge duplicate", merged: "合并 merged",
-  status_note: "办理进度 status note"
+  merge: "合并重复 merge duplicate", merged: "合并 merged", return_to_centre: "退单 return to centre",
+  request_extension: "申请延期 request extension", decide_extension: "审批延期 decide extension",
+  approve_extension: "批准延期 extension approved", refuse_extension: "驳回延期 extension refused",
+  return_visit: "回访 return visit", reopen: "重新办理 reopened", status_note: "办理进度 status note"
+};
+// 回访 outcomes (a return visit event's data.outcome)
+export const OUTCOME = {
+  satisfied: "满意 satisfied", basically_satisfied: "基本满意 basically satisfied", dissatisfied: "不满意 dissatisfied"
 };
 export const SOURCE = {
   hotline_12345: "12345热线 hotline", mayor_mailbox: "寄语市长 mayor's mailbox", patrol: "日常巡查 patrol",
@@ -230,6 +236,16 @@ export function teamHtml(team, assignee) {
     '</div><table class="team">' + rows + "</table>";
 }
 
+/* What an event's data adds to its line: a return visit's outcome, an extension's deadlines. */
+function eventDetail(e) {
+  const d = e.data || {};
+  if (e.action === "return_visit" && d.outcome) { return " · " + esc(OUTCOME[d.outcome] || d.outcome); }
+  if (/_extension$/.test(e.action) && d.requested_due) {
+    return " · " + esc(fmtTime(d.from_due)) + " → " + esc(fmtTime(d.requested_due));
+  }
+  return "";
+}
+
 /* An incident's events, newest first. */
 const DELIVERY = { pending: "待推送 pending", delivered: "已推送 delivered", dead: "推送失败 failed" };
 /* The timeline, newest first; `deliveries` (the command centre's: /api/incidents/{id}/deliveries/) mark
@@ -243,7 +259,7 @@ export function timelineHtml(events, deliveries) {
       esc(stateLabel(e.to_state)) : "";
     const publicNote = e.public && PUBLIC_NOTES.indexOf(e.action) >= 0;
     return '<li data-action="' + esc(e.action) + '"><time>' + esc(fmtTime(e.created_at)) + "</time> <b>" +
-      esc(actionLabel(e.action)) + "</b>" + move + ' <span class="who">' + esc(e.actor_label) + "</span>" +
+      esc(actionLabel(e.action)) + "</b>" + move + eventDetail(e) + ' <span class="who">' + esc(e.actor_label) + "</span>" +
       (e.note ? '<div class="note">' + (publicNote ? '<span class="badge public">公开 public</span> ' : "") +
         esc(e.note) + "</div>" : "") +
       (sent[e.id] || []).map(function (d) {

@@ -100,7 +100,7 @@ function cardHtml(f) {
   const meta = [p.category_name, p.address, p.grid_code ? "网格 " + p.grid_code.slice(-3) : "", LEVEL[p.level],
     p.assignee ? "承办 " + p.assignee.name : ""].filter(Boolean).join(" · ");
   const buttons = acts === null ? '<span class="muted">…</span>' : acts.length
-    ? actionButtonsHtml(acts, { minor: ["escalate", "rework"] }) : '<span class="muted">无需操作 nothing to do</span>';
+    ? actionButtonsHtml(acts, { minor: ["escalate", "rework", "return_to_centre", "request_extension"] }) : '<span class="muted">无需操作 nothing to do</span>';
   const tl = S.timelines.get(f.id);
   return '<div class="card-top" data-select>' + symbolSvg(p, 24) + "<b>" + esc(p.reference) + "</b> " + stateBadge(p.state) +
     (late ? ' <span class="badge late">超期 overdue</span>' : "") + (due ? ' <span class="due' + (late ? " late" : "") + '">' +
@@ -148,7 +148,7 @@ wirePhotoInputs(inbox);
 function openForm(li, id, a) {
   S.forms.set(id, a);
   const c = contexts.get(id);
-  openActionForm(li, a, c ? c.ctx.reassign_to : null, c ? c.ctx.replies : null);
+  openActionForm(li, a, c ? c.ctx : null);
 }
 function submit(li, form) {
   const id = Number(li.dataset.incidentId);

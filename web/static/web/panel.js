@@ -158,7 +158,7 @@ export function incidentPanel(opts) {
     S.form = a;
     S.error = "";
     render();
-    openActionForm(detail, a, S.ctx && S.ctx.reassign_to, S.ctx && S.ctx.replies);
+    openActionForm(detail, a, S.ctx);
   });
   detail.addEventListener("submit", function (e) { e.preventDefault(); submitAction(e.target); });
 
