@@ -36,6 +36,11 @@ class Category(models.Model):
     active = models.BooleanField(default=True)
     requires_after_photo = models.BooleanField(
         default=False, help_text="处置后照片: an \"after\" photo must be attached before it is reported handled")
+    # the handbook (CJ/T 315 style): when a matter is a case, and what closing it needs
+    filing_conditions = models.TextField(blank=True, help_text="立案条件: shown to the operator before registering")
+    closing_conditions = ArrayField(
+        models.CharField(max_length=20, choices=[(k, v[0]) for k, v in rules.CLOSING_CHECKS.items()]),
+        default=list, blank=True, help_text="结案条件: what must be there before it is closed")
 
     class Meta:
         ordering = ["code"]

@@ -255,6 +255,26 @@ def _after_photo_if_required(incident) -> str | None:
     return f"attach an \"after\" photo first: {incident.category.name_en} requires one to be reported handled"
 
 
+# 结案条件: what a category may require before an incident of it is closed (Category.closing_conditions),
+# each with its words and its test on the incident.
+CLOSING_CHECKS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "after_photo": ("处置后照片 an after photo", lambda i: i.photos.filter(stage="after").exists()),
+    "verify_photo": ("核查照片 a verification photo", lambda i: i.photos.filter(stage="verify").exists()),
+    # said when reporting it handled, or in a status note since (a verified incident cannot go back)
+    "handled_note": ("处置情况 a note of what was done",
+                     lambda i: i.events.filter(action__in=["report_handled", "status_note"]).exclude(note="").exists()),
+}
+
+
+def _closing_conditions_met(incident) -> str | None:
+    """结案条件: the category's closing conditions, each met (None), or what is missing."""
+    missing = [CLOSING_CHECKS[c][0] for c in incident.category.closing_conditions
+               if c in CLOSING_CHECKS and not CLOSING_CHECKS[c][1](incident)]
+    if not missing:
+        return None
+    return f"结案条件 not met: {incident.category.name_en} needs {', '.join(missing)} before it is closed"
+
+
 def _flagged_duplicate(incident) -> str | None:
     if incident.possible_duplicate_of_id is None:
         return "the incident is not flagged as a possible duplicate"
@@ -299,7 +319,7 @@ TRANSITIONS: dict[str, Action] = {a.name: a for a in [
     _a("report_handled", {S.IN_PROGRESS}, TEAM | {R.OPERATOR}, S.HANDLED, guard=_after_photo_if_required),
     _a("verify", {S.HANDLED}, CHECKERS, S.VERIFIED),
     _a("rework", {S.HANDLED}, CHECKERS, S.IN_PROGRESS),
-    _a("close", {S.VERIFIED}, {R.OPERATOR}, S.CLOSED),
+    _a("close", {S.VERIFIED}, {R.OPERATOR}, S.CLOSED, guard=_closing_conditions_met),
     _a("cancel", BEFORE_HANDLING | {S.IN_PROGRESS}, {R.OPERATOR}, S.CANCELLED),
     _a("mark_duplicate", BEFORE_HANDLING, {R.OPERATOR}, S.DUPLICATE),
     _a("out_of_jurisdiction", {S.REPORTED, S.REGISTERED}, {R.OPERATOR}, S.OUT_OF_JURISDICTION),

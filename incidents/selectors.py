@@ -390,6 +390,9 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
             "allowed_actions": actions,
             "reassign_to": reassign_candidates(incident, roles) if "reassign" in actions else [],
             "replies": reply_templates(incident, actions),
+            "handbook": {"filing_conditions": incident.category.filing_conditions,
+                         "closing_conditions": [rules.CLOSING_CHECKS[c][0] for c in incident.category.closing_conditions
+                                                if c in rules.CLOSING_CHECKS]},
             "pending_extension": incident.extension_requests.filter(state=ExtensionRequest.State.PENDING).first()}
 
 

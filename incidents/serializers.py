@@ -458,6 +458,11 @@ class ReplySerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class HandbookSerializer(serializers.Serializer):
+    filing_conditions = serializers.CharField(allow_blank=True, help_text="立案条件")
+    closing_conditions = serializers.ListField(child=serializers.CharField(), help_text="结案条件, in words")
+
+
 class ContextSerializer(serializers.Serializer):
     team = TeamSerializer(allow_null=True, help_text="null for integration clients")
     reporter = ReporterSerializer(allow_null=True, help_text="null when nobody was named, and for integration clients")
@@ -468,13 +473,14 @@ class ContextSerializer(serializers.Serializer):
                                                                        "for a decision, if any")
     version = serializers.CharField(help_text="the incident's version (its ETag): send it as If-Match with an action")
     replies = ReplySerializer(many=True, help_text="常用语: words to pick for the notes of the allowed actions")
+    handbook = HandbookSerializer(help_text="the category's handbook: 立案条件 and 结案条件")
 
 
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
-                  "sla_handle_min", "purposes"]
+                  "sla_handle_min", "purposes", "filing_conditions", "closing_conditions"]
 
 
 class BatchCountsSerializer(serializers.Serializer):

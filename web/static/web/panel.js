@@ -2,7 +2,7 @@
    allows now, its team, the cameras that see it (marked on the map), its timeline; and placing an
    incident on the map (relocate) by a click. */
 import {
-  LEVEL, ROLE, SOURCE, TRIAGE, debounce, errorLine, esc, fmtDue, fmtTime, getJSON, isOverdue, postJSON, stateBadge,
+  LEVEL, OPEN_STATES, ROLE, SOURCE, TRIAGE, debounce, errorLine, esc, fmtDue, fmtTime, getJSON, isOverdue, postJSON, stateBadge,
   teamHtml, timelineHtml
 } from "web/helpers.js";
 import { actionButtonsHtml, openActionForm, performAction } from "web/actions.js";
@@ -86,13 +86,21 @@ export function incidentPanel(opts) {
     detail.innerHTML = '<header class="d-head">' + symbolSvg(p, 26) + "<b>" + esc(p.reference) + "</b> " +
       stateBadge(p.state) + (isOverdue(p) ? ' <span class="badge late">超期 overdue</span>' : "") +
       '<button type="button" class="close" data-close title="关闭 close">×</button></header>' +
-      '<h3 class="d-title">' + esc(p.title) + '</h3><dl class="d-info">' + infoHtml(p) + "</dl>" +
+      '<h3 class="d-title">' + esc(p.title) + '</h3><dl class="d-info">' + infoHtml(p) + handbookHtml(p) + "</dl>" +
       '<div class="d-error" role="alert">' + esc(S.error) + "</div>" +
       '<div class="d-actions">' + actionsHtml() + "</div>" +
       "<h4>网格团队 team</h4><div class='d-team'>" + (S.ctx ? teamHtml(S.ctx.team, p.assignee) : "…") + "</div>" +
       "<h4>覆盖摄像头 cameras</h4><div class='d-cameras'>" + camerasHtml() + "</div>" +
       "<h4>照片 photos</h4><div class='d-photos'>" + photosHtml(S.photos) + "</div>" +
       "<h4>时间线 timeline</h4><div class='d-timeline'>" + (S.events ? timelineHtml(S.events, S.deliveries) : "…") + "</div>";
+  }
+  /* The category's handbook where it matters: 立案条件 before registering, 结案条件 until closed. */
+  function handbookHtml(p) {
+    const h = S.ctx && S.ctx.handbook;
+    if (!h) { return ""; }
+    return (p.state === "reported" ? info("立案条件 filing", h.filing_conditions) : "") +
+      (OPEN_STATES.indexOf(p.state) >= 0 && h.closing_conditions.length ?
+        info("结案条件 to close", h.closing_conditions.join("；")) : "");
   }
   function infoHtml(p) {
     return info("类别 category", p.category_name) + info("来源 source", SOURCE[p.source] || p.source) +
