@@ -57,6 +57,7 @@ class IntakeItem:
     reporter_phone: str = ""
     reporter_email: str = ""  # personal data, like the phone
     media_url: str = ""  # a link the reporter gave; stored, never fetched
+    attributes: dict | None = None  # answers to the category's questions (incidents.attributes), checked
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -152,7 +153,7 @@ def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
             severity=item.severity or item.category.default_severity, title=item.title,
             description=item.description, address=item.address, camera_id=item.camera.pk if item.camera else None,
             reporter_name=item.reporter_name, reporter_phone=item.reporter_phone,
-            reporter_email=item.reporter_email, media_url=item.media_url, created_at=now,
+            reporter_email=item.reporter_email, media_url=item.media_url, attributes=item.attributes, created_at=now,
             submitted_by_id=user_id,
         )
         batch.incidents.append(incident)

@@ -41,6 +41,8 @@ class Category(models.Model):
     closing_conditions = ArrayField(
         models.CharField(max_length=20, choices=[(k, v[0]) for k, v in rules.CLOSING_CHECKS.items()]),
         default=list, blank=True, help_text="结案条件: what must be there before it is closed")
+    attributes = models.JSONField(default=list, blank=True,
+                                  help_text="extra questions at intake (incidents.attributes: Open311 attributes)")
 
     class Meta:
         ordering = ["code"]
@@ -51,6 +53,15 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name_zh} {self.name_en}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from incidents.attributes import definition_errors
+
+        errors = definition_errors(self.attributes)
+        if errors:
+            raise ValidationError({"attributes": errors})
 
 
 class Incident(models.Model):
@@ -83,6 +94,7 @@ class Incident(models.Model):
     reporter_phone = models.CharField(max_length=32, blank=True)
     reporter_email = models.EmailField(max_length=254, blank=True,
                                        help_text="personal data: exposed exactly where reporter_phone is")
+    attributes = models.JSONField(null=True, blank=True, help_text="answers to the category's questions, by code")
     media_url = models.URLField(max_length=1000, blank=True,
                                 help_text="a link the reporter gave (Open311 media_url): kept as a link, never fetched")
     camera = models.ForeignKey("cameras.Camera", null=True, blank=True, on_delete=models.PROTECT)

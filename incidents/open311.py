@@ -2,7 +2,8 @@
 
 Mounted at ``/open311/v2/``:
 - ``GET services.json``: one service per active category (service_code = category code);
-- ``GET services/{service_code}.json``: its definition (no attributes);
+- ``GET services/{service_code}.json``: its definition (the category's questions as attributes,
+  ``incidents.attributes``; ``attribute[code]`` answers them when posting);
 - ``POST requests.json``: report a service request (form-encoded or JSON), mapped onto ``intake``;
 - ``GET requests.json`` (service_request_id, service_code, start_date, end_date, status) and
   ``GET requests/{id}.json``: the requests the caller may see (``incidents_visible_to``); anything
@@ -54,6 +55,7 @@ from core.authentication import ActorTokenAuthentication
 from core.parsers import JSONParser
 from incidents import open311_serializers as o
 from incidents import rules
+from incidents.attributes import open311_definition
 from incidents.grants import refusal, sources_allowed
 from incidents.intake import intake
 from incidents.models import Category, Incident, IncidentEvent, Photo, PhotoStage
@@ -204,9 +206,10 @@ class ServiceDefinition(Open311View):
                    responses=o.Open311ServiceDefinitionSerializer,
                    summary="Open311: one service's definition")
     def get(self, request, service_code: str, fmt: str):
-        if not Category.objects.filter(code=service_code, active=True).exists():
+        category = Category.objects.filter(code=service_code, active=True).first()
+        if category is None:
             raise exceptions.NotFound(f"service_code {service_code!r} not found")
-        return Response({"service_code": service_code, "attributes": []})
+        return Response({"service_code": service_code, "attributes": open311_definition(category.attributes)})
 
 
 class RequestList(Open311View):

@@ -22,6 +22,7 @@ from rest_framework import serializers
 
 from gis_core.fields import CoordinateField
 from incidents import rules
+from incidents.attributes import AnswerErrors, check_answers
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, Level
 
@@ -60,6 +61,12 @@ class Open311RequestInput(serializers.Serializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
+        category = Category.objects.filter(code=attrs["service_code"], active=True).first()
+        try:  # GeoReport v2's attribute[code] fields (a JSON body: an "attribute" object)
+            attrs["attribute"] = check_answers(category.attributes if category else [], answers_of(self.initial_data))
+        except AnswerErrors as exc:
+            raise serializers.ValidationError(
+                {"attribute": [f"attribute[{code}]: {message}" for code, message in exc.messages.items()]}) from None
         has_lat, has_long = attrs.get("lat") is not None, attrs.get("long") is not None
         if has_lat != has_long:
             raise serializers.ValidationError({"long" if has_lat else "lat": "give both lat and long"})
@@ -77,8 +84,22 @@ class Open311RequestInput(serializers.Serializer):
             title=title_of(d["description"], service_name(category)), description=d["description"],
             address=d["address_string"], x=d.get("long"), y=d.get("lat"), crs="EPSG:4326",
             reporter_name=reporter_name(d["first_name"], d["last_name"]), reporter_phone=d["phone"],
-            reporter_email=d["email"], media_url=d["media_url"],
+            reporter_email=d["email"], media_url=d["media_url"], attributes=d.get("attribute"),
         )
+
+
+def answers_of(data) -> dict:
+    """Return the attribute answers of a request: ``attribute[code]`` fields (several values of one
+    code: a list), or a JSON body's ``attribute`` object."""
+    if isinstance(data, dict) and isinstance(data.get("attribute"), dict):
+        return data["attribute"]
+    answers = {}
+    keys = data.keys() if hasattr(data, "keys") else []
+    for key in keys:
+        if isinstance(key, str) and key.startswith("attribute[") and key.endswith("]"):
+            values = data.getlist(key) if hasattr(data, "getlist") else [data[key]]
+            answers[key[len("attribute["):-1]] = values if len(values) > 1 else values[0]
+    return answers
 
 
 def title_of(description: str, fallback: str) -> str:
@@ -188,7 +209,7 @@ def service_body(category: Category) -> dict:
         "service_code": category.code,
         "service_name": service_name(category),
         "description": category.description,
-        "metadata": False,
+        "metadata": bool(category.attributes),  # GeoReport v2: true when it has a definition to ask
         "type": "realtime",
         "keywords": ",".join(dict.fromkeys([category.name_zh, category.name_en, *category.code.split("_")])),
         "group": category.get_responsible_role_display(),
@@ -302,7 +323,8 @@ class Open311ServiceSerializer(serializers.Serializer):
 
 class Open311ServiceDefinitionSerializer(serializers.Serializer):
     service_code = serializers.CharField()
-    attributes = serializers.ListField(child=serializers.DictField(), max_length=0)
+    attributes = serializers.ListField(child=serializers.DictField(),
+                                       help_text="the category's questions (incidents.attributes)")
 
 
 class Open311RequestSerializer(serializers.Serializer):

@@ -122,7 +122,15 @@ def active_categories() -> list[Category]:
         db.execute(cursor, "gridops_active_categories",
                    f"SELECT {columns} FROM incidents_category WHERE active = %(active)s", {"active": True})
         names = [f.attname for f in fields]
-        return [Category.from_db(connection.alias, names, row) for row in cursor.fetchall()]
+        # the fields that convert what the database gives (the JSON ones: the questions) convert it here
+        convert = [(n, f) for n, f in enumerate(fields) if hasattr(f, "from_db_value")]
+        rows = []
+        for row in cursor.fetchall():
+            row = list(row)
+            for n, f in convert:
+                row[n] = f.from_db_value(row[n], None, connection)
+            rows.append(Category.from_db(connection.alias, names, row))
+        return rows
 
 
 def with_overdue(qs: QuerySet[Incident], now: datetime | None = None) -> QuerySet[Incident]:
@@ -390,6 +398,8 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
             "allowed_actions": actions,
             "reassign_to": reassign_candidates(incident, roles) if "reassign" in actions else [],
             "replies": reply_templates(incident, actions),
+            "answers": [{"code": q["code"], "question": q["description"], "value": incident.attributes[q["code"]]}
+                        for q in incident.category.attributes if q["code"] in (incident.attributes or {})],
             "handbook": {"filing_conditions": incident.category.filing_conditions,
                          "closing_conditions": [rules.CLOSING_CHECKS[c][0] for c in incident.category.closing_conditions
                                                 if c in rules.CLOSING_CHECKS]},

@@ -24,6 +24,7 @@ from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
 from gis_core.fields import CoordinateField, CRSField, check_point, points_valid
 from grids.serializers import TeamSerializer
 from incidents import rules
+from incidents.attributes import AnswerErrors, check_answers
 from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
 from incidents.selectors import active_categories
@@ -91,7 +92,7 @@ def intake_item(d: Mapping) -> IntakeItem:
         source=d["source"], external_id=d["external_id"], category=d["category"], severity=d.get("severity"),
         title=d["title"], description=d["description"], address=d["address"], x=d.get("lon"), y=d.get("lat"),
         crs=d["crs"], camera=d.get("camera"), reporter_name=d["reporter_name"],
-        reporter_phone=d["reporter_phone"],
+        reporter_phone=d["reporter_phone"], attributes=d.get("attributes"),
     )
 
 
@@ -112,9 +113,17 @@ class IntakeSerializer(serializers.Serializer):
     camera = CodeField(CAMERAS, queryset=Camera.objects.all(), required=False)
     reporter_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     reporter_phone = serializers.RegexField(r"^[0-9+\- ]{0,32}$", required=False, allow_blank=True, default="")
+    attributes = serializers.DictField(
+        child=serializers.JSONField(), required=False,
+        help_text="answers to the category's questions by code (its Open311 service definition's attributes)")
 
     def validate(self, attrs: dict) -> dict:
-        # _LeanIntake.__call__ makes the same checks (tests/incidents/test_intake_validation.py)
+        # _LeanIntake.__call__ makes the same checks (tests/incidents/test_intake_validation.py), and
+        # leaves a category with questions, or a row with answers, to this serializer
+        try:
+            attrs["attributes"] = check_answers(attrs["category"].attributes, attrs.get("attributes"))
+        except AnswerErrors as exc:
+            raise serializers.ValidationError({"attributes": exc.messages}) from None
         has_lon, has_lat = attrs.get("lon") is not None, attrs.get("lat") is not None
         if has_lon != has_lat:
             raise serializers.ValidationError({"lon" if not has_lon else "lat": "give both lon and lat"})
@@ -214,7 +223,8 @@ class _LeanIntake:
             for name, blank in cls.TEXT.items())
         return (
             list(f) == ["source", "external_id", "category", "severity", "title", "description", "address", "lon",
-                        "lat", "crs", "camera", "reporter_name", "reporter_phone"]
+                        "lat", "crs", "camera", "reporter_name", "reporter_phone", "attributes"]
+            and type(f["attributes"]) is serializers.DictField and not f["attributes"].required
             and text_ok
             and all(type(f[n]) is serializers.ChoiceField and not f[n].allow_blank and not f[n].allow_null
                     for n in ("source", "severity"))
@@ -270,8 +280,8 @@ class _LeanIntake:
         source = self._choice(self.sources, row.get("source"))
         category = self._code(categories, row.get("category"))
         title = self._text(row, "title")
-        if source is None or category is None or title is None:
-            return None
+        if source is None or category is None or title is None or "attributes" in row or category.attributes:
+            return None  # (answers to questions: the serializer checks them, incidents.attributes)
         severity = row.get("severity", empty)
         if severity is not empty and (severity := self._choice(self.severities, severity)) is None:
             return None
@@ -458,6 +468,12 @@ class ReplySerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class AnswerSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    question = serializers.CharField()
+    value = serializers.JSONField()
+
+
 class HandbookSerializer(serializers.Serializer):
     filing_conditions = serializers.CharField(allow_blank=True, help_text="立案条件")
     closing_conditions = serializers.ListField(child=serializers.CharField(), help_text="结案条件, in words")
@@ -474,13 +490,14 @@ class ContextSerializer(serializers.Serializer):
     version = serializers.CharField(help_text="the incident's version (its ETag): send it as If-Match with an action")
     replies = ReplySerializer(many=True, help_text="常用语: words to pick for the notes of the allowed actions")
     handbook = HandbookSerializer(help_text="the category's handbook: 立案条件 and 结案条件")
+    answers = AnswerSerializer(many=True, help_text="the report's answers to its category's questions")
 
 
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
-                  "sla_handle_min", "purposes", "filing_conditions", "closing_conditions"]
+                  "sla_handle_min", "purposes", "filing_conditions", "closing_conditions", "attributes"]
 
 
 class BatchCountsSerializer(serializers.Serializer):

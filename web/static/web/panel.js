@@ -98,7 +98,10 @@ export function incidentPanel(opts) {
   function handbookHtml(p) {
     const h = S.ctx && S.ctx.handbook;
     if (!h) { return ""; }
-    return (p.state === "reported" ? info("立案条件 filing", h.filing_conditions) : "") +
+    const answers = (S.ctx.answers || []).map(function (a) {
+      return info(a.question, Array.isArray(a.value) ? a.value.join("、") : String(a.value));
+    }).join("");
+    return answers + (p.state === "reported" ? info("立案条件 filing", h.filing_conditions) : "") +
       (OPEN_STATES.indexOf(p.state) >= 0 && h.closing_conditions.length ?
         info("结案条件 to close", h.closing_conditions.join("；")) : "");
   }
