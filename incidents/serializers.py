@@ -113,17 +113,21 @@ class IntakeSerializer(serializers.Serializer):
     camera = CodeField(CAMERAS, queryset=Camera.objects.all(), required=False)
     reporter_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     reporter_phone = serializers.RegexField(r"^[0-9+\- ]{0,32}$", required=False, allow_blank=True, default="")
-    attributes = serializers.DictField(
-        child=serializers.JSONField(), required=False,
-        help_text="answers to the category's questions by code (its Open311 service definition's attributes)")
+    attributes = serializers.JSONField(
+        required=False, help_text="an object: answers to the category's questions by code (its Open311 service "
+                                  "definition's attributes)")
 
     def validate(self, attrs: dict) -> dict:
         # _LeanIntake.__call__ makes the same checks (tests/incidents/test_intake_validation.py), and
         # leaves a category with questions, or a row with answers, to this serializer
+        answers = attrs.get("attributes")
+        if answers is not None and not isinstance(answers, dict):
+            raise serializers.ValidationError({"attributes": "an object of answers by question code"})
         try:
-            attrs["attributes"] = check_answers(attrs["category"].attributes, attrs.get("attributes"))
-        except AnswerErrors as exc:
-            raise serializers.ValidationError({"attributes": exc.messages}) from None
+            attrs["attributes"] = check_answers(attrs["category"].attributes, answers)
+        except AnswerErrors as exc:  # one message per answer, each naming its question's code
+            raise serializers.ValidationError(
+                {"attributes": [f"{code}: {message}" for code, message in exc.messages.items()]}) from None
         has_lon, has_lat = attrs.get("lon") is not None, attrs.get("lat") is not None
         if has_lon != has_lat:
             raise serializers.ValidationError({"lon" if not has_lon else "lat": "give both lon and lat"})
@@ -224,7 +228,7 @@ class _LeanIntake:
         return (
             list(f) == ["source", "external_id", "category", "severity", "title", "description", "address", "lon",
                         "lat", "crs", "camera", "reporter_name", "reporter_phone", "attributes"]
-            and type(f["attributes"]) is serializers.DictField and not f["attributes"].required
+            and type(f["attributes"]) is serializers.JSONField and not f["attributes"].required
             and text_ok
             and all(type(f[n]) is serializers.ChoiceField and not f[n].allow_blank and not f[n].allow_null
                     for n in ("source", "severity"))

@@ -69,7 +69,7 @@ def test_answered_through_the_api_checked_and_stored(asking, client_key):
                            ({"fire": "no", "crops": ["wheat", "corn"]}, "crops")]:
         response = api.post("/api/incidents/", body(attributes=answers), format="json")
         assert response.status_code == 400, response.content
-        assert field in response.json()["attributes"], (answers, response.json())
+        assert any(m.startswith(f"{field}: ") for m in response.json()["attributes"]), (answers, response.json())
     assert Incident.objects.count() == before  # nothing half-saved
     ok = api.post("/api/incidents/", body(attributes={"fire": "yes", "area_m2": "12.5", "crops": ["wheat", "rice"]}),
                   format="json")
@@ -81,6 +81,9 @@ def test_answered_through_the_api_checked_and_stored(asking, client_key):
     # a category without questions takes no answers, and reports without them as before
     assert api.post("/api/incidents/", body(category="other", attributes={"fire": "yes"}),
                     format="json").status_code == 400
+    for not_an_object in (["yes"], "yes", None):
+        refused = api.post("/api/incidents/", body(attributes=not_an_object), format="json")
+        assert refused.status_code == 400 and all(isinstance(m, str) for m in refused.json()["attributes"])
     plain = api.post("/api/incidents/", body(category="other"), format="json")
     assert plain.status_code == 201 and Incident.objects.get(pk=plain.json()["id"]).attributes is None
 
@@ -93,7 +96,7 @@ def test_a_batch_checks_each_row(asking, client_key):
     assert response.status_code == 200, response.content
     results = response.json()["results"]
     assert results[0]["status"] == "created" and results[2]["status"] == "created"
-    assert results[1]["status"] == "invalid" and "fire" in results[1]["errors"]["attributes"]
+    assert results[1]["status"] == "invalid" and results[1]["errors"]["attributes"][0].startswith("fire: required")
     assert Incident.objects.get(external_id="q-1").attributes == {"fire": "no"}
 
 
