@@ -36,6 +36,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from core import background
 from core.leases import claim_due
 from dispatch.models import OutboxMessage, Webhook
 from incidents import rules
@@ -206,10 +207,7 @@ def kick() -> None:
     _last_kick = time.monotonic()
     from dispatch.tasks import deliver_outbox_task
 
-    try:
-        deliver_outbox_task.apply_async(queue=settings.OUTBOX_TASK_QUEUE, retry=False)
-    except Exception:  # noqa: BLE001 - the broker's errors are many; the rows are stored either way
-        log.warning("outbox delivery not queued; the next beat run sends it", exc_info=True)
+    background.send_task(deliver_outbox_task, queue=settings.OUTBOX_TASK_QUEUE)
 
 
 _webhooks_seen = [0.0, False]  # when this process last looked, and whether any webhook was active

@@ -29,6 +29,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core import background
 from core.leases import claim_due
 from dispatch.models import Notification, SmsMessage
 from grids.models import Person
@@ -186,7 +187,4 @@ def on_incidents_changed(sender, incident_ids: list[int], **kwargs) -> None:
     _last_kick[0] = time.monotonic()
     from dispatch.tasks import send_sms_task
 
-    try:
-        send_sms_task.apply_async(queue=settings.SMS_TASK_QUEUE, retry=False)
-    except Exception:  # noqa: BLE001 - the broker's errors are many; the rows are stored either way
-        log.warning("SMS sending not queued; the next beat run sends it", exc_info=True)
+    background.send_task(send_sms_task, queue=settings.SMS_TASK_QUEUE)

@@ -33,6 +33,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 from pyproj import Geod
 
+from core import background
 from core.actors import Actor
 from incidents import rules
 from incidents.lifecycle import check_allowed, locked, new_event, notify_changed
@@ -206,12 +207,8 @@ def schedule_thumbnails(photo_ids: list[int]) -> None:
     photo stays whole, its thumbnail is made by the next ``make_missing_thumbnails`` run."""
     from incidents.tasks import make_thumbnail
 
-    for pk in photo_ids:
-        try:
-            # retry=False: with the broker down this fails at once instead of holding the answer
-            make_thumbnail.apply_async([pk], queue=settings.EVIDENCE_TASK_QUEUE, retry=False)
-        except Exception:  # noqa: BLE001 - the broker's errors are many; the photo is stored either way
-            log.warning("thumbnail of photo %s not queued", pk, exc_info=True)
+    for pk in photo_ids:  # sent off the request's thread (core.background): a dead broker holds no answer
+        background.send_task(make_thumbnail, args=[pk], queue=settings.EVIDENCE_TASK_QUEUE)
 
 
 def thumbnail_of(photo: Photo) -> bool:

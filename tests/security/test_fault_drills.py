@@ -188,6 +188,45 @@ def test_redis_stopped_during_intake(demo_data, tmp_path):
     assert sorted(heard) == sorted((str(i), e) for i in answered for e in ("register", "dispatch"))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_photo_uploaded_while_the_broker_is_down(demo_data, tmp_path, settings):
+    """Redis (the broker) is dead when a photo comes: the upload is stored and answered at once, its
+    thumbnail cannot be queued; once Redis is back, beat's make_missing_thumbnails makes it."""
+    from django.core.files.storage import storages
+
+    from incidents.models import Photo
+    from incidents.tasks import make_missing_thumbnails
+    from tests.incidents import factories as f
+    from tests.incidents.test_evidence import jpeg
+
+    media = tmp_path / "media"
+    settings.STORAGES = {**settings.STORAGES, "evidence": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media / "evidence")}}}
+    token = token_for(_user("drill_photo_operator", "operator"))
+    incident = f.located("other")
+    port = free_port()
+    with private_redis(port) as (kill_redis, start_redis), \
+            app_server(tmp_path / "server.log", env={"REDIS_URL": f"redis://127.0.0.1:{port}/0",
+                                                      "MEDIA_ROOT": str(media)}) as base:
+        auth = {"Authorization": f"Token {token}"}
+        assert requests.get(f"{base}/api/incidents/?page_size=1", headers=auth, timeout=60).status_code == 200
+        kill_redis()
+        started = time.monotonic()
+        answer = requests.post(f"{base}/api/incidents/{incident.pk}/photos/", timeout=60,
+                               headers=auth, data={"stage": "before"},
+                               files=[("photos", ("before.jpg", jpeg(), "image/jpeg"))])
+        took = time.monotonic() - started
+        assert answer.status_code == 201, answer.text
+        (photo,) = Photo.objects.filter(incident=incident)
+        assert photo.thumbnail == "" and storages["evidence"].exists(photo.file.name)
+        print(f"drill photo: stored with the broker down, answered in {took:.2f} s")
+        assert took < 3, "the upload waited for the dead broker"
+        start_redis()
+    assert make_missing_thumbnails() == 1
+    photo.refresh_from_db()
+    assert photo.thumbnail and storages["evidence"].exists(photo.thumbnail.name)
+
+
 # ---------------------------------------------------------------------------------------- PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[2]
