@@ -5,7 +5,8 @@ lease (if any) has run out, in id order, skipping rows another worker is claimin
 (``FOR UPDATE SKIP LOCKED``), and stamps them with its lease and one more attempt, in one short
 transaction. The work itself runs outside any transaction; the worker then records the outcome only
 while its lease still holds (``lease_until = lease``). A worker killed mid-way leaves its rows to the
-next claim once the lease runs out. Both queues use this; neither keeps a copy of it.
+next claim once the lease runs out. After a failed try, ``after_failure`` says when to try again, or
+that the row is dead. Both queues use these; neither keeps a copy of them.
 """
 from __future__ import annotations
 
@@ -35,3 +36,11 @@ RETURNING m.id"""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, {**(params or {}), "now": now, "limit": limit, "lease": lease})
         return sorted(row[0] for row in cursor.fetchall()), lease
+
+
+def after_failure(attempts: int, delays, now: datetime) -> dict:
+    """Return the fields of a row whose ``attempts``-th try failed: the time of the next try after
+    ``delays[attempts - 1]`` seconds, or ``state="dead"`` once every delay is spent."""
+    if attempts > len(delays):
+        return {"state": "dead"}
+    return {"next_attempt_at": now + timedelta(seconds=float(delays[attempts - 1]))}

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,14 +36,12 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from core import background
-from core.leases import claim_due
+from core.leases import after_failure, claim_due
 from dispatch.models import OutboxMessage, Webhook
 from incidents import rules
 from incidents.models import Incident, IncidentEvent
 from incidents.open311_serializers import agency_responsible, fixmystreet_status, iso, status_of_state, update_words
 from incidents.signals import incident_changed
-
-log = logging.getLogger(__name__)
 
 OUTBOX = OutboxMessage._meta.db_table
 WEBHOOKS = Webhook._meta.db_table
@@ -89,11 +86,6 @@ DROP FUNCTION IF EXISTS dispatch_outbox_on_event();"""
 
 
 # --- delivered by Celery ---------------------------------------------------------------------------
-def retry_delays() -> list[float]:
-    """Return the wait before each retry, in seconds; a row is dead after len(delays) + 1 tries."""
-    return [float(d) for d in settings.OUTBOX_RETRY_DELAYS_S]
-
-
 # Only the oldest pending row of an incident for a webhook is due: a receiver hears an incident's changes
 # in order. Rows of an inactive webhook wait for it.
 IN_ORDER = f"""NOT EXISTS (SELECT 1 FROM {OUTBOX} p WHERE p.webhook_id = o.webhook_id AND p.incident_id = o.incident_id
@@ -166,13 +158,10 @@ def send(message: OutboxMessage) -> Attempt:
 def record(message: OutboxMessage, attempt: Attempt, *, lease: datetime, now: datetime) -> str:
     """Store the outcome of one try (only while this worker's lease holds); return the row's state."""
     fields: dict = {"lease_until": None, "last_status": attempt.status, "last_error": attempt.error}
-    delays = retry_delays()
     if attempt.ok:
         fields.update(state=OutboxMessage.State.DELIVERED, delivered_at=now)
-    elif message.attempts > len(delays):
-        fields.update(state=OutboxMessage.State.DEAD)
-    else:
-        fields.update(next_attempt_at=now + timedelta(seconds=delays[message.attempts - 1]))
+    else:  # retried after settings.OUTBOX_RETRY_DELAYS_S, dead after the last
+        fields.update(after_failure(message.attempts, settings.OUTBOX_RETRY_DELAYS_S, now))
     OutboxMessage.objects.filter(pk=message.pk, lease_until=lease).update(**fields)
     return fields.get("state", OutboxMessage.State.PENDING)
 
@@ -240,7 +229,3 @@ def redeliver(messages: QuerySet[OutboxMessage]) -> int:
         transaction.on_commit(kick)
     return count
 
-
-def pending_for(incident_ids: list[int]) -> bool:
-    """Return whether any of these incidents has something waiting to be sent."""
-    return OutboxMessage.objects.filter(incident_id__in=incident_ids, state=OutboxMessage.State.PENDING).exists()

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core import background
-from core.leases import claim_due
+from core.leases import after_failure, claim_due
 from dispatch.models import Notification, SmsMessage
 from grids.models import Person
 from grids.privacy import mask_phone
@@ -137,10 +137,6 @@ def text_of(message: SmsMessage) -> str:
             + (f"，请于{timezone.localtime(due):%m-%d %H:%M}前处理" if due else "") + "。")
 
 
-def retry_delays() -> list[float]:
-    return [float(d) for d in settings.SMS_RETRY_DELAYS_S]
-
-
 def send_due(*, now: datetime | None = None, budget_s: float = 50.0) -> dict[str, int]:
     """Send what is due (in quiet hours: the urgent only), batch after batch, until nothing is or
     ``budget_s`` has passed; return the count of each outcome. Safe to run twice at once."""
@@ -164,13 +160,8 @@ def _send_one(backend, message: SmsMessage, *, lease: datetime, now: datetime) -
     try:
         fields.update(provider_ref=backend.send(message.phone, text_of(message), f"sms-{message.pk}"),
                       state=SmsMessage.State.SENT, sent_at=now, last_error="")
-    except SmsError as exc:
-        delays = retry_delays()
-        fields["last_error"] = str(exc)[:300]
-        if message.attempts > len(delays):
-            fields["state"] = SmsMessage.State.DEAD
-        else:
-            fields["next_attempt_at"] = now + timedelta(seconds=delays[message.attempts - 1])
+    except SmsError as exc:  # retried after settings.SMS_RETRY_DELAYS_S, dead after the last
+        fields.update(after_failure(message.attempts, settings.SMS_RETRY_DELAYS_S, now), last_error=str(exc)[:300])
     SmsMessage.objects.filter(pk=message.pk, lease_until=lease).update(**fields)
     return fields.get("state", SmsMessage.State.PENDING)
 
