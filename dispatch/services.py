@@ -100,6 +100,7 @@ def incident_return_to_centre(*, incident_id: int, actor: Actor, reason: str, no
     with transaction.atomic():
         incident = locked(incident_id)
         check_allowed(incident, "return_to_centre", actor)
+        incident.returns += 1
         incident.accept_due_at = now + timedelta(minutes=incident.category.sla_accept_min)
         incident.escalate_at = rules.escalation_time(state=incident.state, level=Level.TOWN,
                                                      level_due_at=incident.level_due_at,

@@ -1,32 +1,28 @@
-"""Assessment figures (督查考核) per grid, village or person, aggregated in the database.
+"""The standard assessment (督查考核, GB/T 30428.4) per grid, village, town, category or person,
+aggregated in the database.
 
-Definitions, for a period [start, end) and the incidents the actor may see
-(``incidents.selectors.incidents_visible_to``); cancelled, duplicate and out-of-jurisdiction
-incidents never count (``rules.NOT_COUNTED``):
+The counts and the rates are defined once, in ``incidents.rules`` (``standard_figure_filters``,
+``STANDARD_RATES``): 受理数, 立案数 and 立案率, 派遣数 and 派遣率, 准确派遣率 (never returned to the command
+centre), 应结案数, 结案数 and 结案率, 按期结案率, 返工率, 延期率, 回访 and 满意率, found-and-fixed (自行发现处置),
+the average handling time and what is overdue now, for a period [start, end) seen at ``now``, over
+the incidents the actor may see (``incidents.selectors.incidents_visible_to``). Each figure counts
+incidents by one of their own time stamps (received, closed, due), or events by theirs (返工, 回访), so
+imported history counts by its own dates.
 
-- received: incidents created in the period;
-- closed: incidents closed in the period;
-- due_to_close: incidents whose handling deadline (``handle_due_at``) falls in the period and has
-  passed at ``now``, or that were closed in the period (``rules.due_to_close_q``: so that
-  closed <= due_to_close, and the month so far gives the command centre's 结案率);
-- closure_rate (结案率) = closed / due_to_close;
-- on_time_rate (按期结案率) = closed in the period with ``closed_at <= handle_due_at`` / due_to_close;
-- avg_handling_min: mean of ``closed_at - registered_at`` in minutes over the incidents closed in
-  the period;
-- reworks: 返工 events recorded in the period (``rules.REWORK_ACTIONS``: rework, and the reopening
-  after a dissatisfied return visit);
-- overdue_now: incidents overdue at ``now`` (``rules.overdue_q``: a running handling or acceptance
-  clock past its deadline), whatever the period.
+Two paths give the same answer (a test keeps them equal): ``assessment_direct`` aggregates the
+incidents and events themselves; ``assessment`` reads the rollups (``incidents.rollups``) for the
+whole local days of the period and corrects the part-days with the direct path, so a year of a city
+costs one indexed read of day rows.
 
 Rates are fractions, ``None`` when the denominator is 0. Grouping uses the incident as it stands:
 ``grid`` is the comprehensive grid it was located in (rows keyed by the 15-digit code, which stays
-stable across boundary generations), ``village`` its village, ``person`` its current assignee
-(a rework is counted for whoever holds the incident now). Incidents with no grid (triage), no
-village or no person (town command centre, bureau) form one row with ``code`` None.
+stable across boundary generations), ``village``, ``town`` and ``category`` its own, ``person`` its
+current assignee (a rework is counted for whoever holds the incident now). Incidents with no grid
+(triage), no village or no person (town command centre, bureau) form one row with ``code`` None.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
@@ -42,39 +38,49 @@ GROUPS: dict[str, tuple[str, str]] = {
     "grid": ("grid__code", "grid__name"),
     "village": ("village__code", "village__name"),
     "person": ("assignee__external_id", "assignee__name"),
+    "town": ("town__code", "town__name"),
+    "category": ("category__code", "category__name_zh"),
 }
-UNGROUPED_NAME = {"grid": "未定位 not located", "village": "未定位 not located",
-                  "person": "未指派个人 no person (command centre or bureau)"}
+UNGROUPED_NAME = {"grid": "未定位 not located", "village": "未定位 not located", "town": "未定位 not located",
+                  "category": "-", "person": "未指派个人 no person (command centre or bureau)"}
+
+# The counts summed from incidents, from events, and the handling time's sum and count (for the mean).
+INCIDENT_COUNTS = ["accepted", "registered", "dispatched", "dispatched_accurately", "received", "closed",
+                   "due_to_close", "closed_on_time", "closed_reworked", "closed_extended", "found_and_fixed",
+                   "overdue_now"]
+EVENT_COUNTS = ["reworks", "visits", "satisfied"]
+FIGURES = [*INCIDENT_COUNTS, *EVENT_COUNTS, "handling_total_min", "handling_count"]
+RATES = [r.name for r in rules.STANDARD_RATES]
 
 
 @dataclass
 class AssessmentRow:
     code: str | None
     name: str
-    received: int = 0
-    closed: int = 0
-    due_to_close: int = 0
-    closed_on_time: int = 0
-    closure_rate: float | None = None
-    on_time_rate: float | None = None
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INCIDENT_COUNTS + EVENT_COUNTS, 0))
+    rates: dict[str, float | None] = field(default_factory=dict)
     avg_handling_min: float | None = None
-    reworks: int = 0
-    overdue_now: int = 0
     handling_total_min: float = 0.0  # to combine rows into totals; not part of the API rows
     handling_count: int = 0
 
+    def __getattr__(self, name: str):
+        # row.closed, row.closure_rate: the counts and the rates read as attributes
+        for part in ("counts", "rates"):
+            values = self.__dict__.get(part)
+            if values is not None and name in values:
+                return values[name]
+        raise AttributeError(name)
+
     def finish(self) -> AssessmentRow:
         """Fill in the rates and the average from the counts."""
-        self.closure_rate = rules.rate(self.closed, self.due_to_close)
-        self.on_time_rate = rules.rate(self.closed_on_time, self.due_to_close)
+        self.rates = rules.standard_rates(self.counts)
         self.avg_handling_min = (round(self.handling_total_min / self.handling_count, 1)
                                  if self.handling_count else None)
         return self
 
     def as_dict(self) -> dict:
-        row = asdict(self)
-        del row["handling_total_min"], row["handling_count"]
-        return row
+        return {"code": self.code, "name": self.name, **self.counts, **self.rates,
+                "avg_handling_min": self.avg_handling_min}
 
 
 @dataclass
@@ -87,78 +93,48 @@ class Assessment:
     totals: AssessmentRow
 
 
-def _figure_filters(start: datetime, end: datetime, now: datetime) -> dict[str, Q]:
-    closed = rules.closed_in_q(start, end)
-    return {
-        "received": Q(created_at__gte=start, created_at__lt=end),
-        "closed": closed,
-        "due": rules.due_to_close_q(start, end, now),
-        "on_time": closed & Q(closed_at__lte=F("handle_due_at")),
-        "handling": closed & Q(registered_at__isnull=False),
-        "overdue": rules.overdue_q(now),
-    }
-
-
-def _incident_figures(qs, group: str, *periods: tuple[datetime, datetime, datetime]) -> list[list[dict]]:
-    """Return per period (start, end, now) and group key the incident counts, in one aggregate query."""
+def _incident_figures(qs, group: str, *periods: tuple[datetime, datetime, datetime]) -> list[dict]:
+    """Return per period (start, end, now) {group key: {name, incident counts, handling time}}, in one
+    aggregate query on the incidents of ``qs``."""
     key, name = GROUPS[group]
     handling = ExpressionWrapper(F("closed_at") - F("registered_at"), output_field=DurationField())
     annotations, where = {}, Q(pk__in=[])
     for n, (start, end, now) in enumerate(periods):
-        f = _figure_filters(start, end, now)
-        where |= f["received"] | f["due"] | f["overdue"]
-        annotations |= {
-            f"received_{n}": Count("id", filter=f["received"]),
-            f"closed_{n}": Count("id", filter=f["closed"]),
-            f"due_to_close_{n}": Count("id", filter=f["due"]),
-            f"closed_on_time_{n}": Count("id", filter=f["on_time"]),
-            f"handling_total_{n}": Sum(handling, filter=f["handling"]),
-            f"handling_count_{n}": Count("id", filter=f["handling"]),
-            f"overdue_now_{n}": Count("id", filter=f["overdue"]),
-        }
-    rows = list(qs.filter(rules.counted_q()).filter(where).values(code=F(key))
-                .annotate(name=Max(name), **annotations).order_by("code"))
-    return [[{"code": r["code"], "name": r["name"],
-              **{k.removesuffix(f"_{n}"): v for k, v in r.items() if k.endswith(f"_{n}")}} for r in rows]
-            for n in range(len(periods))]
-
-
-Reworks = dict[str | None, tuple[int, str | None]]  # group key -> (rework events, a name)
-
-
-def _rework_counts(qs, group: str, *periods: tuple[datetime, datetime]) -> list[Reworks]:
-    """Return per period [start, end) and group key the number of rework events, in one query."""
-    key, name = GROUPS[group]
-    where = Q(pk__in=[])
-    counts = {}
-    for n, (start, end) in enumerate(periods):
-        where |= Q(created_at__gte=start, created_at__lt=end)
-        counts[f"n_{n}"] = Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
-    rows = (
-        IncidentEvent.objects.filter(where, action__in=rules.REWORK_ACTIONS, incident__in=qs.values("pk"))
-        .values(code=F(f"incident__{key}"))
-        .annotate(name=Max(f"incident__{name}"), **counts)
-        .order_by()
-    )
-    return [{r["code"]: (r[f"n_{n}"], r["name"]) for r in rows} for n in range(len(periods))]
-
-
-FIGURES = ["received", "closed", "due_to_close", "closed_on_time", "handling_total_min", "handling_count",
-           "overdue_now"]
-
-
-def _direct_figures(qs, group: str, *periods: tuple[datetime, datetime, datetime]) -> list[dict]:
-    """Return per period {group key: {name, figures}} aggregated on the incidents of ``qs`` (the
-    ordinary path), in one query."""
+        f = rules.standard_figure_filters(start, end, now)
+        where |= f["accepted"] | f["due_to_close"] | f["overdue_now"]
+        annotations |= {f"{figure}_{n}": Count("id", filter=f[figure]) for figure in INCIDENT_COUNTS}
+        annotations |= {f"handling_total_{n}": Sum(handling, filter=f["handling"]),
+                        f"handling_count_{n}": Count("id", filter=f["handling"])}
+    rows = list(qs.filter(where).values(code=F(key)).annotate(name=Max(name), **annotations).order_by())
     out = []
-    for rows in _incident_figures(qs, group, *periods):
+    for n in range(len(periods)):
         figures = {}
         for r in rows:
-            total = r.pop("handling_total")
-            r["handling_total_min"] = total.total_seconds() / 60 if total else 0.0
-            figures[r.pop("code")] = r
+            entry = {k.removesuffix(f"_{n}"): v for k, v in r.items() if k.endswith(f"_{n}")}
+            total = entry.pop("handling_total")
+            entry["handling_total_min"] = total.total_seconds() / 60 if total else 0.0
+            figures[r["code"]] = {"name": r["name"], **entry}
         out.append(figures)
     return out
+
+
+def _event_figures(qs, group: str, *periods: tuple[datetime, datetime]) -> list[dict]:
+    """Return per period [start, end) {group key: {name, event counts}} of the events of the incidents
+    of ``qs`` (返工 events, return visits and the satisfied ones), in one query."""
+    key, name = GROUPS[group]
+    where, counts = Q(pk__in=[]), {}
+    rework = Q(action__in=rules.REWORK_ACTIONS)
+    visit = Q(action=rules.VISIT_ACTION)
+    satisfied = visit & Q(data__outcome__in=rules.SATISFIED_OUTCOMES)
+    for n, (start, end) in enumerate(periods):
+        when = Q(created_at__gte=start, created_at__lt=end)
+        where |= when
+        counts |= {f"reworks_{n}": Count("id", filter=when & rework), f"visits_{n}": Count("id", filter=when & visit),
+                   f"satisfied_{n}": Count("id", filter=when & satisfied)}
+    rows = (IncidentEvent.objects.filter(where, rework | visit, incident__in=qs.values("pk"))
+            .values(code=F(f"incident__{key}")).annotate(name=Max(f"incident__{name}"), **counts).order_by())
+    return [{r["code"]: {"name": r["name"], **{f: r[f"{f}_{n}"] for f in EVENT_COUNTS}} for r in rows}
+            for n in range(len(periods))]
 
 
 def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
@@ -170,15 +146,24 @@ def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
     K = rollups.Kind
     in_period = Q(day__gte=first, day__lt=last)
     closed = Q(kind=K.CLOSED) & in_period
+    received = Q(kind__in=[K.RECEIVED, K.RECEIVED_UNCOUNTED])
+    visits = Q(kind=K.VISIT)
     rows = (scoped(actor, rollups.Rollup.objects.filter(
-                Q(kind__in=[K.RECEIVED, K.CLOSED, K.DUE]) & in_period | Q(kind=K.OPEN, day__lt=today)))
+                Q(kind__in=[K.RECEIVED, K.RECEIVED_UNCOUNTED, K.CLOSED, K.DUE, K.REWORK, K.VISIT]) & in_period
+                | Q(kind=K.OPEN, day__lt=today)))
             .values(code=F(key))
-            .annotate(name=Max(name), received=Sum("n", filter=Q(kind=K.RECEIVED)),
+            .annotate(name=Max(name), accepted=Sum("n", filter=received), registered=Sum("n2", filter=received),
+                      dispatched=Sum("n3", filter=received), dispatched_accurately=Sum("n4", filter=received),
+                      received=Sum("n", filter=Q(kind=K.RECEIVED)),
                       closed=Sum("n", filter=closed), closed_on_time=Sum("n2", filter=closed),
+                      closed_reworked=Sum("n3", filter=closed), closed_extended=Sum("n4", filter=closed),
+                      found_and_fixed=Sum("n", filter=closed & Q(source__in=rules.FOUND_BY_THE_GRID)),
                       handling_total=Sum("secs", filter=closed), handling_count=Sum("secs_n", filter=closed),
                       due=Sum("n", filter=Q(kind=K.DUE, day__lt=due_end)),
                       closed_due=Sum("n", filter=closed & Q(day2__gte=first, day2__lt=due_end)),
-                      overdue_now=Sum("n", filter=Q(kind=K.OPEN)))
+                      overdue_now=Sum("n", filter=Q(kind=K.OPEN)),
+                      reworks=Sum("n", filter=Q(kind=K.REWORK)), visits=Sum("n", filter=visits),
+                      satisfied=Sum("n2", filter=visits))
             .order_by())
     out = {}
     for r in rows:
@@ -189,79 +174,72 @@ def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
     return out
 
 
-def _rollup_reworks(actor: Actor, group: str, window: rollups.Window) -> dict[str | None, tuple[int, str | None]]:
-    key, name = GROUPS[group]
-    first, last = window.days
-    rows = (scoped(actor, rollups.Rollup.objects.filter(kind=rollups.Kind.REWORK, day__gte=first, day__lt=last))
-            .values(code=F(key)).annotate(n=Sum("n"), name=Max(name)).order_by())
-    return {r["code"]: (r["n"], r["name"]) for r in rows}
-
-
 def _combine(into: dict, rows: dict, sign: int) -> None:
     for code, r in rows.items():
-        entry = into.setdefault(code, {"name": r.get("name"), **{f: 0 for f in FIGURES}})
+        entry = into.setdefault(code, {"name": r.get("name"), **dict.fromkeys(FIGURES, 0)})
         entry["name"] = entry["name"] or r.get("name")
         for f in FIGURES:
-            entry[f] += sign * r[f]
+            entry[f] = entry.get(f, 0) + sign * r.get(f, 0)
 
 
-def _assemble(group: str, start: datetime, end: datetime, now: datetime, figures: dict,
-              reworks: dict[str | None, tuple[int, str | None]]) -> Assessment:
-    rows: dict[str | None, AssessmentRow] = {}
+def _assemble(group: str, start: datetime, end: datetime, now: datetime, figures: dict) -> Assessment:
+    rows: list[AssessmentRow] = []
     for code, r in figures.items():
-        if not any(r[f] for f in FIGURES if f != "handling_total_min"):
+        if not any(r.get(f) for f in FIGURES if f != "handling_total_min"):
             continue
-        rows[code] = AssessmentRow(code=code, name=r["name"] or UNGROUPED_NAME[group],
-                                   **{f: r[f] for f in FIGURES})
-    for code, (n, name) in reworks.items():
-        if n:
-            row = rows.setdefault(code, AssessmentRow(code=code, name=name or UNGROUPED_NAME[group]))
-            row.reworks = n
-    ordered = sorted(rows.values(), key=lambda row: (row.code is None, row.code or ""))
+        rows.append(AssessmentRow(code=code, name=r["name"] or UNGROUPED_NAME[group],
+                                  counts={f: r.get(f, 0) for f in INCIDENT_COUNTS + EVENT_COUNTS},
+                                  handling_total_min=r.get("handling_total_min", 0.0),
+                                  handling_count=r.get("handling_count", 0)))
+    rows.sort(key=lambda row: (row.code is None, row.code or ""))
     return Assessment(group=group, start=start, end=end, now=now,
-                      rows=[row.finish() for row in ordered], totals=_totals(ordered))
+                      rows=[row.finish() for row in rows], totals=_totals(rows))
+
+
+def _check_group(group: str) -> None:
+    if group not in GROUPS:
+        raise ValueError(f"unknown group {group!r}")
 
 
 def assessment_direct(*, actor: Actor, group: str, start: datetime, end: datetime,
                       now: datetime | None = None) -> Assessment:
-    """Return the assessment aggregated on the incidents themselves (the reference path)."""
-    if group not in GROUPS:
-        raise ValueError(f"unknown group {group!r}")
+    """Return the assessment aggregated on the incidents and events themselves (the reference path)."""
+    _check_group(group)
     now = now or timezone.now()
     visible = incidents_visible_to(actor)
-    return _assemble(group, start, end, now, _direct_figures(visible, group, (start, end, now))[0],
-                     _rework_counts(visible, group, (start, end))[0])
+    figures: dict = {}
+    _combine(figures, _incident_figures(visible, group, (start, end, now))[0], 1)
+    _combine(figures, _event_figures(visible, group, (start, end))[0], 1)
+    return _assemble(group, start, end, now, figures)
 
 
 def assessment(*, actor: Actor, group: str, start: datetime, end: datetime,
                now: datetime | None = None) -> Assessment:
     """Return the assessment figures of the incidents the actor may see, one row per group key, read
     from the rollups for the whole local days of the period and corrected by the ordinary path for
-    the incidents in its part-days (``rollups.Window``): equal to ``assessment_direct``."""
-    if group not in GROUPS:
-        raise ValueError(f"unknown group {group!r}")
+    the incidents and events in its part-days (``rollups.Window``): equal to ``assessment_direct``."""
+    _check_group(group)
     now = now or timezone.now()
     window = rollups.Window.of(start, end, now)
     visible = incidents_visible_to(actor)
     figures = _rollup_figures(actor, group, window)
     if window.gaps():
         edge = visible.filter(window.edge_q())
-        exact, rounded = _direct_figures(edge, group, (start, end, now), (window.d0, window.d1, window.t0))
+        exact, rounded = _incident_figures(edge, group, (start, end, now), (window.d0, window.d1, window.t0))
         _combine(figures, exact, 1)
         _combine(figures, rounded, -1)
-    reworks = _rollup_reworks(actor, group, window)
     if window.d1 < end or window.d0 < start:  # events in [d1, end) count, those in [d0, start) do not
-        later, earlier = _rework_counts(visible, group, (window.d1, end), (window.d0, start))
-        for sign, counts in ((1, later), (-1, earlier)):
-            for code, (n, name) in counts.items():
-                old, old_name = reworks.get(code, (0, None))
-                reworks[code] = (old + sign * n, old_name or name)
-    return _assemble(group, start, end, now, figures, reworks)
+        later, earlier = _event_figures(visible, group, (window.d1, end), (window.d0, start))
+        _combine(figures, later, 1)
+        _combine(figures, earlier, -1)
+    return _assemble(group, start, end, now, figures)
 
 
 def _totals(rows: list[AssessmentRow]) -> AssessmentRow:
     total = AssessmentRow(code=None, name="合计 total")
-    for field in ("received", "closed", "due_to_close", "closed_on_time", "reworks", "overdue_now",
-                  "handling_total_min", "handling_count"):
-        setattr(total, field, sum(getattr(row, field) for row in rows))
+    for row in rows:
+        for f, v in row.counts.items():
+            total.counts[f] += v
+        total.handling_total_min += row.handling_total_min
+        total.handling_count += row.handling_count
     return total.finish()

@@ -1,4 +1,5 @@
-"""Assessment API (督查考核): figures per grid, village or person over a period, scoped to the user."""
+"""Assessment API (督查考核, GB/T 30428.4): figures per grid, village, town, category or person over a
+period, scoped to the user; the heatmap and trend APIs of the leaders' review."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 
 from core.actors import Actor
 from core.api import validated_query
+from incidents import rules
 from incidents.analytics import GROUPS, assessment
 from incidents.hotspots import BUCKETS, METRIC_SRID, heat_cells, trend
 from incidents.models import Category, Incident
@@ -41,18 +43,21 @@ class AssessmentQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class AssessmentRowSerializer(serializers.Serializer):
-    code = serializers.CharField(allow_null=True, help_text="grid code, village code or person id; null: none")
-    name = serializers.CharField()
-    received = serializers.IntegerField()
-    closed = serializers.IntegerField()
-    due_to_close = serializers.IntegerField()
-    closed_on_time = serializers.IntegerField()
-    closure_rate = serializers.FloatField(allow_null=True, help_text="结案率: closed / due_to_close")
-    on_time_rate = serializers.FloatField(allow_null=True, help_text="按期结案率: closed on time / due_to_close")
-    avg_handling_min = serializers.FloatField(allow_null=True, help_text="closed_at - registered_at, minutes")
-    reworks = serializers.IntegerField(help_text="rework events in the period")
-    overdue_now = serializers.IntegerField(help_text="still being handled, handling deadline passed")
+def _row_fields() -> dict:
+    """The fields of an assessment row: its key, every count and rate of the standard (``rules``)."""
+    fields = {"code": serializers.CharField(allow_null=True, help_text="the grid, village, town or category code, "
+                                                                        "or the person's id; null: none"),
+              "name": serializers.CharField()}
+    for name, label in rules.STANDARD_COUNTS.items():
+        fields[name] = serializers.IntegerField(help_text=label)
+    for r in rules.STANDARD_RATES:
+        fields[r.name] = serializers.FloatField(allow_null=True,
+                                                help_text=f"{r.label}: {r.numerator} / {r.denominator}")
+    fields["avg_handling_min"] = serializers.FloatField(allow_null=True, help_text="closed_at - registered_at, minutes")
+    return fields
+
+
+AssessmentRowSerializer = type("AssessmentRowSerializer", (serializers.Serializer,), _row_fields())
 
 
 class AssessmentSerializer(serializers.Serializer):
@@ -65,7 +70,8 @@ class AssessmentSerializer(serializers.Serializer):
 
 
 class AssessmentApi(APIView):
-    """Assessment figures of the incidents the user may see, grouped by grid, village or person."""
+    """Assessment figures of the incidents the user may see, grouped by grid, village, town, category or
+    person."""
 
     permission_classes = [IsAuthenticated]
 

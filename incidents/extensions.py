@@ -68,6 +68,7 @@ def incident_decide_extension(*, incident_id: int, actor: Actor, approve: bool, 
                 "requested_due": _time(request.requested_due)}
         if approve:
             incident.handle_due_at = request.requested_due
+            incident.extensions += 1
             # the current level's period moves too, never earlier (an escalation may have restarted it later)
             incident.level_due_at = max(incident.level_due_at or request.requested_due, request.requested_due)
             incident.escalate_at = escalation_time(incident)

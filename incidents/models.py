@@ -147,6 +147,13 @@ class Incident(models.Model):
     escalate_at = models.DateTimeField(null=True, blank=True, help_text="when the sweep escalates it next")
     escalations = models.PositiveSmallIntegerField(default=0)
     reworks = models.PositiveSmallIntegerField(default=0)
+    # The assessment's per-incident flags (incidents.rules.STANDARD_FIGURES): 退单 returns to the command
+    # centre (a dispatch that was not accurate) and approved 延期 extensions. db_default: the bulk writers
+    # (COPY of intake batches, history, the simulated city) leave them to the database.
+    returns = models.PositiveSmallIntegerField(default=0, db_default=0,
+                                               help_text="times returned to the command centre (退单)")
+    extensions = models.PositiveSmallIntegerField(default=0, db_default=0,
+                                                  help_text="approved extensions of the handling deadline (延期)")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

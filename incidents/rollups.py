@@ -10,15 +10,20 @@ dimensions: category, source, town, village, grid, handling grid, assignee and c
 The facts of one incident (every condition is rendered from ``incidents.rules``):
 
 - RECEIVED: counted (``rules.NOT_COUNTED`` excluded), on the day it was created, in its heatmap
-  cell (``CELL_M`` wide in EPSG:4549, ``cell_index``) when its point may be projected;
-- RECEIVED_UNCOUNTED: the same day, for the incidents not counted (the command centre's "today"
-  counts every report);
+  cell (``CELL_M`` wide in EPSG:4549, ``cell_index``) when its point may be projected; ``n2`` 1 when
+  registered, ``n3`` when dispatched, ``n4`` when dispatched and never returned to the command centre
+  (the standard assessment's 立案, 派遣 and 准确派遣 counts, ``rules.standard_figure_filters``);
+- RECEIVED_UNCOUNTED: the same day and measures, for the incidents not counted (the command centre's
+  "today" counts every report, the assessment's 受理数 too);
 - CLOSED: counted and closed, on the day it closed; ``day2`` the day of its handling deadline;
   ``n2`` 1 when closed on time (``closed_at <= handle_due_at``); ``secs``/``secs_n`` the handling
-  time ``closed_at - registered_at`` when registered;
+  time ``closed_at - registered_at`` when registered; ``n3`` 1 when reworked before, ``n4`` when its
+  deadline was extended;
 - DUE: counted, on the day of its handling deadline (``handle_due_at``);
 - REWORK: one per 返工 rework event (``rules.REWORK_ACTIONS``), on the event's day, under the
   incident's current dimensions;
+- VISIT: one per 回访 return visit event (``rules.VISIT_ACTION``), the same way; ``n2`` 1 when the
+  reporter was satisfied (``rules.SATISFIED_OUTCOMES``);
 - OPEN: in ``rules.OPEN``; ``day`` is the day it becomes overdue (the earliest running clock of
   ``rules.OVERDUE_CLOCKS``; none when no clock runs);
 - TRIAGE: a located-by-hand waiting incident (``TRIAGE_STATE`` with a triage flag).
@@ -96,6 +101,7 @@ class Kind(models.IntegerChoices):
     REWORK = 5, "rework event"
     OPEN = 6, "open (day it becomes overdue)"
     TRIAGE = 7, "waiting in triage"
+    VISIT = 8, "return visit event"
     LEAN_RECEIVED = 11, "received (counted), lean"
     LEAN_RECEIVED_UNCOUNTED = 12, "received (not counted), lean"
     LEAN_CLOSED = 13, "closed, lean"
@@ -137,6 +143,8 @@ class Rollup(models.Model):
     submitted_by = _ref(settings.AUTH_USER_MODEL)
     n = models.BigIntegerField(default=0)
     n2 = models.BigIntegerField(default=0)
+    n3 = models.BigIntegerField(default=0)
+    n4 = models.BigIntegerField(default=0)
     secs = models.FloatField(default=0.0)
     secs_n = models.BigIntegerField(default=0)
 
@@ -171,6 +179,10 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
     counted = f"r.state NOT IN {_in(rules.NOT_COUNTED)}"
     closed = f"{counted} AND r.state = '{rules.State.CLOSED}'"
     registered = "r.registered_at IS NOT NULL"
+    flag = "CASE WHEN {} THEN 1 ELSE 0 END".format
+    # the received kinds' n2, n3, n4: registered, dispatched, dispatched and never returned
+    intake = (f"{flag(registered)}, 0.0::float8, 0, {flag('r.dispatched_at IS NOT NULL')}, "
+              f"{flag('r.dispatched_at IS NOT NULL AND r.returns = 0')}")
     west, south, east, north = metric_domain()
     k = Kind
 
@@ -194,7 +206,8 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
     SELECT f.kind + l.v AS kind, {day} AS day, f.day2,
            {kept('f.cell_x', lambda v: v.cells)} AS cell_x,
            {kept('f.cell_y', lambda v: v.cells)} AS cell_y, {dims},
-           {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n
+           {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n,
+           {sign} * f.n3 AS n3, {sign} * f.n4 AS n4
     FROM {table} r
     CROSS JOIN (VALUES {', '.join(f'({v.offset})' for v in variants)}) l(v)
     CROSS JOIN LATERAL (
@@ -206,50 +219,57 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
     ) c
     CROSS JOIN LATERAL (VALUES
       ({k.RECEIVED}, {_local('r.created_at')}, NULL::date, c.cell_x, c.cell_y,
-       CASE WHEN {counted} THEN 1 END, 0, 0.0::float8, 0),
+       CASE WHEN {counted} THEN 1 END, {intake}),
       ({k.RECEIVED_UNCOUNTED}, {_local('r.created_at')}, NULL, NULL, NULL,
-       CASE WHEN NOT ({counted}) THEN 1 END, 0, 0.0, 0),
+       CASE WHEN NOT ({counted}) THEN 1 END, {intake}),
       ({k.CLOSED}, {_local('r.closed_at')}, {_local('r.handle_due_at')}, NULL, NULL,
        CASE WHEN {closed} THEN 1 END,
-       CASE WHEN r.closed_at <= r.handle_due_at THEN 1 ELSE 0 END,
+       {flag('r.closed_at <= r.handle_due_at')},
        CASE WHEN {registered} THEN extract(epoch FROM r.closed_at - r.registered_at)::float8 ELSE 0.0 END,
-       CASE WHEN {registered} THEN 1 ELSE 0 END),
+       {flag(registered)}, {flag('r.reworks > 0')}, {flag('r.extensions > 0')}),
       ({k.DUE}, {_local('r.handle_due_at')}, NULL, NULL, NULL,
-       CASE WHEN {counted} AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0),
+       CASE WHEN {counted} AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0, 0, 0),
       ({k.OPEN}, {_local(_overdue_from('r'))}, NULL, NULL, NULL,
-       CASE WHEN r.state IN {_in(rules.OPEN)} THEN 1 END, 0, 0.0, 0),
+       CASE WHEN r.state IN {_in(rules.OPEN)} THEN 1 END, 0, 0.0, 0, 0, 0),
       ({k.TRIAGE}, NULL, NULL, NULL, NULL,
-       CASE WHEN r.state = '{TRIAGE_STATE}' AND r.triage <> '' THEN 1 END, 0, 0.0, 0)
-    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n)
+       CASE WHEN r.state = '{TRIAGE_STATE}' AND r.triage <> '' THEN 1 END, 0, 0.0, 0, 0, 0)
+    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n, n3, n4)
     WHERE f.n IS NOT NULL AND ({wanted})"""
 
 
-def _rework_facts(events: str, incidents: str, sign: int, where: str = "") -> str:
-    """Return the SELECT of the REWORK facts: ``events`` joined to their incident rows in ``incidents``."""
+def _event_facts(events: str, incidents: str, sign: int, where: str = "") -> str:
+    """Return the SELECT of the REWORK and VISIT facts: ``events`` joined to their incident rows in
+    ``incidents``."""
+    reworks = ", ".join(repr(a) for a in rules.REWORK_ACTIONS)
+    satisfied = ", ".join(repr(o) for o in rules.SATISFIED_OUTCOMES)
     return f"""
-    SELECT {Kind.REWORK} AS kind, {_local('e.created_at')} AS day, NULL::date AS day2, NULL::int AS cell_x,
+    SELECT CASE WHEN e.action IN ({reworks}) THEN {Kind.REWORK} ELSE {Kind.VISIT} END AS kind,
+           {_local('e.created_at')} AS day, NULL::date AS day2, NULL::int AS cell_x,
            NULL::int AS cell_y, {', '.join('r.' + d for d in DIMENSIONS)},
-           {sign} AS n, 0 AS n2, 0.0::float8 AS secs, 0 AS secs_n
+           {sign} AS n,
+           CASE WHEN e.action = '{rules.VISIT_ACTION}' AND e.data ->> 'outcome' IN ({satisfied}) THEN {sign} ELSE 0 END
+             AS n2,
+           0.0::float8 AS secs, 0 AS secs_n, 0 AS n3, 0 AS n4
     FROM {events} e JOIN {incidents} r ON r.id = e.incident_id
-    WHERE e.action IN ({', '.join(repr(a) for a in rules.REWORK_ACTIONS)}) {where}"""
+    WHERE e.action IN ({reworks}, '{rules.VISIT_ACTION}') {where}"""
 
 
 KEY_COLUMNS = ["kind", "day", "day2", "cell_x", "cell_y", *DIMENSIONS]
-ROW_COLUMNS = ["key", *[c for c in KEY_COLUMNS], "n", "n2", "secs", "secs_n"]
+MEASURES = ["n", "n2", "secs", "secs_n", "n3", "n4"]
+ROW_COLUMNS = ["key", *KEY_COLUMNS, *MEASURES]
 
 
 def _grouped(facts: str, *, having: bool) -> str:
     """Return the SELECT that sums ``facts`` by key, with the key text first."""
     keys = ", ".join(KEY_COLUMNS)
     key_text = "format(" + "'" + "|".join(["%s"] * len(KEY_COLUMNS)) + "', " + keys + ")"
-    condition = ("HAVING sum(n) <> 0 OR sum(n2) <> 0 OR sum(secs) <> 0 OR sum(secs_n) <> 0"
-                 if having else "")
+    condition = ("HAVING " + " OR ".join(f"sum({m}) <> 0" for m in MEASURES)) if having else ""
     return f"""
-    SELECT {key_text} AS key, {keys}, sum(n) AS n, sum(n2) AS n2, sum(secs) AS secs, sum(secs_n) AS secs_n
+    SELECT {key_text} AS key, {keys}, {', '.join(f'sum({m}) AS {m}' for m in MEASURES)}
     FROM ({facts}) facts GROUP BY {keys} {condition}"""
 
 
-_ZERO = "{t}n = 0 AND {t}n2 = 0 AND {t}secs_n = 0"
+_ZERO = "{t}n = 0 AND {t}n2 = 0 AND {t}secs_n = 0 AND {t}n3 = 0 AND {t}n4 = 0"
 
 
 def _apply(facts: str) -> str:
@@ -261,8 +281,8 @@ def _apply(facts: str) -> str:
     INSERT INTO {TABLE} AS t ({columns}) SELECT {columns} FROM delta ORDER BY key
     ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
       secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
-      secs_n = t.secs_n + excluded.secs_n
-    RETURNING t.key, t.n, t.n2, t.secs_n)
+      secs_n = t.secs_n + excluded.secs_n, n3 = t.n3 + excluded.n3, n4 = t.n4 + excluded.n4
+    RETURNING t.key, t.n, t.n2, t.secs_n, t.n3, t.n4)
   SELECT array_agg(key) INTO zeros FROM applied WHERE {_ZERO.format(t='')};
   IF zeros IS NOT NULL THEN
     DELETE FROM {TABLE} WHERE key = ANY(zeros) AND {_ZERO.format(t='')};
@@ -292,9 +312,9 @@ def trigger_sql() -> str:
         _function("incidents_rollup_on_delete", _apply(_facts("old_rows", -1))),
         _function("incidents_rollup_on_update", _apply(
             _facts("new_rows", 1) + " UNION ALL " + _facts("old_rows", -1)
-            + " UNION ALL " + _rework_facts(EVENTS, "new_rows", 1, moved)
-            + " UNION ALL " + _rework_facts(EVENTS, "old_rows", -1, moved))),
-        _function("incidents_rollup_on_event", _apply(_rework_facts("new_rows", INCIDENTS, 1))),
+            + " UNION ALL " + _event_facts(EVENTS, "new_rows", 1, moved)
+            + " UNION ALL " + _event_facts(EVENTS, "old_rows", -1, moved))),
+        _function("incidents_rollup_on_event", _apply(_event_facts("new_rows", INCIDENTS, 1))),
     ]
     triggers = []
     for op, table, rows in [("INSERT", INCIDENTS, "NEW TABLE AS new_rows"),
@@ -316,7 +336,7 @@ DROP_SQL = "\n".join(
 
 
 def _all_facts() -> str:
-    return _grouped(_facts(INCIDENTS, 1) + " UNION ALL " + _rework_facts(EVENTS, INCIDENTS, 1), having=True)
+    return _grouped(_facts(INCIDENTS, 1) + " UNION ALL " + _event_facts(EVENTS, INCIDENTS, 1), having=True)
 
 
 def rebuild_rollups() -> int:
@@ -334,14 +354,15 @@ def rebuild_rollups() -> int:
 def drift() -> list[tuple]:
     """Return the rollup rows that differ from a recomputation (key, stored counts, recomputed counts):
     empty when the triggers kept them exact."""
-    measures = "n, n2, secs_n, round(secs::numeric, 3) AS secs"
+    measures = "n, n2, secs_n, n3, n4, round(secs::numeric, 3) AS secs"
     with connection.cursor() as cursor:
         cursor.execute(f"""
         WITH fresh AS (SELECT key, {measures} FROM ({_all_facts()}) a),
              kept AS (SELECT key, {measures} FROM {TABLE})
-        SELECT coalesce(f.key, k.key), k.n, k.n2, k.secs_n, k.secs, f.n, f.n2, f.secs_n, f.secs
+        SELECT coalesce(f.key, k.key), k.n, k.n2, k.secs_n, k.n3, k.n4, k.secs, f.n, f.n2, f.secs_n, f.n3, f.n4,
+               f.secs
         FROM fresh f FULL JOIN kept k ON k.key = f.key
-        WHERE (f.n, f.n2, f.secs_n, f.secs) IS DISTINCT FROM (k.n, k.n2, k.secs_n, k.secs)
+        WHERE (f.n, f.n2, f.secs_n, f.n3, f.n4, f.secs) IS DISTINCT FROM (k.n, k.n2, k.secs_n, k.n3, k.n4, k.secs)
         ORDER BY 1""")
         return cursor.fetchall()
 

@@ -162,6 +162,89 @@ def rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+# --- the standard assessment (GB/T 30428.4 数字化城市管理信息系统 第4部分: 绩效评价) ----------------
+# The counts of a period [start, end) seen at ``now``, each defined on the incidents (and their return
+# visit events): incidents.analytics aggregates them on the incidents (the reference path) and from the
+# rollups (incidents.rollups renders the same conditions in SQL); a test keeps the two equal.
+#
+# - accepted 受理数: reports received in the period, whatever became of them;
+# - registered 立案数: of those, the ones registered (立案);
+# - dispatched 派遣数: of those, the ones dispatched;
+# - dispatched_accurately 准确派遣数: of those, never returned to the command centre (退单, ``returns``);
+# - received: reports received in the period that count (``NOT_COUNTED`` excluded);
+# - closed 结案数 / due_to_close 应结案数 / closed_on_time 按期结案数: ``closed_in_q`` / ``due_to_close_q``;
+# - closed_reworked 返工数: closed in the period after at least one 返工 (``REWORK_ACTIONS``);
+# - closed_extended 延期数: closed in the period after at least one approved 延期 extension;
+# - found_and_fixed 自行发现处置数: closed in the period, found by the grid's own patrol (source
+#   ``FOUND_BY_THE_GRID``): what the grid found and fixed, not what was sent to it;
+# - visits 回访数 / satisfied 满意数: return visits made in the period, and those satisfied or basically
+#   satisfied (``SATISFIED_OUTCOMES``);
+# - reworks: 返工 events in the period; overdue_now: overdue at ``now`` whatever the period.
+FOUND_BY_THE_GRID: tuple[str, ...] = ("patrol",)
+SATISFIED_OUTCOMES: tuple[str, ...] = ("satisfied", "basically_satisfied")
+VISIT_ACTION = "return_visit"
+
+
+@dataclass(frozen=True)
+class Rate:
+    name: str
+    label: str
+    numerator: str
+    denominator: str
+
+
+# Each rate is numerator / denominator, None when the denominator is 0 (``rate``).
+STANDARD_RATES: tuple[Rate, ...] = (
+    Rate("registration_rate", "立案率", "registered", "accepted"),
+    Rate("dispatch_rate", "派遣率", "dispatched", "registered"),
+    Rate("accurate_dispatch_rate", "准确派遣率", "dispatched_accurately", "dispatched"),
+    Rate("closure_rate", "结案率", "closed", "due_to_close"),
+    Rate("on_time_rate", "按期结案率", "closed_on_time", "due_to_close"),
+    Rate("rework_rate", "返工率", "closed_reworked", "closed"),
+    Rate("extension_rate", "延期率", "closed_extended", "closed"),
+    Rate("satisfaction_rate", "满意率", "satisfied", "visits"),
+)
+# The counts, in the order the report and the exports show them, with their names.
+STANDARD_COUNTS: dict[str, str] = {
+    "accepted": "受理数", "registered": "立案数", "dispatched": "派遣数", "dispatched_accurately": "准确派遣数",
+    "received": "有效上报数", "due_to_close": "应结案数", "closed": "结案数", "closed_on_time": "按期结案数",
+    "closed_reworked": "返工结案数", "closed_extended": "延期结案数", "found_and_fixed": "自行发现处置数",
+    "visits": "回访数", "satisfied": "满意数", "reworks": "返工次数", "overdue_now": "当前超期数",
+}
+
+
+def received_in_q(start: datetime, end: datetime) -> Q:
+    """Return the filter of the reports received in [start, end) (the assessment's 受理 population)."""
+    return Q(created_at__gte=start, created_at__lt=end)
+
+
+def standard_figure_filters(start: datetime, end: datetime, now: datetime) -> dict[str, Q]:
+    """Return each incident count of the standard assessment as a filter on the incidents."""
+    received = received_in_q(start, end)
+    dispatched = received & Q(dispatched_at__isnull=False)
+    closed = closed_in_q(start, end)
+    return {
+        "accepted": received,
+        "registered": received & Q(registered_at__isnull=False),
+        "dispatched": dispatched,
+        "dispatched_accurately": dispatched & Q(returns=0),
+        "received": received & counted_q(),
+        "closed": closed,
+        "due_to_close": due_to_close_q(start, end, now) & counted_q(),
+        "closed_on_time": closed & Q(closed_at__lte=models.F("handle_due_at")),
+        "closed_reworked": closed & Q(reworks__gt=0),
+        "closed_extended": closed & Q(extensions__gt=0),
+        "found_and_fixed": closed & Q(source__in=FOUND_BY_THE_GRID),
+        "handling": closed & Q(registered_at__isnull=False),
+        "overdue_now": overdue_q(now),
+    }
+
+
+def standard_rates(counts: dict) -> dict[str, float | None]:
+    """Return every rate of ``STANDARD_RATES`` from a row of counts."""
+    return {r.name: rate(counts.get(r.numerator) or 0, counts.get(r.denominator) or 0) for r in STANDARD_RATES}
+
+
 # --- actions: who may do what, in which state -----------------------------------------------------
 class TransitionRefused(Exception):
     """The action is not allowed now (wrong state) or not to this actor (wrong role)."""

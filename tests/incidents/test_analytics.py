@@ -10,8 +10,11 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from core.actors import Actor
+from dispatch.aftercare import incident_return_visit
+from dispatch.services import incident_return_to_centre
 from grids.models import Grid, Person
-from incidents.analytics import assessment
+from incidents.analytics import GROUPS, assessment, assessment_direct
+from incidents.extensions import incident_decide_extension, incident_request_extension
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import apply_transition, locked
 from incidents.models import Category, Incident
@@ -30,9 +33,9 @@ def at(day: int, hour: int = 9, month: int = 3) -> datetime:
     return datetime(2025, month, day, hour, 0, tzinfo=TZ)
 
 
-def report(grid_code: str | None, when: datetime, n: int) -> Incident:
+def report(grid_code: str | None, when: datetime, n: int, source: str = "hotline_12345") -> Incident:
     """Report a neighbour dispute (handling SLA 2880 min) at the grid's inner point, or by a lost address."""
-    item = IntakeItem(source="hotline_12345", category=Category.objects.get(code="neighbour_dispute"),
+    item = IntakeItem(source=source, category=Category.objects.get(code="neighbour_dispute"),
                       title=f"test {n}", external_id=f"analytics-{n}")
     if grid_code is None:
         item.address = "不知道在哪里的小路口"
@@ -151,9 +154,10 @@ def grid_leader(code: str) -> User:
 
 def test_grid_leader_sees_only_own_grid(march, django_assert_num_queries):
     actor = Actor.of(grid_leader(G1))
-    # the rollups' figures and rework events, however many rows, and the ordinary path on the incidents
-    # whose clock ran out since midnight, at now and at midnight in one query (incidents.rollups.Window)
-    with django_assert_num_queries(3):
+    # the rollups' figures and events (返工, 回访), however many rows, in one query, and the ordinary path
+    # on the incidents whose clock ran out since midnight, at now and at midnight in one query
+    # (incidents.rollups.Window)
+    with django_assert_num_queries(2):
         result = assessment(actor=actor, group="grid", start=MARCH, end=APRIL, now=NOW)
     assert [row.code for row in result.rows] == [G1]
     assert result.totals.received == 4 and result.totals.reworks == 1
@@ -192,3 +196,60 @@ def test_api_refuses_bad_queries(query, field):
     api.force_authenticate(User.objects.create_superuser("boss"))
     response = api.get("/api/assessment/", query)
     assert response.status_code == 400 and field in response.json()
+
+
+def test_the_standard_rates_have_their_known_answers_on_both_paths():
+    """GB/T 30428.4's rates over hand-made incidents in May 2025 (rules.STANDARD_RATES), equal on the
+    rollups and on the direct path, per grid, town and category."""
+    def may(day: int, hour: int = 9) -> datetime:
+        return at(day, hour, month=5)
+
+    def person_actor(incident: Incident) -> Actor:
+        user = User.objects.create_user(f"holder-{incident.pk}")
+        person = Incident.objects.get(pk=incident.pk).assignee
+        person.user = user
+        person.save()
+        return Actor.of(user)
+
+    m1 = report(G1, may(5), 101)                      # extended, then closed on time
+    incident_request_extension(incident_id=m1.pk, actor=person_actor(m1), reason="材料未到",
+                               requested_due=may(9), now=may(5, 10))
+    incident_decide_extension(incident_id=m1.pk, actor=OPERATOR, approve=True, now=may(5, 11))
+    move(m1, closing(may(8, 10), may(8, 12)))
+    m2 = report(G1, may(6), 102, source="patrol")     # found on patrol and fixed
+    move(m2, closing(may(6, 14), may(6, 16)))
+    m3 = report(G1, may(7), 103)                      # sent to the wrong grid: returned
+    incident_return_to_centre(incident_id=m3.pk, actor=person_actor(m3), reason="不是本网格", now=may(7, 10))
+    m4 = report(G2, may(8), 104)                      # reworked, then closed
+    move(m4, [("accept", may(8, 10)), ("report_handled", may(8, 12)), ("rework", may(8, 13)),
+              ("report_handled", may(9, 10)), ("verify", may(9, 11)), ("close", may(9, 12))])
+    report(None, may(9), 105)                         # not located: accepted, never registered
+    m6 = report(G2, may(10), 106)
+    move(m6, [("cancel", may(10, 10))])               # registered, then cancelled: never counts
+    m7 = report(G2, may(11), 107)
+    move(m7, closing(may(12, 10), may(12, 12)))
+    for incident, outcome, day in ((m1, "satisfied", 13), (m2, "basically_satisfied", 14), (m7, "dissatisfied", 15)):
+        incident_return_visit(incident_id=incident.pk, actor=OPERATOR, outcome=outcome, comment="回访", now=may(day))
+    start, end, now = may(1, 0), datetime(2025, 6, 1, tzinfo=TZ), datetime(2025, 6, 10, 12, tzinfo=TZ)
+
+    totals = assessment(actor=OPERATOR, group="grid", start=start, end=end, now=now).totals
+    assert totals.counts == {
+        "accepted": 7, "registered": 6, "dispatched": 6, "dispatched_accurately": 5, "received": 6,
+        "closed": 3, "due_to_close": 5, "closed_on_time": 3, "closed_reworked": 1, "closed_extended": 1,
+        "found_and_fixed": 1, "overdue_now": 2, "reworks": 2, "visits": 3, "satisfied": 2}
+    assert totals.rates == {
+        "registration_rate": 6 / 7, "dispatch_rate": 1.0, "accurate_dispatch_rate": 5 / 6, "closure_rate": 3 / 5,
+        "on_time_rate": 3 / 5, "rework_rate": 1 / 3, "extension_rate": 1 / 3, "satisfaction_rate": 2 / 3}
+    for group in GROUPS:
+        fast = assessment(actor=OPERATOR, group=group, start=start, end=end, now=now)
+        slow = assessment_direct(actor=OPERATOR, group=group, start=start, end=end, now=now)
+        assert [r.as_dict() for r in fast.rows] == [r.as_dict() for r in slow.rows], group
+        assert fast.totals.as_dict() == totals.as_dict() == slow.totals.as_dict()
+    grids = by_code(assessment(actor=OPERATOR, group="grid", start=start, end=end, now=now))
+    assert (grids[G1].accepted, grids[G1].accurate_dispatch_rate, grids[G1].found_and_fixed) == (3, 2 / 3, 1)
+    assert (grids[G2].rework_rate, grids[G2].satisfaction_rate, grids[G2].received) == (1.0, 0.0, 2)
+    towns = by_code(assessment(actor=OPERATOR, group="town", start=start, end=end, now=now))
+    gongdao = Grid.objects.active().get(code=G1).village.town.code
+    assert list(towns) == [gongdao, None] and (towns[gongdao].accepted, towns[None].accepted) == (6, 1)
+    categories = assessment(actor=OPERATOR, group="category", start=start, end=end, now=now).rows
+    assert [(r.code, r.accepted) for r in categories] == [("neighbour_dispute", 7)]

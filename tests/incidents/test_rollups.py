@@ -13,11 +13,13 @@ from django.db.models import Sum as models_sum
 from django.utils import timezone
 
 from core.actors import Actor
-from dispatch.services import incident_escalate, incident_reassign, sweep_overdue
+from dispatch.aftercare import incident_return_visit
+from dispatch.services import incident_escalate, incident_reassign, incident_return_to_centre, sweep_overdue
 from grids.models import Grid, GridTeam, Person, VillageLeader
 from incidents import rollups
 from incidents.actions import incident_merge, incident_relocate
-from incidents.analytics import assessment, assessment_direct
+from incidents.analytics import GROUPS, assessment, assessment_direct
+from incidents.extensions import incident_decide_extension, incident_request_extension
 from incidents.hotspots import heat_cells, heat_cells_direct, trend, trend_direct
 from incidents.lifecycle import apply_transition, locked
 from incidents.models import Category, Incident
@@ -107,6 +109,31 @@ def city():
         member = f.team_of(held.handling_grid).memberships.exclude(person_id=held.assignee_id).first()
         incident_reassign(incident_id=held.pk, actor=f.operator(), person_external_id=member.person.external_id,
                           reason="test")
+    # the standard assessment's events and flags: return visits (satisfied or not: dissatisfied
+    # reopens), returns to the command centre (退单), extensions asked for and approved or refused
+    closed = list(Incident.objects.filter(state="closed").order_by("id"))
+    for n, incident in enumerate(closed[:24]):
+        visited = min(incident.closed_at + timedelta(hours=rng.uniform(1, 40)), now - timedelta(minutes=1))
+        outcome = ["satisfied", "basically_satisfied", "dissatisfied"][n % 3]
+        incident_return_visit(incident_id=incident.pk, actor=f.operator(), outcome=outcome, comment="没修好",
+                              now=visited)
+    sent = Incident.objects.filter(state="dispatched", assignee__isnull=False).order_by("id")
+    for incident in list(sent)[:5]:
+        incident_return_to_centre(incident_id=incident.pk, actor=Actor.of(f.user(person=incident.assignee)),
+                                  reason="wrong grid", now=incident.dispatched_at + timedelta(minutes=30))
+    asked = Incident.objects.filter(state__in=["dispatched", "in_progress"], assignee__isnull=False,
+                                    handle_due_at__isnull=False).order_by("id")
+    for n, incident in enumerate(list(asked)[:8]):
+        when = min(incident.dispatched_at + timedelta(hours=2), now - timedelta(minutes=2))
+        incident_request_extension(incident_id=incident.pk, actor=Actor.of(f.user(person=incident.assignee)),
+                                   reason="材料未到", requested_due=incident.handle_due_at + timedelta(days=2),
+                                   now=when)
+        incident_decide_extension(incident_id=incident.pk, actor=f.operator(), approve=n % 4 != 3,
+                                  now=when + timedelta(minutes=1))
+    for incident in Incident.objects.filter(state="in_progress", extensions__gt=0).order_by("id")[:3]:
+        for action, hours in (("report_handled", 1), ("verify", 2), ("close", 3)):
+            _step(incident.pk, action,
+                  min(incident.updated_at + timedelta(hours=hours), now - timedelta(seconds=hours)))
     # data fixes the triggers must follow: another category; another grid (and village); clocks
     # and closings moved to the minutes around midnight and around now
     some = list(Incident.objects.exclude(grid=None).order_by("id"))
@@ -191,13 +218,16 @@ def test_the_assessment_from_the_rollups_equals_the_direct_one(city):
     now = city["now"]
     for label, actor in _actors(city).items():
         for start, end in _windows(now):
-            for group in ("grid", "village", "person"):
+            for group in GROUPS:
                 fast = assessment(actor=actor, group=group, start=start, end=end, now=now)
                 slow = assessment_direct(actor=actor, group=group, start=start, end=end, now=now)
                 assert [r.as_dict() for r in fast.rows] == [r.as_dict() for r in slow.rows], (label, start, group)
                 assert fast.totals.as_dict() == slow.totals.as_dict()
     totals = assessment_direct(actor=OPERATOR, group="grid", start=now - timedelta(days=80), end=now, now=now).totals
-    assert totals.received and totals.closed and totals.reworks and totals.overdue_now  # the data has them all
+    # the data has every figure
+    assert all(totals.counts.values()), totals.counts
+    assert 0 < totals.registration_rate < 1 and 0 < totals.accurate_dispatch_rate < 1
+    assert 0 < totals.satisfaction_rate < 1 and 0 < totals.extension_rate < 1
 
 
 def test_the_heatmap_from_the_rollups_equals_the_direct_one(city):
