@@ -8,7 +8,7 @@ from cameras.apis import CameraViewSet
 from core.health import HealthApi
 from dispatch.apis import InboxApi, InboxReadApi, IncidentDispatchViewSet
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
-from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
+from incidents.analytics_apis import AssessmentApi, AssessmentExportApi, HeatmapApi, TrendApi
 from incidents.apis import CategoryApi, IncidentViewSet
 from incidents.evidence_apis import IncidentPhotosApi, PhotoFileApi, PhotoThumbnailApi
 from web.apis import MeApi
@@ -54,6 +54,8 @@ urlpatterns = [
     path("api/locate", LocateApi.as_view(), name="locate"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/assessment/", AssessmentApi.as_view(), name="assessment"),
+    path("api/assessment/xlsx/", AssessmentExportApi.as_view(file_type="xlsx"), name="assessment-xlsx"),
+    path("api/assessment/csv/", AssessmentExportApi.as_view(file_type="csv"), name="assessment-csv"),
     path("api/review/heatmap/", HeatmapApi.as_view(), name="heatmap"),
     path("api/review/trend/", TrendApi.as_view(), name="trend"),
     path("", include("planner.urls")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -13,7 +14,7 @@ from rest_framework.views import APIView
 
 from core.actors import Actor
 from core.api import validated_query
-from incidents import rules
+from incidents import assessment_files, rules
 from incidents.analytics import GROUPS, assessment
 from incidents.hotspots import BUCKETS, METRIC_SRID, heat_cells, trend
 from incidents.models import Category, Incident
@@ -82,6 +83,30 @@ class AssessmentApi(APIView):
         body = {"group": result.group, "start": result.start, "end": result.end, "now": result.now,
                 "rows": [row.as_dict() for row in result.rows], "totals": result.totals.as_dict()}
         return Response(AssessmentSerializer(body).data)
+
+
+class AssessmentExportApi(APIView):
+    """The assessment of ``AssessmentApi`` (same query, same scope) as a file: Excel (``xlsx``) or CSV
+    (``csv``, UTF-8 with a byte-order mark so Excel reads the Chinese), a row per key and the total."""
+
+    permission_classes = [IsAuthenticated]
+    file_type = "xlsx"
+    CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     "csv": "text/csv; charset=utf-8"}
+
+    @extend_schema(parameters=[AssessmentQuerySerializer],
+                   responses={(200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): bytes,
+                              (200, "text/csv"): str})
+    def get(self, request):
+        q = validated_query(AssessmentQuerySerializer, request)
+        result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"], end=q["end"])
+        if self.file_type == "csv":
+            response = StreamingHttpResponse(assessment_files.csv_lines(result),
+                                             content_type=self.CONTENT_TYPES["csv"])
+        else:
+            response = HttpResponse(assessment_files.xlsx_bytes(result), content_type=self.CONTENT_TYPES["xlsx"])
+        response["Content-Disposition"] = f'attachment; filename="{assessment_files.filename(result, self.file_type)}"'
+        return response
 
 
 class ReviewQuerySerializer(serializers.Serializer):

@@ -9,4 +9,5 @@ urlpatterns = [
     path("command/", views.command_page, name="command"),
     path("my/", views.my_page, name="my"),
     path("review/", views.review_page, name="review"),
+    path("review/report/", views.report_page, name="report"),
 ]

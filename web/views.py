@@ -1,12 +1,20 @@
 """Pages: the home page sends each user to the map that fits their job."""
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.gis.db.models import Extent
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
+from core.actors import Actor
 from grids.models import Town
+from incidents import assessment_files, rules
+from incidents.analytics import assessment
 from web.pages import home_for
 
 
@@ -53,3 +61,50 @@ def my_page(request):
 def review_page(request):
     """Render the leaders' review (研判): heatmap, hotspots, trend and assessment of the visible incidents."""
     return render(request, "web/review.html", page_context())
+
+
+REPORT_MAX_ROWS = 300  # a section longer than this is left to the Excel file (a city's 5,000 grids)
+REPORT_SECTIONS = [("town", "按镇街 by town"), ("village", "按村居 by village"), ("category", "按类别 by category"),
+                   ("grid", "按网格 by grid"), ("person", "按人员 by person")]
+
+
+def _report_month(value: str | None) -> tuple[datetime, datetime] | None:
+    """Return the local month [start, end) of ``YYYY-MM`` (default: last month), None when malformed."""
+    if not value:
+        return rules.month_bounds(rules.month_bounds()[0] - timedelta(days=1))
+    match = re.fullmatch(r"(\d{4})-(\d{2})", value)
+    if match is None or not (2000 <= int(match[1]) <= 2100 and 1 <= int(match[2]) <= 12):
+        return None
+    return rules.month_bounds(timezone.make_aware(datetime(int(match[1]), int(match[2]), 15)))
+
+
+@login_required
+def report_page(request):
+    """Render the monthly assessment report (月度考核报告) of the incidents the user may see, for print
+    on A4: the standard's key figures, then a table per town, village, category, grid and person."""
+    bounds = _report_month(request.GET.get("month"))
+    if bounds is None:
+        return render(request, "web/report.html", {**page_context(), "error": "month: YYYY-MM, e.g. 2026-11"},
+                      status=400)
+    start, end = bounds
+    actor, now = Actor.of(request.user), timezone.now()
+    sections, totals = [], None
+    for group, label in REPORT_SECTIONS:
+        result = assessment(actor=actor, group=group, start=start, end=end, now=now)
+        totals = totals or result.totals
+        if group == "town" and len([r for r in result.rows if r.code is not None]) < 2:
+            continue  # one town: its figures are the key figures
+        table = assessment_files.report_table(result)
+        sections.append({"group": group, "label": label, "too_long": len(table["rows"]) > REPORT_MAX_ROWS,
+                         "count": len(table["rows"]), **table})
+    key = [(r.label, assessment_files.rate_text(totals.rates[r.name]), r.numerator, r.denominator,
+            totals.counts[r.numerator], totals.counts[r.denominator]) for r in rules.STANDARD_RATES]
+    local = timezone.localtime(start)
+    return render(request, "web/report.html", {
+        **page_context(), "start": start, "end": end, "now": now, "running": end > now, "key": key,
+        "totals": totals, "sections": sections, "month": f"{local:%Y-%m}",
+        "month_label": f"{local.year}年{local.month}月",
+        "previous": f"{timezone.localtime(start - timedelta(days=1)):%Y-%m}",
+        "following": f"{timezone.localtime(end):%Y-%m}", "max_rows": REPORT_MAX_ROWS,
+        "export": urlencode({"start": start.isoformat(), "end": end.isoformat()}),
+    })

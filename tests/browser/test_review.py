@@ -2,9 +2,13 @@
 assessment come from the server, the filters reload them, and nothing is loaded from outside."""
 from __future__ import annotations
 
+import io
 import os
+import re
+from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from grids.models import Grid
 from tests.browser.conftest import login
@@ -62,3 +66,34 @@ def test_town_leader_reviews_hotspots_trend_and_assessment(demo_data, asgi_serve
         page.screenshot(path=os.path.join(SCREENSHOTS, "review.png"))
     assert page.console_errors == []
     assert page.foreign_requests == []
+
+
+def test_the_assessment_downloads_and_the_monthly_report_prints_on_a4(demo_data, asgi_server, new_page):
+    for _ in range(3):
+        f.report("straw_burning", at=f.interior_point(f.grid()))
+    page = new_page(width=1600, height=900)
+    login(page, asgi_server, "leader", "gongdao-leader", next_url="/review/")
+    page.wait_for_selector("body[data-review=ready]", timeout=TIMEOUT)
+    # the table shows the standard's rates; the Excel link carries the table's query
+    header = page.locator("#assessment thead").inner_text()
+    assert "立案率" in header and "满意率" in header and "准确派遣率" in header
+    page.select_option("select[name=group]", "category")
+    page.wait_for_function("document.body.dataset.review === 'ready' && "
+                           "document.getElementById('export-xlsx').href.includes('group=category')", timeout=TIMEOUT)
+    with page.expect_download() as download:
+        page.click("#export-xlsx")
+    assert download.value.suggested_filename.startswith("assessment-category-")
+    workbook = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    rows = list(workbook.active.iter_rows(min_row=4, values_only=True))
+    assert rows[0][0] == "straw_burning" and rows[0][2] == 3 and rows[-1][1] == "合计 total"
+
+    page.click("#report-link")
+    page.wait_for_selector(".rp-key", timeout=TIMEOUT)
+    assert page.locator("[data-rate=立案率] strong").inner_text() == "100.0%"
+    assert page.locator("section[data-group=category] tbody tr").count() == 1
+    pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+    sizes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert sizes and all(abs(float(w) - 841.9) < 1 and abs(float(h) - 595.3) < 1 for w, h in sizes)  # A4 across
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, "report.png"), full_page=True)
+    assert page.console_errors == [] and page.foreign_requests == []

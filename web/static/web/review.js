@@ -101,30 +101,57 @@ function drawTrend(body) {
   G.trend = s;
 }
 
+// The assessment's columns on the page (the Excel and CSV files have every count and rate of the standard).
+var ASSESSMENT_COLUMNS = [
+  ["accepted", "受理 accepted"], ["registration_rate", "立案率", true], ["accurate_dispatch_rate", "准确派遣率", true],
+  ["closed", "结案 closed"], ["closure_rate", "结案率", true], ["on_time_rate", "按期结案率", true],
+  ["rework_rate", "返工率", true], ["satisfaction_rate", "满意率", true], ["avg_handling_min", "平均分钟 avg min"],
+  ["overdue_now", "超期 overdue"]
+];
+
 function drawAssessment(body) {
-  var row = function (r, tag) {
-    return "<tr><" + tag + ">" + esc(r.name) + "</" + tag + "><td>" + esc(r.received) + "</td><td>" + esc(r.closed) +
-      "</td><td>" + esc(fmtRate(r.closure_rate)) + "</td><td>" + esc(fmtRate(r.on_time_rate)) + "</td><td>" +
-      (r.avg_handling_min === null ? "–" : esc(Math.round(r.avg_handling_min))) + "</td><td>" + esc(r.reworks) +
-      "</td><td>" + esc(r.overdue_now) + "</td></tr>";
+  var cell = function (r, c) {
+    var v = r[c[0]];
+    if (c[2]) { return esc(fmtRate(v)); }
+    return v === null ? "–" : esc(c[0] === "avg_handling_min" ? Math.round(v) : v);
+  };
+  var row = function (r) {
+    return "<tr><td>" + esc(r.name) + "</td>" +
+      ASSESSMENT_COLUMNS.map(function (c) { return "<td>" + cell(r, c) + "</td>"; }).join("") + "</tr>";
   };
   document.getElementById("assessment").innerHTML = '<table class="rv-table"><thead><tr><th>名称 name</th>' +
-    "<th>受理 received</th><th>结案 closed</th><th>结案率</th><th>按期结案率</th><th>平均分钟 avg min</th><th>返工 rework</th>" +
-    "<th>超期 overdue</th></tr></thead><tbody>" + body.rows.map(function (r) { return row(r, "td"); }).join("") +
-    "</tbody><tfoot>" + row(Object.assign({}, body.totals, { name: "合计 total" }), "td") + "</tfoot></table>";
+    ASSESSMENT_COLUMNS.map(function (c) { return "<th>" + esc(c[1]) + "</th>"; }).join("") +
+    "</tr></thead><tbody>" + body.rows.map(row).join("") +
+    "</tbody><tfoot>" + row(Object.assign({}, body.totals, { name: "合计 total" })) + "</tfoot></table>";
   G.assessment = body;
+}
+
+// The files of the assessment on screen (the same query as the table), and the monthly report of the
+// month the period ends in.
+function linkExports(p) {
+  ["xlsx", "csv"].forEach(function (kind) {
+    document.getElementById("export-" + kind).href = "/api/assessment/" + kind + "/?" + assessmentQuery(p);
+  });
+  var last = new Date(new Date(p.end).getTime() - 1);
+  document.getElementById("report-link").href = "/review/report/?month=" + last.getFullYear() + "-" +
+    String(last.getMonth() + 1).padStart(2, "0");
+}
+
+function assessmentQuery(p) {
+  return new URLSearchParams({ group: form.elements.group.value, start: p.start, end: p.end });
 }
 
 var pending = 0;
 function reload() {
   var p = period();
+  linkExports(p);
   document.body.dataset.review = "loading";
   pending += 1;
   var mine = pending;
   return Promise.all([
     getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value })).then(function (fc) { if (mine === pending) { drawHeat(fc); } }),
     getJSON("/api/review/trend/?" + query({ bucket: p.bucket })).then(function (b) { if (mine === pending) { drawTrend(b); } }),
-    getJSON("/api/assessment/?" + new URLSearchParams({ group: form.elements.group.value, start: p.start, end: p.end }))
+    getJSON("/api/assessment/?" + assessmentQuery(p))
       .then(function (b) { if (mine === pending) { drawAssessment(b); } })
   ]).then(function () {
     if (mine !== pending) { return; }
