@@ -2,9 +2,9 @@
 aggregated in the database.
 
 The counts and the rates are defined once, in ``incidents.rules`` (``standard_figure_filters``,
-``STANDARD_RATES``): 受理数, 立案数 and 立案率, 派遣数 and 派遣率, 准确派遣率 (never returned to the command
-centre), 应结案数, 结案数 and 结案率, 按期结案率, 返工率, 延期率, 回访 and 满意率, found-and-fixed (自行发现处置),
-the average handling time and what is overdue now, for a period [start, end) seen at ``now``, over
+``STANDARD_RATES``): 受理数, 立案数 and 立案率, 应派遣数, 派遣数 and 派遣率, 准确派遣率 (never returned to the command
+centre), 应结案数, 结案数 and 结案率, 按期结案率, 返工率, 延期率, 回访 and 满意率, fixed on the spot
+(自行处置), the average handling time and what is overdue now, for a period [start, end) seen at ``now``, over
 the incidents the actor may see (``incidents.selectors.incidents_visible_to``). Each figure counts
 incidents by one of their own time stamps (received, closed, due), or events by theirs (返工, 回访), so
 imported history counts by its own dates.
@@ -45,7 +45,7 @@ UNGROUPED_NAME = {"grid": "未定位 not located", "village": "未定位 not loc
                   "category": "-", "person": "未指派个人 no person (command centre or bureau)"}
 
 # The counts summed from incidents, from events, and the handling time's sum and count (for the mean).
-INCIDENT_COUNTS = ["accepted", "registered", "dispatched", "dispatched_accurately", "received", "closed",
+INCIDENT_COUNTS = ["accepted", "registered", "to_dispatch", "dispatched", "dispatched_accurately", "received", "closed",
                    "due_to_close", "closed_on_time", "closed_reworked", "closed_extended", "found_and_fixed",
                    "overdue_now"]
 EVENT_COUNTS = ["reworks", "visits", "satisfied"]
@@ -153,11 +153,12 @@ def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
                 | Q(kind=K.OPEN, day__lt=today)))
             .values(code=F(key))
             .annotate(name=Max(name), accepted=Sum("n", filter=received), registered=Sum("n2", filter=received),
+                      to_dispatch=Sum("n5", filter=received),
                       dispatched=Sum("n3", filter=received), dispatched_accurately=Sum("n4", filter=received),
                       received=Sum("n", filter=Q(kind=K.RECEIVED)),
                       closed=Sum("n", filter=closed), closed_on_time=Sum("n2", filter=closed),
                       closed_reworked=Sum("n3", filter=closed), closed_extended=Sum("n4", filter=closed),
-                      found_and_fixed=Sum("n", filter=closed & Q(source__in=rules.FOUND_BY_THE_GRID)),
+                      found_and_fixed=Sum("n5", filter=closed),
                       handling_total=Sum("secs", filter=closed), handling_count=Sum("secs_n", filter=closed),
                       due=Sum("n", filter=Q(kind=K.DUE, day__lt=due_end)),
                       closed_due=Sum("n", filter=closed & Q(day2__gte=first, day2__lt=due_end)),

@@ -1,7 +1,10 @@
 """Incidents API: intake (one and batch), list/detail as GeoJSON, the timeline, and actions."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -19,7 +22,7 @@ from core.actors import Actor, Role
 from core.api import validated_body, validated_query
 from core.pagination import GeoJsonKeysetPagination
 from gis_core.tiles import check_zoom, parse_bbox
-from incidents import evidence, evidence_apis, geojson, intake_keys, mapview
+from incidents import evidence, evidence_apis, geojson, intake_keys, mapview, on_the_spot
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate, incident_status_note
 from incidents.extensions import incident_decide_extension, incident_request_extension
@@ -43,6 +46,19 @@ from incidents.selectors import (
 INTAKE_ROLES = {Role.INTEGRATION, Role.OPERATOR, Role.GRID_LEADER, Role.GRID_MEMBER}
 BATCH_ROLES = {Role.INTEGRATION, Role.OPERATOR}
 CURSOR_HEADER = "X-Changes-Cursor"
+
+
+def self_handled_flag(data) -> tuple[dict, bool]:
+    """Return the report's fields without ``self_handled``, and the flag (自行处置); a 400 when it is no
+    boolean."""
+    if not isinstance(data, Mapping) or on_the_spot.FIELD not in data:
+        return data, False
+    value = data[on_the_spot.FIELD]
+    rest = {k: v for k, v in data.items() if k != on_the_spot.FIELD}
+    try:
+        return rest, serializers.BooleanField().to_internal_value(value)
+    except serializers.ValidationError:
+        raise serializers.ValidationError({on_the_spot.FIELD: ["must be true or false"]}) from None
 
 
 class MayReport(BasePermission):
@@ -238,7 +254,8 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         ``Idempotent-Replay: true``); the key is per client, so other clients' ids are neither taken nor
         revealed. A source the client is not granted is a 403 naming ``source``."""
         self.check_intake()
-        data, uploads = evidence_apis.intake_form(request)
+        data, uploads, after = evidence_apis.intake_form(request)
+        data, self_handled = self_handled_flag(data)
         item = s.validate_intake([data])[0]
         if not isinstance(item, IntakeItem):
             raise serializers.ValidationError(item)
@@ -247,13 +264,23 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
             raise PermissionDenied({"source": [message]})
         try:
             photos = evidence.check_photos(uploads)
+            after = evidence.check_photos(after) if self_handled else []
         except evidence.PhotoRejected as exc:
             return evidence_apis.rejected(exc)
-        with transaction.atomic():  # the incident and its photos, or neither
-            outcome = intake([item], actor=self.actor())[0]
-            if outcome.created and photos:
-                evidence.attach_photos(incident_id=outcome.incident.pk, actor=self.actor(), photos=photos,
-                                       stage="intake")
+        item.on_the_spot = self_handled
+        try:
+            with transaction.atomic():  # the incident and its photos (and its closing on the spot), or nothing
+                outcome = intake([item], actor=self.actor())[0]
+                if outcome.created and photos:
+                    evidence.attach_photos(incident_id=outcome.incident.pk, actor=self.actor(), photos=photos,
+                                           stage="intake")
+                if outcome.created and self_handled:
+                    outcome.incident = on_the_spot.incident_self_handle(
+                        incident_id=outcome.incident.pk, actor=self.actor(), photos=after, note=item.description)
+        except TransitionRefused as exc:
+            return refused(exc)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
         replay = {"Idempotent-Replay": "false" if outcome.created else "true"}
         if not outcome.created and not self.may_see(outcome.incident.pk):
             # the caller's own earlier report that has since left its scope (a grid member's, routed to

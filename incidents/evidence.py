@@ -160,16 +160,17 @@ def check_photos(uploads: list) -> list[CheckedPhoto]:
 
 
 def attach_photos(*, incident_id: int, actor: Actor, photos: list[CheckedPhoto], stage: str,
-                  note: str = "") -> list[Photo]:
+                  note: str = "", allowed_by: str | None = None) -> list[Photo]:
     """Store checked photos on an incident at ``stage`` (before / after / verify: the actor must be
-    allowed ``rules.PHOTO_ACTIONS[stage]`` now; intake: the report they came with), one event each.
+    allowed ``rules.PHOTO_ACTIONS[stage]`` now, or the action ``allowed_by`` they are taking with them,
+    e.g. ``self_handle``; intake: the report they came with), one event each.
     Atomic: the files written are removed again when the transaction fails."""
     storage, written = storages["evidence"], []
     try:
         with transaction.atomic():
             incident = locked(incident_id)
             if stage != Photo.Stage.INTAKE:
-                check_allowed(incident, rules.PHOTO_ACTIONS[stage], actor)
+                check_allowed(incident, allowed_by or rules.PHOTO_ACTIONS[stage], actor)
             rows = [_store(incident, p, stage, actor, note, storage, written) for p in photos]
             incident.save(update_fields=["updated_at"])  # a change of the incident: pages reload it
             notify_changed([incident.pk])

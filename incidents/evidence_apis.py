@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from core.actors import Actor
 from core.api import validated_body, validated_query
 from core.pagination import KEYSET_PARAM, KEYSET_START
-from incidents import evidence
+from incidents import evidence, on_the_spot
 from incidents.models import Photo
 from incidents.rules import PHOTO_ACTIONS, TransitionRefused
 from incidents.selectors import incidents_visible_to
@@ -80,14 +80,21 @@ class IntakeWithPhotosSerializer(IntakeSerializer):
 
     photos = serializers.ListField(child=serializers.FileField(), required=False,
                                    help_text="JPEG, PNG or HEIC, checked by content; EXIF is removed")
+    self_handled = serializers.BooleanField(required=False, default=False,
+                                            help_text="自行处置: the grid worker reporting it (source patrol) fixed "
+                                                      "it on the spot; it is closed at once, never dispatched")
+    after_photos = serializers.ListField(child=serializers.FileField(), required=False,
+                                         help_text="with self_handled (required then): the fix, after")
 
 
-def intake_form(request) -> tuple[dict, list]:
-    """Return a report's fields and its photo files: a multipart body's text fields as a plain dict
-    (what JSON would have sent), a JSON body as it is."""
+def intake_form(request) -> tuple[dict, list, list]:
+    """Return a report's fields, its photo files and its after photos (自行处置, ``after_photos``): a
+    multipart body's text fields as a plain dict (what JSON would have sent), a JSON body as it is."""
     if not request.content_type.startswith("multipart/"):
-        return request.data, []
-    return {k: request.data.get(k) for k in request.data if k != "photos"}, request.FILES.getlist("photos")
+        return request.data, [], []
+    files = ("photos", on_the_spot.PHOTOS_FIELD)
+    return ({k: request.data.get(k) for k in request.data if k not in files}, request.FILES.getlist("photos"),
+            request.FILES.getlist(on_the_spot.PHOTOS_FIELD))
 
 
 def rejected(exc: evidence.PhotoRejected) -> Response:

@@ -58,6 +58,7 @@ class IntakeItem:
     reporter_email: str = ""  # personal data, like the phone
     media_url: str = ""  # a link the reporter gave; stored, never fetched
     attributes: dict | None = None  # answers to the category's questions (incidents.attributes), checked
+    on_the_spot: bool = False  # 自行处置: registered, not dispatched (incidents.on_the_spot closes it)
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -169,7 +170,9 @@ def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
     located = [i for i in batch.incidents if not i.triage]
     for incident in located:
         batch.events.append(apply_transition(incident, "register", system, checked=True, now=now))
-    batch.related = get_dispatcher().dispatch_new(located, now=now, events=batch.events)
+    spot = {i.pk for i, item in zip(batch.incidents, items, strict=True) if item.on_the_spot}
+    batch.related = get_dispatcher().dispatch_new([i for i in located if i.pk not in spot], now=now,
+                                                  events=batch.events)
     return batch
 
 

@@ -48,6 +48,12 @@ def _on_reopen(incident: Incident, now: datetime) -> None:
     incident.level_due_at = incident.handle_due_at
 
 
+def _on_self_handle(incident: Incident, now: datetime) -> None:
+    """自行处置: found, taken, fixed and closed by one person at once."""
+    incident.accepted_at = incident.handled_at = incident.closed_at = now
+    incident.self_handled = True
+
+
 CLOCK_EFFECTS: dict[str, Callable[[Incident, datetime], None]] = {
     "register": _on_register,
     "dispatch": _on_dispatch,
@@ -57,6 +63,7 @@ CLOCK_EFFECTS: dict[str, Callable[[Incident, datetime], None]] = {
     "rework": _on_rework,
     "close": lambda i, now: setattr(i, "closed_at", now),
     "reopen": _on_reopen,
+    "self_handle": _on_self_handle,
 }
 
 

@@ -154,6 +154,8 @@ class Incident(models.Model):
                                                help_text="times returned to the command centre (退单)")
     extensions = models.PositiveSmallIntegerField(default=0, db_default=0,
                                                   help_text="approved extensions of the handling deadline (延期)")
+    self_handled = models.BooleanField(default=False, db_default=False,
+                                       help_text="自行处置: found on patrol and fixed on the spot by the finder")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

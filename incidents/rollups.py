@@ -11,14 +11,15 @@ The facts of one incident (every condition is rendered from ``incidents.rules``)
 
 - RECEIVED: counted (``rules.NOT_COUNTED`` excluded), on the day it was created, in its heatmap
   cell (``CELL_M`` wide in EPSG:4549, ``cell_index``) when its point may be projected; ``n2`` 1 when
-  registered, ``n3`` when dispatched, ``n4`` when dispatched and never returned to the command centre
-  (the standard assessment's 立案, 派遣 and 准确派遣 counts, ``rules.standard_figure_filters``);
+  registered, ``n3`` when dispatched, ``n4`` when dispatched and never returned to the command centre,
+  ``n5`` when registered and not fixed on the spot (the standard assessment's 立案, 派遣, 准确派遣 and
+  应派遣 counts, ``rules.standard_figure_filters``);
 - RECEIVED_UNCOUNTED: the same day and measures, for the incidents not counted (the command centre's
   "today" counts every report, the assessment's 受理数 too);
 - CLOSED: counted and closed, on the day it closed; ``day2`` the day of its handling deadline;
   ``n2`` 1 when closed on time (``closed_at <= handle_due_at``); ``secs``/``secs_n`` the handling
   time ``closed_at - registered_at`` when registered; ``n3`` 1 when reworked before, ``n4`` when its
-  deadline was extended;
+  deadline was extended, ``n5`` when fixed on the spot (自行处置);
 - DUE: counted, on the day of its handling deadline (``handle_due_at``);
 - REWORK: one per 返工 rework event (``rules.REWORK_ACTIONS``), on the event's day, under the
   incident's current dimensions;
@@ -145,6 +146,7 @@ class Rollup(models.Model):
     n2 = models.BigIntegerField(default=0)
     n3 = models.BigIntegerField(default=0)
     n4 = models.BigIntegerField(default=0)
+    n5 = models.BigIntegerField(default=0)
     secs = models.FloatField(default=0.0)
     secs_n = models.BigIntegerField(default=0)
 
@@ -180,9 +182,11 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
     closed = f"{counted} AND r.state = '{rules.State.CLOSED}'"
     registered = "r.registered_at IS NOT NULL"
     flag = "CASE WHEN {} THEN 1 ELSE 0 END".format
-    # the received kinds' n2, n3, n4: registered, dispatched, dispatched and never returned
+    # the received kinds' n2, n3, n4, n5: registered, dispatched, dispatched and never returned,
+    # registered and not fixed on the spot
     intake = (f"{flag(registered)}, 0.0::float8, 0, {flag('r.dispatched_at IS NOT NULL')}, "
-              f"{flag('r.dispatched_at IS NOT NULL AND r.returns = 0')}")
+              f"{flag('r.dispatched_at IS NOT NULL AND r.returns = 0')}, "
+              f"{flag(registered + ' AND NOT r.self_handled')}")
     west, south, east, north = metric_domain()
     k = Kind
 
@@ -207,7 +211,7 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
            {kept('f.cell_x', lambda v: v.cells)} AS cell_x,
            {kept('f.cell_y', lambda v: v.cells)} AS cell_y, {dims},
            {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n,
-           {sign} * f.n3 AS n3, {sign} * f.n4 AS n4
+           {sign} * f.n3 AS n3, {sign} * f.n4 AS n4, {sign} * f.n5 AS n5
     FROM {table} r
     CROSS JOIN (VALUES {', '.join(f'({v.offset})' for v in variants)}) l(v)
     CROSS JOIN LATERAL (
@@ -226,14 +230,14 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
        CASE WHEN {closed} THEN 1 END,
        {flag('r.closed_at <= r.handle_due_at')},
        CASE WHEN {registered} THEN extract(epoch FROM r.closed_at - r.registered_at)::float8 ELSE 0.0 END,
-       {flag(registered)}, {flag('r.reworks > 0')}, {flag('r.extensions > 0')}),
+       {flag(registered)}, {flag('r.reworks > 0')}, {flag('r.extensions > 0')}, {flag('r.self_handled')}),
       ({k.DUE}, {_local('r.handle_due_at')}, NULL, NULL, NULL,
-       CASE WHEN {counted} AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0, 0, 0),
+       CASE WHEN {counted} AND r.handle_due_at IS NOT NULL THEN 1 END, 0, 0.0, 0, 0, 0, 0),
       ({k.OPEN}, {_local(_overdue_from('r'))}, NULL, NULL, NULL,
-       CASE WHEN r.state IN {_in(rules.OPEN)} THEN 1 END, 0, 0.0, 0, 0, 0),
+       CASE WHEN r.state IN {_in(rules.OPEN)} THEN 1 END, 0, 0.0, 0, 0, 0, 0),
       ({k.TRIAGE}, NULL, NULL, NULL, NULL,
-       CASE WHEN r.state = '{TRIAGE_STATE}' AND r.triage <> '' THEN 1 END, 0, 0.0, 0, 0, 0)
-    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n, n3, n4)
+       CASE WHEN r.state = '{TRIAGE_STATE}' AND r.triage <> '' THEN 1 END, 0, 0.0, 0, 0, 0, 0)
+    ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n, n3, n4, n5)
     WHERE f.n IS NOT NULL AND ({wanted})"""
 
 
@@ -249,13 +253,13 @@ def _event_facts(events: str, incidents: str, sign: int, where: str = "") -> str
            {sign} AS n,
            CASE WHEN e.action = '{rules.VISIT_ACTION}' AND e.data ->> 'outcome' IN ({satisfied}) THEN {sign} ELSE 0 END
              AS n2,
-           0.0::float8 AS secs, 0 AS secs_n, 0 AS n3, 0 AS n4
+           0.0::float8 AS secs, 0 AS secs_n, 0 AS n3, 0 AS n4, 0 AS n5
     FROM {events} e JOIN {incidents} r ON r.id = e.incident_id
     WHERE e.action IN ({reworks}, '{rules.VISIT_ACTION}') {where}"""
 
 
 KEY_COLUMNS = ["kind", "day", "day2", "cell_x", "cell_y", *DIMENSIONS]
-MEASURES = ["n", "n2", "secs", "secs_n", "n3", "n4"]
+MEASURES = ["n", "n2", "secs", "secs_n", "n3", "n4", "n5"]
 ROW_COLUMNS = ["key", *KEY_COLUMNS, *MEASURES]
 
 
@@ -269,7 +273,7 @@ def _grouped(facts: str, *, having: bool) -> str:
     FROM ({facts}) facts GROUP BY {keys} {condition}"""
 
 
-_ZERO = "{t}n = 0 AND {t}n2 = 0 AND {t}secs_n = 0 AND {t}n3 = 0 AND {t}n4 = 0"
+_ZERO = "{t}n = 0 AND {t}n2 = 0 AND {t}secs_n = 0 AND {t}n3 = 0 AND {t}n4 = 0 AND {t}n5 = 0"
 
 
 def _apply(facts: str) -> str:
@@ -281,8 +285,9 @@ def _apply(facts: str) -> str:
     INSERT INTO {TABLE} AS t ({columns}) SELECT {columns} FROM delta ORDER BY key
     ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
       secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
-      secs_n = t.secs_n + excluded.secs_n, n3 = t.n3 + excluded.n3, n4 = t.n4 + excluded.n4
-    RETURNING t.key, t.n, t.n2, t.secs_n, t.n3, t.n4)
+      secs_n = t.secs_n + excluded.secs_n, n3 = t.n3 + excluded.n3, n4 = t.n4 + excluded.n4,
+      n5 = t.n5 + excluded.n5
+    RETURNING t.key, t.n, t.n2, t.secs_n, t.n3, t.n4, t.n5)
   SELECT array_agg(key) INTO zeros FROM applied WHERE {_ZERO.format(t='')};
   IF zeros IS NOT NULL THEN
     DELETE FROM {TABLE} WHERE key = ANY(zeros) AND {_ZERO.format(t='')};
@@ -354,15 +359,16 @@ def rebuild_rollups() -> int:
 def drift() -> list[tuple]:
     """Return the rollup rows that differ from a recomputation (key, stored counts, recomputed counts):
     empty when the triggers kept them exact."""
-    measures = "n, n2, secs_n, n3, n4, round(secs::numeric, 3) AS secs"
+    measures = "n, n2, secs_n, n3, n4, n5, round(secs::numeric, 3) AS secs"
     with connection.cursor() as cursor:
         cursor.execute(f"""
         WITH fresh AS (SELECT key, {measures} FROM ({_all_facts()}) a),
              kept AS (SELECT key, {measures} FROM {TABLE})
-        SELECT coalesce(f.key, k.key), k.n, k.n2, k.secs_n, k.n3, k.n4, k.secs, f.n, f.n2, f.secs_n, f.n3, f.n4,
-               f.secs
+        SELECT coalesce(f.key, k.key), k.n, k.n2, k.secs_n, k.n3, k.n4, k.n5, k.secs,
+               f.n, f.n2, f.secs_n, f.n3, f.n4, f.n5, f.secs
         FROM fresh f FULL JOIN kept k ON k.key = f.key
-        WHERE (f.n, f.n2, f.secs_n, f.n3, f.n4, f.secs) IS DISTINCT FROM (k.n, k.n2, k.secs_n, k.n3, k.n4, k.secs)
+        WHERE (f.n, f.n2, f.secs_n, f.n3, f.n4, f.n5, f.secs)
+              IS DISTINCT FROM (k.n, k.n2, k.secs_n, k.n3, k.n4, k.n5, k.secs)
         ORDER BY 1""")
         return cursor.fetchall()
 

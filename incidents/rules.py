@@ -169,14 +169,16 @@ def rate(numerator: int, denominator: int) -> float | None:
 #
 # - accepted 受理数: reports received in the period, whatever became of them;
 # - registered 立案数: of those, the ones registered (立案);
-# - dispatched 派遣数: of those, the ones dispatched;
+# - to_dispatch 应派遣数: of those, the registered ones not fixed on the spot (自行处置, ``self_handle``);
+# - dispatched 派遣数: of those, the ones dispatched (an incident fixed on the spot never is);
 # - dispatched_accurately 准确派遣数: of those, never returned to the command centre (退单, ``returns``);
 # - received: reports received in the period that count (``NOT_COUNTED`` excluded);
 # - closed 结案数 / due_to_close 应结案数 / closed_on_time 按期结案数: ``closed_in_q`` / ``due_to_close_q``;
 # - closed_reworked 返工数: closed in the period after at least one 返工 (``REWORK_ACTIONS``);
 # - closed_extended 延期数: closed in the period after at least one approved 延期 extension;
-# - found_and_fixed 自行发现处置数: closed in the period, found by the grid's own patrol (source
-#   ``FOUND_BY_THE_GRID``): what the grid found and fixed, not what was sent to it;
+# - found_and_fixed 自行处置数: closed in the period by the ``self_handle`` of the grid worker who found
+#   it on patrol (source ``FOUND_BY_THE_GRID``) and fixed it on the spot: counted here, not as a
+#   dispatched case (it is in no 派遣 count; it is closed, on time, like any other);
 # - visits 回访数 / satisfied 满意数: return visits made in the period, and those satisfied or basically
 #   satisfied (``SATISFIED_OUTCOMES``);
 # - reworks: 返工 events in the period; overdue_now: overdue at ``now`` whatever the period.
@@ -196,7 +198,7 @@ class Rate:
 # Each rate is numerator / denominator, None when the denominator is 0 (``rate``).
 STANDARD_RATES: tuple[Rate, ...] = (
     Rate("registration_rate", "立案率", "registered", "accepted"),
-    Rate("dispatch_rate", "派遣率", "dispatched", "registered"),
+    Rate("dispatch_rate", "派遣率", "dispatched", "to_dispatch"),
     Rate("accurate_dispatch_rate", "准确派遣率", "dispatched_accurately", "dispatched"),
     Rate("closure_rate", "结案率", "closed", "due_to_close"),
     Rate("on_time_rate", "按期结案率", "closed_on_time", "due_to_close"),
@@ -206,9 +208,10 @@ STANDARD_RATES: tuple[Rate, ...] = (
 )
 # The counts, in the order the report and the exports show them, with their names.
 STANDARD_COUNTS: dict[str, str] = {
-    "accepted": "受理数", "registered": "立案数", "dispatched": "派遣数", "dispatched_accurately": "准确派遣数",
+    "accepted": "受理数", "registered": "立案数", "to_dispatch": "应派遣数", "dispatched": "派遣数",
+    "dispatched_accurately": "准确派遣数",
     "received": "有效上报数", "due_to_close": "应结案数", "closed": "结案数", "closed_on_time": "按期结案数",
-    "closed_reworked": "返工结案数", "closed_extended": "延期结案数", "found_and_fixed": "自行发现处置数",
+    "closed_reworked": "返工结案数", "closed_extended": "延期结案数", "found_and_fixed": "自行处置数",
     "visits": "回访数", "satisfied": "满意数", "reworks": "返工次数", "overdue_now": "当前超期数",
 }
 
@@ -221,11 +224,13 @@ def received_in_q(start: datetime, end: datetime) -> Q:
 def standard_figure_filters(start: datetime, end: datetime, now: datetime) -> dict[str, Q]:
     """Return each incident count of the standard assessment as a filter on the incidents."""
     received = received_in_q(start, end)
+    registered = received & Q(registered_at__isnull=False)
     dispatched = received & Q(dispatched_at__isnull=False)
     closed = closed_in_q(start, end)
     return {
         "accepted": received,
-        "registered": received & Q(registered_at__isnull=False),
+        "registered": registered,
+        "to_dispatch": registered & Q(self_handled=False),
         "dispatched": dispatched,
         "dispatched_accurately": dispatched & Q(returns=0),
         "received": received & counted_q(),
@@ -234,7 +239,7 @@ def standard_figure_filters(start: datetime, end: datetime, now: datetime) -> di
         "closed_on_time": closed & Q(closed_at__lte=models.F("handle_due_at")),
         "closed_reworked": closed & Q(reworks__gt=0),
         "closed_extended": closed & Q(extensions__gt=0),
-        "found_and_fixed": closed & Q(source__in=FOUND_BY_THE_GRID),
+        "found_and_fixed": closed & Q(self_handled=True),
         "handling": closed & Q(registered_at__isnull=False),
         "overdue_now": overdue_q(now),
     }
@@ -358,6 +363,12 @@ def _closing_conditions_met(incident) -> str | None:
     return f"结案条件 not met: {incident.category.name_en} needs {', '.join(missing)} before it is closed"
 
 
+def _found_by_the_grid(incident) -> str | None:
+    if incident.source not in FOUND_BY_THE_GRID:
+        return "only a problem found on patrol is fixed on the spot (自行处置); others are dispatched"
+    return None
+
+
 def _flagged_duplicate(incident) -> str | None:
     if incident.possible_duplicate_of_id is None:
         return "the incident is not flagged as a possible duplicate"
@@ -409,6 +420,10 @@ TRANSITIONS: dict[str, Action] = {a.name: a for a in [
     # 回访不满意: a dissatisfied return visit reopens a closed incident as rework (taken through
     # return_visit, never on its own endpoint)
     _a("reopen", {S.CLOSED}, INTAKE, S.IN_PROGRESS),
+    # 自行处置: the grid worker who found it on patrol fixed it on the spot, with an after photo; it is
+    # closed at once, never dispatched (taken at intake, dispatch.on_the_spot, never on its own endpoint)
+    _a("self_handle", {S.REGISTERED}, {R.ASSIGNEE}, S.CLOSED, guard=_found_by_the_grid,
+       words="close as fixed on the spot"),
 ]}
 # Dispatch and triage: the state stays.
 OTHER_ACTIONS: dict[str, Action] = {a.name: a for a in [
@@ -454,13 +469,14 @@ ACTIONS: dict[str, Action] = {**TRANSITIONS, **OTHER_ACTIONS}
 # internal check (verify) and the photos are not.
 PUBLIC_ACTIONS: frozenset[str] = frozenset({
     "register", "dispatch", "accept", "report_handled", "rework", "close", "cancel", "mark_duplicate",
-    "out_of_jurisdiction", "status_note", "reopen",
+    "out_of_jurisdiction", "status_note", "reopen", "self_handle",
 })
 # The public changes whose note is written for the reporter (the pages say so where it is typed); the
 # notes of the others are the town's own words (a dispatch's routing reason, a rework's finding).
 PUBLIC_NOTES: frozenset[str] = frozenset({
     "status_note", "report_handled", "close", "cancel", "mark_duplicate", "out_of_jurisdiction",
     "reopen",  # the reporter's own words of what is not fixed (回访)
+    "self_handle",  # what the worker did on the spot
 })
 
 # The data of the events an import of past incidents writes (incidents.history): history is counted in

@@ -38,7 +38,7 @@ class Cast:
 
 @pytest.fixture
 def cast() -> Cast:
-    incident = f.located("other")
+    incident = f.located("other", source="patrol")  # found on patrol: self_handle's guard holds
     team = f.team_of(incident.handling_grid)
     team.leader = f.new_person(f.Person.Role.CADRE, "网格长")  # a leader with no member post
     team.save()
@@ -113,11 +113,12 @@ def test_refused_to_every_other_role(cast, action, source):
 @pytest.mark.parametrize("action", list(TRANSITIONS))
 def test_refused_from_every_other_state(cast, action):
     transition = TRANSITIONS[action]
-    assert Role.OPERATOR in transition.roles  # the operator may do everything, so only the state refuses
+    # the operator may do nearly everything (the finder alone fixes on the spot): so only the state refuses
+    allowed = Role.OPERATOR if Role.OPERATOR in transition.roles else sorted(transition.roles)[0]
     since = last_event_id(cast.incident)
     for state in sorted(set(STATES) - transition.sources):
         f.set_state(cast.incident, state)
-        for who in (cast.by_role[Role.OPERATOR], cast.others["unrelated grid leader"]):
+        for who in (cast.by_role[allowed], cast.others["unrelated grid leader"]):
             with pytest.raises(TransitionRefused) as caught:
                 incident_transition(incident_id=cast.incident.pk, action=action, actor=who)
             assert caught.value.reason == "state", (state, who.label)

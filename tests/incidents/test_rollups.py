@@ -26,6 +26,7 @@ from incidents.models import Category, Incident
 from incidents.rollups import Kind, Rollup, Window, drift, rebuild_rollups
 from incidents.selectors import incident_stats, incident_stats_direct, open_counts, open_counts_direct
 from tests.incidents import factories as f
+from tests.incidents.test_analytics import fixed_on_the_spot
 
 pytestmark = pytest.mark.django_db
 OPERATOR = Actor(user=None, label="test operator", groups=frozenset({"operator"}))
@@ -134,6 +135,8 @@ def city():
         for action, hours in (("report_handled", 1), ("verify", 2), ("close", 3)):
             _step(incident.pk, action,
                   min(incident.updated_at + timedelta(hours=hours), now - timedelta(seconds=hours)))
+    for n, days in enumerate((1.5, 12, 40)):  # 自行处置: fixed on the spot by the finder, never dispatched
+        fixed_on_the_spot(grids[n].code, now - timedelta(days=days), 900 + n)
     # data fixes the triggers must follow: another category; another grid (and village); clocks
     # and closings moved to the minutes around midnight and around now
     some = list(Incident.objects.exclude(grid=None).order_by("id"))
