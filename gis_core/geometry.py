@@ -13,6 +13,7 @@ import re
 import numpy as np
 import shapely
 from numpy.typing import NDArray
+from pyproj import Geod
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
@@ -49,6 +50,15 @@ def from_metric(geom: BaseGeometry) -> BaseGeometry:
 def area_km2(geom_4326: BaseGeometry) -> float:
     """Return the area in square kilometres of an EPSG:4326 geometry, measured in EPSG:4549."""
     return float(to_metric(geom_4326).area) / 1e6
+
+
+_GEOD = Geod(ellps="WGS84")
+
+
+def geodesic_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Return the geodesic distance in metres between two WGS84 (lon, lat) points (on the ellipsoid: any
+    two points, however far apart; a photo's claimed place, a patrol's step)."""
+    return abs(_GEOD.inv(a[0], a[1], b[0], b[1])[2])
 
 
 def distance_m(a_4326: BaseGeometry, b_4326: BaseGeometry) -> float:

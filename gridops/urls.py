@@ -11,6 +11,7 @@ from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, AssessmentExportApi, HeatmapApi, TrendApi
 from incidents.apis import CategoryApi, IncidentViewSet
 from incidents.evidence_apis import IncidentPhotosApi, PhotoFileApi, PhotoThumbnailApi
+from patrols.apis import PatrolDayApi, PatrolEndApi, PatrolPointsApi, PatrolsApi, PatrolTrackApi
 from web.apis import MeApi
 
 router = DefaultRouter()
@@ -57,6 +58,11 @@ urlpatterns = [
     path("api/assessment/xlsx/", AssessmentExportApi.as_view(file_type="xlsx"), name="assessment-xlsx"),
     path("api/assessment/csv/", AssessmentExportApi.as_view(file_type="csv"), name="assessment-csv"),
     path("api/review/heatmap/", HeatmapApi.as_view(), name="heatmap"),
+    path("api/patrols/", PatrolsApi.as_view(), name="patrols"),
+    path("api/patrols/day/", PatrolDayApi.as_view(), name="patrol-day"),
+    path("api/patrols/<int:id>/end/", PatrolEndApi.as_view(), name="patrol-end"),
+    path("api/patrols/<int:id>/points/", PatrolPointsApi.as_view(), name="patrol-points"),
+    path("api/patrols/<int:id>/track/", PatrolTrackApi.as_view(), name="patrol-track"),
     path("api/review/trend/", TrendApi.as_view(), name="trend"),
     path("", include("planner.urls")),
     path("api/incidents/<int:id>/photos/", IncidentPhotosApi.as_view(), name="incident-photos"),

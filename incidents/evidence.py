@@ -31,10 +31,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
-from pyproj import Geod
 
 from core import background
 from core.actors import Actor
+from gis_core.geometry import geodesic_m
 from incidents import rules
 from incidents.lifecycle import check_allowed, locked, new_event, notify_changed
 from incidents.models import Incident, Photo
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 PHOTO_FAR_M = 300.0
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "HEIF": "image/heic"}
 THUMBNAIL_PX = 320
-_GEOD = Geod(ellps="WGS84")
 
 
 class PhotoRejected(ValueError):
@@ -140,11 +139,6 @@ def claimed_position(exif) -> tuple[float, float] | None:
     return lon, lat
 
 
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Return the geodesic distance in metres between two WGS84 (lon, lat) points."""
-    return abs(_GEOD.inv(a[0], a[1], b[0], b[1])[2])
-
-
 def check_photos(uploads: list) -> list[CheckedPhoto]:
     """Check every upload (all or nothing); raise PhotoRejected naming the first bad one."""
     if len(uploads) > settings.PHOTO_MAX_FILES:
@@ -197,7 +191,7 @@ def _store(incident: Incident, photo: CheckedPhoto, stage: str, actor: Actor, no
     if photo.claimed is not None:
         row.claimed_location = Point(*photo.claimed, srid=4326)
         if incident.location is not None:
-            row.claimed_distance_m = round(distance_m(photo.claimed, (incident.location.x, incident.location.y)), 1)
+            row.claimed_distance_m = round(geodesic_m(photo.claimed, (incident.location.x, incident.location.y)), 1)
             row.far_from_incident = row.claimed_distance_m > PHOTO_FAR_M
     row.save()
     return row

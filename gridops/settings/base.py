@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "cameras",
     "incidents",
     "dispatch",
+    "patrols",
     "planner",
     "web",
     "demo",
@@ -333,7 +334,18 @@ CELERY_BEAT_SCHEDULE = {
     # the outbox's safety net: each change kicks a delivery; this sends what a kick missed and the retries
     "outbox": {"task": "dispatch.deliver_outbox", "schedule": 10.0},
     "sms": {"task": "dispatch.send_sms", "schedule": 30.0},  # the retries, and the morning after quiet hours
+    "patrol-tracks": {"task": "patrols.purge_tracks", "schedule": 3600.0},  # personal data: kept no longer
 }
+# Patrols (patrols/): a point less accurate than this, or further from the previous kept point than this
+# speed allows (a walker, a bicycle, an e-bike in town), is flagged and left out of the figures; steps
+# further apart in time are not guessed across; a walk covers a band this wide on each side; the duty
+# day presence is counted against; tracks are deleted this many days after the patrol ended.
+PATROL_MAX_ACCURACY_M = float(os.environ.get("PATROL_MAX_ACCURACY_M", "50"))
+PATROL_MAX_SPEED_MPS = float(os.environ.get("PATROL_MAX_SPEED_MPS", "12"))
+PATROL_MAX_GAP_S = int(os.environ.get("PATROL_MAX_GAP_S", "120"))
+PATROL_COVER_M = float(os.environ.get("PATROL_COVER_M", "25"))
+PATROL_DUTY_HOURS = float(os.environ.get("PATROL_DUTY_HOURS", "8"))
+PATROL_RETENTION_DAYS = int(os.environ.get("PATROL_RETENTION_DAYS", "180"))
 # Evidence photos (incidents.evidence): stored through django-storages under the "evidence" alias, in a
 # project-local folder by default (var/media, not in git) or an S3-compatible bucket when
 # EVIDENCE_STORAGE=s3 (README "Evidence photos", docs/deploy.md). No MEDIA_URL is served by anything:
