@@ -21,7 +21,7 @@ from dispatch import inbox
 from dispatch.aftercare import incident_return_visit
 from dispatch.models import OutboxMessage
 from dispatch.services import incident_escalate, incident_hand_back, incident_reassign, incident_return_to_centre
-from incidents.apis import IF_MATCH, IncidentScope
+from incidents.apis import ACTION_HEADERS, IncidentScope
 from incidents.geojson import IncidentSerializer
 from incidents.models import ReturnVisit
 
@@ -63,14 +63,14 @@ class ReturnVisitSerializer(serializers.Serializer):
 class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
     """Move an incident between people and levels."""
 
-    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"])
     def escalate(self, request, pk=None):
         """Send the incident one level up (grid -> village -> town -> bureau), restarting its clock."""
         body = validated_body(ReasonSerializer, request)
         return self.run(incident_escalate, incident_id=self.visible_id(pk), actor=self.actor(), reason=body["reason"])
 
-    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"], url_path="hand_back")
     def hand_back(self, request, pk=None):
         """Send the incident one level down to be handled there."""
@@ -78,7 +78,7 @@ class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
         return self.run(incident_hand_back, incident_id=self.visible_id(pk), actor=self.actor(),
                         reason=body["reason"])
 
-    @extend_schema(request=ReassignSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=ReassignSerializer, responses=IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk=None):
         """Give the incident to another person at the same level."""
@@ -97,7 +97,7 @@ class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
         return Response(DeliverySerializer(rows[:500], many=True).data)
 
 
-    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=ReasonSerializer, responses=IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"], url_path="return_to_centre")
     def return_to_centre(self, request, pk=None):
         """退单: give a dispatched incident, sent to the wrong grid, back to the command centre (level
@@ -106,7 +106,7 @@ class IncidentDispatchViewSet(IncidentScope, viewsets.GenericViewSet):
         return self.run(incident_return_to_centre, incident_id=self.visible_id(pk), actor=self.actor(),
                         reason=body["reason"])
 
-    @extend_schema(request=ReturnVisitSerializer, responses=IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=ReturnVisitSerializer, responses=IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"], url_path="return_visit")
     def return_visit(self, request, pk=None):
         """回访: record what the reporter says of a closed incident (operators); "dissatisfied"

@@ -1,6 +1,7 @@
 """Incidents API: intake (one and batch), list/detail as GeoJSON, the timeline, and actions."""
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
@@ -81,6 +83,12 @@ IF_MATCH = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER, required=False,
     description="the incident's ETag (version) the change was made on: a 412 answers when it has changed "
                 "since, with the current incident and who changed it")
+IDEMPOTENCY = OpenApiParameter(
+    intake_keys.HEADER, {"type": "string", "pattern": intake_keys.KEY_PATTERN}, OpenApiParameter.HEADER,
+    required=False, description="send the same key when re-sending the same change (a phone's queue after the "
+                                "network returned): the first answer comes back and nothing is done twice (24 h)")
+# The headers every action on one incident takes.
+ACTION_HEADERS = [IF_MATCH, IDEMPOTENCY]
 
 
 def if_match(request) -> set[str] | None:
@@ -176,6 +184,34 @@ class IncidentScope:
         return pk
 
     def run(self, fn, **kwargs) -> Response:
+        """Take the action ``fn(**kwargs)`` (``_run``), once per ``Idempotency-Key`` when the request has
+        one: a re-sent change (a phone's queue replayed after the network returned, a lost answer) gets
+        the first answer again, ``Idempotent-Replay: true``, and nothing is done twice; the same key with
+        another change is a 422."""
+        key = self.request.headers.get(intake_keys.HEADER)
+        if key is None:
+            return self._run(fn, **kwargs)
+        try:
+            key = intake_keys.check_key(key)
+        except intake_keys.KeyInvalid as exc:
+            raise serializers.ValidationError({intake_keys.HEADER: [str(exc)]}) from exc
+        first: list[Response] = []
+
+        def once() -> tuple[int, dict]:
+            first.append(self._run(fn, **kwargs))
+            return first[0].status_code, json.loads(JSONRenderer().render(first[0].data))
+
+        try:
+            answer = intake_keys.run_once(client=self.request.user, key=key, run=once,
+                                          data={"path": self.request.path, "body": self.request.data})
+        except intake_keys.KeyReused as exc:
+            return Response({intake_keys.HEADER: [str(exc)]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        if not answer.replayed:
+            first[0]["Idempotent-Replay"] = "false"
+            return first[0]
+        return Response(answer.body, status=answer.status_code, headers={"Idempotent-Replay": "true"})
+
+    def _run(self, fn, **kwargs) -> Response:
         """Take the action ``fn(**kwargs)`` on the incident named ``incident_id`` (or ``duplicate_id``),
         if the request's If-Match (when given) is its version now, in one transaction."""
         target = kwargs.get("incident_id", kwargs.get("duplicate_id"))
@@ -420,7 +456,7 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         return Response(s.EventSerializer(incident.events.all(), many=True).data)
 
     @extend_schema(request=s.ActionSerializer, responses=geojson.IncidentSerializer, operation_id="incidents_lifecycle",
-                   parameters=[IF_MATCH])
+                   parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"], url_path=rf"(?P<lifecycle>{'|'.join(LIFECYCLE_ACTIONS)})")
     def lifecycle(self, request, pk=None, lifecycle=None):
         """Move the incident along its lifecycle (accept, report_handled, verify, rework, close, ...)."""
@@ -428,27 +464,29 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         return self.run(incident_transition, incident_id=self.visible_id(pk), action=lifecycle,
                         actor=self.actor(), note=body["note"])
 
-    @extend_schema(request=s.RelocateSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=s.RelocateSerializer, responses=geojson.IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"])
     def relocate(self, request, pk=None):
         body = validated_body(s.RelocateSerializer, request)
         return self.run(incident_relocate, incident_id=self.visible_id(pk), actor=self.actor(), x=body["lon"],
                         y=body["lat"], crs=body["crs"], note=body["note"])
 
-    @extend_schema(request=s.MergeSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=s.MergeSerializer, responses=geojson.IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"])
     def merge(self, request, pk=None):
         body = validated_body(s.MergeSerializer, request)
         return self.run(incident_merge, duplicate_id=self.visible_id(pk), into_id=self.visible_id(body["into"]),
                         actor=self.actor(), note=body["note"])
 
-    @extend_schema(request=s.StatusNoteSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
+    @extend_schema(request=s.StatusNoteSerializer, responses=geojson.IncidentSerializer, parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"], url_path="status_note")
     def status_note(self, request, pk=None):
         """Add a status note (办理进度): what is being done, for the reporter and the source system."""
         body = validated_body(s.StatusNoteSerializer, request)
         return self.run(incident_status_note, incident_id=self.visible_id(pk), actor=self.actor(), note=body["note"])
-    @extend_schema(request=s.ExtensionRequestSerializer, responses=geojson.IncidentSerializer, parameters=[IF_MATCH])
+
+    @extend_schema(request=s.ExtensionRequestSerializer, responses=geojson.IncidentSerializer,
+                   parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"], url_path="request_extension")
     def request_extension(self, request, pk=None):
         """延期: the handler asks for a later handling deadline (one request at a time)."""
@@ -457,7 +495,7 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
                         reason=body["reason"], requested_due=body["requested_due"])
 
     @extend_schema(request=s.ExtensionDecisionSerializer, responses=geojson.IncidentSerializer,
-                   parameters=[IF_MATCH])
+                   parameters=ACTION_HEADERS)
     @action(detail=True, methods=["post"], url_path="decide_extension")
     def decide_extension(self, request, pk=None):
         """延期: the level above (operator, village leader) approves or refuses the pending request."""
