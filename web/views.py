@@ -1,6 +1,8 @@
 """Pages: the home page sends each user to the map that fits their job."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -8,7 +10,11 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.gis.db.models import Extent
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 
 from core.actors import Actor
@@ -55,6 +61,49 @@ def command_page(request):
 def my_page(request):
     """Render the grid team's workspace (phone-sized first)."""
     return render(request, "web/my.html", page_context())
+
+
+# The phone page's files, kept by its service worker at install (web/templates/web/sw.js): the page works
+# offline with them. tests/browser/test_offline.py checks every file the page loads is here.
+PHONE_STATIC = [
+    "web/helpers.js", "web/store.js", "web/socket.js", "web/symbols.js", "web/layers.js", "web/markers.js",
+    "web/feed.js", "web/panel.js", "web/actions.js", "web/photos.js", "web/bell.js", "web/phonedb.js",
+    "web/offline.js", "web/my.js", "web/patrol.js", "web/command.css", "web/map.css", "web/fonts.css",
+    "vendor/leaflet/leaflet.css", "vendor/leaflet/leaflet.js", "vendor/markercluster/MarkerCluster.css",
+    "vendor/markercluster/leaflet.markercluster.js", "vendor/noto-sans-sc/400.css", "vendor/noto-sans-sc/700.css",
+    "web/icons/phone-192.png", "web/icons/phone-512.png",
+]
+WORKBOX_MODULES = ["workbox-core", "workbox-routing", "workbox-strategies", "workbox-expiration"]
+PHONE_API_CACHE = {"entries": 400, "max_age_s": 7 * 86400}  # a week of the answers the phone last read
+
+
+@login_required
+def phone_worker(request):
+    """The phone page's service worker (web/offline.js registers it), its files named as static storage names
+    them (hashed in production: a new release installs a new worker)."""
+    shell = [reverse("my"), *[static(name) for name in PHONE_STATIC]]
+    modules = {m: static(f"vendor/workbox/{m}.prod.js") for m in WORKBOX_MODULES}
+    body = render_to_string("web/sw.js", {
+        "scope": reverse("my"), "shell": json.dumps(shell), "modules": json.dumps(modules),
+        "version": hashlib.sha256("\n".join(shell).encode()).hexdigest()[:12],
+        "static_prefix": settings.STATIC_URL, "api_entries": PHONE_API_CACHE["entries"],
+        "api_max_age": PHONE_API_CACHE["max_age_s"]}, request=request)
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"  # the browser asks again at each visit: releases reach phones
+    return response
+
+
+@login_required
+def phone_manifest(request):
+    """The phone page as an installable web app."""
+    town = page_context()["town"]
+    return JsonResponse({
+        "name": f"我的网格 My grid{' · ' + town.name if town else ''}", "short_name": "我的网格",
+        "start_url": reverse("my"), "scope": reverse("my"), "display": "standalone", "lang": "zh-Hans",
+        "background_color": "#ffffff", "theme_color": "#17324d",
+        "icons": [{"src": static(f"web/icons/phone-{n}.png"), "sizes": f"{n}x{n}", "type": "image/png"}
+                  for n in (192, 512)],
+    }, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False})
 
 
 @login_required

@@ -184,6 +184,9 @@ STATICFILES_DIRS = [
     # Noto Sans SC (SIL OFL 1.1), cut by unicode-range: a browser without a CJK font fetches only the
     # pieces holding the characters on the page, from this server
     ("vendor/noto-sans-sc", BASE_DIR / "frontend" / "node_modules" / "@fontsource" / "noto-sans-sc"),
+    # Workbox (MIT): the phone's service worker loads its modules from here (web/templates/web/sw.js)
+    *[("vendor/workbox", BASE_DIR / "frontend" / "node_modules" / f"workbox-{m}" / "build")
+      for m in ("sw", "core", "routing", "strategies", "expiration")],
 ]
 WHITENOISE_USE_FINDERS = True
 

@@ -83,6 +83,15 @@ function errorText(status, data) {
   return "HTTP " + status;
 }
 
+/* A page that works offline (the phone: web/offline.js) hands its queue here: every change it sends
+   then carries an Idempotency-Key, and one that cannot reach the server is queued and sent again
+   later (the server does it once); the promise rejects with .queued set. */
+let offlineQueue = null;
+export function setOfflineQueue(queue) { offlineQueue = queue; }
+export function newKey(prefix) {
+  return (prefix || "k") + "-" + (crypto.randomUUID ? crypto.randomUUID() : Date.now() + "-" + Math.random().toString(36).slice(2));
+}
+
 /* Send a request with the session cookie (and the CSRF token when there is a body); resolve with
    the JSON body, reject with an Error carrying .status and the API's message. */
 export function request(method, url, body, headers) {
@@ -92,7 +101,18 @@ export function request(method, url, body, headers) {
     opts.headers["X-CSRFToken"] = csrfToken();
     opts.body = JSON.stringify(body);
   }
-  return fetch(url, opts).then(function (r) {
+  if (offlineQueue && method !== "GET" && !opts.headers["Idempotency-Key"]) {
+    opts.headers["Idempotency-Key"] = newKey("phone");
+  }
+  return fetch(url, opts).catch(function (networkError) {
+    if (!offlineQueue || method === "GET") { throw networkError; }
+    return offlineQueue({ method: method, url: url, headers: opts.headers, body: opts.body }).then(function () {
+      const err = new Error("离线, 已排队, 联网后发送 offline: queued, sent when the network returns");
+      err.status = 0;
+      err.queued = true;
+      throw err;
+    });
+  }).then(function (r) {
     return r.text().then(function (text) {
       let data = null;
       try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }

@@ -5,6 +5,8 @@
    The server decides what a point is worth (patrols.services flags the doubtful ones) and takes a
    re-sent batch once. */
 import { csrfToken, errorLine, esc, getJSON, postJSON } from "web/helpers.js";
+import { queueRequest } from "web/offline.js";
+import { tx } from "web/phonedb.js";
 
 const KEEP_EVERY_MS = 10000;   // the thinning: one point per 10 s (PATROL: the bench's rate)
 const SEND_EVERY_MS = 60000;   // a batch a minute
@@ -15,28 +17,11 @@ const state = { patrol: JSON.parse(localStorage.getItem("gridops.patrol") || "nu
 window.gridopsPatrol = state;
 
 /* ---- the queue (IndexedDB: survives the page, and the network dropping) ---- */
-function db() {
-  return new Promise(function (resolve, reject) {
-    const open = indexedDB.open("gridops-phone", 1);
-    open.onupgradeneeded = function () { open.result.createObjectStore("points", { keyPath: "seq", autoIncrement: true }); };
-    open.onsuccess = function () { resolve(open.result); };
-    open.onerror = function () { reject(open.error); };
-  });
-}
-function tx(mode, work) {
-  return db().then(function (d) {
-    return new Promise(function (resolve, reject) {
-      const t = d.transaction("points", mode);
-      const out = work(t.objectStore("points"));
-      t.oncomplete = function () { resolve(out && "result" in out ? out.result : undefined); };
-      t.onerror = function () { reject(t.error); };
-    });
-  });
-}
-function enqueue(point) { return tx("readwrite", function (s) { s.add(point); }).then(count); }
-function pending() { return tx("readonly", function (s) { return s.getAll(); }); }
-function drop(seqs) { return tx("readwrite", function (s) { seqs.forEach(function (q) { s.delete(q); }); }); }
-function count() { return tx("readonly", function (s) { return s.count(); }).then(function (n) { state.queued = n; draw(); }); }
+function db_tx(mode, work) { return tx("points", mode, work); }
+function enqueue(point) { return db_tx("readwrite", function (s) { s.add(point); }).then(count); }
+function pending() { return db_tx("readonly", function (s) { return s.getAll(); }); }
+function drop(seqs) { return db_tx("readwrite", function (s) { seqs.forEach(function (q) { s.delete(q); }); }); }
+function count() { return db_tx("readonly", function (s) { return s.count(); }).then(function (n) { state.queued = n; draw(); }); }
 
 /* ---- sending ---- */
 let sending = null;
@@ -117,7 +102,18 @@ function report(form) {
   status.textContent = "发送中 sending…";
   return fetch("/api/incidents/", { method: "POST", body: body, credentials: "same-origin",
                                     headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" } })
+    .catch(function (networkError) {  // offline: kept with its photos, sent when back (its external_id: once)
+      return queueRequest({ method: "POST", url: "/api/incidents/", headers: { Accept: "application/json" },
+                            form: Array.from(body.entries()) }).then(function () {
+        status.textContent = "离线, 已排队, 联网后上报 offline: queued, reported when the network returns";
+        form.dataset.queued = form.dataset.key;
+        form.reset();
+        form.dataset.key = newKey();
+        return null;
+      });
+    })
     .then(function (r) {
+      if (r === null) { return; }
       return r.json().catch(function () { return null; }).then(function (data) {
         if (!r.ok) {
           const err = new Error(data ? Object.keys(data).map(function (k) { return k + ": " + [].concat(data[k]).join(" "); }).join("; ") : r.statusText);
