@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from cameras.apis import CameraViewSet
+from components.apis import ComponentViewSet
 from core.health import HealthApi
 from dispatch.apis import InboxApi, InboxReadApi, IncidentDispatchViewSet
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
@@ -18,6 +19,7 @@ router.register("towns", TownViewSet, basename="town")
 router.register("villages", VillageViewSet, basename="village")
 router.register("grids", GridViewSet, basename="grid")
 router.register("cameras", CameraViewSet, basename="camera")
+router.register("components", ComponentViewSet, basename="component")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("incidents", IncidentDispatchViewSet, basename="incident-dispatch")
 
