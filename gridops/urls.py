@@ -11,6 +11,7 @@ from dispatch.apis import InboxApi, InboxReadApi, IncidentDispatchViewSet
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, HeatmapApi, TrendApi
 from incidents.apis import CategoryApi, IncidentViewSet
+from incidents.component_apis import ComponentHotspotsApi
 from incidents.evidence_apis import IncidentPhotosApi, PhotoFileApi, PhotoThumbnailApi
 from web.apis import MeApi
 
@@ -58,6 +59,7 @@ urlpatterns = [
     path("api/assessment/", AssessmentApi.as_view(), name="assessment"),
     path("api/review/heatmap/", HeatmapApi.as_view(), name="heatmap"),
     path("api/review/trend/", TrendApi.as_view(), name="trend"),
+    path("api/components/hotspots/", ComponentHotspotsApi.as_view(), name="component-hotspots"),
     path("", include("planner.urls")),
     path("api/incidents/<int:id>/photos/", IncidentPhotosApi.as_view(), name="incident-photos"),
     path("api/photos/<int:id>/file/", PhotoFileApi.as_view(), name="photo-file"),
