@@ -103,7 +103,8 @@ export function boundaryLayers(map, opts) {
       const div = document.createElement("div");
       div.className = "grid-popup";
       div.innerHTML = "<h4>" + esc(p.name) + "</h4><div>编码 code: <code class='grid-code'>" + esc(p.code) +
-        "</code></div><div>村居 village: " + esc(p.village_name) + " (" + esc(p.village_code) + ")</div>" +
+        "</code></div>" + (p.code20 ? "<div>CJ/T 349 编码: <code class='grid-code20'>" + esc(p.code20) + "</code></div>" : "") +
+        "<div>村居 village: " + esc(p.village_name) + " (" + esc(p.village_code) + ")</div>" +
         (p.purpose ? "<div>用途 purpose: " + esc(p.purpose) + "</div>" : "") + "<div class='team'>…</div>";
       L.popup({ maxWidth: 380 }).setLatLng(e.latlng).setContent(div).openOn(map);
       getJSON("/api/grids/" + encodeURIComponent(p.code) + "/team/").then(function (team) {
