@@ -64,9 +64,11 @@ class Component(models.Model):
     class Meta:
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=Q(code__regex=CODE_PATTERN), name="component_code_16_digits"),
+            models.CheckConstraint(condition=Q(code__regex=CODE_PATTERN), name="component_code_16_digits",
+                                   violation_error_message=f"not a component code: {CODE_HELP}"),
             models.CheckConstraint(condition=Exact(Substr("code", 7, 4), F("type_id")),
-                                   name="component_code_names_its_type"),
+                                   name="component_code_names_its_type",
+                                   violation_error_message="digits 7-10 of the component code are its type's code"),
         ]
         indexes = [models.Index(fields=["type", "state"])]
 
