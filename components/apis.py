@@ -65,7 +65,6 @@ class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
     bbox_filter_field = "location"
     pagination_class = CappedPagination
     lookup_field = "code"
-    lookup_value_regex = r"\d{16}"
 
     @extend_schema(parameters=[ComponentFilter])
     def list(self, request, *args, **kwargs):
