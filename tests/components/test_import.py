@@ -139,3 +139,11 @@ def test_an_unknown_type_and_a_repeated_code_are_bad_rows(square_town, types, tm
     out, _ = run(path, "--srid", "4549")
     bad = (tmp_path / "t.csv.errors.csv").read_text(encoding="utf-8")
     assert "unknown component type 0102" in bad and "1 created" in out
+
+
+def test_progress_is_told_and_a_repeated_code_is_a_bad_row(square_town, types, tmp_path, monkeypatch):
+    monkeypatch.setattr("components.importer.PROGRESS_EVERY", 2)
+    out, _ = run(write_csv(tmp_path / "r.csv", [*POINTS, POINTS[0]]), "--srid", "4549")
+    assert "read 2 rows ..." in out and "read 4 rows ..." in out
+    assert "3 created, 0 updated, 0 unchanged, 1 bad" in out
+    assert "appears again (first in row 1)" in (tmp_path / "r.csv.errors.csv").read_text(encoding="utf-8")
