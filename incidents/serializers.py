@@ -156,19 +156,23 @@ def validate_intake(rows: list) -> list[IntakeItem | dict]:
     """Validate intake rows (request bodies) at once: per row its IntakeItem, or its errors (a dict of
     field messages, exactly what ``IntakeSerializer(data=row).errors`` gives).
 
-    Two queries for the whole list (the active categories; the cameras the rows name), the fields bound
-    once; points in other CRSs than WGS84 are checked together per CRS.
+    At most three queries for the whole list (the active categories; the cameras and the components the
+    rows name), the fields bound once; points in other CRSs than WGS84 are checked together per CRS.
     """
     if not rows:
         return []
     categories = Codes(active_categories())
     cameras = Codes(Camera.objects.all(), {lookup_key(row.get("camera")) for row in rows
                                            if isinstance(row, Mapping) and row.get("camera") not in (None, "")})
+    components = Codes(Component.objects.all(), {
+        lookup_key(row.get("component")) for row in rows
+        if isinstance(row, Mapping) and row.get("component") not in (None, "")})
     lean, bound = _lean_intake(), []
 
     def full(row) -> IntakeItem | dict:
         if not bound:  # bound once, when a row needs it
-            bound.append(IntakeSerializer(context={CATEGORIES: categories, CAMERAS: cameras}))
+            bound.append(IntakeSerializer(context={CATEGORIES: categories, CAMERAS: cameras,
+                                                   COMPONENTS: components}))
         try:
             return intake_item(bound[0].run_validation(row))
         except serializers.ValidationError as exc:

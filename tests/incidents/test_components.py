@@ -102,3 +102,14 @@ def test_recurring_problems_per_component_in_a_period():
     assert APIClient().get("/api/components/hotspots/").status_code == 401
     bad = f.api_client("operator").get("/api/components/hotspots/", {"start": end, "end": start})
     assert bad.status_code == 400 and "end" in bad.json()
+
+
+def test_a_batch_looks_its_components_up_at_once(hotline, django_assert_max_num_queries):
+    from incidents.serializers import validate_intake
+
+    covers = [lamp(f"32100301010000{n:02d}") for n in range(1, 6)]
+    rows = [_report(external_id=f"c-{c.code}", component=c.code) for c in covers] + [_report(component="x")]
+    with django_assert_max_num_queries(4):  # categories, cameras (none named: no query), components
+        out = validate_intake(rows)
+    assert [o.component.code for o in out[:5]] == [c.code for c in covers]
+    assert "component" in out[5]
