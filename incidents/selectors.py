@@ -383,8 +383,7 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
     """Return the side panel of an incident for ``actor``: the handling grid's team (phones at the
     actor's level, ``grids.privacy``; none for integration clients), the reporter (the same levels,
     ``reporter_visibility``), the cameras whose view sector covers the incident, the component (部件) it is
-    about, the allowed actions
-    and the people the actor may reassign it to."""
+    about, the allowed actions and the people the actor may reassign it to."""
     roles = roles_on(actor, incident)
     team = None
     if incident.handling_grid_id and privacy.names_visible(actor):
