@@ -70,12 +70,7 @@ def cameras_follow_generation(*, generation: BoundaryGeneration, **kwargs) -> in
     town = generation.town
     cameras = Camera.objects.filter(Q(grid__generation__town=town) | Q(location__coveredby=town.boundary))
     cameras = list(cameras.select_for_update(of=("self",)).order_by("pk").only("pk", "grid", "location"))
-    if not cameras:
-        return 0
-    found = locator.locate_many([c.location.x for c in cameras], [c.location.y for c in cameras],
-                                generation=generation, nearest=False, near_edge=False).found
-    now_in = [int(grid_id) if grid_id >= 0 else None for grid_id in found.grid_id]
-    moved = [(camera.pk, grid_id) for camera, grid_id in zip(cameras, now_in, strict=True) if camera.grid_id != grid_id]
-    for pk, grid_id in moved:
-        Camera.objects.filter(pk=pk).update(grid_id=grid_id)
+    moved = locator.follow_generation(cameras, generation)
+    for camera, grid in moved:
+        Camera.objects.filter(pk=camera.pk).update(grid=grid)
     return len(moved)

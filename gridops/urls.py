@@ -5,11 +5,13 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from cameras.apis import CameraViewSet
+from components.apis import ComponentViewSet
 from core.health import HealthApi
 from dispatch.apis import InboxApi, InboxReadApi, IncidentDispatchViewSet
 from grids.apis import GridViewSet, LocateApi, TownViewSet, VillageViewSet
 from incidents.analytics_apis import AssessmentApi, AssessmentExportApi, HeatmapApi, TrendApi
 from incidents.apis import CategoryApi, IncidentViewSet
+from incidents.component_apis import ComponentHotspotsApi
 from incidents.evidence_apis import IncidentPhotosApi, PhotoFileApi, PhotoThumbnailApi
 from patrols.apis import PatrolDayApi, PatrolEndApi, PatrolPointsApi, PatrolsApi, PatrolTrackApi
 from web.apis import MeApi
@@ -19,6 +21,7 @@ router.register("towns", TownViewSet, basename="town")
 router.register("villages", VillageViewSet, basename="village")
 router.register("grids", GridViewSet, basename="grid")
 router.register("cameras", CameraViewSet, basename="camera")
+router.register("components", ComponentViewSet, basename="component")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("incidents", IncidentDispatchViewSet, basename="incident-dispatch")
 
@@ -64,6 +67,7 @@ urlpatterns = [
     path("api/patrols/<int:id>/points/", PatrolPointsApi.as_view(), name="patrol-points"),
     path("api/patrols/<int:id>/track/", PatrolTrackApi.as_view(), name="patrol-track"),
     path("api/review/trend/", TrendApi.as_view(), name="trend"),
+    path("api/components/hotspots/", ComponentHotspotsApi.as_view(), name="component-hotspots"),
     path("", include("planner.urls")),
     path("api/incidents/<int:id>/photos/", IncidentPhotosApi.as_view(), name="incident-photos"),
     path("api/photos/<int:id>/file/", PhotoFileApi.as_view(), name="photo-file"),

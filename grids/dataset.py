@@ -17,6 +17,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
 
 from gis_core.geometry import force_2d_multipolygon
+from grids.codes import code20_of
 from grids.models import BoundaryGeneration, Grid, GridTeam, Person, TeamMembership, Town, Village, VillageLeader
 from grids.services import generation_activate
 
@@ -122,8 +123,13 @@ def _grid_rows(directory: Path, villages: dict[str, Village]) -> list[dict]:
         village = villages.get(str(props.get("village_code")))
         if village is None:
             raise DatasetError(f"grid {code}: unknown village {props.get('village_code')}")
+        purpose = props.get("purpose") or ""
+        try:  # the 20-digit CJ/T 349 code: as given, else by the rule of grids.codes
+            code20 = str(props.get("code20") or code20_of(code, props["kind"], purpose))
+        except ValueError as exc:
+            raise DatasetError(f"grid {code}: {exc}") from exc
         rows.append({
-            "code": code, "name": props["name"], "kind": props["kind"], "purpose": props.get("purpose") or "",
+            "code": code, "code20": code20, "name": props["name"], "kind": props["kind"], "purpose": purpose,
             "village": village, "boundary": multipolygon(feature, f"grid {code}"),
         })
     return rows
@@ -146,10 +152,20 @@ def _load_grids(directory: Path, town: Town, villages: dict[str, Village]) -> tu
     rows = _grid_rows(directory, villages)
     active = BoundaryGeneration.objects.filter(town=town, status="active").first()
     if active is not None and _same_grids(active, rows):
+        _keep_code20(active, rows)
         return active, False
     generation = BoundaryGeneration.objects.create(town=town, description=f"data set {directory.name}")
     Grid.objects.bulk_create([Grid(generation=generation, **row) for row in rows])
     return generation_activate(generation=generation), True
+
+
+def _keep_code20(generation: BoundaryGeneration, rows: list[dict]) -> None:
+    """Give the grids of an unchanged generation the 20-digit codes of the data set: a code beside the
+    15-digit one, not a new boundary, so no new generation."""
+    wanted = {row["code"]: row["code20"] for row in rows}
+    for grid in generation.grids.only("pk", "code", "code20"):
+        if grid.code20 != wanted[grid.code]:
+            Grid.objects.filter(pk=grid.pk).update(code20=wanted[grid.code])
 
 
 def _load_people(directory: Path) -> dict[str, Person]:

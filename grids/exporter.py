@@ -52,7 +52,8 @@ def grids_frame(generation: BoundaryGeneration, *, srid: int = STORAGE_SRID) -> 
     fields = FieldMap()
     grids = list(generation.grids.select_related("village").order_by("code"))
     frame = gpd.GeoDataFrame(
-        {fields.code: [g.code for g in grids], fields.name: [g.name for g in grids],
+        {fields.code: [g.code for g in grids], fields.code20: [g.code20 for g in grids],
+         fields.name: [g.name for g in grids],
          fields.kind: [g.kind for g in grids], fields.purpose: [g.purpose for g in grids],
          fields.village: [g.village.code for g in grids], "village_name": [g.village.name for g in grids]},
         geometry=shapely.from_wkb([bytes(g.boundary.wkb) for g in grids]), crs=f"EPSG:{STORAGE_SRID}")

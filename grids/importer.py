@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from gis_core.geometry import InvalidGeometry, repair_polygonal
+from grids.codes import code20_of
 from grids.models import BoundaryGeneration, Grid, Town, Village
 
 
@@ -30,6 +31,7 @@ class FieldMap:
     """Which attribute of the file holds each grid property."""
 
     code: str = "code"
+    code20: str = "code20"
     name: str = "name"
     kind: str = "kind"
     purpose: str = "purpose"
@@ -91,13 +93,23 @@ def _grid_from(feature, index: int, srs, fields: FieldMap, town: Town, villages:
     if village is None:
         raise BoundaryImportError(f"{label}: no village with code {_attr(feature, fields.village) or code[:12]}")
     kind = _attr(feature, fields.kind) or Grid.Kind.COMPREHENSIVE
-    grid = Grid(village=village, kind=kind, code=code, name=_attr(feature, fields.name) or code,
-                purpose=_attr(feature, fields.purpose) if kind == Grid.Kind.DEDICATED else "", boundary=boundary)
+    purpose = _attr(feature, fields.purpose) if kind == Grid.Kind.DEDICATED else ""
+    code20 = _attr(feature, fields.code20) or _code20(code, kind, purpose)
+    grid = Grid(village=village, kind=kind, code=code, code20=code20, name=_attr(feature, fields.name) or code,
+                purpose=purpose, boundary=boundary)
     try:
         grid.full_clean(exclude=["generation"], validate_unique=False)
     except ValidationError as exc:
         raise BoundaryImportError(f"{label}: {'; '.join(exc.messages)}") from exc
     return grid, (f"{label}: {note}" if note else None)
+
+
+def _code20(code: str, kind: str, purpose: str) -> str:
+    """The 20-digit code by the rule of grids.codes, or none when the rule does not reach the grid."""
+    try:
+        return code20_of(code, kind, purpose)
+    except ValueError:
+        return ""
 
 
 def import_grids(path: Path, *, town_code: str, layer: str | int = 0, fields: FieldMap | None = None,

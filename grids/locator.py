@@ -194,3 +194,21 @@ def _active_generations() -> tuple:
                    "SELECT id, activated_at FROM grids_boundarygeneration WHERE status = %(status)s ORDER BY id",
                    {"status": BoundaryGeneration.Status.ACTIVE.value})
         return tuple(cursor.fetchall())
+
+
+def grids_at(lons: ArrayLike, lats: ArrayLike, *, generation: BoundaryGeneration | None = None) -> list[Grid | None]:
+    """Return the comprehensive grid (with its village) each EPSG:4326 point stands in, of ``generation``
+    (default: the active ones), None outside: what a placed thing (camera, component) is filed under."""
+    located = locate_many(lons, lats, generation=generation, nearest=False, near_edge=False)
+    return [located.grids[g] if g >= 0 else None for g in located.found.grid_id.tolist()]
+
+
+def follow_generation(rows: list, generation: BoundaryGeneration) -> list[tuple[object, Grid | None]]:
+    """Return (row, grid) for each of ``rows`` (objects with a ``location`` point and a ``grid_id``) whose
+    comprehensive grid in ``generation`` is another than its current one: what moves when it is published.
+    A row keeping its grid code still moves, to the new generation's row of that code."""
+    if not rows:
+        return []
+    now_in = grids_at([r.location.x for r in rows], [r.location.y for r in rows], generation=generation)
+    return [(row, grid) for row, grid in zip(rows, now_in, strict=True)
+            if row.grid_id != (grid.pk if grid is not None else None)]

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from django.contrib.gis.db import models
 from django.db.models import Q
+from django.db.models.functions import Substr
+from django.db.models.lookups import Exact
 
+from grids.codes import CODE20_HELP, CODE20_PATTERN, validate_code20
 from grids.querysets import GridQuerySet
 
 
@@ -113,6 +116,8 @@ class Grid(models.Model):
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="grids")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     code = models.CharField(max_length=15)
+    code20 = models.CharField(max_length=20, blank=True, validators=[validate_code20],
+                              help_text=f"{CODE20_HELP}; derived from the 15-digit code (grids.codes)")
     name = models.CharField(max_length=64)
     purpose = models.CharField(max_length=32, choices=Purpose.choices, blank=True)
     boundary = models.MultiPolygonField(srid=4326)
@@ -123,7 +128,15 @@ class Grid(models.Model):
         ordering = ["code"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "code"], name="grid_code_unique_in_generation"),
+            models.UniqueConstraint(fields=["generation", "code20"], condition=~Q(code20=""),
+                                    name="grid_code20_unique_in_generation"),
             models.CheckConstraint(condition=Q(code__regex=r"^\d{15}$"), name="grid_code_15_digits"),
+            models.CheckConstraint(
+                condition=Q(code20="") | (Q(code20__regex=CODE20_PATTERN)
+                                          & Exact(Substr("code20", 7, 12), Substr("code", 1, 12))),
+                name="grid_code20_20_digits_of_its_area",
+                violation_error_message="the 20-digit code (CJ/T 349) must hold the grid's county, town and village: "
+                                        "its digits 7-18 are the 15-digit code's first 12"),
             models.CheckConstraint(
                 condition=(Q(kind="comprehensive") & Q(purpose=""))
                 | (Q(kind="dedicated") & ~Q(purpose="")),

@@ -44,7 +44,7 @@ class GridSerializer(GeoFeatureModelSerializer):
         model = Grid
         geo_field = "boundary"
         id_field = "id"
-        fields = ["id", "code", "name", "kind", "purpose", "generation", "village_code", "village_name",
+        fields = ["id", "code", "code20", "name", "kind", "purpose", "generation", "village_code", "village_name",
                   "leader", "boundary"]
 
     def get_leader(self, grid: Grid) -> str | None:

@@ -25,12 +25,12 @@ TIMES = ["created_at", "registered_at", "dispatched_at", "accepted_at", "handled
          "accept_due_at", "handle_due_at", "updated_at"]
 RELATED = {"category": "category__code", "category_name": "category__name_zh", "grid_code": "grid__code",
            "handling_grid_code": "handling_grid__code", "village_code": "village__code",
-           "village_name": "village__name"}
+           "village_name": "village__name", "component_code": "component__code"}
 ASSIGNEE = ["assignee__external_id", "assignee__name", "assignee__role"]
 ORDER = ["id", "reference", "source", "external_id", "category", "category_name", "severity", "title",
          "description", "address", "state", "level", "triage", "grid_code", "handling_grid_code", "village_code",
-         "village_name", "near_edge", "distance_m", "assignee", "overdue", "possible_duplicate_of", "merged_into",
-         "original_x", "original_y", "original_crs", "location_source", "location_note", *TIMES[:-1],
+         "village_name", "component_code", "near_edge", "distance_m", "assignee", "overdue", "possible_duplicate_of",
+         "merged_into", "original_x", "original_y", "original_crs", "location_source", "location_note", *TIMES[:-1],
          "escalations", "reworks", "updated_at"]
 PRECISION = 7
 
@@ -44,6 +44,8 @@ class IncidentSerializer(GeoFeatureModelSerializer):
     handling_grid_code = serializers.CharField(source="handling_grid.code", default=None, allow_null=True)
     village_code = serializers.CharField(source="village.code", default=None, allow_null=True)
     village_name = serializers.CharField(source="village.name", default=None, allow_null=True)
+    component_code = serializers.CharField(source="component.code", default=None, allow_null=True,
+                                           help_text="the city component (部件) it is about")
     assignee = serializers.SerializerMethodField()
     overdue = serializers.SerializerMethodField()
 
@@ -54,7 +56,7 @@ class IncidentSerializer(GeoFeatureModelSerializer):
         fields = [
             "id", "reference", "source", "external_id", "category", "category_name", "severity", "title",
             "description", "address", "state", "level", "triage", "grid_code", "handling_grid_code",
-            "village_code", "village_name", "near_edge", "distance_m", "assignee", "overdue",
+            "village_code", "village_name", "component_code", "near_edge", "distance_m", "assignee", "overdue",
             "possible_duplicate_of", "merged_into", "original_x", "original_y", "original_crs",
             "location_source", "location_note", "created_at", "registered_at", "dispatched_at", "accepted_at",
             "handled_at", "verified_at", "closed_at", "accept_due_at", "handle_due_at", "escalations", "reworks",

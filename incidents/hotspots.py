@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.contrib.gis.db.models.functions import Transform
 from django.contrib.gis.geos import Polygon
-from django.db.models import Count, F, FloatField, Func, Q, Sum, Value
+from django.db.models import Count, F, FloatField, Func, Max, Q, Sum, Value
 from django.db.models.functions import Cast, Floor, TruncDay, TruncWeek
 from django.utils import timezone
 
@@ -279,3 +279,26 @@ def trend(actor: Actor, *, start: datetime, end: datetime, bucket: str,
         counts.update(exact)
         counts.subtract(rounded)
     return _series(counts, start, end, bucket)
+
+
+COMPONENT_FIELDS = {"code": "component__code", "type_code": "component__type_id", "type_name": "component__type__name",
+                    "name": "component__name", "owner_dept": "component__owner_dept", "state": "component__state"}
+
+
+def component_hotspots(actor: Actor, *, start: datetime, end: datetime, limit: int = 20,
+                       categories: list[str] | None = None, sources: list[str] | None = None) -> list[dict]:
+    """Return the components with the most incidents reported in [start, end) that the actor may see and
+    that count (``counted``): recurring problems per component (部件), most first (then by code), each with
+    its incidents, how many are still open and the categories reported on it."""
+    qs = counted(actor, categories=categories, sources=sources).filter(
+        created_at__gte=start, created_at__lt=end, component__isnull=False)
+    top = list(qs.values(*COMPONENT_FIELDS.values()).annotate(
+        incidents=Count("id"), open=Count("id", filter=Q(state__in=rules.OPEN)), last_reported_at=Max("created_at"),
+    ).order_by("-incidents", "component__code")[:limit])
+    per_category = defaultdict(dict)
+    for code, category, n in (qs.filter(component__code__in=[row["component__code"] for row in top])
+                              .values_list("component__code", "category__code").annotate(n=Count("id")).order_by()):
+        per_category[code][category] = n
+    return [{**{name: row[path] for name, path in COMPONENT_FIELDS.items()}, "incidents": row["incidents"],
+             "open": row["open"], "last_reported_at": row["last_reported_at"],
+             "categories": per_category[row["component__code"]]} for row in top]

@@ -53,6 +53,7 @@ class IntakeItem:
     y: float | None = None
     crs: str = "EPSG:4326"
     camera: object | None = None
+    component: object | None = None  # the city component (部件) it is about
     reporter_name: str = ""
     reporter_phone: str = ""
     reporter_email: str = ""  # personal data, like the phone
@@ -153,6 +154,7 @@ def _prepare(items: list[IntakeItem], *, actor: Actor, now: datetime) -> _Batch:
             source=item.source, external_id=item.external_id, category=item.category,
             severity=item.severity or item.category.default_severity, title=item.title,
             description=item.description, address=item.address, camera_id=item.camera.pk if item.camera else None,
+            component_id=item.component.pk if item.component else None,
             reporter_name=item.reporter_name, reporter_phone=item.reporter_phone,
             reporter_email=item.reporter_email, media_url=item.media_url, attributes=item.attributes, created_at=now,
             submitted_by_id=user_id,

@@ -98,6 +98,9 @@ class Incident(models.Model):
     media_url = models.URLField(max_length=1000, blank=True,
                                 help_text="a link the reporter gave (Open311 media_url): kept as a link, never fetched")
     camera = models.ForeignKey("cameras.Camera", null=True, blank=True, on_delete=models.PROTECT)
+    component = models.ForeignKey("components.Component", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="incidents", db_index=False,
+                                  help_text="the city component (部件) it is about, if any")
     submitted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                      help_text="the client: the user or integration client that sent it (NULL: the "
                                                "platform itself); part of the idempotency key")
@@ -181,6 +184,9 @@ class Incident(models.Model):
             models.Index(fields=["closed_at"], condition=Q(closed_at__isnull=False), name="incident_closed_at_idx"),
             models.Index(fields=["accept_due_at"], condition=Q(state=rules.State.DISPATCHED),
                          name="incident_accept_due_idx"),
+            # few incidents name a component: a small index, for the recurring problems per component
+            models.Index(fields=["component", "created_at"], condition=Q(component__isnull=False),
+                         name="incident_component_idx"),
         ]
 
     def __str__(self) -> str:

@@ -382,8 +382,8 @@ def open_aggregates_direct(actor: Actor, by: str = "grid", *, categories: list[s
 def incident_context(incident: Incident, actor: Actor) -> dict:
     """Return the side panel of an incident for ``actor``: the handling grid's team (phones at the
     actor's level, ``grids.privacy``; none for integration clients), the reporter (the same levels,
-    ``reporter_visibility``), the cameras whose view sector covers the incident, the allowed actions
-    and the people the actor may reassign it to."""
+    ``reporter_visibility``), the cameras whose view sector covers the incident, the component (部件) it is
+    about, the allowed actions and the people the actor may reassign it to."""
     roles = roles_on(actor, incident)
     team = None
     if incident.handling_grid_id and privacy.names_visible(actor):
@@ -393,8 +393,13 @@ def incident_context(incident: Incident, actor: Actor) -> dict:
     if incident.location is not None:
         cameras = [{"code": c.code, "name": c.name, "status": c.status}
                    for c in Camera.objects.filter(sector__covers=incident.location).order_by("code")]
+    component = incident.component if incident.component_id else None
     actions = allowed_actions(incident, actor, roles=roles)
     return {"team": team, "reporter": reporter_of(incident, actor, roles=roles), "cameras": cameras,
+            "component": component and {"code": component.code, "type_code": component.type_id,
+                                        "type_name": component.type.name, "name": component.name,
+                                        "owner_dept": component.owner_dept, "state": component.state,
+                                        "state_label": component.get_state_display()},
             "allowed_actions": actions,
             "reassign_to": reassign_candidates(incident, roles) if "reassign" in actions else [],
             "replies": reply_templates(incident, actions),

@@ -20,6 +20,7 @@ from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 from cameras.models import Camera
+from components.models import Component
 from gis_core.coords import EPSG_4326, UnknownCRS, parse_crs
 from gis_core.fields import CoordinateField, CRSField, check_point, points_valid
 from grids.serializers import TeamSerializer
@@ -29,7 +30,8 @@ from incidents.intake import IntakeItem
 from incidents.models import Category, Incident, IncidentEvent, Severity
 from incidents.selectors import active_categories
 
-CATEGORIES, CAMERAS = "intake_categories", "intake_cameras"  # serializer context keys of the lookups
+# serializer context keys of the lookups
+CATEGORIES, CAMERAS, COMPONENTS = "intake_categories", "intake_cameras", "intake_components"
 # What PostgreSQL (psycopg2) refuses in a text parameter: a NUL, or a lone surrogate (not UTF-8).
 _NOT_SQL_TEXT = re.compile("[\x00\ud800-\udfff]")
 _UNKNOWN = object()
@@ -91,7 +93,7 @@ def intake_item(d: Mapping) -> IntakeItem:
     return IntakeItem(
         source=d["source"], external_id=d["external_id"], category=d["category"], severity=d.get("severity"),
         title=d["title"], description=d["description"], address=d["address"], x=d.get("lon"), y=d.get("lat"),
-        crs=d["crs"], camera=d.get("camera"), reporter_name=d["reporter_name"],
+        crs=d["crs"], camera=d.get("camera"), component=d.get("component"), reporter_name=d["reporter_name"],
         reporter_phone=d["reporter_phone"], attributes=d.get("attributes"),
     )
 
@@ -116,6 +118,8 @@ class IntakeSerializer(serializers.Serializer):
     attributes = serializers.JSONField(
         required=False, help_text="an object: answers to the category's questions by code (its Open311 service "
                                   "definition's attributes)")
+    component = CodeField(COMPONENTS, queryset=Component.objects.all(), required=False,
+                          help_text="the 16-digit code of the city component (部件) it is about")
 
     def validate(self, attrs: dict) -> dict:
         # _LeanIntake.__call__ makes the same checks (tests/incidents/test_intake_validation.py), and
@@ -152,19 +156,23 @@ def validate_intake(rows: list) -> list[IntakeItem | dict]:
     """Validate intake rows (request bodies) at once: per row its IntakeItem, or its errors (a dict of
     field messages, exactly what ``IntakeSerializer(data=row).errors`` gives).
 
-    Two queries for the whole list (the active categories; the cameras the rows name), the fields bound
-    once; points in other CRSs than WGS84 are checked together per CRS.
+    At most three queries for the whole list (the active categories; the cameras and the components the
+    rows name), the fields bound once; points in other CRSs than WGS84 are checked together per CRS.
     """
     if not rows:
         return []
     categories = Codes(active_categories())
     cameras = Codes(Camera.objects.all(), {lookup_key(row.get("camera")) for row in rows
                                            if isinstance(row, Mapping) and row.get("camera") not in (None, "")})
+    components = Codes(Component.objects.all(), {
+        lookup_key(row.get("component")) for row in rows
+        if isinstance(row, Mapping) and row.get("component") not in (None, "")})
     lean, bound = _lean_intake(), []
 
     def full(row) -> IntakeItem | dict:
         if not bound:  # bound once, when a row needs it
-            bound.append(IntakeSerializer(context={CATEGORIES: categories, CAMERAS: cameras}))
+            bound.append(IntakeSerializer(context={CATEGORIES: categories, CAMERAS: cameras,
+                                                   COMPONENTS: components}))
         try:
             return intake_item(bound[0].run_validation(row))
         except serializers.ValidationError as exc:
@@ -227,7 +235,7 @@ class _LeanIntake:
             for name, blank in cls.TEXT.items())
         return (
             list(f) == ["source", "external_id", "category", "severity", "title", "description", "address", "lon",
-                        "lat", "crs", "camera", "reporter_name", "reporter_phone", "attributes"]
+                        "lat", "crs", "camera", "reporter_name", "reporter_phone", "attributes", "component"]
             and type(f["attributes"]) is serializers.JSONField and not f["attributes"].required
             and text_ok
             and all(type(f[n]) is serializers.ChoiceField and not f[n].allow_blank and not f[n].allow_null
@@ -238,7 +246,7 @@ class _LeanIntake:
                     for n in ("lon", "lat"))
             and type(f["crs"]) is CRSField and not f["crs"].required and not f["crs"].allow_blank
             and not f["crs"].allow_null and f["crs"].max_length is None
-            and all(type(f[n]) is CodeField and not f[n].allow_null for n in ("category", "camera"))
+            and all(type(f[n]) is CodeField and not f[n].allow_null for n in ("category", "camera", "component"))
             and f["category"].required and not f["camera"].required and f["camera"].default is empty
             and all(not field.validators for field in (f["source"], f["severity"], f["lon"], f["lat"], f["category"],
                                                        f["camera"]))
@@ -286,6 +294,8 @@ class _LeanIntake:
         title = self._text(row, "title")
         if source is None or category is None or title is None or "attributes" in row or category.attributes:
             return None  # (answers to questions: the serializer checks them, incidents.attributes)
+        if "component" in row:
+            return None  # (a component: the serializer looks it up)
         severity = row.get("severity", empty)
         if severity is not empty and (severity := self._choice(self.severities, severity)) is None:
             return None
@@ -487,6 +497,8 @@ class ContextSerializer(serializers.Serializer):
     team = TeamSerializer(allow_null=True, help_text="null for integration clients")
     reporter = ReporterSerializer(allow_null=True, help_text="null when nobody was named, and for integration clients")
     cameras = serializers.JSONField()
+    component = serializers.JSONField(allow_null=True, help_text="the city component (部件) it is about: code, "
+                                                                 "type_code, type_name, name, owner_dept, state")
     allowed_actions = serializers.ListField(child=serializers.CharField())
     reassign_to = CandidateSerializer(many=True, help_text="whom the user may reassign the incident to")
     pending_extension = ExtensionSerializer(allow_null=True, help_text="the extension request (延期) waiting "

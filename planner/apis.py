@@ -178,7 +178,7 @@ class ExportQuery(serializers.Serializer):
 
 
 class ExportApi(APIView):
-    """Download the generation's grids as a GeoPackage or GeoJSON file (fields code, name, kind,
+    """Download the generation's grids as a GeoPackage or GeoJSON file (fields code, code20, name, kind,
     purpose, village_code, village_name), in any EPSG CRS; ``import_boundaries`` reads it back."""
 
     permission_classes = [MayPlan]

@@ -28,8 +28,8 @@ def generation_draft(*, town: Town, description: str = "") -> BoundaryGeneration
                                               f"draft from generation {active.pk}")
     old = list(active.grids.select_related("team").order_by("code"))
     new = Grid.objects.bulk_create([
-        Grid(generation=draft, village_id=g.village_id, kind=g.kind, code=g.code, name=g.name, purpose=g.purpose,
-             boundary=g.boundary) for g in old])
+        Grid(generation=draft, village_id=g.village_id, kind=g.kind, code=g.code, code20=g.code20, name=g.name,
+             purpose=g.purpose, boundary=g.boundary) for g in old])
     teams = {g.code: GridTeam(grid=n, leader_id=g.team.leader_id)
              for g, n in zip(old, new, strict=True) if hasattr(g, "team")}
     GridTeam.objects.bulk_create(teams.values())

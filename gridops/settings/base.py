@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "core",
     "grids",
     "cameras",
+    "components",
     "incidents",
     "dispatch",
     "patrols",

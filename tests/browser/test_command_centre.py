@@ -115,9 +115,9 @@ def test_operator_watches_incidents_live_and_acts(demo_data, asgi_server, new_pa
 
     # Every layer is offered; grids, villages, the town and camera sectors are drawn.
     labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-    for name in ("town", "villages", "comprehensive", "dedicated", "cameras", "incidents", "triage"):
+    for name in ("town", "villages", "comprehensive", "dedicated", "cameras", "incidents", "triage", "components"):
         assert any(name in label for label in labels), (name, labels)
-    assert page.locator(".leaflet-control-layers-overlays input").count() == 8
+    assert page.locator(".leaflet-control-layers-overlays input").count() == 9
     assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() >= 45 + 8 + 14
     assert page.locator(".leaflet-overlay-pane path.camera-sector").count() == 21
     # The open incidents of the first view (the town) loaded at start, no more than are in it; triage

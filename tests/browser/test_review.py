@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from grids.models import Grid
 from tests.browser.conftest import login
+from tests.components.factories import component
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,8 +23,9 @@ SCREENSHOTS = os.environ.get("GRIDOPS_SCREENSHOT_DIR")
 def test_town_leader_reviews_hotspots_trend_and_assessment(demo_data, asgi_server, new_page):
     home = f.grid()
     at = f.interior_point(home)
-    for _ in range(4):  # a recurring place: one hotspot
-        f.report("straw_burning", at=at)
+    cover = component("3210030101000001", *at)
+    for _ in range(4):  # a recurring place, and a recurring component: one hotspot of each
+        f.report("straw_burning", at=at, component=cover)
     other = Grid.objects.active().filter(kind="comprehensive").exclude(pk=home.pk).order_by("code").last()
     f.report("other", at=f.interior_point(other))
 
@@ -40,6 +42,8 @@ def test_town_leader_reviews_hotspots_trend_and_assessment(demo_data, asgi_serve
     assert hotspots.count() == 1
     assert hotspots.first.inner_text().startswith("4 件") and "秸秆禁烧 4" in hotspots.first.inner_text()
     assert page.locator(".hot-label").count() == 1
+    parts = page.locator("#component-hotspots li[data-component]")
+    assert parts.count() == 1 and parts.first.inner_text().startswith("4 件 · 上水井盖 3210030101000001")
 
     # The trend: one bar per day of the 30 days (31 buckets, both ends partial), 5 reported in all.
     assert page.locator("#trend rect.bar").count() == 31
@@ -55,6 +59,7 @@ def test_town_leader_reviews_hotspots_trend_and_assessment(demo_data, asgi_serve
                            timeout=TIMEOUT)
     assert page.evaluate("window.gridops.cells.length") == 1
     assert page.locator("#hotspots li[data-hotspot]").count() == 0
+    assert page.locator("#component-hotspots li[data-component]").count() == 0
     # By week over a year.
     page.select_option("select[name=category]", "")
     page.select_option("select[name=period]", "365")

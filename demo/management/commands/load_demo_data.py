@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cameras.services import CameraDataError, cameras_load
+from components.services import ComponentTypeError, component_types_load
 from demo.users import DEMO_USERS, ensure_demo_users, known_passwords
 from grids.dataset import DatasetError, load_dataset
 from incidents.services import categories_load, replies_load
@@ -25,10 +26,11 @@ class Command(BaseCommand):
             with transaction.atomic():
                 summary = load_dataset(directory)
                 cameras = cameras_load(directory / "cameras.geojson")
+                component_types_load()  # the GB/T 30428.2 classes (components/data/component_types.json)
                 categories = categories_load()
                 replies_load()  # the default 常用语, once (edits in the admin are kept)
                 users = ensure_demo_users()
-        except (DatasetError, CameraDataError) as exc:
+        except (DatasetError, CameraDataError, ComponentTypeError) as exc:
             raise CommandError(f"nothing loaded: {exc}") from exc
         change = "new generation" if summary.new_generation else "unchanged generation"
         self.stdout.write(self.style.SUCCESS(

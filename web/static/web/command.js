@@ -10,7 +10,7 @@ import {
 import { IncidentStore } from "web/store.js";
 import { mountBell } from "web/bell.js";
 import { connectLive, showLiveStatus } from "web/socket.js";
-import { boundaryLayers, boundaryOverlays, pageMap } from "web/layers.js";
+import { boundaryLayers, boundaryOverlays, componentLayer, pageMap } from "web/layers.js";
 import { clusterIcon, incidentMarkers } from "web/markers.js";
 import { incidentLists } from "web/feed.js";
 import { incidentPanel } from "web/panel.js";
@@ -23,7 +23,9 @@ const VIEW_LIMIT = window.GRIDOPS_VIEW_LIMIT || 500;  // incidents in one view (
 
 /* ---- layers ---- */
 const boundaries = boundaryLayers(map, { ignoreClick: function () { return panel.placing(); } });
+const components = componentLayer(map);
 const layers = Object.assign({}, boundaries.layers, {
+  components: components.layer,
   incidents: L.markerClusterGroup({
     maxClusterRadius: 40, disableClusteringAtZoom: 17, showCoverageOnHover: false, chunkedLoading: true, animate: false,
     iconCreateFunction: clusterIcon
@@ -205,7 +207,8 @@ const loads = [
   }),
   getJSON("/api/categories/").then(function (cats) {
     fillSelect("category", cats.map(function (c) { return [c.code, c.name_zh + " " + c.name_en]; }));
-  })
+  }),
+  components.load()
 ];
 fillSelect("state", OPEN_STATES.map(function (s) { return [s, stateLabel(s)]; }));
 fillSelect("source", Object.keys(SOURCE).map(function (k) { return [k, SOURCE[k]]; }));
@@ -213,7 +216,7 @@ readFilters();
 Object.keys(layers).forEach(function (k) { layers[k].addTo(map); });
 L.control.layers(null, Object.assign(boundaryOverlays(layers), {
   "事件 incidents": layers.incidents, "待分拣(镇外) triage, outside the town": layers.triage,
-  "事件统计 counts": layers.aggregates
+  "事件统计 counts": layers.aggregates, "部件 components": layers.components
 }), { collapsed: false, position: "topright" }).addTo(map);
 L.control.scale({ imperial: false }).addTo(map);
 addLegend();

@@ -19,7 +19,7 @@ export function selectionRing() {
 
 /* The smallest zoom at which a layer is asked for (wider views of a city hold thousands of grids: the
    layer then waits, with a hint, until the user zooms in). A whole town fits at these zooms. */
-export const VIEW_ZOOM = { villages: 9, grids: 11, cameras: 11 };
+export const VIEW_ZOOM = { villages: 9, grids: 11, cameras: 11, components: 15 };
 // Features of one layer a view may hold (the API's page; lowered by tests through window.GRIDOPS_BOUNDARY_PAGE).
 const BOUNDARY_PAGE = window.GRIDOPS_BOUNDARY_PAGE || 500;
 
@@ -103,7 +103,8 @@ export function boundaryLayers(map, opts) {
       const div = document.createElement("div");
       div.className = "grid-popup";
       div.innerHTML = "<h4>" + esc(p.name) + "</h4><div>编码 code: <code class='grid-code'>" + esc(p.code) +
-        "</code></div><div>村居 village: " + esc(p.village_name) + " (" + esc(p.village_code) + ")</div>" +
+        "</code></div>" + (p.code20 ? "<div>CJ/T 349 编码: <code class='grid-code20'>" + esc(p.code20) + "</code></div>" : "") +
+        "<div>村居 village: " + esc(p.village_name) + " (" + esc(p.village_code) + ")</div>" +
         (p.purpose ? "<div>用途 purpose: " + esc(p.purpose) + "</div>" : "") + "<div class='team'>…</div>";
       L.popup({ maxWidth: 380 }).setLatLng(e.latlng).setContent(div).openOn(map);
       getJSON("/api/grids/" + encodeURIComponent(p.code) + "/team/").then(function (team) {
@@ -169,4 +170,24 @@ export function boundaryOverlays(layers) {
     "镇 town": layers.town, "村居 villages": layers.villages, "综合网格 comprehensive grids": layers.comprehensive,
     "专属网格 dedicated grids": layers.dedicated, "摄像头 cameras": layers.cameras
   };
+}
+
+/* City components (部件: manhole covers, lamps, bins ...) as a layer of `map` (not added), kept to the view
+   from VIEW_ZOOM.components like the boundary layers (at most a page; more asks to zoom in). A marker's
+   colour is its state. Returns {layer, load()}. */
+const COMPONENT_COLOURS = { intact: "#2f9e44", damaged: "#e8590c", missing: "#c92a2a", occupied: "#7048e8" };
+
+export function componentLayer(map) {
+  const layer = L.layerGroup();
+  function show(fc) {
+    layer.clearLayers();
+    fc.features.forEach(function (f) {
+      const p = f.properties, c = f.geometry.coordinates;
+      L.circleMarker([c[1], c[0]], { radius: 4, color: "#fff", weight: 1, fillColor: COMPONENT_COLOURS[p.state] || "#868e96",
+        fillOpacity: 1, className: "component" })
+        .bindTooltip(esc(p.type_name + " " + p.code) + "<br>" + esc(p.state_label) + (p.owner_dept ? " · " + esc(p.owner_dept) : ""))
+        .addTo(layer);
+    });
+  }
+  return { layer: layer, load: function () { return boundaryView(map, "/api/components/", VIEW_ZOOM.components, show).ready; } };
 }

@@ -90,7 +90,7 @@ export function incidentPanel(opts) {
       '<div class="d-error" role="alert">' + esc(S.error) + "</div>" +
       '<div class="d-actions">' + actionsHtml() + "</div>" +
       "<h4>网格团队 team</h4><div class='d-team'>" + (S.ctx ? teamHtml(S.ctx.team, p.assignee) : "…") + "</div>" +
-      "<h4>覆盖摄像头 cameras</h4><div class='d-cameras'>" + camerasHtml() + "</div>" +
+      "<h4>覆盖摄像头 cameras</h4><div class='d-cameras'>" + camerasHtml() + "</div>" + componentHtml() +
       "<h4>照片 photos</h4><div class='d-photos'>" + photosHtml(S.photos) + "</div>" +
       "<h4>时间线 timeline</h4><div class='d-timeline'>" + (S.events ? timelineHtml(S.events, S.deliveries) : "…") + "</div>";
   }
@@ -129,6 +129,13 @@ export function incidentPanel(opts) {
     return '<ul class="cams">' + S.ctx.cameras.map(function (c) {
       return '<li data-camera="' + esc(c.code) + '"><span class="dot ' + esc(c.status) + '"></span>' + esc(c.code + " " + c.name + " (" + c.status + ")") + "</li>";
     }).join("") + "</ul>";
+  }
+  /* The city component (部件) the incident is about, when it names one. */
+  function componentHtml() {
+    const c = S.ctx && S.ctx.component;
+    if (!c) { return ""; }
+    return "<h4>部件 component</h4><div class='d-component'><code>" + esc(c.code) + "</code> " + esc(c.type_name) +
+      (c.name ? " " + esc(c.name) : "") + " · " + esc(c.state_label) + (c.owner_dept ? " · " + esc(c.owner_dept) : "") + "</div>";
   }
   /* Buttons: exactly the actions the server allows this user on this incident now (its /context/). */
   function actionsHtml() {

@@ -78,6 +78,15 @@ document.getElementById("hotspots").addEventListener("click", function (e) {
   map.setView([c[1], c[0]], Math.max(map.getZoom(), 15));
 });
 
+/* The components (部件) with the most incidents in the period. */
+function drawComponents(body) {
+  document.getElementById("component-hotspots").innerHTML = body.components.length ? body.components.map(function (c) {
+    return '<li data-component="' + esc(c.code) + '"><b>' + esc(c.incidents) + "</b> 件 · " + esc(c.type_name) + " <code>" +
+      esc(c.code) + "</code>" + (c.name ? " " + esc(c.name) : "") + ' <span class="muted">' + esc(c.open) + " 未结 open</span></li>";
+  }).join("") : '<li class="muted">无 none</li>';
+  G.components = body.components;
+}
+
 /* Reported per bucket as bars, closed as a line, on one scale. */
 function drawTrend(body) {
   var s = body.series, w = 420, h = 150, pad = 22, n = Math.max(s.length, 1);
@@ -151,6 +160,7 @@ function reload() {
   return Promise.all([
     getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value })).then(function (fc) { if (mine === pending) { drawHeat(fc); } }),
     getJSON("/api/review/trend/?" + query({ bucket: p.bucket })).then(function (b) { if (mine === pending) { drawTrend(b); } }),
+    getJSON("/api/components/hotspots/?" + query({ limit: 10 })).then(function (b) { if (mine === pending) { drawComponents(b); } }),
     getJSON("/api/assessment/?" + assessmentQuery(p))
       .then(function (b) { if (mine === pending) { drawAssessment(b); } })
   ]).then(function () {
