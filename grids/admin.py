@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.versions import VersionedAdmin
 from gis_core.admin import LocalGISModelAdmin
 from grids.models import BoundaryGeneration, Grid, GridTeam, Person, TeamMembership, Town, Village, VillageLeader
 
@@ -38,11 +39,18 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(GridTeam)
-class GridTeamAdmin(admin.ModelAdmin):
+class GridTeamAdmin(VersionedAdmin, admin.ModelAdmin):
+    """A team and its posts; saving writes the team's row even when only a post changed, so its version
+    (core.versions) covers the posts too."""
+
     list_display = ["grid", "leader"]
     search_fields = ["grid__code", "grid__name", "leader__name"]
     autocomplete_fields = ["grid", "leader"]
     inlines = [MembershipInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        GridTeam.objects.filter(pk=form.instance.pk).update(leader=form.instance.leader)  # a new row version
 
 
 @admin.register(Person)

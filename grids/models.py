@@ -121,6 +121,9 @@ class Grid(models.Model):
     name = models.CharField(max_length=64)
     purpose = models.CharField(max_length=32, choices=Purpose.choices, blank=True)
     boundary = models.MultiPolygonField(srid=4326)
+    # the last redraw of a draft's grid: who and when (a planner's stale edit is told who changed it since)
+    edited_by = models.CharField(max_length=150, blank=True, db_default="", default="")
+    edited_at = models.DateTimeField(null=True, blank=True)
 
     objects = GridQuerySet.as_manager()
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db import models
 
+from core.versions import VersionedAdmin
 from gis_core.admin import LocalGISModelAdmin
 from incidents.models import (
     Category,
@@ -14,7 +15,7 @@ from incidents.models import (
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(VersionedAdmin, admin.ModelAdmin):
     list_display = ["code", "name_zh", "name_en", "responsible_role", "level", "urgent", "sla_accept_min",
                     "sla_handle_min", "active"]
     list_filter = ["responsible_role", "level", "urgent", "active"]

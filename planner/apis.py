@@ -15,8 +15,9 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -29,7 +30,7 @@ from grids.exporter import FORMATS, BoundaryExportError, check_srid, export_byte
 from grids.models import BoundaryGeneration, Grid, Town
 from grids.services import GenerationError, generation_activate
 from planner.preview import generation_preview
-from planner.services import generation_draft, grid_redraw
+from planner.services import StaleGrid, generation_draft, grid_redraw, grid_version
 
 
 def may_plan(user) -> bool:
@@ -129,19 +130,48 @@ class GridBoundaryApi(APIView):
 
     permission_classes = [MayPlan]
 
-    @extend_schema(request=BoundarySerializer, responses={200: dict})
+    @extend_schema(request=BoundarySerializer, responses={200: dict, 412: dict}, parameters=[OpenApiParameter(
+        "If-Match", str, OpenApiParameter.HEADER, required=False,
+        description="the grid's version (its `version`, or the ETag) the edit was made on: a 412 with the grid "
+                    "as it is now and who changed it answers when it was redrawn since")])
     def put(self, request, generation: int, code: str):
         grid = get_object_or_404(Grid.objects.select_related("generation"), generation_id=generation, code=code)
         body = BoundarySerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        expected = request.headers.get("If-Match")
         try:
-            grid = grid_redraw(grid=grid, boundary=body.validated_data["geometry"])
+            grid = grid_redraw(grid=grid, boundary=body.validated_data["geometry"],
+                               editor=request.user.get_username(),
+                               expected=expected.strip().removeprefix("W/").strip('"') if expected else None)
         except InvalidGeometry as exc:
             raise serializers.ValidationError({"geometry": [str(exc)]}) from exc
         except GenerationError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response({"type": "Feature", "id": grid.code, "geometry": json.loads(grid.boundary.geojson),
-                         "properties": {"code": grid.code, "name": grid.name, "generation": grid.generation_id}})
+        except StaleGrid as exc:
+            edited = exc.grid.edited_at
+            return self.versioned(Response({
+                "detail": f"此网格已被他人更改 {exc}{_at(edited)}: load it again before you save",
+                "changed_by": exc.grid.edited_by,
+                "changed_at": edited, "current": grid_feature(exc.grid)}, status=status.HTTP_412_PRECONDITION_FAILED),
+                exc.grid)
+        return self.versioned(Response(grid_feature(grid)), grid)
+
+    @staticmethod
+    def versioned(response: Response, grid: Grid) -> Response:
+        response["ETag"] = f'"{grid_version(grid.pk)}"'
+        return response
+
+
+def _at(moment) -> str:
+    return f" at {timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else ""
+
+
+def grid_feature(grid: Grid) -> dict:
+    """A draft's grid as the editor reads it back: its boundary at full precision, its version and last editor."""
+    return {"type": "Feature", "id": grid.code, "geometry": json.loads(grid.boundary.geojson),
+            "properties": {"code": grid.code, "name": grid.name, "generation": grid.generation_id,
+                           "version": grid_version(grid.pk), "edited_by": grid.edited_by,
+                           "edited_at": grid.edited_at and timezone.localtime(grid.edited_at).isoformat()}}
 
 
 class GenerationGridsApi(APIView):
@@ -154,14 +184,16 @@ class GenerationGridsApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request, generation: int):
         generation = get_object_or_404(BoundaryGeneration, pk=generation)
-        grids = generation.grids.select_related("village", "team__leader").order_by("code")
+        grids = (generation.grids.select_related("village", "team__leader").order_by("code")
+                 .extra(select={"version": "grids_grid.xmin::text"}))
         return Response({"type": "FeatureCollection", "generation": generation.pk, "status": generation.status,
                          "features": [{
                              "type": "Feature", "id": g.code, "geometry": json.loads(shapely.to_geojson(
                                  shapely.from_wkb(bytes(g.boundary.wkb)))),
                              "properties": {"code": g.code, "name": g.name, "kind": g.kind, "purpose": g.purpose,
                                             "village_code": g.village.code, "village_name": g.village.name,
-                                            "leader": g.team.leader.name if hasattr(g, "team") else None},
+                                            "leader": g.team.leader.name if hasattr(g, "team") else None,
+                                            "version": g.version, "edited_by": g.edited_by},
                          } for g in grids]})
 
 

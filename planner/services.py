@@ -9,7 +9,9 @@ from django.conf import settings
 from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db import transaction
+from django.utils import timezone
 
+from core.versions import row_version
 from gis_core.geometry import InvalidGeometry, force_2d_multipolygon
 from gis_core.srid import STORAGE_SRID
 from grids.models import BoundaryGeneration, Grid, GridTeam, TeamMembership, Town
@@ -40,16 +42,33 @@ def generation_draft(*, town: Town, description: str = "") -> BoundaryGeneration
     return draft
 
 
+class StaleGrid(Exception):
+    """The grid was redrawn since the editor loaded it: ``grid`` as it is now (``edited_by``, ``edited_at``)."""
+
+    def __init__(self, grid: Grid):
+        super().__init__(f"grid {grid.code} was changed by {grid.edited_by or 'someone'} since you loaded it")
+        self.grid = grid
+
+
+def grid_version(grid_id: int, *, lock: bool = False) -> str | None:
+    """Return the version of a grid (``core.versions.row_version``)."""
+    return row_version(Grid, grid_id, lock=lock)
+
+
 @transaction.atomic
-def grid_redraw(*, grid: Grid, boundary: GEOSGeometry) -> Grid:
+def grid_redraw(*, grid: Grid, boundary: GEOSGeometry, editor: str = "", expected: str | None = None) -> Grid:
     """Give a draft's grid a new boundary (any SRID; stored as a 2D EPSG:4326 MultiPolygon).
 
     Only a draft can change; an invalid polygon (self-intersecting, empty, not polygonal) is refused
     with the reason, not repaired behind the planner's back. Whether the draft still partitions its
     villages is the preview's and the publication's question. The generation row is locked, as
     publication locks it: an edit lands before a publication (which then validates it) or is refused.
+    ``expected``: the grid's version (``grid_version``) the edit was made on; another version now is a
+    ``StaleGrid`` (someone redrew it since).
     """
     generation = BoundaryGeneration.objects.select_for_update().get(pk=grid.generation_id)
+    if expected is not None and grid_version(grid.pk, lock=True) != expected:
+        raise StaleGrid(Grid.objects.get(pk=grid.pk))
     if generation.status != BoundaryGeneration.Status.DRAFT:
         raise GenerationError(f"generation {generation.pk} is {generation.status}: only a draft can change")
     if boundary.srid is None:
@@ -75,5 +94,6 @@ def grid_redraw(*, grid: Grid, boundary: GEOSGeometry) -> Grid:
     if not shape.is_valid:
         raise InvalidGeometry(f"invalid polygon: {shapely.is_valid_reason(shape)}")
     grid.boundary = GEOSGeometry(memoryview(shapely.to_wkb(force_2d_multipolygon(shape))), srid=STORAGE_SRID)
-    grid.save(update_fields=["boundary"])
+    grid.edited_by, grid.edited_at = editor[:150], timezone.now()
+    grid.save(update_fields=["boundary", "edited_by", "edited_at"])
     return grid

@@ -122,10 +122,10 @@ def user(*groups: str, person: Person | None = None, username: str | None = None
     return account
 
 
-def api_client(*groups: str, person: Person | None = None) -> APIClient:
+def api_client(*groups: str, person: Person | None = None, username: str | None = None) -> APIClient:
     """Return an API client logged in as a new user in ``groups`` (linked to ``person`` when given)."""
     client = APIClient()
-    client.force_authenticate(user(*groups, person=person))
+    client.force_authenticate(user(*groups, person=person, username=username))
     return client
 
 

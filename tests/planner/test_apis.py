@@ -220,3 +220,36 @@ def test_the_preview_lists_only_incidents_the_actor_may_see():
     outsider = GridTeam.objects.exclude(grid__village_id=b.village_id).filter(grid__generation__status="active").first()
     assert generation_preview(draft, f.actor(person=outsider.leader))["incidents"] == []
     assert generation_preview(draft, Actor(user=None, label="anonymous"))["incidents_moved"] == 0
+
+
+@pytest.mark.django_db(transaction=True)  # a version is the writing transaction's id: each edit its own
+def test_a_stale_redraw_is_refused_with_who_changed_it(demo_data):
+    """Two planners load the same draft; the first saves a grid, the second's save of that grid, made
+    on what they loaded, is a 412 naming the first, and changes nothing; loaded again, it goes through."""
+    grid = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
+    first, second = (f.api_client("planner", username=name) for name in ("planner-wang", "planner-li"))
+    draft = first.post("/api/generations/", {"town": "321003100"}, format="json").json()["id"]
+    loaded = {f["id"]: f for f in second.get(f"/api/generations/{draft}/grids/").json()["features"]}
+    version = loaded[grid.code]["properties"]["version"]
+    assert version and loaded[grid.code]["properties"]["edited_by"] == ""
+    smaller = from_metric(to_metric(_shape(grid)).buffer(-5))
+    saved = first.put(f"/api/generations/{draft}/grids/{grid.code}/boundary/",
+                      {"geometry": json.loads(shapely.to_geojson(smaller))}, format="json",
+                      HTTP_IF_MATCH=f'"{version}"')
+    assert saved.status_code == 200 and saved.json()["properties"]["edited_by"] == "planner-wang"
+    assert saved["ETag"] == f'"{saved.json()["properties"]["version"]}"' != f'"{version}"'
+    bigger = from_metric(to_metric(_shape(grid)).buffer(5))
+    stale = second.put(f"/api/generations/{draft}/grids/{grid.code}/boundary/",
+                       {"geometry": json.loads(shapely.to_geojson(bigger))}, format="json",
+                       HTTP_IF_MATCH=f'"{version}"')
+    assert stale.status_code == 412
+    body = stale.json()
+    assert body["changed_by"] == "planner-wang" and "planner-wang" in body["detail"]
+    assert body["current"]["properties"]["version"] == saved.json()["properties"]["version"]
+    stored = Grid.objects.get(generation_id=draft, code=grid.code)
+    assert stored.edited_by == "planner-wang"
+    assert to_metric(_shape(stored)).area == pytest.approx(to_metric(smaller).area, rel=1e-6)
+    again = second.put(f"/api/generations/{draft}/grids/{grid.code}/boundary/",
+                       {"geometry": json.loads(shapely.to_geojson(bigger))}, format="json",
+                       HTTP_IF_MATCH=body["current"]["properties"]["version"])
+    assert again.status_code == 200 and again.json()["properties"]["edited_by"] == "planner-li"

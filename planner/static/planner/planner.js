@@ -289,10 +289,16 @@ $("save").addEventListener("click", function () {
   codes.reduce(function (chain, code) {
     return chain.then(function () {
       var grid = S.grids.get(code);
+      // made on the version loaded: a 412 when someone redrew this grid since (the answer says who)
+      var headers = grid.props.version ? { "If-Match": '"' + grid.props.version + '"' } : undefined;
       return request("PUT", "/api/generations/" + id + "/grids/" + code + "/boundary/",
-                        { geometry: { type: "MultiPolygon", coordinates: grid.polys } }).then(function () {
+                        { geometry: { type: "MultiPolygon", coordinates: grid.polys } }, headers).then(function (saved) {
         S.dirty.delete(code);
+        grid.props.version = saved.properties.version;
         grid.layer.setStyle(styleOf(grid));
+      }, function (err) {
+        if (err.status === 412) { body.dataset.stale = code; }
+        throw err;
       });
     });
   }, Promise.resolve()).then(function () {
