@@ -24,7 +24,7 @@ from core.actors import Actor, Role
 from core.api import validated_body, validated_query
 from core.pagination import GeoJsonKeysetPagination
 from gis_core.tiles import check_zoom, parse_bbox
-from incidents import evidence, evidence_apis, geojson, intake_keys, mapview, on_the_spot
+from incidents import evidence, evidence_apis, geojson, intake_keys, mapview, on_the_spot, viewers
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate, incident_status_note
 from incidents.extensions import incident_decide_extension, incident_request_extension
@@ -243,6 +243,11 @@ class IncidentScope:
             body.update(changed_by=change["by"], changed_action=change["action"],
                         changed_at=timezone.localtime(change["at"]).isoformat())
         return with_version(Response(body, status=status.HTTP_412_PRECONDITION_FAILED), incident_id)
+
+
+class ViewingSerializer(serializers.Serializer):
+    others = serializers.ListField(child=serializers.DictField(), help_text="the others who have it open")
+    heartbeat_s = serializers.IntegerField(help_text="say it again this often while it stays open")
 
 
 class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -484,6 +489,18 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         """Add a status note (办理进度): what is being done, for the reporter and the source system."""
         body = validated_body(s.StatusNoteSerializer, request)
         return self.run(incident_status_note, incident_id=self.visible_id(pk), actor=self.actor(), note=body["note"])
+
+    @extend_schema(request=None, responses=ViewingSerializer)
+    @action(detail=True, methods=["post", "delete"], url_path="viewing")
+    def viewing(self, request, pk=None):
+        """Who else has this incident open: POST while it is open in a panel (every ``heartbeat_s``), DELETE
+        when it is closed; the answer lists the others."""
+        incident_id = self.visible_id(pk)
+        if request.method == "DELETE":
+            viewers.left(incident_id=incident_id, user=request.user)
+            return Response({"others": [], "heartbeat_s": viewers.HEARTBEAT_S})
+        return Response({"others": viewers.seen(incident_id=incident_id, user=request.user),
+                         "heartbeat_s": viewers.HEARTBEAT_S})
 
     @extend_schema(request=s.ExtensionRequestSerializer, responses=geojson.IncidentSerializer,
                    parameters=ACTION_HEADERS)

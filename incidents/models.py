@@ -419,3 +419,6 @@ class ReplyTemplate(models.Model):
         if self.action and self.action not in rules.ENDPOINT_ACTIONS:
             raise ValidationError({"action": "not an action people take: choose from "
                                              + ", ".join(rules.ENDPOINT_ACTIONS)})
+
+
+from incidents.viewers import IncidentViewer  # noqa: E402,F401  (its model, registered with the app)

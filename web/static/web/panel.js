@@ -2,7 +2,7 @@
    allows now, its team, the cameras that see it (marked on the map), its timeline; and placing an
    incident on the map (relocate) by a click. */
 import {
-  LEVEL, OPEN_STATES, ROLE, SOURCE, TRIAGE, debounce, errorLine, esc, fmtDue, fmtTime, getJSON, isOverdue, postJSON, stateBadge,
+  LEVEL, OPEN_STATES, ROLE, SOURCE, TRIAGE, debounce, errorLine, esc, fmtDue, fmtTime, getJSON, isOverdue, postJSON, request, stateBadge,
   teamHtml, timelineHtml
 } from "web/helpers.js";
 import { actionButtonsHtml, openActionForm, performAction } from "web/actions.js";
@@ -18,13 +18,37 @@ import { loadPhotos, photosHtml } from "web/photos.js";
 export function incidentPanel(opts) {
   const map = opts.map, store = opts.store;
   const S = { selected: null, feature: null, events: null, deliveries: null, ctx: null, photos: null, error: "", form: null,
-    placing: null };
+    placing: null, viewers: [] };
+  /* Who else has the incident open (incidents/viewers.py): said while it is open here, forgotten when closed. */
+  let viewing = { id: null, timer: null };
+  function watch(id) {
+    if (viewing.id === id) { return; }
+    if (viewing.id != null) {
+      clearInterval(viewing.timer);
+      request("DELETE", "/api/incidents/" + viewing.id + "/viewing/", {}).catch(function () { /* gone anyway in 45 s */ });
+    }
+    S.viewers = [];
+    viewing = { id: id, timer: null };
+    if (id == null) { return; }
+    const beat = function () {
+      postJSON("/api/incidents/" + id + "/viewing/").then(function (r) {
+        if (viewing.id !== id) { return; }
+        S.viewers = r.others.map(function (o) { return o.user; });
+        const el = detail.querySelector(".d-viewers");
+        if (el) { el.textContent = viewersText(); el.hidden = !S.viewers.length; }
+        if (!viewing.timer) { viewing.timer = setInterval(beat, r.heartbeat_s * 1000); }
+      }).catch(function () { /* offline: try at the next beat */ });
+    };
+    beat();
+  }
+  function viewersText() { return S.viewers.length ? "也在查看 also open by: " + S.viewers.join(", ") : ""; }
   const detail = document.getElementById("detail"), mapEl = map.getContainer();
   const ring = selectionRing();
   let detailSeq = 0;
 
   function select(id, how) {
     S.selected = id;
+    watch(id);
     S.feature = store.items.get(id) || (S.feature && S.feature.id === id ? S.feature : null);
     S.events = S.deliveries = S.ctx = S.photos = null;
     S.error = "";
@@ -86,6 +110,7 @@ export function incidentPanel(opts) {
     detail.innerHTML = '<header class="d-head">' + symbolSvg(p, 26) + "<b>" + esc(p.reference) + "</b> " +
       stateBadge(p.state) + (isOverdue(p) ? ' <span class="badge late">超期 overdue</span>' : "") +
       '<button type="button" class="close" data-close title="关闭 close">×</button></header>' +
+      '<p class="d-viewers" role="status"' + (S.viewers.length ? "" : " hidden") + ">" + esc(viewersText()) + "</p>" +
       '<h3 class="d-title">' + esc(p.title) + '</h3><dl class="d-info">' + infoHtml(p) + handbookHtml(p) + "</dl>" +
       '<div class="d-error" role="alert">' + esc(S.error) + "</div>" +
       '<div class="d-actions">' + actionsHtml() + "</div>" +
@@ -165,7 +190,7 @@ export function incidentPanel(opts) {
   }
   detail.addEventListener("click", function (e) {
     const t = e.target;
-    if (t.closest("[data-close]")) { S.selected = null; S.form = null; stopPlacing(); opts.highlightCameras([]); render(); opts.onSelect(); return; }
+    if (t.closest("[data-close]")) { watch(null); S.selected = null; S.form = null; stopPlacing(); opts.highlightCameras([]); render(); opts.onSelect(); return; }
     if (t.closest("[data-cancel]")) { S.form = null; render(); return; }
     const btn = t.closest("[data-action]");
     if (!btn || !S.feature) { return; }
