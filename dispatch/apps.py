@@ -6,5 +6,5 @@ class DispatchConfig(AppConfig):
     verbose_name = "Dispatch, escalation and SLA clocks"
 
     def ready(self) -> None:
-        # connect the receivers: live push, socket rights, the outbox's and the SMS's kicks
-        from dispatch import live, outbox, rights, sms  # noqa: F401
+        # connect the receivers: live push, socket rights, the outbox's and the SMS's kicks, the inbox's 延期
+        from dispatch import inbox, live, outbox, rights, sms  # noqa: F401

@@ -5,16 +5,28 @@ A user sees their own person's notifications only (a user linked to no person ha
 After a change commits, the live push tells the sockets of the users who got a notification in it
 (``changed_users``; their per-user channel group, ``dispatch.rights.user_group``) to read their count
 again: the count itself is never pushed, so a socket never carries what its user's scope does not.
+
+延期 extensions are told here too (``incidents.signals.extension_changed``, in the step's transaction):
+a request goes to the deciders who are people (``rules.EXTENSION_DECIDERS``: the incident's village's
+leader); the command centre's operators are users with no person, so no inbox: they see the pending
+request on the incident (its detail's ``pending_extension`` and allowed ``decide_extension``). A
+decision goes to the person who asked. Inbox only: neither is in ``dispatch.sms.SMS_KINDS`` (the work
+is not moved to anyone, and an SMS in the night for a deadline days away helps nobody).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
+from django.dispatch import receiver
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import Actor, Role
 from dispatch.models import Notification
+from grids.models import Person, VillageLeader
+from incidents import rules
+from incidents.models import ExtensionRequest
+from incidents.signals import extension_changed
 
 PAGE = 30
 MAX_READ_IDS = 500
@@ -63,3 +75,28 @@ def changed_users(incident_ids: list[int]) -> list[int]:
     return sorted(set(Notification.objects.filter(
         incident_id__in=incident_ids, created_at__gte=since, read_at__isnull=True, person__user__isnull=False,
     ).values_list("person__user_id", flat=True)))
+
+
+def _local(moment: datetime | None) -> str:
+    return f"{timezone.localtime(moment):%m-%d %H:%M}" if moment else "-"
+
+
+@receiver(extension_changed, dispatch_uid="inbox_extension_changed")
+def on_extension_changed(sender, request: ExtensionRequest, now: datetime, **kwargs) -> None:
+    """Tell the deciders of a new 延期 request (never its asker), or its asker of the decision."""
+    incident = request.incident
+    asker = set(Person.objects.filter(user_id=request.requested_by_id).values_list("pk", flat=True))
+    if request.state == ExtensionRequest.State.PENDING:
+        leaders = (VillageLeader.objects.filter(village_id=incident.village_id).values_list("person_id", flat=True)
+                   if Role.VILLAGE_LEADER in rules.EXTENSION_DECIDERS and incident.village_id else [])
+        people, kind = set(leaders) - asker, Notification.Kind.EXTENSION_ASKED
+        message = f"延期申请 extension to {_local(request.requested_due)} asked by {request.requested_by_label}"
+    else:
+        people, kind = asker, Notification.Kind.EXTENSION_DECIDED
+        message = (f"延期批准 extension approved, new deadline {_local(request.requested_due)}"
+                   if request.state == ExtensionRequest.State.APPROVED
+                   else f"延期未批准 extension refused, deadline stays {_local(incident.handle_due_at)}")
+    Notification.objects.bulk_create([
+        Notification(person_id=person_id, incident=incident, kind=kind,
+                     message=f"{message}: {incident.title}"[:300], created_at=now)
+        for person_id in sorted(people)])

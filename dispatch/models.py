@@ -48,6 +48,8 @@ class Notification(models.Model):
         ESCALATED = "escalated", "escalated"
         OVERDUE = "overdue", "overdue"
         REOPENED = "reopened", "reopened after a dissatisfied return visit"
+        EXTENSION_ASKED = "ext_asked", "延期申请 an extension to decide"
+        EXTENSION_DECIDED = "ext_decided", "延期审批 your extension decided"
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notifications")
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="notifications")

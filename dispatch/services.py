@@ -19,12 +19,12 @@ from grids.models import Person
 from incidents import rules
 from incidents.lifecycle import check_allowed, locked, new_event, notify_changed
 from incidents.models import Incident, Level
-from incidents.selectors import reassign_refusal, roles_on
+from incidents.selectors import handling_grid_for, reassign_refusal, roles_on
 
 
 def _retarget(incident: Incident, target: Target, ctx: RoutingContext, *, action: str, actor: Actor,
-              reason: str, now: datetime) -> None:
-    """End the active assignment, assign the target, save, record the event, notify."""
+              reason: str, now: datetime, data: dict | None = None) -> None:
+    """End the active assignment, assign the target, save, record the event (with ``data`` too), notify."""
     Assignment.objects.filter(incident=incident, active=True).update(active=False, ended_at=now)
     from_level = incident.level
     objects = assign(incident, target, ctx, now=now, why=action)
@@ -33,7 +33,8 @@ def _retarget(incident: Incident, target: Target, ctx: RoutingContext, *, action
         obj.save()
     event = new_event(incident, action, actor, note=reason, now=now,
                       data={"from_level": from_level, "to_level": target.level,
-                            "person": target.person.external_id if target.person else None, "unit": target.unit})
+                            "person": target.person.external_id if target.person else None, "unit": target.unit,
+                            **(data or {})})
     event.save()
     notify_changed([incident.pk])
 
@@ -114,7 +115,13 @@ def incident_return_to_centre(*, incident_id: int, actor: Actor, reason: str, no
 
 def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str, reason: str) -> Incident:
     """Give the incident to another person, at the same level: an operator to anyone, a grid leader
-    only to the people of the handling grid's team (``incidents.selectors.reassign_refusal``)."""
+    only to the people of the handling grid's team (``incidents.selectors.reassign_refusal``).
+
+    Given to a person of another grid's team (the operator's reassign after a 退单, the incident was
+    sent to the wrong grid), the incident's handling grid becomes that grid
+    (``incidents.selectors.handling_grid_for``), as routing sets it at dispatch: its leader is informed
+    and its team sees and acts on it, the wrong grid's no longer (the grid it lies in stays: the
+    located grid is never rewritten)."""
     now = timezone.now()
     person = Person.objects.filter(external_id=person_external_id).first()
     if person is None:
@@ -128,7 +135,13 @@ def incident_reassign(*, incident_id: int, actor: Actor, person_external_id: str
             raise rules.TransitionRefused(refusal, reason="role")
         ref = PersonRef(person.pk, person.external_id, person.name, person.role)
         target = Target(incident.level, ref, person.role, "", reason=f"reassigned by {actor.label}")
-        _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now)
+        grid_id, moved = handling_grid_for(incident, person.pk), {}
+        if grid_id is not None and grid_id != incident.handling_grid_id:
+            moved = {"from_grid": incident.handling_grid.code if incident.handling_grid_id else None}
+            incident.handling_grid_id = grid_id
+            moved["to_grid"] = incident.handling_grid.code
+        _retarget(incident, target, _context(incident), action="reassign", actor=actor, reason=reason, now=now,
+                  data=moved)
     return incident
 
 

@@ -15,6 +15,7 @@ from core.actors import Actor
 from incidents import rules
 from incidents.lifecycle import check_allowed, escalation_time, locked, new_event, notify_changed
 from incidents.models import ExtensionRequest, Incident
+from incidents.signals import extension_changed
 
 
 def _time(value: datetime) -> str:
@@ -37,12 +38,13 @@ def incident_request_extension(*, incident_id: int, actor: Actor, reason: str, r
         refusal = rules.extension_refusal(incident.handle_due_at, requested_due, now)
         if refusal:
             raise ValidationError({"requested_due": [refusal]})
-        ExtensionRequest.objects.create(
+        request = ExtensionRequest.objects.create(
             incident=incident, requested_by=actor.user, requested_by_label=actor.label, requested_at=now,
             reason=reason, previous_due=incident.handle_due_at, requested_due=requested_due)
         incident.save(update_fields=["updated_at"])
         new_event(incident, "request_extension", actor, note=reason, now=now,
                   data={"from_due": _time(incident.handle_due_at), "requested_due": _time(requested_due)}).save()
+        extension_changed.send(sender=ExtensionRequest, request=request, now=now)
         notify_changed([incident.pk])
     return incident
 
@@ -75,5 +77,6 @@ def incident_decide_extension(*, incident_id: int, actor: Actor, approve: bool, 
         incident.save()
         new_event(incident, "approve_extension" if approve else "refuse_extension", actor, note=note, now=now,
                   data=data).save()
+        extension_changed.send(sender=ExtensionRequest, request=request, now=now)
         notify_changed([incident.pk])
     return incident

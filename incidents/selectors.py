@@ -462,6 +462,24 @@ def handling_team_ids(incident: Incident) -> set[int]:
                   .values_list("person_id", flat=True)))
 
 
+def handling_grid_for(incident: Incident, person_id: int) -> int | None:
+    """Return the grid whose team handles the incident once it is given to the person: its handling
+    grid when the person is on that team; else the active grid of the incident's town whose team the
+    person leads or holds a post in (the grid it lies in first, then its village's, then by code), so
+    that grid's people see it and act on it as its team, and the wrong grid's stop; None when the
+    person is on no team (the handling grid stays as it is)."""
+    if person_id in handling_team_ids(incident):
+        return incident.handling_grid_id
+    town_id = _town_of(incident)
+    if town_id is None:
+        return None
+    grids = (GridTeam.objects.filter(Q(leader_id=person_id) | Q(memberships__person_id=person_id),
+                                     grid__generation__status="active", grid__generation__town_id=town_id)
+             .values_list("grid_id", "grid__village_id", "grid__code").distinct())
+    found = min(grids, key=lambda g: (g[0] != incident.grid_id, g[1] != incident.village_id, g[2]), default=None)
+    return found[0] if found else None
+
+
 def reassign_refusal(incident: Incident, actor: Actor, person_id: int, *, roles: set[Role] | None = None
                      ) -> str | None:
     """Return why the actor may not give the incident to the person (None: they may), by

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from core.actors import Actor
 from dispatch.models import Assignment, Notification
 from dispatch.routing import COMMAND_CENTRE
+from grids.models import Grid, GridTeam, Person
 from incidents.analytics import assessment, assessment_direct
 from incidents.models import Incident, IncidentEvent, Level, ReturnVisit
 from incidents.selectors import incident_stats, incident_stats_direct
@@ -246,3 +247,91 @@ def test_returning_is_refused_once_accepted_or_at_the_command_centre_and_needs_a
     assert post(leader, other, "return_to_centre", {"reason": "x"}).status_code == 200
     assert post(leader, other, "return_to_centre", {"reason": "x"}).status_code == 409  # already there
     assert IncidentEvent.objects.filter(incident=other, action="return_to_centre").count() == 1
+
+
+def visible_ids(who: Actor) -> set[int]:
+    body = client_of(who).get("/api/incidents/?before=9223372036854775807&page_size=10000").json()
+    return {feature["id"] for feature in body["features"]}
+
+
+def other_team(*, away_from: Incident, people: set[int]) -> GridTeam:
+    """Return the team of an active comprehensive grid the incident neither lies in nor is handled by,
+    none of whose people are ``people``."""
+    return (GridTeam.objects.filter(grid__generation__status="active", grid__kind=Grid.Kind.COMPREHENSIVE)
+            .exclude(grid_id__in=[away_from.grid_id, away_from.handling_grid_id])
+            .exclude(leader_id__in=people).exclude(memberships__person_id__in=people)
+            .select_related("grid", "leader").order_by("grid__code").first())
+
+
+def test_after_a_return_the_grid_it_is_reassigned_to_handles_it_and_the_wrong_grid_lets_go():
+    # sent to the wrong grid: a matter the routing gave to the industrial park's team (a dedicated grid
+    # over a comprehensive one), returned by the park's leader, reassigned by the operator elsewhere
+    park = f.dedicated_grid("industrial_park")
+    incident = f.report("work_safety", at=f.surface_point(park))
+    assert incident.handling_grid_id == park.pk and incident.grid_id != park.pk
+    wrong_team = f.team_of(park)
+    wrong_team.leader = f.new_person(Person.Role.CADRE, "园区网格长")  # the park's own leader, on no other team
+    wrong_team.save(update_fields=["leader"])
+    wrong = f.actor("grid_leader", person=wrong_team.leader)
+    right_team = other_team(away_from=incident, people={wrong.person_id, incident.assignee_id})
+    right = f.actor("grid_leader", person=right_team.leader)
+    member = right_team.memberships.exclude(person_id=right_team.leader_id).order_by("role", "slot").first().person
+
+    assert post(wrong, incident, "return_to_centre", {"reason": "不属于园区 not the park's"}).status_code == 200
+    # returned, not yet given elsewhere: still the park's handling grid (the operator has not decided where
+    # it goes), the park's leader still sees it
+    returned = f.reload(incident)
+    assert (returned.handling_grid_id, returned.level, returned.assignee_id) == (park.pk, Level.TOWN, None)
+    assert incident.pk in visible_ids(wrong)
+    assert incident.pk not in visible_ids(right)
+
+    op = f.operator()
+    answer = post(op, incident, "reassign", {"person": member.external_id, "reason": "属于本网格 right grid"})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["properties"]["handling_grid_code"] == right_team.grid.code
+    stored = f.reload(incident)
+    assert (stored.handling_grid_id, stored.grid_id, stored.assignee_id) == (right_team.grid_id, incident.grid_id,
+                                                                             member.pk)
+    assert (stored.returns, stored.level) == (1, Level.TOWN)
+    assert Assignment.objects.get(incident=incident, active=True).grid_id == right_team.grid_id
+    event = IncidentEvent.objects.filter(incident=incident).latest("id")
+    assert (event.action, event.data["from_grid"], event.data["to_grid"]) == ("reassign", park.code,
+                                                                              right_team.grid.code)
+    # the right grid's leader is informed, as at any dispatch
+    assert Notification.objects.filter(incident=incident, person=right_team.leader, kind="informed").exists()
+
+    # the wrong grid's leader lets go: not listed, no detail, no action
+    assert incident.pk not in visible_ids(wrong)
+    assert client_of(wrong).get(f"/api/incidents/{incident.pk}/").status_code == 404
+    assert post(wrong, incident, "status_note", {"note": "x"}).status_code == 404
+    # the right grid's leader sees it, with the phones of their own team, and may act on it as its leader
+    assert incident.pk in visible_ids(right)
+    assert client_of(right).get(f"/api/incidents/{incident.pk}/").status_code == 200
+    context = client_of(right).get(f"/api/incidents/{incident.pk}/context/").json()
+    assert context["team"]["grid_code"] == right_team.grid.code
+    assert context["team"]["leader"]["phone"] == right_team.leader.phone
+    assert {"reassign", "escalate", "accept"} <= set(context["allowed_actions"])
+    assert {c["person_id"] for c in context["reassign_to"]} == {
+        right_team.leader.external_id, *right_team.memberships.values_list("person__external_id", flat=True)}
+    assert post(right, incident, "reassign", {"person": right_team.leader.external_id,
+                                              "reason": "我来办 I take it"}).status_code == 200
+    assert f.reload(incident).handling_grid_id == right_team.grid_id  # within the team: the grid stays
+    assert "to_grid" not in IncidentEvent.objects.filter(incident=incident).latest("id").data
+
+
+def test_a_return_reassigned_to_another_grid_leaves_the_located_grid_reading_only():
+    # located in grid X and dispatched to X's team, but X's own: returned, then given to grid Y's team.
+    # X's people still see it (it lies in their polygon: incidents.selectors.scope_q) but no longer act.
+    incident = f.located("other")
+    wrong = f.actor("grid_leader", person=f.team_of(incident.handling_grid).leader)
+    assert post(wrong, incident, "return_to_centre", {"reason": "不属于本网格 wrong grid"}).status_code == 200
+    right_team = other_team(away_from=incident, people={wrong.person_id, incident.assignee_id})
+    member = right_team.memberships.exclude(person_id=right_team.leader_id).order_by("role", "slot").first().person
+    assert post(f.operator(), incident, "reassign", {"person": member.external_id, "reason": "r"}).status_code == 200
+    assert f.reload(incident).handling_grid_id == right_team.grid_id
+    assert incident.pk in visible_ids(wrong)
+    assert client_of(wrong).get(f"/api/incidents/{incident.pk}/context/").json()["allowed_actions"] == []
+    assert post(wrong, incident, "escalate", {"reason": "x"}).status_code == 403
+    right = f.actor("grid_leader", person=right_team.leader)
+    assert incident.pk in visible_ids(right)
+    assert "escalate" in client_of(right).get(f"/api/incidents/{incident.pk}/context/").json()["allowed_actions"]

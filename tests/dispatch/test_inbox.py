@@ -2,12 +2,15 @@
 read, and their sockets are told when a change brings them one."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from dispatch import live
 from dispatch.inbox import inbox_group
-from dispatch.models import Notification
+from dispatch.models import Notification, SmsMessage
+from dispatch.sms import SMS_KINDS
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +71,69 @@ def test_a_change_tells_the_sockets_of_the_users_it_notified(settings):
     sends.clear()
     live.publish_incidents([incident.pk], run=lambda layer, s: sends.extend(s))
     assert not [s for s in sends if s[1]["type"] == "inbox.changed"]
+
+
+# --- 延期 extensions: a request to its deciders, a decision to its asker -------------------------------
+
+def extension_notices(incident, kind: str) -> list[tuple[int, str]]:
+    return list(Notification.objects.filter(incident=incident, kind=kind).values_list("person_id", "message"))
+
+
+def ask(client, incident, days: int = 2):
+    due = (incident.handle_due_at + timedelta(days=days)).isoformat()
+    return client.post(f"/api/incidents/{incident.pk}/request_extension/", {"reason": "等材料 waiting for parts",
+                                                                            "requested_due": due}, format="json")
+
+
+def decide(client, incident, approve: bool):
+    return client.post(f"/api/incidents/{incident.pk}/decide_extension/", {"approve": approve}, format="json")
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_an_extension_request_tells_its_deciders_and_the_decision_its_asker(approve):
+    incident = f.located("other")
+    assignee = holder_client(incident)
+    assert assignee.post(f"/api/incidents/{incident.pk}/accept/", {}, format="json").status_code == 200
+    incident = f.reload(incident)
+    leader = f.village_leader(incident)
+    stranger = f.unrelated_leader(incident)  # a leader of a grid of another village
+    before = set(Notification.objects.values_list("id", flat=True))
+    assert ask(assignee, incident).status_code == 200
+    asked = extension_notices(incident, "ext_asked")
+    assert [person for person, _ in asked] == [leader.pk]  # the village's leader, nobody else
+    assert "延期申请" in asked[0][1] and incident.title in asked[0][1]
+    assert set(Notification.objects.exclude(id__in=before).values_list("kind", flat=True)) == {"ext_asked"}
+    # the deciders' inboxes: the village leader has it; a person of another village, an operator have not
+    village = f.api_client("town_leader", person=leader)
+    assert village.get("/api/inbox/").json()["results"][0]["kind"] == "ext_asked"
+    outsider = f.api_client("grid_leader", person=stranger)
+    assert not [r for r in outsider.get("/api/inbox/").json()["results"] if r["incident"] == incident.pk]
+    assert outsider.get(f"/api/incidents/{incident.pk}/").status_code == 404
+    assert f.api_client("operator").get("/api/inbox/").json()["results"] == []
+    # a retry is refused (one pending request) and tells nobody again
+    assert ask(assignee, incident).status_code == 409
+    assert len(extension_notices(incident, "ext_asked")) == 1
+
+    assert decide(f.api_client("operator"), incident, approve).status_code == 200
+    decided = extension_notices(incident, "ext_decided")
+    assert [person for person, _ in decided] == [incident.assignee_id]
+    stored = f.reload(incident)
+    words = "批准" if approve else "未批准"
+    assert words in decided[0][1] and f"{timezone.localtime(stored.handle_due_at):%m-%d %H:%M}" in decided[0][1]
+    mine = assignee.get("/api/inbox/").json()["results"][0]
+    assert (mine["kind"], mine["incident"]) == ("ext_decided", incident.pk)
+    assert decide(f.api_client("operator"), incident, approve).status_code == 409  # decided once, told once
+    assert len(extension_notices(incident, "ext_decided")) == 1
+    # inbox only: no SMS for either
+    assert {"ext_asked", "ext_decided"}.isdisjoint(SMS_KINDS)
+    assert not SmsMessage.objects.filter(incident=incident, kind__in=["ext_asked", "ext_decided"]).exists()
+
+
+def test_the_village_leaders_own_request_goes_to_the_command_centre_only():
+    incident = f.located("other")
+    leader = f.village_leader(incident)
+    client = f.api_client("town_leader", person=leader)
+    assert ask(client, incident).status_code == 200
+    assert extension_notices(incident, "ext_asked") == []  # the operators decide it, on the incident
+    context = f.api_client("operator").get(f"/api/incidents/{incident.pk}/context/").json()
+    assert context["pending_extension"] is not None and "decide_extension" in context["allowed_actions"]
