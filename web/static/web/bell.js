@@ -4,7 +4,8 @@
 import { esc, fmtTime, getJSON, postJSON } from "web/helpers.js";
 
 const KIND = { assigned: "派给您 assigned", informed: "知悉 for your information", escalated: "升级 escalated",
-  overdue: "超期 overdue", reopened: "重办 reopened" };
+  overdue: "超期 overdue", reopened: "重办 reopened", ext_asked: "延期申请 extension asked",
+  ext_decided: "延期答复 extension decided" };
 
 export function mountBell(button, opts) {
   opts = opts || {};
