@@ -143,7 +143,7 @@ class PatrolDayApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(parameters=[DayQuery], responses={200: dict})
+    @extend_schema(parameters=[DayQuery], responses={200: dict, 404: dict})
     def get(self, request):
         q = validated_query(DayQuery, request)
         actor = Actor.of(request.user)

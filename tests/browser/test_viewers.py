@@ -32,7 +32,7 @@ def test_two_operators_see_each_other_on_one_incident(demo_data, asgi_server, br
     first.locator(".d-viewers", has_text="operator-li").wait_for(timeout=TIMEOUT)
     with later.expect_response(lambda r: r.request.method == "DELETE" and "/viewing/" in r.url) as left:
         later.click("#detail [data-close]")
-    assert left.value.status == 200
+    assert left.value.status == 204
     first.clock.run_for(16_000)
     first.wait_for_function("document.querySelector('#detail .d-viewers').hidden", timeout=TIMEOUT)
     for page in pages:

@@ -32,7 +32,7 @@ def test_through_the_api_and_only_in_scope():
     a, b = f.api_client("operator", username="op-a"), f.api_client("operator", username="op-b")
     assert a.post(f"/api/incidents/{incident.pk}/viewing/").json() == {"others": [], "heartbeat_s": viewers.HEARTBEAT_S}
     assert [o["user"] for o in b.post(f"/api/incidents/{incident.pk}/viewing/").json()["others"]] == ["op-a"]
-    assert b.delete(f"/api/incidents/{incident.pk}/viewing/").status_code == 200
+    assert b.delete(f"/api/incidents/{incident.pk}/viewing/").status_code == 204
     assert a.post(f"/api/incidents/{incident.pk}/viewing/").json()["others"] == []
     outsider = f.api_client(person=f.unrelated_leader(incident))
     assert outsider.post(f"/api/incidents/{incident.pk}/viewing/").status_code == 404
