@@ -8,7 +8,7 @@ import { csrfToken, esc, setOfflineQueue } from "web/helpers.js";
 import { tx, wipe } from "web/phonedb.js";
 
 const box = document.getElementById("offline");
-const state = { queued: 0, refused: JSON.parse(sessionStorage.getItem("gridops.refused") || "[]"), replaying: null };
+const state = { queued: 0, refused: JSON.parse(sessionStorage.getItem("gridops.refused") || "[]"), replaying: null, again: false };
 window.gridopsOffline = state;
 
 function store(mode, work) { return tx("requests", mode, work); }
@@ -40,7 +40,8 @@ function refuse(row, status, text) {
 
 /* Send what waits, oldest first; stop at the first network failure (still offline). */
 export function replay() {
-  if (state.replaying) { return state.replaying; }
+  if (state.replaying) { state.again = true; return state.replaying; }  // the network came back mid-try: go once more
+  state.again = false;
   state.replaying = store("readonly", function (s) { return s.getAll(); }).then(function (rows) {
     return rows.reduce(function (chain, row) {
       return chain.then(function (go) {
@@ -60,7 +61,7 @@ export function replay() {
     state.replaying = null;
     document.dispatchEvent(new CustomEvent("gridops:replayed"));
     return count();
-  });
+  }).then(function () { return state.again ? replay() : null; });
   return state.replaying;
 }
 

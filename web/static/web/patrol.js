@@ -25,8 +25,10 @@ function count() { return db_tx("readonly", function (s) { return s.count(); }).
 
 /* ---- sending ---- */
 let sending = null;
+let again = false;  // asked for while a send was under way (the network came back mid-try): go once more
 export function flush() {
-  if (sending) { return sending; }
+  if (sending) { again = true; return sending; }
+  again = false;
   sending = pending().then(function (rows) {
     const byPatrol = {};
     rows.forEach(function (r) { (byPatrol[r.patrol] = byPatrol[r.patrol] || []).push(r); });
@@ -35,7 +37,7 @@ export function flush() {
     }, Promise.resolve());
   }).then(function () { state.error = ""; }, function (err) {
     state.error = navigator.onLine ? errorLine(err) : "离线, 稍后发送 offline: sent when back";
-  }).then(function () { sending = null; return count(); });
+  }).then(function () { sending = null; return count(); }).then(function () { return again ? flush() : null; });
   return sending;
 }
 function sendAll(id, rows) {
