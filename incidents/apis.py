@@ -88,7 +88,7 @@ IDEMPOTENCY = OpenApiParameter(
     required=False, description="send the same key when re-sending the same change (a phone's queue after the "
                                 "network returned): the first answer comes back and nothing is done twice (24 h)")
 # The headers every action on one incident takes.
-ACTION_HEADERS = [IF_MATCH]  # IDEMPOTENCY: taken by every action; not in the schema until its 422 is documented
+ACTION_HEADERS = [IF_MATCH, IDEMPOTENCY]  # core.schema documents the 422 of a key re-used with another body
 
 
 def if_match(request) -> set[str] | None:
