@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.contrib.gis.gdal import DataSource, GDALException, OGRGeometry, SpatialReference
+from django.contrib.gis.gdal import GDALException, OGRGeometry, SpatialReference
 from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +22,8 @@ from components.codes import CODE_HELP, CODE_PATTERN, type_code_of
 from components.models import Component, ComponentType
 from components.services import place
 from gis_core.coords import validate_lonlat
+from gis_core.layers import LayerError, open_layer
+from gis_core.layers import attr as _attr
 from gis_core.srid import STORAGE_SRID
 from grids import locator
 
@@ -71,14 +73,6 @@ class ImportReport:
     @property
     def imported(self) -> int:
         return self.created + self.updated + self.unchanged
-
-
-def _attr(feature, name: str) -> str:
-    try:
-        value = feature.get(name)
-    except (GDALException, IndexError, KeyError):
-        return ""
-    return "" if value is None else str(value).strip()
 
 
 _STATES = {**{value: value for value in Component.State.values},
@@ -144,28 +138,16 @@ def _component(feature, srs, fields: FieldMap, types: dict[str, ComponentType]) 
                      location=_point(feature, srs, fields))
 
 
-def _open(path: Path, layer: str | int, source_srid: int | None):
-    try:
-        source = DataSource(str(path))
-        lyr = source[layer]
-    except (GDALException, IndexError, KeyError) as exc:
-        raise ComponentImportError(f"{path}: cannot open layer {layer!r} ({exc})") from exc
-    try:
-        srs = SpatialReference(source_srid) if source_srid else lyr.srs
-    except (GDALException, ValueError) as exc:
-        raise ComponentImportError(f"unknown CRS EPSG:{source_srid}") from exc
-    if srs is None:
-        raise ComponentImportError(f"{path}: the file declares no CRS; pass --srid")
-    return source, lyr, srs
-
-
 def import_components(path: str | Path, *, layer: str | int = 0, fields: FieldMap | None = None,
                       source_srid: int | None = None,
                       progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import the components of ``path``; bad features go to ``report.errors``, the rest are created or
     updated by code (all in one transaction). ``progress(rows_read)`` is called every PROGRESS_EVERY rows."""
     fields = fields or FieldMap()
-    source, lyr, srs = _open(Path(path), layer, source_srid)
+    try:
+        source, lyr, srs = open_layer(Path(path), layer, source_srid)
+    except LayerError as exc:
+        raise ComponentImportError(str(exc)) from exc
     report = ImportReport(source_srid=srs.srid)
     types = {t.code: t for t in ComponentType.objects.filter(parent__isnull=False)}
     good: dict[str, Component] = {}

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import shapely
 from django.conf import settings
-from django.contrib.gis.gdal import DataSource, GDALException, OGRGeometry, SpatialReference
+from django.contrib.gis.gdal import OGRGeometry, SpatialReference
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from gis_core.geometry import InvalidGeometry, repair_polygonal
+from gis_core.layers import LayerError, open_layer
+from gis_core.layers import attr as _attr
 from grids.codes import code20_of
 from grids.models import BoundaryGeneration, Grid, Town, Village
 
@@ -48,14 +50,6 @@ class ImportReport:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
-def _open_layer(path: Path, layer: str | int):
-    try:
-        source = DataSource(str(path))
-        return source, source[layer]
-    except (GDALException, IndexError) as exc:
-        raise BoundaryImportError(f"{path}: cannot open layer {layer!r} ({exc})") from exc
-
-
 def _to_storage(geom: OGRGeometry, srs: SpatialReference, label: str) -> tuple[GEOSGeometry, str | None]:
     """Transform one OGR geometry to a valid 2D EPSG:4326 MultiPolygon (and a repair note)."""
     geom = geom.clone()
@@ -68,14 +62,6 @@ def _to_storage(geom: OGRGeometry, srs: SpatialReference, label: str) -> tuple[G
     except InvalidGeometry as exc:
         raise BoundaryImportError(f"{label}: {exc}") from exc
     return GEOSGeometry(memoryview(shapely.to_wkb(repaired)), srid=4326), note
-
-
-def _attr(feature, name: str) -> str:
-    try:
-        value = feature.get(name)
-    except (GDALException, IndexError, KeyError):
-        return ""
-    return "" if value is None else str(value).strip()
 
 
 def _grid_from(feature, index: int, srs, fields: FieldMap, town: Town, villages: dict) -> tuple[Grid, str | None]:
@@ -119,10 +105,10 @@ def import_grids(path: Path, *, town_code: str, layer: str | int = 0, fields: Fi
     town = Town.objects.filter(code=town_code).first()
     if town is None:
         raise BoundaryImportError(f"no town with code {town_code}")
-    source, lyr = _open_layer(Path(path), layer)
-    srs = SpatialReference(source_srid) if source_srid else lyr.srs
-    if srs is None:
-        raise BoundaryImportError(f"{path}: the file declares no CRS; pass --srid")
+    try:
+        source, lyr, srs = open_layer(Path(path), layer, source_srid)
+    except LayerError as exc:
+        raise BoundaryImportError(str(exc)) from exc
     if len(lyr) == 0:
         raise BoundaryImportError(f"{path}: the layer has no features")
     report = ImportReport(features=len(lyr), source_srid=srs.srid)

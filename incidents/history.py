@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import bulk
+from core.errorsfile import ErrorsFile
 from gis_core.coords import ACCEPTED_CRS, EPSG_4326, UnknownCRS, parse_crs, to_wgs84, to_wgs84_array
 from grids import locator
 from grids.models import BoundaryGeneration, Grid
@@ -501,9 +502,7 @@ def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, c
     result = ImportResult(errors_path=Path(errors_path or path.with_name(path.name + ".errors.csv")))
     client_id = client.pk if client is not None else None
     label = f"history import {path.name}"[:64]
-    with result.errors_path.open("w", encoding="utf-8", newline="") as fh:
-        errors = csv.writer(fh)
-        errors.writerow(["row", "field", "message"])
+    with ErrorsFile(result.errors_path, ["row", "field", "message"]) as errors:
         for batch in reader.batches():
             good, bad = [], []
             for record in batch:
@@ -516,7 +515,7 @@ def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, c
             refused = {id(r) for r, _ in bad}
             good = [r for r in good if id(r) not in refused]
             for record, exc in sorted(bad, key=lambda pair: pair[0].row):
-                errors.writerow([record.row, exc.field, str(exc)])
+                errors.add([record.row, exc.field, str(exc)])
             result.refused += len(bad)
             placed = _place(good, generations, result)
             lines = [_line(r, placed.get(r.row), client_id, now) for r in good]
@@ -526,7 +525,5 @@ def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, c
             result.already += len(good) - stored
             if progress:
                 progress(result.rows, max(reader.total, result.rows))
-    if not result.refused:
-        result.errors_path.unlink()
-        result.errors_path = None
+    result.errors_path = errors.path  # None: nothing refused, no file
     return result

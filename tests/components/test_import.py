@@ -82,7 +82,7 @@ def test_a_gis_file_in_gauss_kruger_is_imported_to_wgs84_and_filed_under_its_gri
     assert "3 created, 0 updated, 0 unchanged, 1 bad; 1 outside every grid" in out
     assert "from EPSG:4549" in out
     assert_imported()
-    errors = list(csv.reader((tmp_path / f"{name}.errors.csv").open(encoding="utf-8")))
+    errors = list(csv.reader((tmp_path / f"{name}.errors.csv").open(encoding="utf-8-sig")))
     assert errors[0] == ["row", "code", "error"]
     assert errors[1][:2] == ["4", BAD[0]] and "16 digits" in errors[1][2]
     assert "row 4 (99999901010000)" in err
@@ -127,17 +127,17 @@ def test_nothing_valid_is_a_failure_with_the_reasons(square_town, types, tmp_pat
     errors = tmp_path / "e.csv"
     with pytest.raises(CommandError, match="nothing imported: none of the 1 rows"):
         run(write_csv(tmp_path / "bad.csv", [row]), "--srid", "4549", "--errors", errors)
-    assert message in errors.read_text(encoding="utf-8")
+    assert message in errors.read_text(encoding="utf-8-sig")
 
 
 def test_an_unknown_type_and_a_repeated_code_are_bad_rows(square_town, types, tmp_path):
     rows = [POINTS[0], POINTS[0]]
     path = tmp_path / "t.csv"
     write_csv(path, rows)
-    text = path.read_text(encoding="utf-8").replace("0101,", "0102,", 1).replace("9999990101", "9999990102", 1)
+    text = path.read_text(encoding="utf-8-sig").replace("0101,", "0102,", 1).replace("9999990101", "9999990102", 1)
     path.write_text(text, encoding="utf-8")
     out, _ = run(path, "--srid", "4549")
-    bad = (tmp_path / "t.csv.errors.csv").read_text(encoding="utf-8")
+    bad = (tmp_path / "t.csv.errors.csv").read_text(encoding="utf-8-sig")
     assert "unknown component type 0102" in bad and "1 created" in out
 
 
@@ -146,4 +146,4 @@ def test_progress_is_told_and_a_repeated_code_is_a_bad_row(square_town, types, t
     out, _ = run(write_csv(tmp_path / "r.csv", [*POINTS, POINTS[0]]), "--srid", "4549")
     assert "read 2 rows ..." in out and "read 4 rows ..." in out
     assert "3 created, 0 updated, 0 unchanged, 1 bad" in out
-    assert "appears again (first in row 1)" in (tmp_path / "r.csv.errors.csv").read_text(encoding="utf-8")
+    assert "appears again (first in row 1)" in (tmp_path / "r.csv.errors.csv").read_text(encoding="utf-8-sig")

@@ -35,7 +35,7 @@ def local(text: str) -> datetime:
 
 
 def errors_of(path) -> list[list[str]]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8-sig") as fh:  # a byte-order mark for spreadsheets
         return list(csv.reader(fh))[1:]
 
 

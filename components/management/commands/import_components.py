@@ -1,11 +1,11 @@
 """Import city components (GB/T 30428.2) from a GeoPackage, Shapefile, CSV or any point file GDAL reads."""
-import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from components.importer import ComponentImportError, FieldMap, import_components
 from components.services import TYPES_FILE, ComponentTypeError, component_types_load
+from core.errorsfile import ErrorsFile
 
 
 class Command(BaseCommand):
@@ -31,14 +31,12 @@ class Command(BaseCommand):
         except (ComponentImportError, ComponentTypeError) as exc:
             raise CommandError(f"nothing imported: {exc}") from exc
         if report.errors:
-            errors = Path(opts["errors"] or f"{opts['path']}.errors.csv")
-            with errors.open("w", encoding="utf-8", newline="") as fh:
-                out = csv.writer(fh)
-                out.writerow(["row", "code", "error"])
-                out.writerows([e.row, e.code, e.message] for e in report.errors)
+            with ErrorsFile(opts["errors"] or f"{opts['path']}.errors.csv", ["row", "code", "error"]) as errors:
+                for e in report.errors:
+                    errors.add([e.row, e.code, e.message])
             for e in report.errors[:10]:
                 self.stderr.write(f"row {e.row} ({e.code or 'no code'}): {e.message}")
-            self.stderr.write(f"{len(report.errors)} bad rows written to {errors}")
+            self.stderr.write(f"{len(report.errors)} bad rows written to {errors.path}")
         if not report.imported:
             raise CommandError(f"nothing imported: none of the {report.read} rows is a valid component")
         self.stdout.write(self.style.SUCCESS(
