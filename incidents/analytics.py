@@ -4,7 +4,8 @@ aggregated in the database.
 The counts and the rates are defined once, in ``incidents.rules`` (``standard_figure_filters``,
 ``STANDARD_RATES``): 受理数, 立案数 and 立案率, 应派遣数, 派遣数 and 派遣率, 准确派遣率 (never returned to the command
 centre), 应结案数, 结案数 and 结案率, 按期结案率, 返工率, 延期率, 回访 and 满意率, fixed on the spot
-(自行处置), the average handling time and what is overdue now, for a period [start, end) seen at ``now``, over
+(自行处置), the average handling time and what is overdue now (and per person 在岗率, from the patrols'
+recorded days), for a period [start, end) seen at ``now``, over
 the incidents the actor may see (``incidents.selectors.incidents_visible_to``). Each figure counts
 incidents by one of their own time stamps (received, closed, due), or events by theirs (返工, 回访), so
 imported history counts by its own dates.
@@ -29,9 +30,12 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q,
 from django.utils import timezone
 
 from core.actors import Actor
+from grids.models import Person
 from incidents import rollups, rules
 from incidents.models import IncidentEvent
 from incidents.selectors import incidents_visible_to, scoped
+from patrols.figures import presence_by_person
+from patrols.selectors import persons_visible_q
 
 # group -> (the incident field path of the row key, of the row name)
 GROUPS: dict[str, tuple[str, str]] = {
@@ -60,6 +64,7 @@ class AssessmentRow:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INCIDENT_COUNTS + EVENT_COUNTS, 0))
     rates: dict[str, float | None] = field(default_factory=dict)
     avg_handling_min: float | None = None
+    presence: float | None = None  # 在岗率 (patrols.figures): person rows only, and their mean in the totals
     handling_total_min: float = 0.0  # to combine rows into totals; not part of the API rows
     handling_count: int = 0
 
@@ -80,7 +85,7 @@ class AssessmentRow:
 
     def as_dict(self) -> dict:
         return {"code": self.code, "name": self.name, **self.counts, **self.rates,
-                "avg_handling_min": self.avg_handling_min}
+                "avg_handling_min": self.avg_handling_min, "presence": self.presence}
 
 
 @dataclass
@@ -183,7 +188,8 @@ def _combine(into: dict, rows: dict, sign: int) -> None:
             entry[f] = entry.get(f, 0) + sign * r.get(f, 0)
 
 
-def _assemble(group: str, start: datetime, end: datetime, now: datetime, figures: dict) -> Assessment:
+def _assemble(actor: Actor, group: str, start: datetime, end: datetime, now: datetime,
+              figures: dict) -> Assessment:
     rows: list[AssessmentRow] = []
     for code, r in figures.items():
         if not any(r.get(f) for f in FIGURES if f != "handling_total_min"):
@@ -192,9 +198,30 @@ def _assemble(group: str, start: datetime, end: datetime, now: datetime, figures
                                   counts={f: r.get(f, 0) for f in INCIDENT_COUNTS + EVENT_COUNTS},
                                   handling_total_min=r.get("handling_total_min", 0.0),
                                   handling_count=r.get("handling_count", 0)))
+    if group == "person":
+        _add_presence(rows, actor, start, end)
     rows.sort(key=lambda row: (row.code is None, row.code or ""))
     return Assessment(group=group, start=start, end=end, now=now,
                       rows=[row.finish() for row in rows], totals=_totals(rows))
+
+
+def _add_presence(rows: list[AssessmentRow], actor: Actor, start: datetime, end: datetime) -> None:
+    """Give each person row its 在岗率 over the period (``patrols.figures``: the recorded days of the
+    persons the actor may see, ``patrols.selectors``), adding a row for a worker on patrol who had no
+    incident: presence is assessed whether or not anything happened in their grid."""
+    presence = presence_by_person(persons_visible_q(actor), start, end)
+    if not presence:
+        return
+    people = {pk: (external_id, name) for pk, external_id, name in
+              Person.objects.filter(pk__in=presence).values_list("pk", "external_id", "name")}
+    by_code = {row.code: row for row in rows}
+    for pk, rate in presence.items():
+        code, name = people[pk]
+        row = by_code.get(code)
+        if row is None:
+            row = by_code[code] = AssessmentRow(code=code, name=name)
+            rows.append(row)
+        row.presence = round(rate, 4)
 
 
 def _check_group(group: str) -> None:
@@ -211,7 +238,7 @@ def assessment_direct(*, actor: Actor, group: str, start: datetime, end: datetim
     figures: dict = {}
     _combine(figures, _incident_figures(visible, group, (start, end, now))[0], 1)
     _combine(figures, _event_figures(visible, group, (start, end))[0], 1)
-    return _assemble(group, start, end, now, figures)
+    return _assemble(actor, group, start, end, now, figures)
 
 
 def assessment(*, actor: Actor, group: str, start: datetime, end: datetime,
@@ -233,7 +260,7 @@ def assessment(*, actor: Actor, group: str, start: datetime, end: datetime,
         later, earlier = _event_figures(visible, group, (window.d1, end), (window.d0, start))
         _combine(figures, later, 1)
         _combine(figures, earlier, -1)
-    return _assemble(group, start, end, now, figures)
+    return _assemble(actor, group, start, end, now, figures)
 
 
 def _totals(rows: list[AssessmentRow]) -> AssessmentRow:
@@ -243,4 +270,6 @@ def _totals(rows: list[AssessmentRow]) -> AssessmentRow:
             total.counts[f] += v
         total.handling_total_min += row.handling_total_min
         total.handling_count += row.handling_count
+    rated = [row.presence for row in rows if row.presence is not None]
+    total.presence = round(sum(rated) / len(rated), 4) if rated else None
     return total.finish()

@@ -55,6 +55,8 @@ def _row_fields() -> dict:
         fields[r.name] = serializers.FloatField(allow_null=True,
                                                 help_text=f"{r.label}: {r.numerator} / {r.denominator}")
     fields["avg_handling_min"] = serializers.FloatField(allow_null=True, help_text="closed_at - registered_at, minutes")
+    fields["presence"] = serializers.FloatField(allow_null=True, help_text="在岗率 over the duty days of the period "
+                                                "(group person; the totals: the persons' mean); null otherwise")
     return fields
 
 

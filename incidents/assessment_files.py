@@ -28,18 +28,26 @@ class Column:
     kind: str  # "text" | "count" | "rate" | "minutes"
 
 
-def columns() -> list[Column]:
-    """Return the table's columns: the row's key and name, each count, each rate, the mean handling time."""
-    return [Column("code", "编码 code", "text"), Column("name", "名称 name", "text"),
+PERSON_ONLY = {"presence"}  # 在岗率 is a person's (patrols): the columns of the person group only
+
+
+def columns(group: str) -> list[Column]:
+    """Return the table's columns of a group: the row's key and name, each count, each rate, the mean
+    handling time (and 在岗率 by person)."""
+    return [c for c in _COLUMNS if group == "person" or c.key not in PERSON_ONLY]
+
+
+_COLUMNS = [Column("code", "编码 code", "text"), Column("name", "名称 name", "text"),
             *[Column(key, label, "count") for key, label in rules.STANDARD_COUNTS.items()],
             *[Column(r.name, r.label, "rate") for r in rules.STANDARD_RATES],
-            Column("avg_handling_min", "平均处置时长(分钟) avg handling min", "minutes")]
+            Column("avg_handling_min", "平均处置时长(分钟) avg handling min", "minutes"),
+            Column("presence", "在岗率 presence on duty", "rate")]
 
 
-def cells(row: AssessmentRow) -> list:
-    """Return a row's values in the columns' order (rates as fractions, None when undefined)."""
+def cells(row: AssessmentRow, group: str) -> list:
+    """Return a row's values in the group's columns' order (rates as fractions, None when undefined)."""
     values = row.as_dict()
-    return [values[c.key] for c in columns()]
+    return [values[c.key] for c in columns(group)]
 
 
 def rate_text(value: float | None) -> str:
@@ -83,10 +91,11 @@ def csv_lines(result: Assessment) -> Iterator[str]:
         writer.writerow(values)
         return buffer.getvalue()
 
-    yield "\ufeff" + line([c.label for c in columns()])
+    cols = columns(result.group)
+    yield "\ufeff" + line([c.label for c in cols])
     for row in _all_rows(result):
         yield line([text(c, v) if c.kind in ("text", "minutes") or v is None else v
-                    for c, v in zip(columns(), cells(row), strict=True)])
+                    for c, v in zip(cols, cells(row, result.group), strict=True)])
 
 
 def xlsx_bytes(result: Assessment, *, generated: datetime | None = None) -> bytes:
@@ -104,7 +113,7 @@ def xlsx_bytes(result: Assessment, *, generated: datetime | None = None) -> byte
             cell.number_format = number_format
         return cell
 
-    cols = columns()
+    cols = columns(result.group)
     sheet.column_dimensions["B"].width = 28
     sheet.append([styled(title(result), font=bold)])
     moment = timezone.localtime(generated or timezone.now())
@@ -114,7 +123,7 @@ def xlsx_bytes(result: Assessment, *, generated: datetime | None = None) -> byte
         font = bold if row is result.totals else None
         sheet.append([styled(v, font=font, number_format="0.0%" if c.kind == "rate" else
                              ("0" if c.kind == "minutes" else None))
-                      for c, v in zip(cols, cells(row), strict=True)])
+                      for c, v in zip(cols, cells(row, result.group), strict=True)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -123,13 +132,13 @@ def xlsx_bytes(result: Assessment, *, generated: datetime | None = None) -> byte
 # The columns the printed report shows (an A4 page across): the rest are in the Excel and CSV files.
 REPORT_COLUMNS = ["name", "accepted", "registration_rate", "dispatch_rate", "accurate_dispatch_rate", "due_to_close",
                   "closed", "closure_rate", "on_time_rate", "rework_rate", "extension_rate", "visits",
-                  "satisfaction_rate", "found_and_fixed", "avg_handling_min", "overdue_now"]
+                  "satisfaction_rate", "found_and_fixed", "avg_handling_min", "overdue_now", "presence"]
 
 
 def report_table(result: Assessment) -> dict:
     """Return the report's table of ``result``: the header and a row of texts per key, and the total."""
-    cols = {c.key: c for c in columns()}
-    shown = [cols[key] for key in REPORT_COLUMNS]
+    cols = {c.key: c for c in columns(result.group)}
+    shown = [cols[key] for key in REPORT_COLUMNS if key in cols]
 
     def texts(row: AssessmentRow) -> list[str]:
         values = row.as_dict()

@@ -18,11 +18,12 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.gis.db.models import Union
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from gis_core.srid import METRIC_SRID
-from grids.models import Grid
+from grids.models import Grid, Person
+from patrols.models import PatrolDay
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,49 @@ def day_figures(person_id: int, day: date, *, now: datetime | None = None) -> Da
                       in_own_grid_s=float(inside),
                       coverage=None if area is None else float(coverage or 0.0),
                       presence=min(1.0, float(inside) / duty), points=points, flagged=flagged)
+
+
+# --- the recorded days and 在岗率 over a period ------------------------------------------------------------
+
+def record_day(person_id: int, day: date, *, now: datetime | None = None) -> PatrolDay:
+    """Compute the person's figures of ``day`` and keep them (``PatrolDay``); computing again replaces them."""
+    now = now or timezone.now()
+    f = day_figures(person_id, day, now=now)
+    row, _ = PatrolDay.objects.update_or_create(
+        person_id=person_id, day=day,
+        defaults={"on_patrol_s": f.on_patrol_s, "distance_m": f.distance_m, "in_own_grid_s": f.in_own_grid_s,
+                  "coverage": f.coverage, "presence": f.presence, "points": f.points, "flagged": f.flagged,
+                  "computed_at": now})
+    return row
+
+
+def local_days(start: datetime, end: datetime) -> list[date]:
+    """The local days that [start, end] touches, in order."""
+    first, last = timezone.localdate(start), timezone.localdate(end)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _duty_days(start: datetime, end: datetime) -> list[date]:
+    """The duty days (``PATROL_DUTY_WEEKDAYS``) whose local day begins in [start, end)."""
+    first = timezone.localdate(start)
+    if day_bounds(first)[0] < start:
+        first += timedelta(days=1)
+    last = timezone.localdate(end - timedelta(microseconds=1))
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [d for d in days if d.weekday() in settings.PATROL_DUTY_WEEKDAYS]
+
+
+def presence_by_person(persons_q: Q | None, start: datetime, end: datetime) -> dict[int, float]:
+    """Return 在岗率 per person over [start, end) from the recorded days: the sum of the daily presence
+    on the duty days that begin in the period, over the number of those days (a patrol on a day off
+    does not count). Only persons with a recorded duty day are in the answer; ``persons_q`` (over
+    Person, ``patrols.selectors``) limits it to those the reader may see, None to no one's limit."""
+    days = _duty_days(start, end)
+    if not days:
+        return {}
+    rows = PatrolDay.objects.filter(day__gte=days[0], day__lte=days[-1],
+                                    day__iso_week_day__in=[d + 1 for d in settings.PATROL_DUTY_WEEKDAYS])
+    if persons_q is not None:
+        rows = rows.filter(person__in=Person.objects.filter(persons_q))
+    totals = rows.values("person_id").annotate(total=Sum("presence")).values_list("person_id", "total")
+    return {person_id: min(1.0, total / len(days)) for person_id, total in totals}

@@ -47,3 +47,29 @@ class TrackPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patrol_id} @ {self.recorded_at:%H:%M:%S}"
+
+
+class PatrolDay(models.Model):
+    """A worker's figures for one local day (``patrols.figures.day_figures``), recorded once the day's
+    patrols have ended (``patrols.tasks.record_patrol_days``). The assessment's 在岗率 reads these rows,
+    and they outlive the tracks they were computed from (purged after PATROL_RETENTION_DAYS): a year's
+    presence stays countable without keeping a year of where people walked."""
+
+    person = models.ForeignKey("grids.Person", on_delete=models.CASCADE, related_name="patrol_days")
+    day = models.DateField(help_text="the local day")
+    on_patrol_s = models.FloatField()
+    distance_m = models.FloatField()
+    in_own_grid_s = models.FloatField()
+    coverage = models.FloatField(null=True, blank=True, help_text="None: on no grid's team that day")
+    presence = models.FloatField(help_text="在岗率 of the day: in_own_grid_s over the duty hours, at most 1")
+    points = models.IntegerField()
+    flagged = models.IntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day", "person"]
+        constraints = [models.UniqueConstraint(fields=["person", "day"], name="patrol_day_once")]
+        indexes = [models.Index(fields=["day", "person"], name="patrol_day_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} on {self.day}: presence {self.presence:.2f}"

@@ -339,6 +339,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox": {"task": "dispatch.deliver_outbox", "schedule": 10.0},
     "sms": {"task": "dispatch.send_sms", "schedule": 30.0},  # the retries, and the morning after quiet hours
     "patrol-tracks": {"task": "patrols.purge_tracks", "schedule": 3600.0},  # personal data: kept no longer
+    "patrol-days": {"task": "patrols.record_patrol_days", "schedule": 300.0},  # the days of ended patrols
 }
 # Patrols (patrols/): a point less accurate than this, or further from the previous kept point than this
 # speed allows (a walker, a bicycle, an e-bike in town), is flagged and left out of the figures; steps
@@ -349,6 +350,8 @@ PATROL_MAX_SPEED_MPS = float(os.environ.get("PATROL_MAX_SPEED_MPS", "12"))
 PATROL_MAX_GAP_S = int(os.environ.get("PATROL_MAX_GAP_S", "120"))
 PATROL_COVER_M = float(os.environ.get("PATROL_COVER_M", "25"))
 PATROL_DUTY_HOURS = float(os.environ.get("PATROL_DUTY_HOURS", "8"))
+# the weekdays on duty (Monday 0 ... Sunday 6): 在岗率 over a period counts these days
+PATROL_DUTY_WEEKDAYS = frozenset(int(d) for d in os.environ.get("PATROL_DUTY_WEEKDAYS", "0,1,2,3,4").split(","))
 PATROL_RETENTION_DAYS = int(os.environ.get("PATROL_RETENTION_DAYS", "180"))
 # Evidence photos (incidents.evidence): stored through django-storages under the "evidence" alias, in a
 # project-local folder by default (var/media, not in git) or an S3-compatible bucket when

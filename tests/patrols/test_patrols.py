@@ -42,13 +42,6 @@ def post_points(api: APIClient, patrol_id: int, points: list[dict]):
     return api.post(f"/api/patrols/{patrol_id}/points/", {"points": points}, format="json")
 
 
-@pytest.fixture
-def worker():
-    grid = f.grid()
-    person = f.holder(grid, "police", "A")
-    return grid, person, client_of(person)
-
-
 def started(api: APIClient, key: str = "phone-patrol-0001", at: datetime = T0) -> int:
     answer = api.post("/api/patrols/", {"key": key}, format="json")
     assert answer.status_code == 201, answer.json()

@@ -115,10 +115,11 @@ var ASSESSMENT_COLUMNS = [
   ["accepted", "受理 accepted"], ["registration_rate", "立案率", true], ["accurate_dispatch_rate", "准确派遣率", true],
   ["closed", "结案 closed"], ["closure_rate", "结案率", true], ["on_time_rate", "按期结案率", true],
   ["rework_rate", "返工率", true], ["satisfaction_rate", "满意率", true], ["avg_handling_min", "平均分钟 avg min"],
-  ["overdue_now", "超期 overdue"]
+  ["overdue_now", "超期 overdue"], ["presence", "在岗率", true, "person"]  // a person's (their patrols' days)
 ];
 
 function drawAssessment(body) {
+  var shown = ASSESSMENT_COLUMNS.filter(function (c) { return !c[3] || c[3] === body.group; });
   var cell = function (r, c) {
     var v = r[c[0]];
     if (c[2]) { return esc(fmtRate(v)); }
@@ -126,10 +127,10 @@ function drawAssessment(body) {
   };
   var row = function (r) {
     return "<tr><td>" + esc(r.name) + "</td>" +
-      ASSESSMENT_COLUMNS.map(function (c) { return "<td>" + cell(r, c) + "</td>"; }).join("") + "</tr>";
+      shown.map(function (c) { return "<td>" + cell(r, c) + "</td>"; }).join("") + "</tr>";
   };
   document.getElementById("assessment").innerHTML = '<table class="rv-table"><thead><tr><th>名称 name</th>' +
-    ASSESSMENT_COLUMNS.map(function (c) { return "<th>" + esc(c[1]) + "</th>"; }).join("") +
+    shown.map(function (c) { return "<th>" + esc(c[1]) + "</th>"; }).join("") +
     "</tr></thead><tbody>" + body.rows.map(row).join("") +
     "</tbody><tfoot>" + row(Object.assign({}, body.totals, { name: "合计 total" })) + "</tfoot></table>";
   G.assessment = body;
