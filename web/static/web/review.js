@@ -3,6 +3,7 @@
    按期结案率 ...) by village, grid or person. Every figure comes from the server, scoped to the user. */
 import { esc, fmtRate, getJSON } from "web/helpers.js";
 import { boundaryView, pageMap, VIEW_ZOOM } from "web/layers.js";
+import { patrolTracks } from "web/tracks.js";
 
 var el = document.getElementById("map");
 var map = pageMap(el, 18);
@@ -21,9 +22,13 @@ outlines.villages.addTo(map);
 outlines.grids.addTo(map);
 heat.addTo(map);
 hot.addTo(map);
+var tracks = patrolTracks(map, document.getElementById("tracks"));
+tracks.layer.addTo(map);
 L.control.layers(null, { "村居 villages": outlines.villages, "网格 grids": outlines.grids, "热力 heatmap": heat,
-                         "热点 hotspots": hot }, { collapsed: false }).addTo(map);
+                         "热点 hotspots": hot, "巡查轨迹 tracks": tracks.layer }, { collapsed: false }).addTo(map);
 G.heat = heat;
+G.tracks = tracks;
+tracks.load();
 
 /* The period of the filters: [start, end) as ISO strings, and the trend's bucket. */
 function period() {
