@@ -19,6 +19,7 @@ from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 15_000
+LISTED, IDS = "#tracks .tr-list li[data-patrol-id]", "els => els.map(e => +e.dataset.patrolId)"
 
 
 def walked(person: Person, grid: Grid, key: str, *, flagged_at: int | None = None) -> int:
@@ -52,13 +53,14 @@ def open_tracks(new_page, base: str, username: str, password: str):
 def test_leaders_see_the_tracks_of_their_scope_with_flagged_points(demo_data, asgi_server, new_page):
     worker = Person.objects.get(user__username="gridworker")
     own = Grid.objects.active().filter(own_grids_q(worker.pk)).first()
-    stranger_grid = Grid.objects.active().filter(kind="comprehensive").exclude(own_grids_q(worker.pk)).order_by("code").last()
+    others = Grid.objects.active().filter(kind="comprehensive").exclude(own_grids_q(worker.pk))
+    stranger_grid = others.order_by("code").last()
     stranger = f.team_of(stranger_grid).memberships.exclude(person=worker).first().person
     mine = walked(worker, own, "browser-patrol-own", flagged_at=6)
     theirs = walked(stranger, stranger_grid, "browser-patrol-other")
 
     page = open_tracks(new_page, asgi_server, "gridleader", "gongdao-gridleader")
-    listed = page.eval_on_selector_all("#tracks .tr-list li[data-patrol-id]", "els => els.map(e => +e.dataset.patrolId)")
+    listed = page.eval_on_selector_all(LISTED, IDS)
     assert listed == [mine]  # their own team's worker, not the stranger
     assert worker.name in page.inner_text("#tracks .tr-list")
     page.click(f"#tracks li[data-patrol-id='{mine}']")
@@ -75,5 +77,5 @@ def test_leaders_see_the_tracks_of_their_scope_with_flagged_points(demo_data, as
     assert answer == 404
 
     town = open_tracks(new_page, asgi_server, "leader", "gongdao-leader")
-    listed = town.eval_on_selector_all("#tracks .tr-list li[data-patrol-id]", "els => els.map(e => +e.dataset.patrolId)")
+    listed = town.eval_on_selector_all(LISTED, IDS)
     assert sorted(listed) == sorted([mine, theirs])
