@@ -11,6 +11,7 @@ import shapely
 from gis_core.geometry import to_metric
 from grids.models import BoundaryGeneration, Grid
 from tests.browser.conftest import login
+from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 10_000
@@ -53,15 +54,38 @@ def _segments(shape):
     return [(tuple(a), tuple(b)) for a, b in zip(coords, coords[1:], strict=False) if a != b]
 
 
+def drag_vertex(page, draft_id: int, vertex: tuple[float, float], codes: list[str], by: tuple[int, int]) -> None:
+    """Zoom to the vertex, click the first grid that shares it, drag the vertex's handle ``by`` pixels."""
+    lon, lat = vertex
+    page.evaluate(f"window.gridops.map.setView([{lat}, {lon}], 17, {{animate: false}})")
+    inside = shapely.from_wkb(bytes(Grid.objects.get(generation_id=draft_id, code=codes[0]).boundary.wkb))
+    towards = inside.intersection(shapely.Point(lon, lat).buffer(0.0004)).representative_point()
+    spot = page.evaluate(f"window.gridops.handleAt({towards.x}, {towards.y})")
+    page.mouse.click(spot["x"], spot["y"])
+    page.wait_for_function(f"window.gridops.state.selected === '{codes[0]}'", timeout=TIMEOUT)
+    handle = page.evaluate(f"window.gridops.handleAt({lon}, {lat})")
+    assert page.locator(".vx.shared").count() >= 1
+    page.mouse.move(handle["x"], handle["y"])
+    page.mouse.down()
+    page.mouse.move(handle["x"] + by[0], handle["y"] + by[1], steps=6)
+    page.mouse.up()
+    page.wait_for_function(f"Number(document.body.dataset.dirty) === {len(codes)}", timeout=TIMEOUT)
+
+
+def open_planner(new_page, base: str, username: str, password: str):
+    page = new_page(width=1600, height=900)
+    page.on("dialog", lambda dialog: dialog.accept())
+    login(page, base, username, password, next_url="/")
+    page.wait_for_url("**/planner/", timeout=TIMEOUT)
+    page.wait_for_selector("body[data-planner=ready]", timeout=TIMEOUT)
+    return page
+
+
 def test_planner_drags_a_shared_vertex_saves_previews_and_publishes(demo_data, asgi_server, new_page):
     (lon, lat), codes = _movable_vertex()
     active_before = BoundaryGeneration.objects.get(town__code="321003100", status="active")
 
-    page = new_page(width=1600, height=900)
-    page.on("dialog", lambda dialog: dialog.accept())
-    login(page, asgi_server, "planner", "gongdao-planner", next_url="/")
-    page.wait_for_url("**/planner/", timeout=TIMEOUT)
-    page.wait_for_selector("body[data-planner=ready]", timeout=TIMEOUT)
+    page = open_planner(new_page, asgi_server, "planner", "gongdao-planner")
     assert page.locator("#generations li .status.active").count() == 1
     assert page.locator("#editing").is_hidden()  # the active generation is not edited in place
     with page.expect_download() as download:  # the open generation exported as a file
@@ -74,20 +98,7 @@ def test_planner_drags_a_shared_vertex_saves_previews_and_publishes(demo_data, a
     draft_id = page.evaluate("window.gridops.state.current.id")
     assert BoundaryGeneration.objects.get(pk=draft_id).status == "draft"
 
-    # Zoom to the vertex, click the first grid that shares it, drag the vertex's handle.
-    page.evaluate(f"window.gridops.map.setView([{lat}, {lon}], 17, {{animate: false}})")
-    inside = shapely.from_wkb(bytes(Grid.objects.get(generation_id=draft_id, code=codes[0]).boundary.wkb))
-    towards = inside.intersection(shapely.Point(lon, lat).buffer(0.0004)).representative_point()
-    spot = page.evaluate(f"window.gridops.handleAt({towards.x}, {towards.y})")
-    page.mouse.click(spot["x"], spot["y"])
-    page.wait_for_function(f"window.gridops.state.selected === '{codes[0]}'", timeout=TIMEOUT)
-    handle = page.evaluate(f"window.gridops.handleAt({lon}, {lat})")
-    assert page.locator(".vx.shared").count() >= 1
-    page.mouse.move(handle["x"], handle["y"])
-    page.mouse.down()
-    page.mouse.move(handle["x"] + 14, handle["y"] + 9, steps=6)
-    page.mouse.up()
-    page.wait_for_function(f"Number(document.body.dataset.dirty) === {len(codes)}", timeout=TIMEOUT)
+    drag_vertex(page, draft_id, (lon, lat), codes, (14, 9))
     assert page.evaluate("window.gridops.map.getZoom()") == 17  # the page's first fit did not undo our view
 
     page.click("#save")
@@ -188,3 +199,34 @@ def test_planner_adds_a_vertex_on_a_shared_edge_and_removes_it(demo_data, asgi_s
                            "document.querySelector('#preview-result').textContent.includes('changed grids (0)')",
                            timeout=TIMEOUT)
     assert page.console_errors == [] and page.foreign_requests == []
+
+
+def test_two_planners_redraw_one_grid_and_the_later_save_is_refused_naming_the_first(demo_data, asgi_server,
+                                                                                     new_page):
+    """No lost edits: two planners open the same draft in two browsers and move the same vertex; the
+    first save lands, the second was made on the version before it and gets 412, the page naming who
+    redrew the grid, and the first planner's boundary stays as they left it."""
+    (lon, lat), codes = _movable_vertex()
+    first = open_planner(new_page, asgi_server, "planner", "gongdao-planner")
+    first.click("#new-draft")
+    first.wait_for_function("window.gridops.state.current && window.gridops.state.current.status === 'draft' && "
+                            "document.body.dataset.planner === 'ready'", timeout=TIMEOUT)
+    draft_id = first.evaluate("window.gridops.state.current.id")
+    f.user("planner", username="planner-two")  # password "x"
+    second = open_planner(new_page, asgi_server, "planner-two", "x")
+    second.click(f"#generations li[data-generation='{draft_id}']")
+    second.wait_for_function(f"window.gridops.state.current && window.gridops.state.current.id === {draft_id} && "
+                             "document.body.dataset.planner === 'ready'", timeout=TIMEOUT)
+
+    drag_vertex(first, draft_id, (lon, lat), codes, (14, 9))
+    drag_vertex(second, draft_id, (lon, lat), codes, (-12, 10))
+    first.click("#save")
+    first.wait_for_selector("body[data-saved='1']", timeout=TIMEOUT)
+    saved = {c: Grid.objects.get(generation_id=draft_id, code=c).boundary.wkt for c in codes}
+
+    second.click("#save")
+    second.wait_for_selector("body[data-stale]", timeout=TIMEOUT)
+    shown = second.inner_text("#message")
+    assert "planner" in shown and "planner-two" not in shown, shown  # who redrew it: the first
+    assert {c: Grid.objects.get(generation_id=draft_id, code=c).boundary.wkt for c in codes} == saved
+    assert second.evaluate("Number(document.body.dataset.dirty)") >= 1  # the unsaved edit is still on the page
