@@ -82,6 +82,8 @@ DIMENSIONS = ["category_id", "source", "town_id", "village_id", "grid_id", "hand
 LEAN = 10
 HEAT = 20
 LEAN_DIMENSIONS = ["category_id", "source"]
+# the dimensions ``incidents.selectors.scope_q`` filters on (each indexed on the full rows)
+SCOPE_FIELDS = ["grid", "handling_grid", "village", "assignee", "submitted_by"]
 HEAT_DIMENSIONS = ["category_id", "source", "grid_id"]
 
 
@@ -152,7 +154,12 @@ class Rollup(models.Model):
 
     class Meta:
         db_table = TABLE
-        indexes = [models.Index(fields=["kind", "day"], name="incidents_rollup_kind_day")]
+        # kind and day for the readers that see everything; for a scoped reader one partial index per
+        # column of the scope's OR (``selectors.scope_q`` names the ids), on the full rows only, so a
+        # grid leader's year reads their rows, not the city's (a bitmap OR of these)
+        indexes = [models.Index(fields=["kind", "day"], name="incidents_rollup_kind_day"),
+                   *[models.Index(fields=[field, "kind", "day"], condition=Q(kind__lt=LEAN),
+                                  name=f"rollup_scope_{field[:8]}") for field in SCOPE_FIELDS]]
 
     def __str__(self) -> str:
         return self.key
