@@ -45,6 +45,10 @@ README = ROOT / "bench" / "README.md"
 PG_SOCKET = os.environ.get("GRIDOPS_PGHOST", str(ROOT / "var" / "pg" / "run"))
 
 
+def open_states() -> str:
+    return "&".join(f"state={s}" for s in OPEN)
+
+
 def open_pages(extra: str = "") -> str:
     return "paged:/api/incidents/?" + "&".join(f"state={s}" for s in OPEN) + "&page_size=10000" + extra
 
@@ -69,14 +73,23 @@ def reads(p: dict) -> list[tuple[str, str, list[str]]]:
         ("incident detail (+ events, context)", "operator", [f"/api/incidents/{p['incident']}/",
                                                               f"/api/incidents/{p['incident']}/events/",
                                                               f"/api/incidents/{p['incident']}/context/"]),
-        # main has no viewport or zoom in its API: the command centre loads every open incident at any zoom
-        ("command centre first view, city zoom", "operator", ["/api/me/", "/api/incidents/stats/",
-                                                              "/api/grids/?kind=comprehensive", open_pages()]),
-        ("command centre first view, town zoom", "operator", ["/api/me/", "/api/incidents/stats/",
-                                                              f"/api/grids/?kind=comprehensive&in_bbox={p['bbox']}",
-                                                              open_pages()]),
-        ("grid leader inbox", "gridleader", ["/api/me/", open_pages()]),
+        # the command centre's first view as web/static/web/command.js, feed.js and layers.js ask for it:
+        # who, the categories, the counts, the towns, the incidents of the view (counts per town or
+        # village when zoomed out, capped features when zoomed in) and the list's first page
+        ("command centre first view, city zoom", "operator", [
+            "/api/me/", "/api/categories/", "/api/incidents/stats/", "/api/towns/",
+            f"/api/incidents/view/?bbox={p['city_bbox']}&zoom=9&limit=500&{open_states()}",
+            f"/api/incidents/?page_size=50&{open_states()}&triage=false&before=9007199254740991"]),
+        ("command centre first view, town zoom", "operator", [
+            "/api/me/", "/api/categories/", "/api/incidents/stats/", "/api/towns/",
+            f"/api/villages/?page_size=500&in_bbox={p['bbox']}",
+            f"/api/grids/?kind=comprehensive&page_size=500&in_bbox={p['bbox']}",
+            f"/api/incidents/view/?bbox={p['bbox']}&zoom=12&limit=500&{open_states()}",
+            f"/api/incidents/?page_size=50&{open_states()}&triage=false&before=9007199254740991"]),
+        # the phone (web/static/web/my.js, store.js loadOpen): who, the own grid, every open incident in scope
+        ("grid leader inbox", "gridleader", ["/api/me/", f"/api/grids/{p['grid']}/", open_pages()]),
         ("grid leader heatmap 250 m, a year", "gridleader", [f"/api/review/heatmap/?cell=250&{year}"]),
+        ("grid leader assessment per person, a month", "gridleader", [f"/api/assessment/?group=person&{month}"]),
     ]
 
 
@@ -154,6 +167,7 @@ def setup_django(db: str):
 def actors_and_params() -> tuple[dict[str, str], dict]:
     """Tokens for the readers (and the hotline client), and the parameters of the URLs."""
     from django.contrib.auth.models import Group, User
+    from django.contrib.gis.db.models import Extent
     from django.db import connection
     from django.utils import timezone
 
@@ -182,7 +196,8 @@ def actors_and_params() -> tuple[dict[str, str], dict]:
     x0, y0, x1, y1 = town.boundary.extent
     params = {"year": period(today - timedelta(days=365), today), "quarter": period(today - timedelta(days=92), today),
               "month": period(today.replace(day=1), today), "incident": incident,
-              "bbox": f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}", "grid": busiest.code}
+              "bbox": f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}", "grid": busiest.code,
+              "city_bbox": "{:.5f},{:.5f},{:.5f},{:.5f}".format(*Town.objects.aggregate(e=Extent("boundary"))["e"])}
     return tokens, params
 
 
