@@ -12,9 +12,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from gis_core.tiles import parse_bbox
 
 API_PREFIXES = ("/api/", "/open311/")
 OPEN311_PREFIX = "/open311/"  # GeoReport v2 answers errors as [{"code", "description"}]
@@ -113,3 +115,18 @@ def validated_body(serializer_class, request) -> dict:
     data = serializer_class(data=request.data)
     data.is_valid(raise_exception=True)
     return data.validated_data
+
+
+class BBoxField(serializers.CharField):
+    """A map's view, ``west,south,east,north`` in degrees (WGS84), read as a ``gis_core.tiles.BBox``
+    (a 400 saying what is wrong otherwise)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "the view: west,south,east,north in degrees (WGS84)")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return parse_bbox(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc

@@ -13,10 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actors import Actor
-from core.api import validated_query
+from core.api import BBoxField, validated_query
 from incidents import assessment_files, rules
 from incidents.analytics import GROUPS, assessment
-from incidents.hotspots import BUCKETS, METRIC_SRID, heat_cells, trend
+from incidents.hotspots import BUCKETS, METRIC_SRID, cells_covering, heat_cells, trend
 from incidents.models import Category, Incident
 from incidents.rollups import CELL_M
 from incidents.rules import month_bounds
@@ -148,6 +148,8 @@ class HeatmapQuerySerializer(ReviewQuerySerializer):
         return cell
     min_count = serializers.IntegerField(required=False, default=1, min_value=1,
                                          help_text="only cells with at least this many incidents")
+    bbox = BBoxField(required=False, help_text="only the cells covering this view: west,south,east,north in "
+                                               "degrees (WGS84); a map asks for what it shows")
 
 
 class TrendQuerySerializer(ReviewQuerySerializer):
@@ -161,6 +163,9 @@ class TrendQuerySerializer(ReviewQuerySerializer):
 
 
 MAX_DAY_BUCKETS = 400
+# The cells one heatmap answer holds at most (the fullest; ``capped`` says when there were more): a
+# city's year at 250 m is some 200,000 cells, 20 MB; a map's view at its cell size holds far fewer.
+MAX_HEAT_CELLS = 20_000
 
 
 class HeatmapApi(APIView):
@@ -172,16 +177,18 @@ class HeatmapApi(APIView):
     @extend_schema(parameters=[HeatmapQuerySerializer], responses={200: dict})
     def get(self, request):
         q = validated_query(HeatmapQuerySerializer, request)
+        within = cells_covering(q["bbox"], q["cell"]) if "bbox" in q else None
         cells = heat_cells(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
-                           categories=q.get("category"), sources=q["source"])
+                           categories=q.get("category"), sources=q["source"], within=within)
+        shown = [c for c in cells if c.count >= q["min_count"]]
         features = [{
             "type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c.lon, 6), round(c.lat, 6)]},
             "properties": {"count": c.count, "categories": c.categories, "top_category": c.top_category,
                            "grid_code": c.grid_code, "grid_name": c.grid_name, "x": c.x, "y": c.y},
-        } for c in cells if c.count >= q["min_count"]]
+        } for c in shown[:MAX_HEAT_CELLS]]
         return Response({"type": "FeatureCollection", "cell_m": q["cell"], "srid_cells": METRIC_SRID,
                          "start": q["start"], "end": q["end"], "total": sum(c.count for c in cells),
-                         "features": features})
+                         "capped": len(shown) > MAX_HEAT_CELLS, "features": features})
 
 
 class TrendApi(APIView):

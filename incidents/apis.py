@@ -21,9 +21,9 @@ from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
 
 from core.actors import Actor, Role
-from core.api import validated_body, validated_query
+from core.api import BBoxField, validated_body, validated_query
 from core.pagination import GeoJsonKeysetPagination
-from gis_core.tiles import check_zoom, parse_bbox
+from gis_core.tiles import check_zoom
 from incidents import evidence, evidence_apis, geojson, intake_keys, mapview, on_the_spot, viewers
 from incidents import serializers as s
 from incidents.actions import incident_merge, incident_relocate, incident_status_note
@@ -120,19 +120,13 @@ def refused(exc: TransitionRefused) -> Response:
 class MapViewQuery(s.IncidentFilter):
     """A map view: the box and zoom, and the incident list's filters (open states only)."""
 
-    bbox = serializers.CharField(help_text="the view: west,south,east,north in degrees (WGS84)")
+    bbox = BBoxField()
     zoom = serializers.FloatField(help_text="the map's zoom level (0-24): it decides the area of the counts")
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=mapview.VIEW_LIMIT_MAX, default=mapview.VIEW_LIMIT,
         help_text="at most this many incidents; with more in the view the answer is counts per area")
     state = serializers.MultipleChoiceField(choices=[x for x in STATES if x in OPEN], required=False)
     changed_since = changed_after = before = created_before = visit = None
-
-    def validate_bbox(self, value: str):
-        try:
-            return parse_bbox(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
 
     def validate_zoom(self, value: float) -> float:
         try:

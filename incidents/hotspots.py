@@ -35,8 +35,9 @@ from django.db.models.functions import Cast, Floor, TruncDay, TruncWeek
 from django.utils import timezone
 
 from core.actors import Actor
-from gis_core.coords import from_metric, metric_domain
+from gis_core.coords import from_metric, metric_domain, to_metric
 from gis_core.srid import METRIC_SRID
+from gis_core.tiles import BBox
 from incidents import rollups, rules
 from incidents.models import Incident
 from incidents.selectors import incidents_visible_to, scope_q, scoped
@@ -95,24 +96,60 @@ def cell_index(metres, cell_m: int):
 CellCounts = Counter  # (i, j, category code, grid code, grid name) -> incidents
 
 
-def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime]) -> list[CellCounts]:
+@dataclass(frozen=True)
+class CellRange:
+    """The cells ``cell_m`` wide with indexes i0..i1 (x) and j0..j1 (y), both ends included: a map's view."""
+
+    i0: int
+    i1: int
+    j0: int
+    j1: int
+
+
+NOWHERE = CellRange(0, -1, 0, -1)  # a view outside the metric domain: no cell
+
+
+def cells_covering(bbox: BBox, cell_m: int) -> CellRange:
+    """Return the cells that cover a view given in degrees: its edges, sampled and projected to EPSG:4549
+    (a box in degrees is not one in metres), enclose it; the part outside the metric domain is left out."""
+    west, south, east, north = metric_domain()
+    w, s, e, n = max(bbox.west, west), max(bbox.south, south), min(bbox.east, east), min(bbox.north, north)
+    if w > e or s > n:
+        return NOWHERE
+    t = np.linspace(0.0, 1.0, 17)
+    lons = np.concatenate([w + (e - w) * t, w + (e - w) * t, np.full(17, w), np.full(17, e)])
+    lats = np.concatenate([np.full(17, s), np.full(17, n), s + (n - s) * t, s + (n - s) * t])
+    xs, ys = to_metric(lons, lats)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    if not keep.any():
+        return NOWHERE
+    xs, ys = xs[keep], ys[keep]
+    return CellRange(cell_index(float(xs.min()), cell_m), cell_index(float(xs.max()), cell_m),
+                     cell_index(float(ys.min()), cell_m), cell_index(float(ys.max()), cell_m))
+
+
+def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime],
+                        within: CellRange | None = None) -> list[CellCounts]:
     """Return per period [start, end) the cell counts of the incidents of ``qs`` reported in it (the
-    ordinary path), in one query."""
+    ordinary path), in one query; only the cells ``within`` when given."""
     # only points where EPSG:4549 means something (a report from the other side of the earth, kept in
     # triage, would make ST_Transform fail: "Point outside of projection domain")
     reported = [Q(created_at__gte=start, created_at__lt=end) for start, end in periods]
     qs = qs.filter(functools.reduce(operator.or_, reported), location__isnull=False,
                    location__coveredby=Polygon.from_bbox(metric_domain()))
     metric = Transform("location", METRIC_SRID)
-    rows = (qs.annotate(i=cell_index(Func(metric, function="ST_X"), cell_m),
-                        j=cell_index(Func(metric, function="ST_Y"), cell_m))
-            .values("i", "j", "category__code", "grid__code", "grid__name")
+    qs = qs.annotate(i=cell_index(Func(metric, function="ST_X"), cell_m),
+                     j=cell_index(Func(metric, function="ST_Y"), cell_m))
+    if within is not None:
+        qs = qs.filter(i__gte=within.i0, i__lte=within.i1, j__gte=within.j0, j__lte=within.j1)
+    rows = (qs.values("i", "j", "category__code", "grid__code", "grid__name")
             .annotate(**{f"n{k}": Count("id", filter=q) for k, q in enumerate(reported)}).order_by())
     return [Counter({(int(r["i"]), int(r["j"]), r["category__code"], r["grid__code"], r["grid__name"]): r[f"n{k}"]
                      for r in rows}) for k in range(len(periods))]
 
 
-def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categories, sources) -> CellCounts:
+def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categories, sources,
+                        within: CellRange | None = None) -> CellCounts:
     """Return the cell counts of the window's whole days from the rollups (finest cells summed up): for a
     reader who sees everything, the whole months from the month rows (``rollups.HEAT``) and the days
     of the part-months from the day rows; for a scoped reader, the day rows ``scope_q`` filters."""
@@ -126,6 +163,9 @@ def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categ
         m0, m1 = months
         parts = [_rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1),
                  day_rows.filter(Q(day__gte=first, day__lt=m0) | Q(day__gte=m1, day__lt=last))]
+    if within is not None:  # the finest cells of the view's cells
+        parts = [part.filter(cell_x__gte=within.i0 * blocks, cell_x__lt=(within.i1 + 1) * blocks,
+                             cell_y__gte=within.j0 * blocks, cell_y__lt=(within.j1 + 1) * blocks) for part in parts]
     counts: CellCounts = Counter()
     for part in parts:
         rows = (part.filter(cell_x__isnull=False)
@@ -161,25 +201,28 @@ def _cells(counts: CellCounts, cell_m: int) -> list[Cell]:
 
 
 def heat_cells_direct(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
-                      categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
+                      categories: list[str] | None = None, sources: list[str] | None = None,
+                      within: CellRange | None = None) -> list[Cell]:
     """Return ``heat_cells`` aggregated on the incidents themselves (the reference path)."""
     qs = counted(actor, categories=categories, sources=sources)
-    return _cells(_cell_counts_direct(qs, cell_m, (start, end))[0], cell_m)
+    return _cells(_cell_counts_direct(qs, cell_m, (start, end), within=within)[0], cell_m)
 
 
 def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
-               categories: list[str] | None = None, sources: list[str] | None = None) -> list[Cell]:
-    """Return the non-empty cells of the period, the fullest first (then west to east, south to north),
-    read from the rollups for the whole local days of the period and corrected by the ordinary path
-    for the incidents reported in its part-days (``rollups.Window``)."""
+               categories: list[str] | None = None, sources: list[str] | None = None,
+               within: CellRange | None = None) -> list[Cell]:
+    """Return the non-empty cells of the period (only those ``within`` a view when given: a map asks
+    for what it shows), the fullest first (then west to east, south to north), read from the rollups
+    for the whole local days of the period and corrected by the ordinary path for the incidents
+    reported in its part-days (``rollups.Window``)."""
     if cell_m % rollups.CELL_M:
         raise ValueError(f"cell_m must be a multiple of {rollups.CELL_M}")
     window = rollups.Window.of(start, end, start)
-    counts = _cell_counts_rollup(actor, window, cell_m, categories, sources)
+    counts = _cell_counts_rollup(actor, window, cell_m, categories, sources, within)
     edge = counted(actor, categories=categories, sources=sources).filter(
         window.edge_q(columns=("created_at",), clocks=False))
     if window.gaps():
-        exact, rounded = _cell_counts_direct(edge, cell_m, (start, end), (window.d0, window.d1))
+        exact, rounded = _cell_counts_direct(edge, cell_m, (start, end), (window.d0, window.d1), within=within)
         counts.update(exact)
         counts.subtract(rounded)
     return _cells(counts, cell_m)

@@ -11,7 +11,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from gis_core.coords import from_wgs84, to_wgs84
+from gis_core.tiles import parse_bbox
 from grids.models import Grid, GridTeam
+from incidents import analytics_apis
+from incidents.hotspots import cells_covering, heat_cells, heat_cells_direct
 from incidents.lifecycle import incident_transition
 from tests.incidents import factories as f
 
@@ -141,6 +144,8 @@ def test_the_trend_by_week_starts_on_monday():
     ("heatmap", {"start": "yesterday"}, "start"),
     ("heatmap", {"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"}, "end"),
     ("heatmap", {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
+    ("heatmap", {"bbox": "119.5,32.2,119.4"}, "bbox"),
+    ("heatmap", {"bbox": "119.6,32.2,119.4,32.3"}, "bbox"),  # west > east
     ("trend", {"bucket": "month"}, "bucket"),
     ("trend", {"start": "2025-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}, "bucket"),
 ])
@@ -153,3 +158,40 @@ def test_a_bad_query_is_a_400_with_a_field_message(path, query, field):
 def test_anonymous_gets_nothing():
     assert APIClient().get("/api/review/heatmap/").status_code in (401, 403)
     assert APIClient().get("/api/review/trend/").status_code in (401, 403)
+
+
+def _degrees_box(x0: float, y0: float, x1: float, y1: float) -> str:
+    """The view in degrees (west,south,east,north) enclosing a rectangle given in EPSG:4549 metres."""
+    corners = [to_wgs84(x, y, "EPSG:4549") for x in (x0, x1) for y in (y0, y1)]
+    lons, lats = [c[0] for c in corners], [c[1] for c in corners]
+    return f"{min(lons)},{min(lats)},{max(lons)},{max(lats)}"
+
+
+def test_a_view_gets_the_cells_that_cover_it_on_both_paths(monkeypatch):
+
+    cx, cy = _centre(250)
+    for dx in (0, 250, 500, 1000, 2000):  # five cells eastwards, the last two far from the view
+        _report_at(cx + dx, cy)
+    _report_at(cx - 5000, cy, now=timezone.now() - timedelta(days=3))  # whole days: read from the rollups
+    view = _degrees_box(cx - 100, cy - 100, cx + 600, cy + 100)  # the first three cells
+    cells = _cells(_client("operator"), cell=250, bbox=view)
+    assert set(cells) == {(cx, cy), (cx + 250, cy), (cx + 500, cy)}
+    # the box in degrees is enclosed, the cells at its edges included; the same on both paths, at any cell
+    operator = f.operator()
+    now = timezone.now()
+    for cell in (50, 250, 1000):
+        within = cells_covering(parse_bbox(view), cell)
+        fast = heat_cells(operator, start=now - timedelta(days=30), end=now, cell_m=cell, within=within)
+        slow = heat_cells_direct(operator, start=now - timedelta(days=30), end=now, cell_m=cell, within=within)
+        assert fast == slow
+        if cell < 1000:  # (a 1 km cell at the view's edge may reach the fourth report)
+            assert sum(c.count for c in fast) == 3
+    far = _degrees_box(cx - 5100, cy - 100, cx - 4900, cy + 100)  # a rollup-read cell (three days ago)
+    assert set(_cells(_client("operator"), cell=250, bbox=far)) == {(cx - 5000, cy)}
+    # a view outside the metric domain (the other side of the earth) holds no cell
+    assert _cells(_client("operator"), cell=250, bbox="-80,10,-79,11") == {}
+    # the answer is bounded: the fullest cells up to the cap, and it says so
+    assert _client("operator").get("/api/review/heatmap/", {"cell": 250}).json()["capped"] is False
+    monkeypatch.setattr(analytics_apis, "MAX_HEAT_CELLS", 2)
+    body = _client("operator").get("/api/review/heatmap/", {"cell": 250}).json()
+    assert body["capped"] is True and len(body["features"]) == 2 and body["total"] == 6
