@@ -45,6 +45,14 @@ def test_town_leader_reviews_hotspots_trend_and_assessment(demo_data, asgi_serve
     parts = page.locator("#component-hotspots li[data-component]")
     assert parts.count() == 1 and parts.first.inner_text().startswith("4 件 · 上水井盖 3210030101000001")
 
+    # The heatmap is the view's: panned far away (no incident there), the page asks again for that view.
+    asked = page.evaluate("window.gridops.heatView.serial")
+    page.evaluate("window.gridops.map.panBy([4000, 0], {animate: false})")
+    page.wait_for_function(f"window.gridops.heatView.serial > {asked} && window.gridops.cells.length === 0",
+                           timeout=TIMEOUT)
+    page.evaluate("window.gridops.map.panBy([-4000, 0], {animate: false})")
+    page.wait_for_function("window.gridops.cells.length === 2", timeout=TIMEOUT)
+
     # The trend: one bar per day of the 30 days (31 buckets, both ends partial), 5 reported in all.
     assert page.locator("#trend rect.bar").count() == 31
     assert page.evaluate("window.gridops.trend.reduce((n, b) => n + b.reported, 0)") == 5

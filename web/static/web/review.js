@@ -1,7 +1,7 @@
 /* The leaders' review (研判): where incidents recur (a heatmap of metric cells and the hotspots), how
    their number moves (reported and closed per day or week), and the assessment figures (结案率,
    按期结案率 ...) by village, grid or person. Every figure comes from the server, scoped to the user. */
-import { esc, fmtRate, getJSON } from "web/helpers.js";
+import { debounce, esc, fmtRate, getJSON } from "web/helpers.js";
 import { boundaryView, pageMap, VIEW_ZOOM } from "web/layers.js";
 import { patrolTracks } from "web/tracks.js";
 
@@ -64,7 +64,8 @@ function drawHeat(fc) {
       .bindTooltip(String(n + 1), { permanent: true, direction: "center", className: "hot-label" })
       .bindPopup(spotHtml(f, n)).addTo(hot);
   });
-  document.getElementById("total").textContent = fc.total + " 件 incidents, " + fc.features.length + " 个单元 cells";
+  document.getElementById("total").textContent = "视图内 in view: " + fc.total + " 件 incidents, " + fc.features.length +
+    " 个单元 cells" + (fc.capped ? " (最多的 the fullest " + fc.features.length + ")" : "");
   document.getElementById("hotspots").innerHTML = spots.length ? spots.map(function (f, n) {
     return '<li data-hotspot="' + n + '">' + spotHtml(f, n) + "</li>";
   }).join("") : '<li class="muted">无 3 件以上的单元 no cell with 3 or more</li>';
@@ -156,6 +157,26 @@ function assessmentQuery(p) {
   return new URLSearchParams({ group: form.elements.group.value, start: p.start, end: p.end });
 }
 
+/* The heatmap of the view (with a margin, so a small pan asks nothing): a city's year of cells is
+   asked for only where the map looks. Answers that arrive after a newer request's are dropped. */
+var heatView = G.heatView = { covered: null, serial: 0 };
+function viewBox() {
+  var b = map.getBounds().pad(0.5), clamp = function (v, m) { return Math.max(-m, Math.min(m, v)); };
+  return L.latLngBounds([clamp(b.getSouth(), 85), clamp(b.getWest(), 180)], [clamp(b.getNorth(), 85), clamp(b.getEast(), 180)]);
+}
+function loadHeat(force) {
+  if (!force && heatView.covered && heatView.covered.contains(map.getBounds())) { return Promise.resolve(null); }
+  var box = viewBox(), mine = ++heatView.serial;
+  return getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value, bbox: box.toBBoxString() }))
+    .then(function (fc) {
+      if (mine !== heatView.serial) { return null; }
+      heatView.covered = box;
+      drawHeat(fc);
+      return fc;
+    });
+}
+map.on("moveend", debounce(function () { if (el.dataset.loaded === "true") { loadHeat(false); } }, 250));
+
 var pending = 0;
 function reload() {
   var p = period();
@@ -164,7 +185,7 @@ function reload() {
   pending += 1;
   var mine = pending;
   return Promise.all([
-    getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value })).then(function (fc) { if (mine === pending) { drawHeat(fc); } }),
+    loadHeat(true),
     getJSON("/api/review/trend/?" + query({ bucket: p.bucket })).then(function (b) { if (mine === pending) { drawTrend(b); } }),
     getJSON("/api/components/hotspots/?" + query({ limit: 10 })).then(function (b) { if (mine === pending) { drawComponents(b); } }),
     getJSON("/api/assessment/?" + assessmentQuery(p))
