@@ -62,6 +62,9 @@ def reads(p: dict) -> list[tuple[str, str, list[str]]]:
         ("heatmap 1 km, a year", "leader", [f"/api/review/heatmap/?cell=1000&{year}"]),
         ("heatmap 5 km, a year", "leader", [f"/api/review/heatmap/?cell=5000&{year}"]),
         ("hotspots (250 m, >= 3), a year", "leader", [f"/api/review/heatmap/?cell=250&min_count=3&{year}"]),
+        # as the review page asks (web/static/web/review.js): the cells of its view, here a town's
+        ("heatmap 250 m, a year, a town's view", "leader", [f"/api/review/heatmap/?cell=250&bbox={p['bbox']}&{year}"]),
+        ("heatmap 1 km, a year, a town's view", "leader", [f"/api/review/heatmap/?cell=1000&bbox={p['bbox']}&{year}"]),
         ("trend by day, 92 days", "leader", [f"/api/review/trend/?bucket=day&{quarter}"]),
         ("trend by week, a year", "leader", [f"/api/review/trend/?bucket=week&{year}"]),
         ("stats (command centre)", "operator", ["/api/incidents/stats/"]),
