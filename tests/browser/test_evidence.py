@@ -57,10 +57,71 @@ def test_after_photo_from_the_phone_shows_on_the_command_centre(demo_data, asgi_
     img = command.locator(f"#detail li.photo[data-photo-id='{photo.pk}'] img")
     img.wait_for(timeout=TIMEOUT)
     command.wait_for_function("el => el.complete && el.naturalWidth === 320", arg=img.element_handle(), timeout=TIMEOUT)
+    img.click()  # the viewer over the page, the full size in it; the original a link away
+    viewer = command.locator(".photo-viewer:not([hidden])")
+    viewer.wait_for(timeout=TIMEOUT)
+    command.wait_for_function("document.querySelector('.photo-viewer .pv-img').naturalWidth === 640", timeout=TIMEOUT)
     with command.expect_popup() as popup:
-        img.click()
+        viewer.locator(".pv-full").click()
     full = popup.value
     full.wait_for_load_state()
     assert full.url.endswith(f"/api/photos/{photo.pk}/file/")
     assert full.evaluate("document.images[0].naturalWidth") == 640
+    assert phone.console_errors == [] and command.console_errors == []
+
+
+def test_the_phone_shows_the_photos_by_stage_and_the_viewer_steps_through_them(demo_data, asgi_server, new_page):
+    """On the grid leader's card the photos are grouped by stage (before, after); a tap opens the viewer
+    on that photo, which steps to the next and closes with Escape; the command centre opens the same
+    viewer, in the same order."""
+    own = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
+    incident_id = report(asgi_server, own, "井盖破损 broken manhole cover")
+    phone = new_page(width=390, height=844)
+    login(phone, asgi_server, "gridleader", "gongdao-gridleader", next_url="/")
+    phone.wait_for_url("**/my/", timeout=TIMEOUT)
+    card = phone.locator(f"#inbox li.card[data-incident-id='{incident_id}']")
+    card.locator(".d-actions [data-action=accept]").wait_for(timeout=TIMEOUT)
+    act(card, "accept", "马上处理")
+    wait_state(phone, incident_id, "in_progress")
+    card.locator("[data-photos-toggle]").click()  # the card's photos: none yet
+    card.locator(".card-photos .muted").wait_for(timeout=TIMEOUT)
+    for stage, count in (("before", 1), ("before", 2), ("after", 1)):  # one at a time, as a camera takes them
+        chooser = card.locator(f"input[type=file][data-photo-stage={stage}]")
+        chooser.set_input_files({"name": f"{stage}{count}.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()})
+        card.locator(f".card-photos .photo-group[data-stage={stage}] li.photo").nth(count - 1).wait_for(timeout=TIMEOUT)
+    groups = card.locator(".card-photos .photo-group").evaluate_all("gs => gs.map(g => [g.dataset.stage, "
+                                                                     "g.querySelectorAll('li.photo').length])")
+    assert groups == [["before", 2], ["after", 1]]
+    ids = [p.pk for p in Photo.objects.filter(incident_id=incident_id).order_by("stage", "created_at", "id")]
+    before = [p.pk for p in Photo.objects.filter(incident_id=incident_id, stage="before").order_by("created_at", "id")]
+    after = Photo.objects.get(incident_id=incident_id, stage="after").pk
+    assert sorted(ids) == sorted([*before, after])
+
+    card.locator(f"li.photo[data-photo-id='{before[1]}'] .photo-open").click()
+    viewer = phone.locator(".photo-viewer:not([hidden])")
+    viewer.wait_for(timeout=TIMEOUT)
+    assert viewer.get_attribute("data-photo-id") == str(before[1])
+    assert viewer.locator(".pv-count").inner_text() == "2 / 3"
+    assert "处置前 before" in viewer.locator(".pv-caption").inner_text()
+    assert viewer.locator(".pv-img").get_attribute("src").endswith(f"/api/photos/{before[1]}/file/")
+    viewer.locator(".pv-next").click()
+    assert viewer.get_attribute("data-photo-id") == str(after) and viewer.locator(".pv-next").is_disabled()
+    assert "处置后 after" in viewer.locator(".pv-caption").inner_text()
+    phone.wait_for_function("document.querySelector('.photo-viewer .pv-img').naturalWidth === 640", timeout=TIMEOUT)
+    phone.keyboard.press("ArrowLeft")
+    assert viewer.get_attribute("data-photo-id") == str(before[1])
+    phone.keyboard.press("Escape")
+    phone.locator(".photo-viewer[hidden]").wait_for(state="attached", timeout=TIMEOUT)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+    command = open_command_centre(new_page, asgi_server)
+    command.evaluate(f"window.gridops.select({incident_id})")
+    first = command.locator(f"#detail li.photo[data-photo-id='{before[0]}'] .photo-open")
+    first.wait_for(timeout=TIMEOUT)
+    first.click()
+    shown = command.locator(".photo-viewer:not([hidden])")
+    shown.wait_for(timeout=TIMEOUT)
+    assert shown.locator(".pv-count").inner_text() == "1 / 3" and shown.locator(".pv-prev").is_disabled()
+    shown.locator(".pv-close").click()
+    command.locator(".photo-viewer[hidden]").wait_for(state="attached", timeout=TIMEOUT)
     assert phone.console_errors == [] and command.console_errors == []

@@ -12,13 +12,14 @@ import { pageMap, selectionRing } from "web/layers.js";
 import { clusterIcon, incidentMarkers, latLngOf } from "web/markers.js";
 import { symbolSvg } from "web/symbols.js";
 import { actionButtonsHtml, openActionForm, performAction } from "web/actions.js";
-import { photoInputsHtml, wirePhotoInputs } from "web/photos.js";
+import { loadPhotos, photoInputsHtml, photosHtml, wirePhotoInputs, wirePhotoViewer } from "web/photos.js";
 
 const el = document.getElementById("map");
 const map = pageMap(el, 19);
 
 const store = new IncidentStore();
-const S = { me: null, loaded: false, selected: null, forms: new Map(), errors: new Map(), timelines: new Map(), todoOnly: false };
+const S = { me: null, loaded: false, selected: null, forms: new Map(), errors: new Map(), timelines: new Map(), photos: new Map(),
+  todoOnly: false };
 const contexts = new Map();  // id -> {key, ctx} (key: the feature's updated_at when loaded)
 const loading = new Set(), queue = [];
 const G = window.gridops = { incidents: store.items, store: store, contexts: contexts, live: null };
@@ -93,7 +94,8 @@ function inboxOrder(a, b) {
 function cardKey(f) {
   const p = f.properties, c = contexts.get(f.id);
   return [p.updated_at, isOverdue(p), fmtDue(p), c ? c.key : "-", S.errors.get(f.id) || "", S.selected === f.id,
-    S.timelines.has(f.id) ? S.timelines.get(f.id).length : "x"].join("|");
+    S.timelines.has(f.id) ? S.timelines.get(f.id).length : "x",
+    S.photos.has(f.id) ? (S.photos.get(f.id) ? S.photos.get(f.id).map(function (ph) { return ph.id + (ph.thumbnail_url ? "t" : ""); }).join(",") : "…") : "x"].join("|");
 }
 function cardHtml(f) {
   const p = f.properties, acts = actionsOf(f), late = isOverdue(p), due = fmtDue(p);
@@ -106,7 +108,10 @@ function cardHtml(f) {
     (late ? ' <span class="badge late">超期 overdue</span>' : "") + (due ? ' <span class="due' + (late ? " late" : "") + '">' +
     esc(due) + "</span>" : "") + '</div><div class="card-title" data-select>' + esc(p.title) + '</div><div class="card-meta">' +
     esc(meta) + '</div><div class="d-error" role="alert">' + esc(S.errors.get(f.id) || "") + '</div><div class="d-actions">' +
-    buttons + "</div>" + photoInputsHtml(f) + '<button type="button" class="toggle" data-toggle>' + (tl ? "收起时间线 hide timeline ▴" : "时间线 timeline ▾") +
+    buttons + "</div>" + photoInputsHtml(f) + '<button type="button" class="toggle" data-photos-toggle>' +
+    (S.photos.has(f.id) ? "收起照片 hide photos ▴" : "照片 photos ▾") + "</button>" +
+    (S.photos.has(f.id) ? '<div class="card-photos">' + photosHtml(S.photos.get(f.id), f.id) + "</div>" : "") +
+    '<button type="button" class="toggle" data-toggle>' + (tl ? "收起时间线 hide timeline ▴" : "时间线 timeline ▾") +
     "</button>" + (tl ? '<div class="card-timeline">' + timelineHtml(tl) + "</div>" : "");
 }
 function visible(f) {
@@ -143,7 +148,14 @@ function renderInbox() {
   if (!busy) { items.forEach(function (f) { inbox.appendChild(inbox.querySelector('li.card[data-incident-id="' + f.id + '"]')); }); }
 }
 const scheduleInbox = debounce(renderInbox, 100);
-wirePhotoInputs(inbox);
+wirePhotoInputs(inbox, function (id) { if (S.photos.has(id)) { loadCardPhotos(id); } });
+wirePhotoViewer(inbox);
+/* A card's photos (before and after the work, at intake and verification), loaded when it is opened. */
+function loadCardPhotos(id) {
+  if (!S.photos.has(id)) { S.photos.set(id, null); scheduleInbox(); }
+  loadPhotos(id).then(function (photos) { if (S.photos.has(id)) { S.photos.set(id, photos); scheduleInbox(); } })
+    .catch(function (err) { S.photos.delete(id); S.errors.set(id, errorLine(err)); scheduleInbox(); });
+}
 
 function openForm(li, id, a) {
   S.forms.set(id, a);
@@ -181,6 +193,10 @@ inbox.addEventListener("click", function (e) {
   if (!li) { return; }
   const id = Number(li.dataset.incidentId), t = e.target;
   if (t.closest("[data-cancel]")) { S.forms.delete(id); li.dataset.key = ""; renderInbox(); return; }
+  if (t.closest("[data-photos-toggle]")) {
+    if (S.photos.has(id)) { S.photos.delete(id); scheduleInbox(); } else { loadCardPhotos(id); }
+    return;
+  }
   if (t.closest("[data-toggle]")) {
     if (S.timelines.has(id)) { S.timelines.delete(id); scheduleInbox(); } else { loadTimeline(id); }
     return;

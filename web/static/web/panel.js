@@ -9,7 +9,7 @@ import { actionButtonsHtml, openActionForm, performAction } from "web/actions.js
 import { latLngOf } from "web/markers.js";
 import { selectionRing } from "web/layers.js";
 import { symbolSvg } from "web/symbols.js";
-import { loadPhotos, photosHtml } from "web/photos.js";
+import { loadPhotos, photosHtml, wirePhotoViewer } from "web/photos.js";
 
 /* opts: map, store, markers (incidentMarkers), clusters (the cluster group of incidents),
    highlightCameras(codes), onSelect() (the selection changed), onFetched(feature) (the selected incident,
@@ -116,7 +116,7 @@ export function incidentPanel(opts) {
       '<div class="d-actions">' + actionsHtml() + "</div>" +
       "<h4>网格团队 team</h4><div class='d-team'>" + (S.ctx ? teamHtml(S.ctx.team, p.assignee) : "…") + "</div>" +
       "<h4>覆盖摄像头 cameras</h4><div class='d-cameras'>" + camerasHtml() + "</div>" + componentHtml() +
-      "<h4>照片 photos</h4><div class='d-photos'>" + photosHtml(S.photos) + "</div>" +
+      "<h4>照片 photos</h4><div class='d-photos'>" + photosHtml(S.photos, f.id) + "</div>" +
       "<h4>时间线 timeline</h4><div class='d-timeline'>" + (S.events ? timelineHtml(S.events, S.deliveries) : "…") + "</div>";
   }
   /* The category's handbook where it matters: 立案条件 before registering, 结案条件 until closed. */
@@ -188,6 +188,7 @@ export function incidentPanel(opts) {
       renderInfoOnly(p);
     });
   }
+  wirePhotoViewer(detail);
   detail.addEventListener("click", function (e) {
     const t = e.target;
     if (t.closest("[data-close]")) { watch(null); S.selected = null; S.form = null; stopPlacing(); opts.highlightCameras([]); render(); opts.onSelect(); return; }

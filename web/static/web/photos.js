@@ -1,30 +1,124 @@
-/* Evidence photos (处置前后照片) on the pages: the command centre's detail shows an incident's photos
-   (thumbnails, a placeholder until the server has made one, a click opens the full size); the phone's
-   cards take before / after photos (an input with capture: the camera on a phone). The server checks
-   every file, strips its metadata and decides who may attach what when (403/409 come back as text). */
+/* Evidence photos (处置前后照片) on the pages: an incident's photos as thumbnails grouped by stage (a
+   placeholder until the server has made one); a tap opens the viewer over the page (the full size, its
+   stage, who and when, the previous and next photo, the original in a new tab), the same on the phone's
+   cards and in the command centre's detail. The phone's cards take before / after photos (an input with
+   capture: the camera on a phone). The server checks every file, strips its metadata and decides who may
+   see and attach what when (403/409 come back as text). */
 import { csrfToken, errorLine, esc, fmtTime, getJSON } from "web/helpers.js";
 
 const STAGE = { intake: "上报 intake", before: "处置前 before", after: "处置后 after", verify: "核查 verify" };
+const STAGES = ["intake", "before", "after", "verify"];
 
-/* The first page of an incident's photos (newest first); enough for a panel. */
+/* The first page of an incident's photos (newest first); enough for a panel or a card. */
 export function loadPhotos(id) {
   return getJSON("/api/incidents/" + id + "/photos/").then(function (page) { return page.results; });
 }
 
-export function photosHtml(photos) {
+/* The photos drawn last under each key (an incident's id): what a tap on one of them opens in the viewer. */
+const shown = new Map();
+
+/* The photos in stage order (上报, 处置前, 处置后, 核查), oldest first within a stage: the viewer's order. */
+function inOrder(photos) {
+  return photos.slice().sort(function (a, b) {
+    return (STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage)) || (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id - b.id);
+  });
+}
+
+function caption(ph) {
+  const far = ph.far_from_incident
+    ? ' <span class="badge late" title="照片位置 ' + esc(Math.round(ph.claimed_distance_m)) + ' m">位置偏远 far</span>' : "";
+  return esc(STAGE[ph.stage] || ph.stage) + far + "<br>" + esc(ph.uploaded_by_label) + " " + esc(fmtTime(ph.created_at));
+}
+
+/* The thumbnails of ``photos`` (null: loading), grouped by stage, for the incident ``key``. */
+export function photosHtml(photos, key) {
   if (photos == null) { return "…"; }
   if (!photos.length) { return '<p class="muted">无照片 no photos</p>'; }
-  return '<ul class="photos">' + photos.map(function (ph) {
-    const img = ph.thumbnail_url
-      ? '<img src="' + esc(ph.thumbnail_url) + '" alt="' + esc(STAGE[ph.stage] || ph.stage) + '" loading="lazy">'
-      : '<span class="photo-wait">缩略图生成中 thumbnail coming</span>';
-    const far = ph.far_from_incident
-      ? ' <span class="badge late" title="照片位置 ' + esc(Math.round(ph.claimed_distance_m)) + ' m">位置偏远 far</span>' : "";
-    return '<li class="photo" data-photo-id="' + esc(ph.id) + '" data-stage="' + esc(ph.stage) + '"><a href="' +
-      esc(ph.file_url) + '" target="_blank" rel="noopener" title="原图 full size">' + img + "</a><span>" +
-      esc(STAGE[ph.stage] || ph.stage) + far + "<br>" + esc(ph.uploaded_by_label) + " " + esc(fmtTime(ph.created_at)) +
-      "</span></li>";
-  }).join("") + "</ul>";
+  const ordered = inOrder(photos);
+  shown.set(String(key), ordered);
+  return '<div class="photo-groups" data-photos-key="' + esc(key) + '">' + STAGES.concat(
+    ordered.map(function (ph) { return ph.stage; }).filter(function (st) { return STAGES.indexOf(st) < 0; })
+  ).filter(function (st, i, all) { return all.indexOf(st) === i; }).map(function (stage) {
+    const group = ordered.filter(function (ph) { return ph.stage === stage; });
+    if (!group.length) { return ""; }
+    return '<div class="photo-group" data-stage="' + esc(stage) + '"><h5>' + esc(STAGE[stage] || stage) + " (" + group.length +
+      ')</h5><ul class="photos">' + group.map(function (ph) {
+        const img = ph.thumbnail_url
+          ? '<img src="' + esc(ph.thumbnail_url) + '" alt="' + esc(STAGE[ph.stage] || ph.stage) + '" loading="lazy">'
+          : '<span class="photo-wait">缩略图生成中 thumbnail coming</span>';
+        return '<li class="photo" data-photo-id="' + esc(ph.id) + '" data-stage="' + esc(ph.stage) + '">' +
+          '<button type="button" class="photo-open" data-photo-index="' + ordered.indexOf(ph) + '" title="查看 view">' + img +
+          "</button><span>" + caption(ph) + "</span></li>";
+      }).join("") + "</ul></div>";
+  }).join("") + "</div>";
+}
+
+/* ---- the viewer: one overlay for the page ---- */
+let viewer = null;
+function viewerBox() {
+  if (viewer) { return viewer; }
+  viewer = document.createElement("div");
+  viewer.className = "photo-viewer";
+  viewer.hidden = true;
+  viewer.setAttribute("role", "dialog");
+  viewer.setAttribute("aria-modal", "true");
+  viewer.setAttribute("aria-label", "照片 photo");
+  viewer.innerHTML = '<div class="pv-frame"><img class="pv-img" alt=""><p class="pv-caption"></p>' +
+    '<div class="pv-bar"><button type="button" class="pv-prev" data-pv="prev" title="上一张 previous">‹</button>' +
+    '<span class="pv-count"></span><button type="button" class="pv-next" data-pv="next" title="下一张 next">›</button>' +
+    '<a class="pv-full" target="_blank" rel="noopener">原图 full size</a>' +
+    '<button type="button" class="pv-close" data-pv="close" title="关闭 close (Esc)">×</button></div></div>';
+  viewer.addEventListener("click", function (e) {
+    const b = e.target.closest("[data-pv]");
+    if (b) { step(b.dataset.pv); } else if (e.target === viewer) { step("close"); }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (viewer.hidden) { return; }
+    if (e.key === "Escape") { step("close"); } else if (e.key === "ArrowLeft") { step("prev"); } else if (e.key === "ArrowRight") { step("next"); }
+  });
+  document.body.appendChild(viewer);
+  return viewer;
+}
+function show() {
+  const v = viewer, photos = v._photos, i = v._index, ph = photos[i];
+  v.dataset.index = String(i);
+  v.dataset.photoId = String(ph.id);
+  v.querySelector(".pv-img").src = ph.file_url;
+  v.querySelector(".pv-img").alt = STAGE[ph.stage] || ph.stage;
+  v.querySelector(".pv-caption").innerHTML = caption(ph);
+  v.querySelector(".pv-count").textContent = (i + 1) + " / " + photos.length;
+  v.querySelector(".pv-full").href = ph.file_url;
+  v.querySelector(".pv-prev").disabled = i === 0;
+  v.querySelector(".pv-next").disabled = i === photos.length - 1;
+}
+function step(what) {
+  const v = viewer;
+  if (what === "close") { v.hidden = true; v._photos = null; if (v._back) { v._back.focus(); } return; }
+  const i = v._index + (what === "next" ? 1 : -1);
+  if (i < 0 || i >= v._photos.length) { return; }
+  v._index = i;
+  show();
+}
+/* Open the viewer on photo ``index`` of ``photos`` (the order of ``photosHtml``). */
+export function openViewer(photos, index, back) {
+  const v = viewerBox();
+  v._photos = photos;
+  v._index = index;
+  v._back = back || null;
+  show();
+  v.hidden = false;
+  v.querySelector(".pv-close").focus();
+}
+/* A tap on a thumbnail under ``root`` opens the viewer on it (the phone's inbox, the command centre's detail). */
+export function wirePhotoViewer(root) {
+  root.addEventListener("click", function (e) {
+    const b = e.target.closest(".photo-open");
+    const group = b && b.closest("[data-photos-key]");
+    const photos = group && shown.get(group.dataset.photosKey);
+    if (!photos) { return; }
+    e.preventDefault();
+    openViewer(photos, Number(b.dataset.photoIndex), b);
+  });
 }
 
 /* The phone card's photo inputs: shown while the incident is being handled; the server decides. */
@@ -66,8 +160,9 @@ export function uploadPhotos(id, stage, files) {
   });
 }
 
-/* Upload whatever a photo input of ``root`` is given, and say how it went next to it. */
-export function wirePhotoInputs(root) {
+/* Upload whatever a photo input of ``root`` is given, and say how it went next to it; ``uploaded(id)``
+   after each upload that went through (the card then shows its photos again). */
+export function wirePhotoInputs(root, uploaded) {
   root.addEventListener("change", function (e) {
     const input = e.target.closest("input[data-photo-stage]");
     if (!input || !input.files.length) { return; }
@@ -75,6 +170,7 @@ export function wirePhotoInputs(root) {
     uploadPhotos(input.dataset.incident, input.dataset.photoStage, input.files).then(function (rows) {
       say(input, "已上传 uploaded " + rows.length + " (" + STAGE[input.dataset.photoStage] + ")", true);
       input.value = "";
+      if (uploaded) { uploaded(Number(input.dataset.incident)); }
     }).catch(function (err) {
       say(input, errorLine(err), false);
       input.value = "";
