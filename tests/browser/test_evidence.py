@@ -25,18 +25,23 @@ def jpeg_bytes() -> bytes:
     return out.getvalue()
 
 
+def accepted_on_the_phone(new_page, base: str, incident_id: int, note: str = "马上处理"):
+    """The grid leader's phone page with the incident accepted from its card; return (page, card)."""
+    phone = new_page(width=390, height=844)
+    login(phone, base, "gridleader", "gongdao-gridleader", next_url="/")
+    phone.wait_for_url("**/my/", timeout=TIMEOUT)
+    card = phone.locator(f"#inbox li.card[data-incident-id='{incident_id}']")
+    card.locator(".d-actions [data-action=accept]").wait_for(timeout=TIMEOUT)
+    act(card, "accept", note)
+    wait_state(phone, incident_id, "in_progress")
+    return phone, card
+
+
 def test_after_photo_from_the_phone_shows_on_the_command_centre(demo_data, asgi_server, new_page):
     own = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
     incident_id = report(asgi_server, own, "垃圾堆放 rubbish dumped")
 
-    phone = new_page(width=390, height=844)
-    login(phone, asgi_server, "gridleader", "gongdao-gridleader", next_url="/")
-    phone.wait_for_url("**/my/", timeout=TIMEOUT)
-    card = phone.locator(f"#inbox li.card[data-incident-id='{incident_id}']")
-    card.wait_for(timeout=TIMEOUT)
-    card.locator(".d-actions [data-action=accept]").wait_for(timeout=TIMEOUT)
-    act(card, "accept", "马上处理")
-    wait_state(phone, incident_id, "in_progress")
+    phone, card = accepted_on_the_phone(new_page, asgi_server, incident_id)
     after = card.locator("input[type=file][data-photo-stage=after]")
     after.wait_for(state="attached", timeout=TIMEOUT)
     assert after.get_attribute("capture") == "environment" and after.get_attribute("accept") == "image/*"
@@ -76,13 +81,7 @@ def test_the_phone_shows_the_photos_by_stage_and_the_viewer_steps_through_them(d
     viewer, in the same order."""
     own = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
     incident_id = report(asgi_server, own, "井盖破损 broken manhole cover")
-    phone = new_page(width=390, height=844)
-    login(phone, asgi_server, "gridleader", "gongdao-gridleader", next_url="/")
-    phone.wait_for_url("**/my/", timeout=TIMEOUT)
-    card = phone.locator(f"#inbox li.card[data-incident-id='{incident_id}']")
-    card.locator(".d-actions [data-action=accept]").wait_for(timeout=TIMEOUT)
-    act(card, "accept", "马上处理")
-    wait_state(phone, incident_id, "in_progress")
+    phone, card = accepted_on_the_phone(new_page, asgi_server, incident_id)
     card.locator("[data-photos-toggle]").click()  # the card's photos: none yet
     card.locator(".card-photos .muted").wait_for(timeout=TIMEOUT)
     for stage, count in (("before", 1), ("before", 2), ("after", 1)):  # one at a time, as a camera takes them

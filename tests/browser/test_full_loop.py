@@ -17,9 +17,8 @@ from dispatch import outbox
 from dispatch.models import Webhook
 from grids.models import Grid
 from incidents.models import Incident, Photo
-from tests.browser.conftest import login
 from tests.browser.test_command_centre import api_post, open_command_centre, point_in, wait_state
-from tests.browser.test_evidence import jpeg_bytes
+from tests.browser.test_evidence import accepted_on_the_phone, jpeg_bytes
 from tests.browser.test_workspace import act
 from tests.dispatch.test_outbox import Receiver
 
@@ -66,13 +65,7 @@ def test_hotline_to_return_visit_in_the_browser_and_the_source_hears_every_step(
         assert Incident.objects.get(pk=incident_id).handling_grid_id == own.pk
 
         # the grid leader on the phone: accept, before and after photos, handled, verified
-        phone = new_page(width=390, height=844)
-        login(phone, asgi_server, "gridleader", "gongdao-gridleader", next_url="/")
-        phone.wait_for_url("**/my/", timeout=TIMEOUT)
-        card = phone.locator(f"#inbox li.card[data-incident-id='{incident_id}']")
-        card.locator(".d-actions [data-action=accept]").wait_for(timeout=TIMEOUT)
-        act(card, "accept", "马上到 on my way")
-        wait_state(phone, incident_id, "in_progress")
+        phone, card = accepted_on_the_phone(new_page, asgi_server, incident_id, "马上到 on my way")
         for n, stage in enumerate(("before", "after"), start=1):
             chooser = card.locator(f"input[type=file][data-photo-stage={stage}]")
             chooser.wait_for(state="attached", timeout=TIMEOUT)
