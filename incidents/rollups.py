@@ -283,6 +283,13 @@ def _grouped(facts: str, *, having: bool) -> str:
 _ZERO = "{t}n = 0 AND {t}n2 = 0 AND {t}secs_n = 0 AND {t}n3 = 0 AND {t}n4 = 0 AND {t}n5 = 0"
 
 
+# Rows with a key already there are added to (a trigger's delta, a chunk of the rebuild).
+_ADD = """ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
+      secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
+      secs_n = t.secs_n + excluded.secs_n, n3 = t.n3 + excluded.n3, n4 = t.n4 + excluded.n4,
+      n5 = t.n5 + excluded.n5"""
+
+
 def _apply(facts: str) -> str:
     """Return the PL/pgSQL that applies the facts as deltas, then drops the rows left at zero."""
     columns = ", ".join(ROW_COLUMNS)
@@ -290,10 +297,7 @@ def _apply(facts: str) -> str:
   WITH delta AS ({_grouped(facts, having=True)}),
   applied AS (
     INSERT INTO {TABLE} AS t ({columns}) SELECT {columns} FROM delta ORDER BY key
-    ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
-      secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
-      secs_n = t.secs_n + excluded.secs_n, n3 = t.n3 + excluded.n3, n4 = t.n4 + excluded.n4,
-      n5 = t.n5 + excluded.n5
+    {_ADD}
     RETURNING t.key, t.n, t.n2, t.secs_n, t.n3, t.n4, t.n5)
   SELECT array_agg(key) INTO zeros FROM applied WHERE {_ZERO.format(t='')};
   IF zeros IS NOT NULL THEN
@@ -351,16 +355,33 @@ def _all_facts() -> str:
     return _grouped(_facts(INCIDENTS, 1) + " UNION ALL " + _event_facts(EVENTS, INCIDENTS, 1), having=True)
 
 
-def rebuild_rollups() -> int:
+REBUILD_CHUNK = 250_000  # incident ids per statement of a rebuild
+
+
+def rebuild_rollups(*, chunk: int = REBUILD_CHUNK, progress=None) -> int:
     """Recompute the rollups from the incidents and their events; return the number of rows.
 
-    Safe to run twice, and while intake runs: the incidents and events are locked against writes
-    (SHARE) for the transaction, so no trigger adds a delta to rows being replaced; writers wait."""
+    In chunks of ``chunk`` incident ids, each one statement that adds its facts (those of its incidents
+    and of their events) to the rows already made, so a city's rebuild says how far it is:
+    ``progress(ids done, ids in all)`` after each. Safe to run twice, and while intake runs: the
+    incidents and events are locked against writes (SHARE) for the transaction, so no trigger adds a
+    delta to rows being replaced; writers wait."""
+    columns = ", ".join(ROW_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {INCIDENTS}, {EVENTS} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {TABLE}")
-        cursor.execute(f"INSERT INTO {TABLE} ({', '.join(ROW_COLUMNS)}) {_all_facts()}")
-        return cursor.rowcount
+        cursor.execute(f"SELECT min(id), max(id) FROM {INCIDENTS}")
+        first, last = cursor.fetchone()
+        if first is None:
+            return 0
+        for lo in range(first, last + 1, chunk):
+            part = f"(SELECT * FROM {INCIDENTS} WHERE id >= {int(lo)} AND id < {int(lo + chunk)})"
+            facts = _grouped(_facts(part, 1) + " UNION ALL " + _event_facts(EVENTS, part, 1), having=True)
+            cursor.execute(f"INSERT INTO {TABLE} AS t ({columns}) SELECT {columns} FROM ({facts}) f {_ADD}")
+            if progress:
+                progress(min(lo + chunk, last + 1) - first, last + 1 - first)
+        cursor.execute(f"SELECT count(*) FROM {TABLE}")
+        return cursor.fetchone()[0]
 
 
 def drift() -> list[tuple]:

@@ -198,6 +198,17 @@ def test_the_rebuild_is_idempotent_and_equal_to_what_the_triggers_kept(city):
     assert drift() == []
 
 
+def test_a_rebuild_in_small_chunks_says_how_far_it_is_and_gives_the_same_rows(city):
+    kept = sorted(Rollup.objects.values_list("key", "n", "n2", "n3", "n4", "n5", "secs_n"))
+    said = []
+    assert rebuild_rollups(chunk=3, progress=lambda done, total: said.append((done, total))) == len(kept)
+    assert sorted(Rollup.objects.values_list("key", "n", "n2", "n3", "n4", "n5", "secs_n")) == kept
+    assert drift() == []
+    total = said[-1][1]
+    assert len(said) == -(-total // 3) and said[-1] == (total, total)
+    assert [d for d, _ in said] == sorted(d for d, _ in said)
+
+
 def test_a_dropped_count_is_found_by_the_check_and_mended_by_the_rebuild(city):
     row = Rollup.objects.filter(kind=Kind.RECEIVED).first()
     Rollup.objects.filter(pk=row.pk).update(n=row.n + 1)

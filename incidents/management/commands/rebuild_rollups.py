@@ -3,7 +3,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from incidents.rollups import drift, rebuild_rollups
+from core.progress import Progress
+from incidents.rollups import REBUILD_CHUNK, drift, rebuild_rollups
 
 
 class Command(BaseCommand):
@@ -13,8 +14,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--check", action="store_true", help="compare only; change nothing")
+        parser.add_argument("--chunk", type=int, default=REBUILD_CHUNK, help="incident ids per statement")
 
-    def handle(self, *args, check: bool = False, **options):
+    def handle(self, *args, check: bool = False, chunk: int = REBUILD_CHUNK, **options):
         started = time.monotonic()
         if check:
             differing = drift()
@@ -22,5 +24,5 @@ class Command(BaseCommand):
             for row in differing[:20]:
                 self.stdout.write(f"  {row}")
             return
-        rows = rebuild_rollups()
+        rows = rebuild_rollups(chunk=max(1, chunk), progress=Progress(self.stderr, "rollups"))
         self.stdout.write(f"rebuilt {rows} rollup rows in {time.monotonic() - started:.1f} s")
