@@ -82,23 +82,50 @@ class Gazetteer:
     """Aliases sorted so that the first one found in a text is the winner."""
 
     def __init__(self, candidates: Candidates) -> None:
-        """Keep the unambiguous aliases, best first: by tier, then the longer alias, then the code."""
+        """Keep the unambiguous aliases, best first: by tier, then the longer alias, then the code; and
+        index them by their first two characters (every alias has at least ``MIN_STEM``)."""
         entries = _disambiguate(candidates)
         entries.sort(key=lambda e: (SOURCES[e.place.source][0], -len(e.alias), e.place.code, e.alias))
         self.entries: tuple[Entry, ...] = tuple(entries)
+        by_head: dict[str, list[int]] = defaultdict(list)
+        for rank, entry in enumerate(self.entries):
+            by_head[entry.alias[:MIN_STEM]].append(rank)  # in rank order
+        self._by_head = dict(by_head)
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def resolve(self, text: str) -> GazetteerMatch | None:
-        """Return the best match in ``text``, or ``None`` when no alias occurs in it."""
+        """Return the best match in ``text``, or ``None`` when no alias occurs in it.
+
+        An alias that occurs in the text begins with one of the text's pairs of characters: only the
+        aliases under those pairs are tried, best first, and a pair's list is left at the first alias
+        found or at the rank of the best found so far. The answer is ``resolve_scan``'s (a test keeps
+        them equal): a city's gazetteer holds tens of thousands of aliases, the text a few dozen pairs."""
+        query = normalise(text or "")
+        best = len(self.entries)
+        for head in {query[i:i + MIN_STEM] for i in range(len(query) - MIN_STEM + 1)}:
+            for rank in self._by_head.get(head, ()):
+                if rank >= best:
+                    break
+                if _occurs(self.entries[rank].alias, query):
+                    best = rank
+                    break
+        return _match(self.entries[best]) if best < len(self.entries) else None
+
+    def resolve_scan(self, text: str) -> GazetteerMatch | None:
+        """Return ``resolve``'s answer by trying every alias in order (the reference path)."""
         query = normalise(text or "")
         for entry in self.entries if query else ():
             if _occurs(entry.alias, query):
-                _, kind, precision = SOURCES[entry.place.source]
-                return GazetteerMatch(lon=entry.place.lon, lat=entry.place.lat, matched=entry.name,
-                                      kind=kind, precision=precision)
+                return _match(entry)
         return None
+
+
+def _match(entry: Entry) -> GazetteerMatch:
+    _, kind, precision = SOURCES[entry.place.source]
+    return GazetteerMatch(lon=entry.place.lon, lat=entry.place.lat, matched=entry.name, kind=kind,
+                          precision=precision)
 
 
 def normalise(text: str) -> str:

@@ -179,3 +179,23 @@ def test_other_town_is_kept_apart(request):
 
 def _lonlat(match: GazetteerMatch) -> tuple[float, float]:
     return match.lon, match.lat
+
+
+def test_the_indexed_lookup_answers_as_trying_every_alias():
+    """``resolve`` (aliases under the text's character pairs) against ``resolve_scan`` (every alias in
+    order), on every alias alone, in a sentence, next to another (the better one must win), glued to
+    latin letters and digits, cut short, and on texts that name nothing."""
+    import random
+
+    gazetteer = build_gazetteer()
+    aliases = [e.alias for e in gazetteer.entries]
+    rng = random.Random(7)
+    texts = list(aliases)
+    texts += [f"江苏省扬州市{a}东侧约50米处" for a in aliases]
+    texts += [rng.choice(aliases) + "与" + rng.choice(aliases) + "交叉口" for _ in range(500)]
+    texts += [f"A{a}9" for a in aliases if a[:1].isascii()] + [a[:-1] for a in aliases] + [a[1:] for a in aliases]
+    texts += ["", "无此地名路88号", "公道", "GDC", "第1网格", "ＧＤＣ００５１号"]
+    assert len(gazetteer) > 100
+    differing = [t for t in texts if gazetteer.resolve(t) != gazetteer.resolve_scan(t)]
+    assert differing == []
+    assert sum(gazetteer.resolve(t) is not None for t in texts) > len(aliases)  # the texts do name places
