@@ -20,6 +20,7 @@ import csv
 import json
 import zoneinfo
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 import pyogrio
 import shapely
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from core import bulk
@@ -486,10 +487,59 @@ def _store(lines: list[str], *, client_id: int | None, label: str) -> int:
         return stored
 
 
+class _Storing:
+    """The batches' stores, one at a time, in order: in a thread of their own (its own database connection)
+    while the next batch is read, checked and located, or here when ``threaded`` is false (inside a
+    caller's transaction, where every batch must be). A batch is told to the result when its store is
+    done; a store that fails fails the import there, the batches before it stored (run it again)."""
+
+    def __init__(self, result: ImportResult, threaded: bool, progress, total: int):
+        self.result, self.progress, self.total = result, progress, total
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-store") if threaded else None
+        self.pending: tuple[Future, int, int] | None = None
+
+    def add(self, lines: list[str], rows: int, good: int, **store) -> None:
+        self.wait()  # at most one batch in the database and one being prepared: memory stays flat
+        if not lines:
+            self.pending = (_done(0), rows, good)
+        elif self.pool is None:
+            self.pending = (_done(_store(lines, **store)), rows, good)
+        else:
+            self.pending = (self.pool.submit(_store, lines, **store), rows, good)
+        if self.pool is None:
+            self.wait()
+
+    def wait(self) -> None:
+        if self.pending is None:
+            return
+        future, rows, good = self.pending
+        self.pending = None
+        stored = future.result()
+        self.result.rows += rows
+        self.result.imported += stored
+        self.result.already += good - stored
+        if self.progress:
+            self.progress(self.result.rows, max(self.total, self.result.rows))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.submit(connections.close_all).result()  # the thread's connection
+            self.pool.shutdown()
+
+
+def _done(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, crs: str | None = None,
                    client=None, errors_path: Path | None = None, encoding: str = "utf-8-sig",
-                   layer: str | None = None, progress: Callable[[int, int], None] | None = None) -> ImportResult:
-    """Import the records of ``path``; write refused rows (row, field, message) to ``errors_path``."""
+                   layer: str | None = None, progress: Callable[[int, int], None] | None = None,
+                   threaded: bool | None = None) -> ImportResult:
+    """Import the records of ``path``; write refused rows (row, field, message) to ``errors_path``.
+    ``threaded`` (default: when not called inside a transaction) stores each batch while the next is
+    prepared (``_Storing``): the 2 cores share the work of Python and of PostgreSQL."""
     path = Path(path)
     reader = open_reader(path, encoding=encoding, crs=crs, layer=layer)
     if crs is not None:
@@ -502,28 +552,30 @@ def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, c
     result = ImportResult(errors_path=Path(errors_path or path.with_name(path.name + ".errors.csv")))
     client_id = client.pk if client is not None else None
     label = f"history import {path.name}"[:64]
-    with ErrorsFile(result.errors_path, ["row", "field", "message"]) as errors:
-        for batch in reader.batches():
-            good, bad = [], []
-            for record in batch:
-                try:
-                    checker.check(record)
-                    good.append(record)
-                except RowError as exc:
-                    bad.append((record, exc))
-            bad += convert(good)
-            refused = {id(r) for r, _ in bad}
-            good = [r for r in good if id(r) not in refused]
-            for record, exc in sorted(bad, key=lambda pair: pair[0].row):
-                errors.add([record.row, exc.field, str(exc)])
-            result.refused += len(bad)
-            placed = _place(good, generations, result)
-            lines = [_line(r, placed.get(r.row), client_id, now) for r in good]
-            stored = _store(lines, client_id=client_id, label=label) if lines else 0
-            result.rows += len(batch)
-            result.imported += stored
-            result.already += len(good) - stored
-            if progress:
-                progress(result.rows, max(reader.total, result.rows))
+    if threaded is None:
+        threaded = not connection.in_atomic_block
+    storing = _Storing(result, threaded, progress, reader.total)
+    try:
+        with ErrorsFile(result.errors_path, ["row", "field", "message"]) as errors:
+            for batch in reader.batches():
+                good, bad = [], []
+                for record in batch:
+                    try:
+                        checker.check(record)
+                        good.append(record)
+                    except RowError as exc:
+                        bad.append((record, exc))
+                bad += convert(good)
+                refused = {id(r) for r, _ in bad}
+                good = [r for r in good if id(r) not in refused]
+                for record, exc in sorted(bad, key=lambda pair: pair[0].row):
+                    errors.add([record.row, exc.field, str(exc)])
+                result.refused += len(bad)
+                placed = _place(good, generations, result)
+                lines = [_line(r, placed.get(r.row), client_id, now) for r in good]
+                storing.add(lines, len(batch), len(good), client_id=client_id, label=label)
+            storing.wait()
+    finally:
+        storing.close()
     result.errors_path = errors.path  # None: nothing refused, no file
     return result

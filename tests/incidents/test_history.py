@@ -175,3 +175,45 @@ def test_geojson_and_geopackage_read_through_gdal(square_town, tmp_path, suffix,
     assert (one.grid.code, one.state, two.grid.code, two.state) == (A1, S.CLOSED, B1, S.REGISTERED)
     assert one.original_crs == f"EPSG:{crs}"
     assert abs(one.location.x - 120.003) < 1e-7 and abs(one.location.y - 31.008) < 1e-7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_stored_in_a_thread_while_the_next_is_read_land_as_stored_in_turn(square_town, tmp_path,
+                                                                                  monkeypatch):
+    """The command stores each batch in a thread of its own while it prepares the next (``_Storing``):
+    the same file, in batches of 4, lands the same as stored one batch after another (the path a
+    caller's transaction takes), with the same refusals and the progress told batch by batch."""
+    import threading
+
+    from incidents import history
+
+    monkeypatch.setattr(history, "BATCH", 4)
+    stored_in = []
+    real_store = history._store
+    monkeypatch.setattr(history, "_store", lambda lines, **kw: stored_in.append(threading.current_thread().name)
+                        or real_store(lines, **kw))
+    rows = [[f"T-{n}", "other", "", "", f"{120.001 + n * 0.001:.3f}", "31.005", "",
+             f"2024-02-{1 + n % 27:02d} 08:00", "", f"2024-03-{1 + n % 27:02d} 08:00" if n % 3 else "",
+             "closed" if n % 3 else ""] for n in range(22)]
+    rows[5][7] = "not a date"
+    rows[13][4] = "east"
+    path = write_csv(tmp_path / "t.csv", rows)
+    told = []
+
+    def run(source, threaded):
+        stored_in.clear()
+        result = import_history(path, source=source, threaded=threaded, errors_path=tmp_path / f"{source}.csv",
+                                progress=lambda done, total: told.append((source, done, total)))
+        landed = sorted(Incident.objects.filter(source=source).values_list(
+            "external_id", "state", "grid__code", "created_at", "closed_at", "triage"))
+        return result, landed, errors_of(result.errors_path), set(stored_in)
+
+    a, landed_a, errors_a, threads_a = run(Incident.Source.HOTLINE_12345, True)
+    b, landed_b, errors_b, threads_b = run(Incident.Source.MAYOR_MAILBOX, False)
+    assert (a.rows, a.imported, a.already, a.refused) == (b.rows, b.imported, b.already, b.refused) == (22, 20, 0, 2)
+    assert landed_a == landed_b and len(landed_a) == 20
+    assert errors_a == errors_b and [int(r[0]) for r in errors_a] == [6, 14]
+    assert threads_a == {"history-store_0"} and threads_b == {threading.current_thread().name}
+    for source in (Incident.Source.HOTLINE_12345, Incident.Source.MAYOR_MAILBOX):
+        done = [d for s, d, _ in told if s == source]
+        assert done == [4, 8, 12, 16, 20, 22]
