@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -54,21 +54,32 @@ def scope_q(actor: Actor) -> Q | None:
         q |= Q(submitted_by=actor.user)
     if actor.person_id is not None:
         person = actor.person_id
-        grid_ids, village_ids = _places_of(person)
+        grid_ids, village_ids = _scope_places(actor)
         q |= (Q(grid_id__in=grid_ids) | Q(handling_grid_id__in=grid_ids) | Q(assignee_id=person)
               | Q(village_id__in=village_ids))
     return q
 
 
 def _places_of(person: int) -> tuple[list[int], list[int]]:
-    """Return the grids whose teams the person is on (leader or member) and the villages they lead.
-    Read now, as lists (a handful of ids), so that the scope's filter names them: each arm of its OR is
-    then an index scan of its own column (a bitmap OR on the incidents and on the rollup rows), where
-    sub-selects would make the planner read every row of the period and test it."""
-    grid_ids = sorted(set(GridTeam.objects.filter(Q(leader_id=person) | Q(memberships__person_id=person))
-                          .values_list("grid_id", flat=True)))
-    village_ids = sorted(VillageLeader.objects.filter(person_id=person).values_list("village_id", flat=True))
-    return grid_ids, village_ids
+    """Return the grids whose teams the person is on (leader or member) and the villages they lead, in
+    one query. Read now, as lists (a handful of ids), so that the scope's filter names them: each arm of
+    its OR is then an index scan of its own column (a bitmap OR on the incidents and on the rollup
+    rows), where sub-selects would make the planner read every row of the period and test it."""
+    teams = GridTeam.objects.filter(Q(leader_id=person) | Q(memberships__person_id=person))
+    rows = teams.annotate(kind=Value("g")).values_list("kind", "grid_id").union(
+        VillageLeader.objects.filter(person_id=person).annotate(kind=Value("v")).values_list("kind", "village_id"))
+    grid_ids = sorted({pk for kind, pk in rows if kind == "g"})
+    return grid_ids, sorted({pk for kind, pk in rows if kind == "v"})
+
+
+def _scope_places(actor: Actor) -> tuple[list[int], list[int]]:
+    """``_places_of`` the actor's person, read once per actor: an actor lives for one request (``Actor.of``
+    keeps it on the request's user), so a change of team posts counts from the next request."""
+    cached = actor.__dict__.get("_scope_places")
+    if cached is None or cached[0] != actor.person_id:
+        cached = (actor.person_id, _places_of(actor.person_id))
+        object.__setattr__(actor, "_scope_places", cached)  # a frozen dataclass: a memo, not state
+    return cached[1]
 
 
 def actor_keys(actor: Actor) -> set[str]:

@@ -178,7 +178,7 @@ def test_geojson_and_geopackage_read_through_gdal(square_town, tmp_path, suffix,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_batches_stored_in_a_thread_while_the_next_is_read_land_as_stored_in_turn(square_town, tmp_path,
+def test_batches_stored_in_a_thread_while_the_next_is_read_land_as_stored_in_turn(demo_data, square_town, tmp_path,
                                                                                   monkeypatch):
     """The command stores each batch in a thread of its own while it prepares the next (``_Storing``):
     the same file, in batches of 4, lands the same as stored one batch after another (the path a
