@@ -112,6 +112,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--intake-seconds", type=float, default=30.0)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--build-only", action="store_true", help="build gridops_city_<N>, print the time, stop "
+                        "(a 10M build runs apart from the reads, which a later --reuse-db run measures)")
     return parser.parse_args()
 
 
@@ -337,6 +339,9 @@ def main() -> None:
     args = parse()
     db = f"gridops_city_{args.incidents}"
     built = ensure_database(args, db)
+    if args.build_only:
+        print(f"{db}: " + (f"built in {built:.0f} s" if built is not None else "already there (--reuse-db)"))
+        return
     setup_django(db)
     tokens, params = actors_and_params()
     counts = psql(db, "SELECT format('%s towns, %s grids, %s incidents (%s open), %s events', "
