@@ -8,6 +8,8 @@ million rows is the cost the keyset avoids): ``next`` is null on the last page.
 """
 from __future__ import annotations
 
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -28,6 +30,18 @@ def keyset_value(request, param: str = KEYSET_PARAM) -> int | None:
     return int(raw)
 
 
+class CountedPaginator(Paginator):
+    """Django's paginator counting ``count_from`` when given: the rows a page shows before their
+    ``values()`` of related fields, whose joins a count would otherwise carry (at 1M incidents the
+    list's count took four times as long with them)."""
+
+    count_from = None
+
+    @cached_property
+    def count(self) -> int:
+        return (self.object_list if self.count_from is None else self.count_from).count()
+
+
 class GeoJsonKeysetPagination(GeoJsonPagination):
     """GeoJSON pages by number (``page``, with ``count``) as before, or by key when ``before`` is
     given: ``{"type": "FeatureCollection", "next", "previous": null, "features"}``, ``page_size`` rows
@@ -36,10 +50,19 @@ class GeoJsonKeysetPagination(GeoJsonPagination):
     The view's rows must be rows with an ``id`` (model instances or ``values()`` dicts)."""
 
     keyset_param = KEYSET_PARAM
+    count_from = None
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def django_paginator_class(self, object_list, per_page) -> CountedPaginator:
+        paginator = CountedPaginator(object_list, per_page)
+        paginator.count_from = self.count_from
+        return paginator
+
+    def paginate_queryset(self, queryset, request, view=None, count_from=None):
+        """Return the page's rows; a page by number counts ``count_from`` (the same rows, without the
+        joins of ``queryset``'s values()) when given."""
         self.keyset = keyset_value(request, self.keyset_param)
         if self.keyset is None:
+            self.count_from = count_from
             return super().paginate_queryset(queryset, request, view)
         self.request = request
         size = self.get_page_size(request)

@@ -265,7 +265,8 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         ``changed_after`` to get exactly the incidents changed since (the live pages catch up so).
         """
         cursor = changes_cursor()
-        page = self.paginate_queryset(geojson.rows(self.filter_queryset(self.get_queryset())))
+        incidents = self.filter_queryset(self.get_queryset())
+        page = self.paginator.paginate_queryset(geojson.rows(incidents), request, view=self, count_from=incidents)
         response = self.get_paginated_response({"features": geojson.features(page)})
         response[CURSOR_HEADER] = cursor
         return response

@@ -202,6 +202,27 @@ def test_keyset_pages_are_scoped_and_filtered():
     assert [x["id"] for x in operator.get(f"/api/incidents/?before={other.pk}").json()["features"]] == [home.pk]
 
 
+def test_numbered_pages_count_the_rows_they_page_scoped_and_filtered_without_the_features_joins():
+    """The count of a numbered page is of the same rows as its features (core.pagination.CountedPaginator
+    counts them before the values() of related fields): scoped, filtered, and a COUNT with no JOIN."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    home, other = f.located("straw_burning"), f.located(in_grid=other_grid().code)
+    f.located()
+    operator, leader = f.api_client("operator"), f.api_client("grid_leader", person=f.team_of(f.grid()).leader)
+    with CaptureQueriesContext(connection) as queries:
+        body = operator.get("/api/incidents/?page_size=2").json()
+    assert body["count"] == 3 and len(body["features"]) == 2 and body["next"]
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"] and "incidents_incident" in q["sql"]]
+    assert counts and all(" JOIN " not in sql for sql in counts)
+    body = operator.get("/api/incidents/?category=straw_burning").json()
+    assert body["count"] == 1 and [x["id"] for x in body["features"]] == [home.pk]
+    body = leader.get("/api/incidents/").json()
+    assert body["count"] == 2 and other.pk not in ids_of(body)
+    assert operator.get("/api/incidents/?page_size=2&page=2").json()["count"] == 3
+
+
 @pytest.mark.parametrize("before", ["0", "-1", "x", "", "1.5", str(2**63)])
 def test_a_bad_keyset_is_a_400(before):
     response = f.api_client("operator").get(f"/api/incidents/?before={before}")
