@@ -178,6 +178,10 @@ class Incident(models.Model):
             models.Index(fields=["state", "escalate_at"], name="incident_sweep_idx"),
             models.Index(fields=["grid", "state"], name="incident_grid_state_idx"),
             models.Index(fields=["assignee", "state"], name="incident_assignee_state_idx"),
+            # with the two above, the scope's three columns (selectors.scope_q: grid, handling grid,
+            # assignee) each with the state: a grid leader's open incidents are a BitmapOr of three small
+            # scans (at 1M, the busiest grid's inbox 185 ms and 14,359 pages to 12 ms and 997 pages)
+            models.Index(fields=["handling_grid", "state"], name="incident_handling_state_idx"),
             # The rollup readers' gaps (incidents.rollups.Window.edge_q): the incidents whose deadline,
             # closing or clock falls in a part-day at the edges of a period or since midnight.
             models.Index(fields=["handle_due_at"], name="incident_handle_due_idx"),
