@@ -187,7 +187,8 @@ def _cells(counts: CellCounts, cell_m: int) -> list[Cell]:
     keys = [key for key, n in counts.items() if n]
     if not keys:
         return []
-    frame = pd.DataFrame(keys, columns=["i", "j", "category", "grid"])
+    frame = pd.DataFrame(keys, columns=["i", "j", "category", "grid"]).astype(
+        {"category": "Int64", "grid": "Int64"})  # ids, none for an incident outside every grid
     frame["n"] = np.fromiter((counts[key] for key in keys), dtype=np.int64, count=len(keys))
     codes = dict(Category.objects.filter(pk__in=frame["category"].dropna().unique().tolist())
                  .values_list("pk", "code"))
