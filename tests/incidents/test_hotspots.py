@@ -195,3 +195,26 @@ def test_a_view_gets_the_cells_that_cover_it_on_both_paths(monkeypatch):
     monkeypatch.setattr(analytics_apis, "MAX_HEAT_CELLS", 2)
     body = _client("operator").get("/api/review/heatmap/", {"cell": 250}).json()
     assert body["capped"] is True and len(body["features"]) == 2 and body["total"] == 6
+
+
+def test_cells_sum_the_counts_per_category_and_name_the_main_grid():
+    """hotspots._cells, which both paths share: per cell the count per category code and the total, the
+    main grid the one with most (the higher code on a tie), none for a cell of grid-less incidents only,
+    a cell whose counts cancel kept with 0 (the API's min_count leaves it out), the fullest first."""
+    from incidents.hotspots import _cells
+    from incidents.models import Category
+
+    low, high = Grid.objects.active().filter(kind="comprehensive").order_by("code")[:2]
+    a, b = Category.objects.order_by("code")[:2]
+    x, y = _centre(250)
+    i, j = int(x // 250), int(y // 250)
+    cells = _cells(Counter({(i + 0, j, a.pk, None): 2, (i + 0, j, b.pk, low.pk): 1, (i + 0, j, b.pk, high.pk): 1,
+                            (i + 1, j, a.pk, None): 3, (i + 2, j, a.pk, low.pk): 1, (i + 2, j, a.pk, high.pk): -1,
+                            (i + 3, j, a.pk, low.pk): 0}), 250)
+    assert [(c.x, c.y, c.count, c.categories, c.grid_code, c.grid_name) for c in cells] == [
+        ((i + 0.5) * 250, (j + 0.5) * 250, 4, {a.code: 2, b.code: 2}, high.code, high.name),
+        ((i + 1.5) * 250, (j + 0.5) * 250, 3, {a.code: 3}, None, None),
+        ((i + 2.5) * 250, (j + 0.5) * 250, 0, {}, low.code, low.name)]
+    lon, lat = to_wgs84((i + 0.5) * 250, (j + 0.5) * 250, "EPSG:4549")
+    assert (cells[0].lon, cells[0].lat) == pytest.approx((lon, lat))
+    assert _cells(Counter({(i, j, a.pk, None): 0}), 250) == []
