@@ -223,6 +223,33 @@ def test_numbered_pages_count_the_rows_they_page_scoped_and_filtered_without_the
     assert operator.get("/api/incidents/?page_size=2&page=2").json()["count"] == 3
 
 
+def test_numbered_pages_count_up_to_the_cap_and_say_so(monkeypatch):
+    """A numbered list counts at most COUNT_CAP rows (a city's 10M would take seconds): below it the count
+    is exact; past it the count is the cap, ``count_exact`` is false, the pages stop at the cap with a 404
+    naming ``before``, and the keyset pages still reach every row."""
+    from core import pagination
+
+    made = [f.located() for _ in range(5)]
+    operator = f.api_client("operator")
+    body = operator.get("/api/incidents/?page_size=2").json()
+    assert (body["count"], body["count_exact"]) == (5, True)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 3)
+    body = operator.get("/api/incidents/?page_size=2").json()
+    assert (body["count"], body["count_exact"], len(body["features"])) == (3, False, 2) and body["next"]
+    last = operator.get("/api/incidents/?page_size=2&page=2").json()
+    assert (last["count"], last["count_exact"], len(last["features"]), last["next"]) == (3, False, 1, None)
+    beyond = operator.get("/api/incidents/?page_size=2&page=3")
+    assert beyond.status_code == 404 and "before" in beyond.json()["detail"]
+    monkeypatch.setattr(pagination, "COUNT_CAP", 5)
+    assert operator.get("/api/incidents/?page_size=2").json()["count_exact"] is True
+    walked, url = [], f"/api/incidents/?page_size=2&before={FIRST_PAGE}"
+    while url:
+        page = operator.get(url).json()
+        walked += [x["id"] for x in page["features"]]
+        url = page["next"]
+    assert sorted(walked) == sorted(x.pk for x in made)
+
+
 @pytest.mark.parametrize("before", ["0", "-1", "x", "", "1.5", str(2**63)])
 def test_a_bad_keyset_is_a_400(before):
     response = f.api_client("operator").get(f"/api/incidents/?before={before}")
