@@ -49,8 +49,9 @@ def open_states() -> str:
     return "&".join(f"state={s}" for s in OPEN)
 
 
-def open_pages(extra: str = "") -> str:
-    return "paged:/api/incidents/?" + "&".join(f"state={s}" for s in OPEN) + "&page_size=10000" + extra
+def urgent_page() -> str:
+    """The phone's first load (web/static/web/store.js loadUrgent): the 200 most urgent open incidents."""
+    return "/api/incidents/?" + "&".join(f"state={s}" for s in OPEN) + "&order=due&page_size=200"
 
 
 def reads(p: dict) -> list[tuple[str, str, list[str]]]:
@@ -89,8 +90,8 @@ def reads(p: dict) -> list[tuple[str, str, list[str]]]:
             f"/api/grids/?kind=comprehensive&page_size=500&in_bbox={p['bbox']}",
             f"/api/incidents/view/?bbox={p['bbox']}&zoom=12&limit=500&{open_states()}",
             f"/api/incidents/?page_size=50&{open_states()}&triage=false&before=9007199254740991"]),
-        # the phone (web/static/web/my.js, store.js loadOpen): who, the own grid, every open incident in scope
-        ("grid leader inbox", "gridleader", ["/api/me/", f"/api/grids/{p['grid']}/", open_pages()]),
+        # the phone (web/static/web/my.js, store.js loadUrgent): who, the own grid, the most urgent open incidents
+        ("grid leader inbox", "gridleader", ["/api/me/", f"/api/grids/{p['grid']}/", urgent_page()]),
         ("grid leader heatmap 250 m, a year", "gridleader", [f"/api/review/heatmap/?cell=250&{year}"]),
         ("grid leader assessment per person, a month", "gridleader", [f"/api/assessment/?group=person&{month}"]),
     ]

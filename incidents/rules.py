@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from core.actors import Role
@@ -79,6 +80,15 @@ def overdue_q(now: datetime, prefix: str = "") -> Q:
     for column, states in OVERDUE_CLOCKS:
         q |= Q(**{f"{prefix}state__in": sorted(states), f"{prefix}{column}__lt": now})
     return q
+
+
+def next_due() -> models.Expression:
+    """Return, as a database expression, when the first running clock of ``OVERDUE_CLOCKS`` runs out
+    (NULL: none runs): a team's inbox in this order has the overdue first (the longest overdue first:
+    overdue is exactly "next_due < now"), then the deadlines to come, soonest first."""
+    clocks = [models.Case(models.When(state__in=sorted(states), then=models.F(column)), default=None,
+                          output_field=models.DateTimeField()) for column, states in OVERDUE_CLOCKS]
+    return clocks[0] if len(clocks) == 1 else Least(*clocks)
 
 
 def overdue_sql(alias: str) -> str:

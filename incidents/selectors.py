@@ -171,6 +171,9 @@ def incident_list(*, actor: Actor, filters: dict) -> QuerySet[Incident]:
         qs = changed_after(qs, filters["changed_after"])
     if filters.get("before"):
         qs = qs.filter(pk__lt=filters["before"]).order_by("-id")
+    if filters.get("order") == "due":
+        qs = qs.alias(next_due=rules.next_due()).order_by(
+            F("next_due").asc(nulls_last=True), "-created_at", "-id")
     if filters.get("triage") is not None:
         qs = qs.exclude(triage="") if filters["triage"] else qs.filter(triage="")
     if filters.get("overdue"):

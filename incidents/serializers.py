@@ -431,6 +431,15 @@ class IncidentFilter(serializers.Serializer):
         required=False, min_value=1,
         help_text="keyset paging: only incidents with a smaller id, newest id first (pass the last id of the "
                   "previous page; unlike page numbers, nothing is skipped when incidents leave the filter meanwhile)")
+    order = serializers.ChoiceField(
+        choices=["newest", "due"], required=False, default="newest",
+        help_text="newest: the newest first (the default); due: the most urgent first, as a team's inbox shows them "
+                  "(the overdue, the longest overdue first, then the deadlines to come, soonest first; by page number)")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("order") == "due" and attrs.get("before") is not None:
+            raise serializers.ValidationError({"order": ["order=due pages by number (page=), not by key (before=)"]})
+        return attrs
 
     def validate_changed_after(self, value: str) -> str:
         return validate_changes_cursor(value)

@@ -125,3 +125,39 @@ def test_grid_leader_sees_only_their_grid_and_handles_from_the_inbox(demo_data, 
     listed = page.evaluate("fetch('/api/incidents/?page_size=10000').then(r => r.json())"
                            ".then(fc => fc.features.map(f => f.id))")
     assert own_id in listed and foreign_id not in listed
+
+
+def test_the_inbox_loads_the_most_urgent_first_and_more_on_demand(demo_data, asgi_server, new_page):
+    """The phone holds a page of its open incidents, the most urgent first as the server orders them
+    (order=due), says how many there are, and "more" loads the next ones; none is shown twice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    own = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
+    ids = [report(asgi_server, own, f"事件 {n} matter {n}") for n in range(5)]
+    now = timezone.now()
+    for hours, pk in zip([5, -3, 2, -8, 30], ids, strict=True):  # two overdue, three to come
+        Incident.objects.filter(pk=pk).update(state="in_progress", handle_due_at=now + timedelta(hours=hours))
+    urgent = [ids[3], ids[1], ids[2], ids[0], ids[4]]
+
+    page = new_page(width=390, height=844)
+    page.add_init_script("window.GRIDOPS_PAGE_SIZE = 2")
+    login(page, asgi_server, "gridleader", "gongdao-gridleader", next_url="/my/")
+    page.wait_for_selector("#map[data-loaded=true]", timeout=TIMEOUT)
+
+    def shown() -> list[int]:
+        return page.locator("#inbox li.card").evaluate_all("cs => cs.map(c => Number(c.dataset.incidentId))")
+
+    assert shown() == urgent[:2]
+    assert page.locator("#inbox-count").inner_text() == "(2 / 5)"
+    more = page.locator("#inbox-more")
+    assert more.is_visible() and "(3)" in more.inner_text()
+    more.click()
+    page.wait_for_function("document.querySelectorAll('#inbox li.card').length === 4", timeout=TIMEOUT)
+    assert shown() == urgent[:4]
+    more.click()
+    page.wait_for_function("document.querySelectorAll('#inbox li.card').length === 5", timeout=TIMEOUT)
+    assert shown() == urgent and page.locator("#inbox-count").inner_text() == "(5)"
+    assert not more.is_visible()
+    assert page.console_errors == []

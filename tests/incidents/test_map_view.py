@@ -288,3 +288,44 @@ def test_the_view_is_described_in_the_schema(tmp_path):
     ref = schema["paths"]["/api/incidents/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     page = schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
     assert "count" not in page["allOf"][1]["required"]  # a keyset page has none
+
+
+def test_order_due_puts_the_overdue_first_then_the_soonest_deadline_as_the_overdue_rule_says():
+    """``order=due`` (the team's inbox): the overdue first, longest overdue first, then the deadlines to
+    come, soonest first, then the incidents no clock runs for (reported, handled), newest first; and an
+    incident sorts before ``now`` exactly when ``rules.is_overdue`` says it is overdue (one rule)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents import rules
+
+    now = timezone.now()
+    hour = timedelta(hours=1)
+    made = {}
+    for name, state, accept, handle in [
+        ("handled", "handled", None, now - 9 * hour),          # no clock runs once handled
+        ("soon", "in_progress", None, now + hour),
+        ("accept_late", "dispatched", now - 5 * hour, now + 9 * hour),  # the accept clock ran out
+        ("later", "registered", None, now + 3 * hour),
+        ("handle_late", "in_progress", now - 9 * hour, now - 2 * hour),  # accept no longer runs
+        ("reported", "reported", None, None),
+    ]:
+        made[name] = f.located()
+        f.set_state(made[name], state, accept_due_at=accept, handle_due_at=handle)
+    expected = ["accept_late", "handle_late", "soon", "later", "reported", "handled"]
+    body = f.api_client("operator").get("/api/incidents/?order=due&page_size=100").json()
+    names = {v.pk: k for k, v in made.items()}
+    assert [names[x["id"]] for x in body["features"]] == expected
+    flagged = [names[x["id"]] for x in body["features"] if x["properties"]["overdue"]]
+    assert flagged == ["accept_late", "handle_late"]
+    due = {names[row["pk"]]: row["due"] for row in
+           Incident.objects.filter(pk__in=names).annotate(due=rules.next_due()).values("pk", "due")}
+    for name, incident in made.items():
+        assert (due[name] is not None and due[name] < now) == rules.is_overdue(f.reload(incident), now), name
+
+
+@pytest.mark.parametrize("query", ["order=due&before=99", "order=oldest"])
+def test_a_bad_order_is_a_400(query):
+    response = f.api_client("operator").get(f"/api/incidents/?{query}")
+    assert response.status_code == 400 and "order" in response.json()

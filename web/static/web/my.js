@@ -5,7 +5,7 @@
 import {
   LEVEL, ROLE, debounce, dueMs, errorLine, esc, fmtDue, getJSON, isOverdue, stateBadge, timelineHtml, times
 } from "web/helpers.js";
-import { IncidentStore, loadOpen } from "web/store.js";
+import { IncidentStore, loadUrgent } from "web/store.js";
 import { mountBell } from "web/bell.js";
 import { connectLive, showLiveStatus } from "web/socket.js";
 import { pageMap, selectionRing } from "web/layers.js";
@@ -18,7 +18,7 @@ const el = document.getElementById("map");
 const map = pageMap(el, 19);
 
 const store = new IncidentStore();
-const S = { me: null, loaded: false, selected: null, forms: new Map(), errors: new Map(), timelines: new Map(), photos: new Map(),
+const S = { me: null, loaded: false, count: 0, more: null, selected: null, forms: new Map(), errors: new Map(), timelines: new Map(), photos: new Map(),
   todoOnly: false };
 const contexts = new Map();  // id -> {key, ctx} (key: the feature's updated_at when loaded)
 const loading = new Set(), queue = [];
@@ -82,14 +82,11 @@ function actionsOf(f) {
   /* what the server allows this user now; placing on the map is the command centre's tool */
   return c.ctx.allowed_actions.filter(function (a) { return a !== "relocate"; });
 }
-/* The inbox's order: overdue first, then by handling deadline, then the next deadline, then the newest. */
+/* The inbox's order, the server's (order=due, incidents.rules.next_due): the next running deadline first
+   (so the overdue first, the longest overdue first), then the newest. */
 function inboxOrder(a, b) {
-  const la = isOverdue(a.properties), lb = isOverdue(b.properties);
-  if (la !== lb) { return la ? -1 : 1; }
-  const pa = a.properties, pb = b.properties;
-  const ta = times(pa), tb = times(pb);
-  const da = isNaN(ta.handle) ? Infinity : ta.handle, db = isNaN(tb.handle) ? Infinity : tb.handle;
-  return (da === db ? 0 : da < db ? -1 : 1) || (dueMs(pa) - dueMs(pb) || 0) || tb.created - ta.created;
+  const da = dueMs(a.properties), db = dueMs(b.properties);
+  return (da === db ? 0 : da < db ? -1 : 1) || times(b.properties).created - times(a.properties).created || b.id - a.id;
 }
 function cardKey(f) {
   const p = f.properties, c = contexts.get(f.id);
@@ -119,11 +116,13 @@ function visible(f) {
   const acts = actionsOf(f);
   return acts === null || acts.length > 0;
 }
-const INBOX_MAX = 200;
 function renderInbox() {
-  let items = Array.from(store.items.values()).filter(visible).sort(inboxOrder);
-  document.getElementById("inbox-count").textContent = "(" + items.length + ")";
-  items = items.slice(0, INBOX_MAX);  // the most urgent; a grid team never has more
+  const items = Array.from(store.items.values()).filter(visible).sort(inboxOrder);
+  const more = S.more && !S.todoOnly;  // the server's count is of every open incident, actionable or not
+  document.getElementById("inbox-count").textContent = "(" + items.length + (more ? " / " + S.count : "") + ")";
+  const moreBtn = document.getElementById("inbox-more");
+  moreBtn.hidden = !S.more;
+  moreBtn.textContent = "更多 more (" + Math.max(S.count - store.items.size, 0) + ")";
   const busy = S.forms.size > 0, nodes = new Map();
   inbox.querySelectorAll("li.card").forEach(function (li) { nodes.set(Number(li.dataset.incidentId), li); });
   const empty = inbox.querySelector(".empty");
@@ -207,6 +206,13 @@ inbox.addEventListener("click", function (e) {
 });
 inbox.addEventListener("submit", function (e) { e.preventDefault(); submit(e.target.closest("li.card"), e.target); });
 document.getElementById("todo-only").addEventListener("change", function (e) { S.todoOnly = e.target.checked; renderInbox(); });
+/* The next most urgent ones (the first load holds a page of them, most urgent first). */
+function loaded(page) { S.count = page.count; S.more = page.more; markers.syncAll(); renderInbox(); }
+document.getElementById("inbox-more").addEventListener("click", function (e) {
+  if (!S.more) { return; }
+  e.target.disabled = true;
+  S.more().then(loaded).catch(function (err) { console.error(err); }).then(function () { e.target.disabled = false; });
+});
 
 function select(id, fromMap) {
   S.selected = id;
@@ -241,11 +247,10 @@ getJSON("/api/me/").then(function (me) {
   who.title = me.grids.join(", ");
   return Promise.all(me.grids.map(function (code) {
     return getJSON("/api/grids/" + encodeURIComponent(code) + "/").then(function (f) { gridLayer.addData(f); });
-  }).concat([loadOpen(store)]));
-}).then(function () {
+  }).concat([loadUrgent(store)]));
+}).then(function (done) {
   S.loaded = true;
-  markers.syncAll();
-  renderInbox();
+  loaded(done[done.length - 1]);
   let b = gridLayer.getBounds();
   if (!b.isValid() && markers.entries.size) { b = incLayer.getBounds(); }
   if (b.isValid()) { map.fitBounds(b, { padding: [12, 12], maxZoom: 17, animate: false }); }

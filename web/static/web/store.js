@@ -63,25 +63,27 @@ IncidentStore.prototype.replaceAll = function (features, via, keepId) {
   features.forEach(function (f) { self.apply(f, via); });
 };
 
-/* Load the open incidents into the store, in pages by id (keyset: `before` the last id of the
-   previous page), so an incident that closes while later pages load does not shift the rest and
-   make one be skipped, as page numbers would. The catch-up cursor is the first page's (a catch-up
-   asked for meanwhile waits for the load): whatever changes after that read is caught up.
-   onPage(features, loaded, total) after each page; window.GRIDOPS_PAGE_SIZE sets the page size. */
-export function loadOpen(store, onPage) {
-  const size = window.GRIDOPS_PAGE_SIZE || 10000;
-  let loaded = 0, total = null;
-  const base = "/api/incidents/?" + OPEN_STATES.map(function (s) { return "state=" + s; }).join("&") + "&page_size=" + size;
-  store.loading = fetchFeatures(base + "&before=" + Number.MAX_SAFE_INTEGER, function (features, count) {
-    if (total === null) { total = count; }  // the first page counts them all
-    features.forEach(function (f) { store.apply(f, "initial"); });
-    loaded += features.length;
-    if (onPage) { onPage(features, loaded, total); }
-  }, function (fc, features) {
-    return features.length === size ? base + "&before=" + features[features.length - 1].id : null;
-  }).then(function (features) {
-    store.advance(features.cursor);
-    return features;
-  });
-  return store.loading;
+/* Load a team's open incidents into the store, the most urgent first (the API's order=due: the overdue,
+   longest overdue first, then the soonest deadline), `size` of them (window.GRIDOPS_PAGE_SIZE, else 200):
+   a phone never holds a town's open incidents at once. Resolves with {count, more}: how many there are
+   (the API's count, capped) and more(), which loads `size` more, or null when all are loaded. "More"
+   asks again from the top with a larger page (not for page 2: an incident closing meanwhile would shift
+   one past it). The catch-up cursor is the first load's: whatever changes after it is caught up. */
+export function loadUrgent(store, size) {
+  size = size || window.GRIDOPS_PAGE_SIZE || 200;
+  const base = "/api/incidents/?" + OPEN_STATES.map(function (s) { return "state=" + s; }).join("&") + "&order=due";
+  function load(limit) {
+    let count = 0;
+    const loading = fetchFeatures(base + "&page_size=" + limit, function (features, n) { count = n; },
+      function () { return null; }).then(function (features) {
+      features.forEach(function (f) { store.apply(f, "initial"); });
+      if (store.cursor === null) { store.advance(features.cursor); }
+      const all = features.length < limit || limit >= MAX_PAGE;
+      return { count: count, more: all ? null : function () { return load(Math.min(limit + size, MAX_PAGE)); } };
+    });
+    if (store.loading === null) { store.loading = loading; }
+    return loading;
+  }
+  return load(size);
 }
+const MAX_PAGE = 10000;  // the API's largest page (core.schema GeoJsonPagination.max_page_size)
