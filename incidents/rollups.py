@@ -207,7 +207,7 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
         condition = where(test)
         return value if condition == "true" else f"CASE WHEN {condition} THEN {value} END"
 
-    dims = ", ".join(kept(f"r.{d}", lambda v, d=d: d in v.dimensions) + f" AS {d}" for d in DIMENSIONS)
+    dims = ", ".join(kept(f"f.{d}", lambda v, d=d: d in v.dimensions) + f" AS {d}" for d in DIMENSIONS)
     wanted = " OR ".join(f"l.v = {v.offset}" if v.kinds is None else
                          f"(l.v = {v.offset} AND f.kind IN ({', '.join(str(int(x)) for x in v.kinds)}))"
                          for v in variants)
@@ -219,8 +219,12 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
            {kept('f.cell_y', lambda v: v.cells)} AS cell_y, {dims},
            {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n,
            {sign} * f.n3 AS n3, {sign} * f.n4 AS n4, {sign} * f.n5 AS n5
+    FROM (
+    -- each incident's facts once (its projection and local days), then a copy per variant: with the
+    -- variants outermost the planner computed them once per variant
+    WITH once AS MATERIALIZED (
+    SELECT {', '.join('r.' + d for d in DIMENSIONS)}, f.*
     FROM {table} r
-    CROSS JOIN (VALUES {', '.join(f'({v.offset})' for v in variants)}) l(v)
     CROSS JOIN LATERAL (
       -- CASE: only points of the metric domain are projected (elsewhere ST_Transform fails)
       SELECT floor(ST_X(p.m) / {CELL_M})::int AS cell_x, floor(ST_Y(p.m) / {CELL_M})::int AS cell_y
@@ -245,7 +249,10 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
       ({k.TRIAGE}, NULL, NULL, NULL, NULL,
        CASE WHEN r.state = '{TRIAGE_STATE}' AND r.triage <> '' THEN 1 END, 0, 0.0, 0, 0, 0, 0)
     ) f(kind, day, day2, cell_x, cell_y, n, n2, secs, secs_n, n3, n4, n5)
-    WHERE f.n IS NOT NULL AND ({wanted})"""
+    WHERE f.n IS NOT NULL)
+    SELECT * FROM once) f
+    CROSS JOIN (VALUES {', '.join(f'({v.offset})' for v in variants)}) l(v)
+    WHERE {wanted}"""
 
 
 def _event_facts(events: str, incidents: str, sign: int, where: str = "") -> str:
