@@ -113,6 +113,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--intake-seconds", type=float, default=30.0)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--bulk", action="store_true", help="build with `build_city --bulk` (the triggers off, "
+                        "the rollups computed once at the end)")
     parser.add_argument("--build-only", action="store_true", help="build gridops_city_<N>, print the time, stop "
                         "(a 10M build runs apart from the reads, which a later --reuse-db run measures)")
     return parser.parse_args()
@@ -136,7 +138,7 @@ def ensure_database(args, db: str) -> float | None:
     started = time.monotonic()
     for command in (["migrate", "--noinput", "-v", "0"], ["load_demo_data"],
                     ["build_city", "--towns", str(args.towns), "--incidents", str(args.incidents),
-                     "--seed", str(args.seed), "--until", args.until]):
+                     "--seed", str(args.seed), "--until", args.until, *(["--bulk"] if args.bulk else [])]):
         subprocess.run([sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True)
     psql(db, "VACUUM ANALYZE")
     return time.monotonic() - started

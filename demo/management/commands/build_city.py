@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.progress import Progress
 from demo.city import build_places
-from demo.city_incidents import load_incidents
+from demo.city_incidents import bulk_allowed, load_incidents
 from incidents.models import Category
 from incidents.services import categories_load
 
@@ -22,6 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("--incidents", type=int, default=10_000_000)
         parser.add_argument("--seed", type=int, default=12)
         parser.add_argument("--until", help="the end of the three years (ISO date; default: now)")
+        parser.add_argument("--bulk", action="store_true",
+                            help="COPY with the triggers off, then compute the rollups once (a superuser role; "
+                                 "about four times faster per chunk): for a bench database, never a live one")
+
+    def rollup_progress(self, done: int, total: int) -> None:
+        """The rollups' progress bar of a bulk build, its clock started by the first chunk of them."""
+        if not hasattr(self, "_rollup_bar"):
+            self._rollup_bar = Progress(self.stderr, "rollups  ")
+        self._rollup_bar(done, total)
 
     def handle(self, *args, **opts):
         if opts["towns"] < 1 or opts["incidents"] < 0:
@@ -32,6 +41,9 @@ class Command(BaseCommand):
                 until = timezone.make_aware(datetime.fromisoformat(opts["until"]))
             except ValueError as exc:
                 raise CommandError(f"--until: {exc}") from exc
+        if opts["bulk"] and not bulk_allowed():
+            raise CommandError("--bulk turns the triggers off (session_replication_role), which needs a superuser "
+                               "database role: build without --bulk")
         if not Category.objects.exists():
             categories_load()
         started = time.monotonic()
@@ -42,7 +54,8 @@ class Command(BaseCommand):
         placed = time.monotonic()
         try:
             counts = load_incidents(towns, opts["incidents"], opts["seed"], until,
-                                    Progress(self.stderr, "incidents"))
+                                    Progress(self.stderr, "incidents"), bulk_load=opts["bulk"],
+                                    rollup_progress=self.rollup_progress)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         done = time.monotonic()
