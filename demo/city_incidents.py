@@ -352,7 +352,7 @@ def load_incidents(towns: list[Town], total: int, seed: int, until: datetime,
     done = existing_count()
     if done >= total:
         if bulk_load:  # a bulk build stopped after its last chunk: its rollups are still to be made
-            rollups.rebuild_rollups(progress=rollup_progress)
+            rollups.rebuild_rollups(progress=rollup_progress, offline=True)
         return counts
     if done % CHUNK:
         raise ValueError(f"{done} simulated incidents stored, not a whole number of chunks of {CHUNK}: "
@@ -372,5 +372,5 @@ def load_incidents(towns: list[Town], total: int, seed: int, until: datetime,
         if progress:
             progress(index * CHUNK + size, total)
     if bulk_load:
-        rollups.rebuild_rollups(progress=rollup_progress)
+        rollups.rebuild_rollups(progress=rollup_progress, offline=True)
     return counts

@@ -365,30 +365,45 @@ def _all_facts() -> str:
 REBUILD_CHUNK = 250_000  # incident ids per statement of a rebuild
 
 
-def rebuild_rollups(*, chunk: int = REBUILD_CHUNK, progress=None) -> int:
+def rebuild_rollups(*, chunk: int = REBUILD_CHUNK, progress=None, offline: bool = False) -> int:
     """Recompute the rollups from the incidents and their events; return the number of rows.
 
     In chunks of ``chunk`` incident ids, each one statement that adds its facts (those of its incidents
     and of their events) to the rows already made, so a city's rebuild says how far it is:
     ``progress(ids done, ids in all)`` after each. Safe to run twice, and while intake runs: the
     incidents and events are locked against writes (SHARE) for the transaction, so no trigger adds a
-    delta to rows being replaced; writers wait."""
+    delta to rows being replaced; writers wait.
+
+    ``offline`` (a bulk build's, nobody reading): the table's indexes but its key are dropped for the
+    rebuild and made again at its end, each in one sorted pass instead of row by row; readers of the
+    rollups wait for the whole rebuild (the drop locks the table), so never on a live database."""
     columns = ", ".join(ROW_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {INCIDENTS}, {EVENTS} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {TABLE}")
+        dropped = _drop_secondary_indexes(cursor) if offline else []
         cursor.execute(f"SELECT min(id), max(id) FROM {INCIDENTS}")
         first, last = cursor.fetchone()
-        if first is None:
-            return 0
-        for lo in range(first, last + 1, chunk):
+        for lo in range(first, last + 1, chunk) if first is not None else ():
             part = f"(SELECT * FROM {INCIDENTS} WHERE id >= {int(lo)} AND id < {int(lo + chunk)})"
             facts = _grouped(_facts(part, 1) + " UNION ALL " + _event_facts(EVENTS, part, 1), having=True)
             cursor.execute(f"INSERT INTO {TABLE} AS t ({columns}) SELECT {columns} FROM ({facts}) f {_ADD}")
             if progress:
                 progress(min(lo + chunk, last + 1) - first, last + 1 - first)
+        for definition in dropped:
+            cursor.execute(definition)
         cursor.execute(f"SELECT count(*) FROM {TABLE}")
         return cursor.fetchone()[0]
+
+
+def _drop_secondary_indexes(cursor) -> list[str]:
+    """Drop the rollup table's indexes other than its key's; return their definitions (CREATE INDEX)."""
+    cursor.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                   "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary ORDER BY 1", [TABLE])
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    return [definition for _, definition in indexes]
 
 
 def drift() -> list[tuple]:
