@@ -384,6 +384,8 @@ def rebuild_rollups(*, chunk: int = REBUILD_CHUNK, progress=None, offline: bool 
         dropped = _drop_secondary_indexes(cursor) if offline else []
         cursor.execute(f"SELECT min(id), max(id) FROM {INCIDENTS}")
         first, last = cursor.fetchone()
+        if progress and first is not None:
+            progress(0, last + 1 - first)  # the clock of a progress bar starts here
         for lo in range(first, last + 1, chunk) if first is not None else ():
             part = f"(SELECT * FROM {INCIDENTS} WHERE id >= {int(lo)} AND id < {int(lo + chunk)})"
             facts = _grouped(_facts(part, 1) + " UNION ALL " + _event_facts(EVENTS, part, 1), having=True)
