@@ -73,7 +73,6 @@ class MayReport(BasePermission):
 class IncidentPagination(GeoJsonKeysetPagination):
     page_size = 500
     page_size_query_param = "page_size"
-    max_page_size = 10000
 
 
 # No lost edits: every incident answer carries its version as an ETag, and an action sent with

@@ -6,6 +6,8 @@ const RULES = JSON.parse(document.getElementById("incident-rules").textContent);
 export const OPEN_STATES = RULES.open;
 // The actions whose note the reporter and the source system read (incidents.rules.PUBLIC_NOTES).
 export const PUBLIC_NOTES = RULES.public_notes;
+// The API's largest page (core.schema.GeoJsonPagination.max_page_size).
+export const MAX_PAGE = RULES.max_page_size;
 
 export const STATE = {
   reported: ["上报", "reported", "#868e96"],

@@ -2,7 +2,7 @@
    map's view, the live socket, the catch-up and action responses. A page that holds only part of the
    incidents (the command centre: those in the map's view) sets `accept(feature)`: an incident it does not
    accept is not added, and leaves the registry when a change takes it out. */
-import { OPEN_STATES, fetchFeatures, isOpen } from "web/helpers.js";
+import { MAX_PAGE, OPEN_STATES, fetchFeatures, isOpen } from "web/helpers.js";
 
 /* Listeners get (kind, feature, previous, via); kind is "added", "updated" or "removed", via is
    "initial", "view", "live", "catchup" or "action". */
@@ -86,4 +86,3 @@ export function loadUrgent(store, size) {
   }
   return load(size);
 }
-const MAX_PAGE = 10000;  // the API's largest page (core.schema GeoJsonPagination.max_page_size)
