@@ -72,6 +72,9 @@ def reads(p: dict) -> list[tuple[str, str, list[str]]]:
         ("assessment per grid, a month", "leader", [f"/api/assessment/?group=grid&{month}"]),
         ("assessment per person, a month", "leader", [f"/api/assessment/?group=person&{month}"]),
         ("assessment per village, a month", "leader", [f"/api/assessment/?group=village&{month}"]),
+        # the monthly assessment (考核) of the last whole month: every day of it full of the city's incidents
+        ("assessment per grid, last month", "leader", [f"/api/assessment/?group=grid&{p['last_month']}"]),
+        ("assessment per person, last month", "leader", [f"/api/assessment/?group=person&{p['last_month']}"]),
         ("incident list, first page", "operator", ["/api/incidents/"]),
         ("incident list, overdue", "operator", ["/api/incidents/?overdue=true"]),
         ("incident detail (+ events, context)", "operator", [f"/api/incidents/{p['incident']}/",
@@ -204,6 +207,7 @@ def actors_and_params() -> tuple[dict[str, str], dict]:
     x0, y0, x1, y1 = town.boundary.extent
     params = {"year": period(today - timedelta(days=365), today), "quarter": period(today - timedelta(days=92), today),
               "month": period(today.replace(day=1), today), "incident": incident,
+              "last_month": period((today.replace(day=1) - timedelta(days=1)).replace(day=1), today.replace(day=1)),
               "bbox": f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}", "grid": busiest.code,
               "city_bbox": "{:.5f},{:.5f},{:.5f},{:.5f}".format(*Town.objects.aggregate(e=Extent("boundary"))["e"])}
     return tokens, params

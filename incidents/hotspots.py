@@ -151,24 +151,28 @@ def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime],
 
 def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categories, sources,
                         within: CellRange | None = None) -> CellCounts:
-    """Return the cell counts of the window's whole days from the rollups (finest cells summed up): for a
-    reader who sees everything, the whole months from the month rows (``rollups.HEAT``) and the days
-    of the part-months from the day rows; for a scoped reader, the day rows ``scope_q`` filters."""
+    """Return the cell counts of the window's whole days from the rollups (their cells summed up): for a
+    reader who sees everything and a cell size that is a multiple of ``rollups.HEAT_CELL_M``, the whole
+    months from the month rows (``rollups.HEAT``) and the days of the part-months from the day rows;
+    otherwise (a scoped reader, another size) the day rows (``scope_q`` filters them)."""
     first, last = window.days
-    blocks = cell_m // rollups.CELL_M
     day_rows = _rollup(actor, rollups.Kind.RECEIVED, categories, sources)
-    months = rollups.whole_months(first, last) if scope_q(actor) is None else None
+    months = None
+    if scope_q(actor) is None and cell_m % rollups.HEAT_CELL_M == 0:
+        months = rollups.whole_months(first, last)
     if months is None:
-        parts = [day_rows.filter(day__gte=first, day__lt=last)]
+        parts = [(day_rows.filter(day__gte=first, day__lt=last), rollups.CELL_M)]
     else:
         m0, m1 = months
-        parts = [_rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1),
-                 day_rows.filter(Q(day__gte=first, day__lt=m0) | Q(day__gte=m1, day__lt=last))]
-    if within is not None:  # the finest cells of the view's cells
-        parts = [part.filter(cell_x__gte=within.i0 * blocks, cell_x__lt=(within.i1 + 1) * blocks,
-                             cell_y__gte=within.j0 * blocks, cell_y__lt=(within.j1 + 1) * blocks) for part in parts]
+        parts = [(_rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1),
+                  rollups.HEAT_CELL_M),
+                 (day_rows.filter(Q(day__gte=first, day__lt=m0) | Q(day__gte=m1, day__lt=last)), rollups.CELL_M)]
     counts: CellCounts = Counter()
-    for part in parts:
+    for part, part_cell_m in parts:  # each part's cells are part_cell_m wide: a cell is a block of them
+        blocks = cell_m // part_cell_m
+        if within is not None:  # the part's cells inside the view's cells
+            part = part.filter(cell_x__gte=within.i0 * blocks, cell_x__lt=(within.i1 + 1) * blocks,
+                               cell_y__gte=within.j0 * blocks, cell_y__lt=(within.j1 + 1) * blocks)
         rows = (part.filter(cell_x__isnull=False)
                 .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
                 .values_list("i", "j", "category_id", "grid_id").annotate(n=Sum("n")).order_by())

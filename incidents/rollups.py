@@ -74,9 +74,10 @@ DIMENSIONS = ["category_id", "source", "town_id", "village_id", "grid_id", "hand
 # - full (offset 0): every dimension, day grain; read by the scoped readers (``scope_q`` filters it);
 # - LEAN (offset 10): only LEAN_DIMENSIONS, day grain, no cell; read by the readers that see everything
 #   and group by nothing else (trend, stats): a day has at most categories x sources of them;
-# - HEAT (offset 20, RECEIVED only): HEAT_DIMENSIONS and the cell, by local *month* (``day`` is the
-#   month's first day); read by the heatmap of a reader that sees everything for the whole months of
-#   its period (the full rows answer the part-months).
+# - HEAT (offset 20, RECEIVED only): HEAT_DIMENSIONS and a coarser cell (HEAT_CELL_M), by local *month*
+#   (``day`` is the month's first day); read by the heatmap of a reader that sees everything, at a cell
+#   size that is a multiple of HEAT_CELL_M, for the whole months of its period (the full rows answer the
+#   part-months and the other sizes).
 # The variants are rendered from VARIANTS by one function (``_facts``), so every table of facts follows
 # the one rule of which facts an incident contributes.
 LEAN = 10
@@ -85,13 +86,14 @@ LEAN_DIMENSIONS = ["category_id", "source"]
 # the dimensions ``incidents.selectors.scope_q`` filters on (each indexed on the full rows)
 SCOPE_FIELDS = ["grid", "handling_grid", "village", "assignee", "submitted_by"]
 HEAT_DIMENSIONS = ["category_id", "source", "grid_id"]
+HEAT_CELL_M = 250  # the month rows' cell, in metres: every cell size the review page offers is a multiple
 
 
 @dataclass(frozen=True)
 class Variant:
     offset: int
     dimensions: tuple[str, ...]
-    cells: bool
+    cell_m: int | None  # the width of its cells (a multiple of CELL_M), None: no cell
     month: bool
     kinds: tuple[int, ...] | None  # None: every kind
 
@@ -115,9 +117,9 @@ class Kind(models.IntegerChoices):
 
 
 VARIANTS = [
-    Variant(0, tuple(DIMENSIONS), cells=True, month=False, kinds=None),
-    Variant(LEAN, tuple(LEAN_DIMENSIONS), cells=False, month=False, kinds=None),
-    Variant(HEAT, tuple(HEAT_DIMENSIONS), cells=True, month=True, kinds=(Kind.RECEIVED,)),
+    Variant(0, tuple(DIMENSIONS), cell_m=CELL_M, month=False, kinds=None),
+    Variant(LEAN, tuple(LEAN_DIMENSIONS), cell_m=None, month=False, kinds=None),
+    Variant(HEAT, tuple(HEAT_DIMENSIONS), cell_m=HEAT_CELL_M, month=True, kinds=(Kind.RECEIVED,)),
 ]
 
 
@@ -134,8 +136,8 @@ class Rollup(models.Model):
     kind = models.PositiveSmallIntegerField(choices=Kind.choices)
     day = models.DateField(null=True)
     day2 = models.DateField(null=True)
-    cell_x = models.IntegerField(null=True, help_text=f"floor(x / {CELL_M}) in EPSG:4549")
-    cell_y = models.IntegerField(null=True, help_text=f"floor(y / {CELL_M}) in EPSG:4549")
+    cell_x = models.IntegerField(null=True, help_text=f"floor(x / {CELL_M}) in EPSG:4549 ({HEAT_CELL_M} on HEAT rows)")
+    cell_y = models.IntegerField(null=True, help_text=f"floor(y / {CELL_M}) in EPSG:4549 ({HEAT_CELL_M} on HEAT rows)")
     category = _ref("incidents.Category")
     source = models.CharField(max_length=16)
     town = _ref("grids.Town")
@@ -211,12 +213,24 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
     wanted = " OR ".join(f"l.v = {v.offset}" if v.kinds is None else
                          f"(l.v = {v.offset} AND f.kind IN ({', '.join(str(int(x)) for x in v.kinds)}))"
                          for v in variants)
+    def cell(axis: str) -> str:
+        """The cell index on ``axis`` in each variant's width (the facts' are CELL_M wide)."""
+        widths = sorted({v.cell_m for v in variants if v.cell_m})
+        if not widths:
+            return "NULL::int"
+        if len(widths) == 1 and widths[0] == CELL_M:
+            return kept(f"f.{axis}", lambda v: v.cell_m is not None)
+        whens = " ".join(f"WHEN {where(lambda v, w=w: v.cell_m == w)} THEN "
+                         + (f"f.{axis}" if w == CELL_M else f"floor(f.{axis} / {w // CELL_M}.0)::int")
+                         for w in widths)
+        return f"CASE {whens} END"
+
     month = where(lambda v: v.month)
     day = f"CASE WHEN {month} THEN date_trunc('month', f.day)::date ELSE f.day END" if month != "false" else "f.day"
     return f"""
     SELECT f.kind + l.v AS kind, {day} AS day, f.day2,
-           {kept('f.cell_x', lambda v: v.cells)} AS cell_x,
-           {kept('f.cell_y', lambda v: v.cells)} AS cell_y, {dims},
+           {cell('cell_x')} AS cell_x,
+           {cell('cell_y')} AS cell_y, {dims},
            {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n,
            {sign} * f.n3 AS n3, {sign} * f.n4 AS n4, {sign} * f.n5 AS n5
     FROM (

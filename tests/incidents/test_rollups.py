@@ -4,6 +4,7 @@ actor's scope, for periods on and off local midnights, and at a ``now`` in the m
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
@@ -249,7 +250,7 @@ def test_the_heatmap_from_the_rollups_equals_the_direct_one(city):
     now = city["now"]
     for label, actor in _actors(city).items():
         for start, end in _windows(now):
-            for cell in (50, 250, 1000, 5000):
+            for cell in (50, 100, 250, 1000, 5000):  # 50, 100: not whole month cells (HEAT_CELL_M), day rows
                 fast = heat_cells(actor, start=start, end=end, cell_m=cell)
                 assert fast == heat_cells_direct(actor, start=start, end=end, cell_m=cell), (label, start, cell)
     some = {"categories": ["other", "straw_burning"], "sources": ["patrol", "hotline_12345"]}
@@ -309,6 +310,17 @@ def test_the_narrow_variants_hold_the_same_counts_in_fewer_rows(city):
     assert total(Kind.LEAN_RECEIVED) == total(Kind.RECEIVED)
     assert not Rollup.objects.filter(kind__gte=rollups.LEAN, town__isnull=False).exists()
     assert not Rollup.objects.filter(kind=Kind.HEAT_RECEIVED).exclude(day__day=1).exists()
+    # a month row's cell (HEAT_CELL_M wide) is the block of the day rows' cells (CELL_M wide) it sums
+    blocks = rollups.HEAT_CELL_M // rollups.CELL_M
+    per_cell = Counter()
+    for kind, day, i, j, n in Rollup.objects.filter(kind__in=[Kind.RECEIVED, Kind.HEAT_RECEIVED],
+                                                     cell_x__isnull=False).values_list("kind", "day", "cell_x",
+                                                                                       "cell_y", "n"):
+        if kind == Kind.RECEIVED:
+            per_cell[(day.replace(day=1), i // blocks, j // blocks)] += n
+        else:
+            per_cell[(day, i, j)] -= n
+    assert blocks == 5 and not +per_cell and not -per_cell
 
 
 def test_whole_months_are_the_months_inside_the_days():
