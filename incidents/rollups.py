@@ -78,6 +78,11 @@ DIMENSIONS = ["category_id", "source", "town_id", "village_id", "grid_id", "hand
 #   (``day`` is the month's first day); read by the heatmap of a reader that sees everything, at a cell
 #   size that is a multiple of HEAT_CELL_M, for the whole months of its period (the full rows answer the
 #   part-months and the other sizes).
+# - ASSESS (offset 30, the received, closed and due kinds): ASSESS_DIMENSIONS, no cell, by local month
+#   (``day`` and ``day2`` a month's first day); read by the assessment of a reader who sees everything
+#   for a period of whole months that have ended (the monthly, quarterly, yearly 考核), grouped by any of
+#   them (``whole_past_months``): a city's month of received incidents is a few rows per grid, not one
+#   per incident and cell.
 # The variants are rendered from VARIANTS by one function (``_facts``), so every table of facts follows
 # the one rule of which facts an incident contributes.
 LEAN = 10
@@ -86,6 +91,8 @@ LEAN_DIMENSIONS = ["category_id", "source"]
 # the dimensions ``incidents.selectors.scope_q`` filters on (each indexed on the full rows)
 SCOPE_FIELDS = ["grid", "handling_grid", "village", "assignee", "submitted_by"]
 HEAT_DIMENSIONS = ["category_id", "source", "grid_id"]
+ASSESS = 30
+ASSESS_DIMENSIONS = ["town_id", "village_id", "grid_id", "assignee_id"]
 HEAT_CELL_M = 250  # the month rows' cell, in metres: every cell size the review page offers is a multiple
 
 
@@ -114,12 +121,18 @@ class Kind(models.IntegerChoices):
     LEAN_OPEN = 16, "open, lean"
     LEAN_TRIAGE = 17, "waiting in triage, lean"
     HEAT_RECEIVED = 21, "received (counted), by month and cell"
+    ASSESS_RECEIVED = 31, "received (counted), by month"
+    ASSESS_RECEIVED_UNCOUNTED = 32, "received (not counted), by month"
+    ASSESS_CLOSED = 33, "closed, by month"
+    ASSESS_DUE = 34, "handling deadline, by month"
 
 
 VARIANTS = [
     Variant(0, tuple(DIMENSIONS), cell_m=CELL_M, month=False, kinds=None),
     Variant(LEAN, tuple(LEAN_DIMENSIONS), cell_m=None, month=False, kinds=None),
     Variant(HEAT, tuple(HEAT_DIMENSIONS), cell_m=HEAT_CELL_M, month=True, kinds=(Kind.RECEIVED,)),
+    Variant(ASSESS, tuple(ASSESS_DIMENSIONS), cell_m=None, month=True,
+            kinds=(Kind.RECEIVED, Kind.RECEIVED_UNCOUNTED, Kind.CLOSED, Kind.DUE)),
 ]
 
 
@@ -139,7 +152,7 @@ class Rollup(models.Model):
     cell_x = models.IntegerField(null=True, help_text=f"floor(x / {CELL_M}) in EPSG:4549 ({HEAT_CELL_M} on HEAT rows)")
     cell_y = models.IntegerField(null=True, help_text=f"floor(y / {CELL_M}) in EPSG:4549 ({HEAT_CELL_M} on HEAT rows)")
     category = _ref("incidents.Category")
-    source = models.CharField(max_length=16)
+    source = models.CharField(max_length=16, null=True)  # None: a variant that does not keep it
     town = _ref("grids.Town")
     village = _ref("grids.Village")
     grid = _ref("grids.Grid")
@@ -226,9 +239,13 @@ def _facts(table: str, sign: int, variants: list[Variant] | None = None) -> str:
         return f"CASE {whens} END"
 
     month = where(lambda v: v.month)
-    day = f"CASE WHEN {month} THEN date_trunc('month', f.day)::date ELSE f.day END" if month != "false" else "f.day"
+    def by_month(column: str) -> str:
+        if month == "false":
+            return column
+        return f"CASE WHEN {month} THEN date_trunc('month', {column})::date ELSE {column} END"
+
     return f"""
-    SELECT f.kind + l.v AS kind, {day} AS day, f.day2,
+    SELECT f.kind + l.v AS kind, {by_month('f.day')} AS day, {by_month('f.day2')} AS day2,
            {cell('cell_x')} AS cell_x,
            {cell('cell_y')} AS cell_y, {dims},
            {sign} * f.n AS n, {sign} * f.n2 AS n2, {sign} * f.secs AS secs, {sign} * f.secs_n AS secs_n,
@@ -514,6 +531,12 @@ def whole_months(first: date, last: date) -> tuple[date, date] | None:
     m0 = first if first.day == 1 else (first.replace(day=1) + timedelta(days=32)).replace(day=1)
     m1 = last.replace(day=1)
     return (m0, m1) if m0 < m1 else None
+
+
+def whole_past_months(first: date, last: date, today: date) -> bool:
+    """Return whether the local days [first, last) are whole months that have ended by ``today``: the
+    month rows (``ASSESS``) answer such a period exactly, a month's due days included."""
+    return first.day == 1 and last.day == 1 and first < last <= today
 
 
 def day_span(first: date, last: date):

@@ -182,6 +182,8 @@ def _windows(now: datetime) -> list[tuple[datetime, datetime]]:
         (midnight + timedelta(hours=1), midnight + timedelta(hours=20)),  # inside today
         (now - timedelta(days=10), now + timedelta(days=3)),  # ends in the future
         (midnight - timedelta(days=70), midnight + timedelta(days=1)),  # everything, on midnights
+        ((month - timedelta(days=1)).replace(day=1), month),  # last month: whole past months (month rows)
+        ((month - timedelta(days=32)).replace(day=1), month),  # the two before this one
     ]
 
 
@@ -308,7 +310,15 @@ def test_the_narrow_variants_hold_the_same_counts_in_fewer_rows(city):
     assert total(Kind.HEAT_RECEIVED, cell_x__isnull=False) == total(Kind.RECEIVED, cell_x__isnull=False) > 0
     assert total(Kind.HEAT_RECEIVED) == total(Kind.RECEIVED)
     assert total(Kind.LEAN_RECEIVED) == total(Kind.RECEIVED)
-    assert not Rollup.objects.filter(kind__gte=rollups.LEAN, town__isnull=False).exists()
+    assert not Rollup.objects.filter(kind__gte=rollups.LEAN, kind__lt=rollups.ASSESS, town__isnull=False).exists()
+    # the assessment's month rows: the same counts as the day rows, in fewer rows, on months' first days
+    for kind in (Kind.RECEIVED, Kind.RECEIVED_UNCOUNTED, Kind.CLOSED, Kind.DUE):
+        assert total(kind + rollups.ASSESS) == total(kind), kind
+        assert Rollup.objects.filter(kind=kind + rollups.ASSESS).count() <= Rollup.objects.filter(kind=kind).count()
+    assert Rollup.objects.filter(kind=Kind.ASSESS_RECEIVED).count() < Rollup.objects.filter(kind=Kind.RECEIVED).count()
+    assert not Rollup.objects.filter(kind__gte=rollups.ASSESS).exclude(day__day=1).exists()
+    assert not Rollup.objects.filter(kind=Kind.ASSESS_CLOSED).exclude(day2__day=1).exists()
+    assert not Rollup.objects.filter(kind__gte=rollups.ASSESS, category__isnull=False).exists()
     assert not Rollup.objects.filter(kind=Kind.HEAT_RECEIVED).exclude(day__day=1).exists()
     # a month row's cell (HEAT_CELL_M wide) is the block of the day rows' cells (CELL_M wide) it sums
     blocks = rollups.HEAT_CELL_M // rollups.CELL_M
