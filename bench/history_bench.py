@@ -1,12 +1,13 @@
 """Benchmark: `manage.py import_history` of a generated 12345 export (CSV), rows per second.
 
-  .venv/bin/python bench/history_bench.py [--rows 1000000] [--db gridops_history_bench] [--keep]
+  .venv/bin/python bench/history_bench.py [--rows 1000000] [--db gridops_history_bench] [--keep] [--stores 1,2]
 
 Builds its own database (migrations, the Gongdao data set, `build_city --towns 10 --incidents 0`), writes
 a CSV of --rows records at random points of the active towns (a tenth in GCJ-02, a tenth in EPSG:4549,
 received over the last three years, 90 % closed, 5 % dispatched, 5 % received, 1 in 1,000 with a bad
 date so the errors file is exercised), then times the import, and a second run of the same file (all
-skipped: idempotency). Prints the figures for bench/README.md.
+skipped: idempotency), once per --stores value on a fresh copy of the database. Prints the figures for
+bench/README.md.
 """
 from __future__ import annotations
 
@@ -76,27 +77,37 @@ def write_export(db: str, path: Path, n: int) -> None:
                           state])
 
 
+def psql(db: str, sql: str) -> None:
+    subprocess.run(["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", db, "-qc", sql], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", default="gridops_history_bench")
     parser.add_argument("--keep", action="store_true", help="reuse the database and the CSV when they are there")
+    parser.add_argument("--stores", default="2", help="import_history --stores values to compare, each on a fresh "
+                                                      "copy of the same database (e.g. 1,2: the baseline beside)")
     args = parser.parse_args()
     path = ROOT / "var" / f"history-{args.rows}.csv"
+    base = f"{args.db}_base"  # the empty city, copied for each run (CREATE DATABASE ... TEMPLATE)
+    subprocess.run([str(ROOT / "scripts" / "pg.sh"), "start"], env=dict(os.environ, GRIDOPS_DB_NAME=base), check=True)
     if not args.keep:
-        subprocess.run(["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-qc",
-                        f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)"], check=True)
-        subprocess.run([str(ROOT / "scripts" / "pg.sh"), "start"], env=dict(os.environ, GRIDOPS_DB_NAME=args.db),
+        psql("postgres", f"DROP DATABASE IF EXISTS {base} WITH (FORCE)")
+        subprocess.run([str(ROOT / "scripts" / "pg.sh"), "start"], env=dict(os.environ, GRIDOPS_DB_NAME=base),
                        check=True)
         for command in (["migrate", "--noinput", "-v", "0"], ["load_demo_data"],
                         ["build_city", "--towns", "10", "--incidents", "0"]):
-            manage(args.db, *command)
+            manage(base, *command)
     if not (args.keep and path.exists()):
-        write_export(args.db, path, args.rows)
-    first = manage(args.db, "import_history", str(path))
-    again = manage(args.db, "import_history", str(path))
-    print(f"import of {args.rows:,} rows: {first:,.0f} s ({args.rows / first:,.0f} rows/s); "
-          f"the same file again (nothing new): {again:,.0f} s; load averages {os.getloadavg()}")
+        write_export(base, path, args.rows)
+    for stores in [int(v) for v in args.stores.split(",")]:
+        psql("postgres", f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+        psql("postgres", f"CREATE DATABASE {args.db} TEMPLATE {base}")
+        first = manage(args.db, "import_history", str(path), "--stores", str(stores))
+        again = manage(args.db, "import_history", str(path), "--stores", str(stores))
+        print(f"import of {args.rows:,} rows, --stores {stores}: {first:,.0f} s ({args.rows / first:,.0f} rows/s); "
+              f"the same file again (nothing new): {again:,.0f} s; load averages {os.getloadavg()}", flush=True)
 
 
 if __name__ == "__main__":

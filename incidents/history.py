@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 import zoneinfo
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -488,32 +490,37 @@ def _store(lines: list[str], *, client_id: int | None, label: str) -> int:
 
 
 class _Storing:
-    """The batches' stores, one at a time, in order: in a thread of their own (its own database connection)
-    while the next batch is read, checked and located, or here when ``threaded`` is false (inside a
-    caller's transaction, where every batch must be). A batch is told to the result when its store is
-    done; a store that fails fails the import there, the batches before it stored (run it again)."""
+    """The batches' stores, up to ``stores`` at once (each in a thread of its own, with its own database
+    connection) while the next batch is read, checked and located, or here one at a time when ``threaded``
+    is false (inside a caller's transaction, where every batch must be). A batch is told to the result in
+    file order when its store is done; a store that fails fails the import there (the batches stored
+    before it, and any stored beside it, stay: run it again).
 
-    def __init__(self, result: ImportResult, threaded: bool, progress, total: int):
+    Two stores at once: a store is mostly PostgreSQL's work (the insert, its indexes, the rollup and
+    outbox triggers) and one at a time left a core idle while Python prepared the next batch. They do not
+    deadlock on the rollups: each batch's upserts are one statement in key order (``incidents.rollups``)."""
+
+    def __init__(self, result: ImportResult, threaded: bool, progress, total: int, stores: int = 2):
         self.result, self.progress, self.total = result, progress, total
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-store") if threaded else None
-        self.pending: tuple[Future, int, int] | None = None
+        self.stores = max(1, stores) if threaded else 1
+        self.pool = (ThreadPoolExecutor(max_workers=self.stores, thread_name_prefix="history-store")
+                     if threaded else None)
+        self.pending: deque[tuple[Future, int, int]] = deque()
 
     def add(self, lines: list[str], rows: int, good: int, **store) -> None:
-        self.wait()  # at most one batch in the database and one being prepared: memory stays flat
+        while len(self.pending) >= self.stores:  # at most ``stores`` batches in the database: memory stays flat
+            self._tell_oldest()
         if not lines:
-            self.pending = (_done(0), rows, good)
+            self.pending.append((_done(0), rows, good))
         elif self.pool is None:
-            self.pending = (_done(_store(lines, **store)), rows, good)
+            self.pending.append((_done(_store(lines, **store)), rows, good))
         else:
-            self.pending = (self.pool.submit(_store, lines, **store), rows, good)
+            self.pending.append((self.pool.submit(_store, lines, **store), rows, good))
         if self.pool is None:
             self.wait()
 
-    def wait(self) -> None:
-        if self.pending is None:
-            return
-        future, rows, good = self.pending
-        self.pending = None
+    def _tell_oldest(self) -> None:
+        future, rows, good = self.pending.popleft()
         stored = future.result()
         self.result.rows += rows
         self.result.imported += stored
@@ -521,10 +528,26 @@ class _Storing:
         if self.progress:
             self.progress(self.result.rows, max(self.total, self.result.rows))
 
+    def wait(self) -> None:
+        while self.pending:
+            self._tell_oldest()
+
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.submit(connections.close_all).result()  # the thread's connection
-            self.pool.shutdown()
+        if self.pool is None:
+            return
+        for future, _, _ in self.pending:  # a failed import: let the stores in flight end first
+            future.exception()
+        # each store thread's connection, closed in that thread (the barrier holds every thread to one task)
+        barrier = threading.Barrier(self.stores)
+        closing = [self.pool.submit(_close_connections, barrier) for _ in range(self.stores)]
+        for future in closing:
+            future.result()
+        self.pool.shutdown()
+
+
+def _close_connections(barrier: threading.Barrier) -> None:
+    barrier.wait(timeout=60)
+    connections.close_all()
 
 
 def _done(value) -> Future:
@@ -536,10 +559,10 @@ def _done(value) -> Future:
 def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, crs: str | None = None,
                    client=None, errors_path: Path | None = None, encoding: str = "utf-8-sig",
                    layer: str | None = None, progress: Callable[[int, int], None] | None = None,
-                   threaded: bool | None = None) -> ImportResult:
+                   threaded: bool | None = None, stores: int = 2) -> ImportResult:
     """Import the records of ``path``; write refused rows (row, field, message) to ``errors_path``.
-    ``threaded`` (default: when not called inside a transaction) stores each batch while the next is
-    prepared (``_Storing``): the 2 cores share the work of Python and of PostgreSQL."""
+    ``threaded`` (default: when not called inside a transaction) stores batches, ``stores`` at once, while
+    the next is prepared (``_Storing``): the 2 cores share the work of Python and of PostgreSQL."""
     path = Path(path)
     reader = open_reader(path, encoding=encoding, crs=crs, layer=layer)
     if crs is not None:
@@ -554,7 +577,7 @@ def import_history(path: Path, *, source: str = Incident.Source.HOTLINE_12345, c
     label = f"history import {path.name}"[:64]
     if threaded is None:
         threaded = not connection.in_atomic_block
-    storing = _Storing(result, threaded, progress, reader.total)
+    storing = _Storing(result, threaded, progress, reader.total, stores)
     try:
         with ErrorsFile(result.errors_path, ["row", "field", "message"]) as errors:
             for batch in reader.batches():

@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--errors", help="where to write refused rows (default: FILE.errors.csv)")
         parser.add_argument("--encoding", default="utf-8-sig", help="a CSV's encoding (e.g. gb18030)")
         parser.add_argument("--layer", help="the GeoPackage layer (default: the first)")
+        parser.add_argument("--stores", type=int, default=2, choices=range(1, 9), metavar="N",
+                            help="batches stored at once, each in its own transaction (default 2; 1 to 8)")
 
     def handle(self, *args, **opts):
         client = None
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         try:
             result = import_history(Path(opts["file"]), source=opts["source"], crs=opts["crs"], client=client,
                                     errors_path=opts["errors"], encoding=opts["encoding"], layer=opts["layer"],
-                                    progress=Progress(self.stderr, "import"))
+                                    progress=Progress(self.stderr, "import"), stores=opts["stores"])
         except HistoryError as exc:
             raise CommandError(f"nothing imported: {exc}") from exc
         summary = (f"{result.rows:,} rows: {result.imported:,} imported, {result.already:,} already there, "
