@@ -101,6 +101,9 @@ def main() -> None:
             manage(base, *command)
     if not (args.keep and path.exists()):
         write_export(base, path, args.rows)
+        from django.db import connections
+
+        connections.close_all()  # a template must have no session
     for stores in [int(v) for v in args.stores.split(",")]:
         psql("postgres", f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
         psql("postgres", f"CREATE DATABASE {args.db} TEMPLATE {base}")
