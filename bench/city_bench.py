@@ -299,7 +299,11 @@ def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool
             hotline = https["hotline"]
             for body in bodies[:50]:
                 hotline.request("POST", "/api/incidents/", body)
+            lsn = psql(db, "SELECT pg_current_wal_lsn()")
             intake = run_single(hotline, bodies[50:], args.rate)
+            # the WAL the reports wrote (what replicas and backups carry), the reads beside them being reads
+            wal = int(psql(db, f"SELECT pg_current_wal_lsn() - '{lsn}'::pg_lsn"))
+            intake["wal_per_incident"] = wal / max(1, intake["ok"])
             print(f"intake: {intake}", flush=True)
     return results, intake, dropped, served_by
 
@@ -326,7 +330,8 @@ def report(args, results: dict, intake: dict | None, dropped: bool, served_by: s
     if intake:
         lines += ["", f"Intake, single reports at {args.rate:.0f}/s for {args.intake_seconds:.0f} s with the city "
                       f"present: p50 {intake['p50']:.1f} ms, p95 {intake['p95']:.1f} ms, p99 {intake['p99']:.1f} ms "
-                      f"({intake['ok']:,} of {intake['requests']:,} answered 201)."]
+                      f"({intake['ok']:,} of {intake['requests']:,} answered 201); WAL written "
+                      f"{intake['wal_per_incident'] / 1024:,.1f} kB per report."]
     return "\n".join(lines)
 
 
