@@ -61,6 +61,14 @@ def _row_fields() -> dict:
 
 
 AssessmentRowSerializer = type("AssessmentRowSerializer", (serializers.Serializer,), _row_fields())
+ROW_FIELDS = list(AssessmentRowSerializer().fields)
+
+
+def row_data(row: dict) -> dict:
+    """Return an assessment row (``AssessmentRow.as_dict``) as ``AssessmentRowSerializer`` renders it, without
+    its per-field machinery: a city's assessment per person is 10,000 rows of 30 fields, and DRF's
+    serializer took 0.4 s of the answer (a test keeps both equal)."""
+    return {name: row[name] for name in ROW_FIELDS}
 
 
 class AssessmentSerializer(serializers.Serializer):
@@ -82,9 +90,11 @@ class AssessmentApi(APIView):
     def get(self, request):
         q = validated_query(AssessmentQuerySerializer, request)
         result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"], end=q["end"])
-        body = {"group": result.group, "start": result.start, "end": result.end, "now": result.now,
-                "rows": [row.as_dict() for row in result.rows], "totals": result.totals.as_dict()}
-        return Response(AssessmentSerializer(body).data)
+        head = {"group": result.group, "start": result.start, "end": result.end, "now": result.now,
+                "rows": [], "totals": result.totals.as_dict()}
+        data = AssessmentSerializer(head).data
+        data["rows"] = [row_data(row.as_dict()) for row in result.rows]
+        return Response(data)
 
 
 class AssessmentExportApi(APIView):

@@ -116,8 +116,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 #                 (then DISCARD ALL), so session state, prepared statements included, stays right
 #   "transaction" pgbouncer in transaction mode: each transaction may run on another server connection,
 #                 so no session state: no prepared statements, no server-side cursors
-# Behind either, no "options" startup parameter (pgbouncer refuses it): set plan_cache_mode on the app's
-# role instead (ALTER ROLE ... SET plan_cache_mode = force_generic_plan).
+# Behind either, no "options" startup parameter (pgbouncer refuses it): set the session settings below on
+# the app's role instead (ALTER ROLE ... SET jit = off; ... SET plan_cache_mode = force_generic_plan).
 DB_POOLER = os.environ.get("DB_POOLER", "").strip().lower()
 if DB_POOLER not in {"", "session", "transaction"}:
     from django.core.exceptions import ImproperlyConfigured
@@ -128,10 +128,19 @@ if DB_POOLER == "transaction":
 # The intake path's fixed queries as server-side prepared statements (core/db.py); off by default
 # behind a transaction-mode connection pooler.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", DB_POOLER != "transaction")
-if DB_PREPARED_STATEMENTS and not DB_POOLER:
-    # Plan them once: with array parameters PostgreSQL would otherwise keep making custom plans.
-    # Only prepared statements are affected, and Django prepares none of its own.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_generic_plan"
+# The app's session settings, given at connect time (on a pooler's role instead, above):
+# - jit off: the analytical reads of a city (the assessment, the heatmaps) are short scans of rollup rows
+#   that the planner costs high, and PostgreSQL's JIT compiled each for longer than it ran (the assessment
+#   of a month of the 10M city: 1.1 s of JIT for a 50 ms aggregate, bench/README.md); the app has no query
+#   long enough to win it back.
+# - plan_cache_mode for the prepared statements: plan them once (with array parameters PostgreSQL would
+#   otherwise keep making custom plans); only prepared statements are affected, Django prepares none.
+DB_SESSION_SETTINGS = {"jit": "off"}
+if DB_PREPARED_STATEMENTS:
+    DB_SESSION_SETTINGS["plan_cache_mode"] = "force_generic_plan"
+DB_SESSION_OPTIONS = " ".join(f"-c {name}={value}" for name, value in DB_SESSION_SETTINGS.items())
+if not DB_POOLER:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = DB_SESSION_OPTIONS
 
 # --- Read replicas (issue 12; core/routing_db.py, docs/deploy.md) -----------------------------------
 # REPLICA_DATABASE_URL names a streaming replica of DATABASE_URL (same database, read-only). When set,
@@ -160,6 +169,8 @@ if REPLICA_DATABASE_URL:
     # a replica that is down is given up on quickly (its reads then go to the primary, core/routing_db.py)
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = int(
         os.environ.get("REPLICA_CONNECT_TIMEOUT", "2"))
+    if not DB_POOLER:
+        DATABASES["replica"]["OPTIONS"]["options"] = DB_SESSION_OPTIONS
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests in one process: the replica is the primary
     DATABASE_ROUTERS = ["core.routing_db.ReplicaRouter"]
 

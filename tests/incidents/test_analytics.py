@@ -181,6 +181,27 @@ def test_api(march):
     assert "handling_total_min" not in row
 
 
+def test_the_api_rows_are_what_the_row_serializer_renders(march):
+    """The answer's rows skip DRF's per-field serializer (``analytics_apis.row_data``) and say the same."""
+
+    from rest_framework.renderers import JSONRenderer
+
+    from incidents.analytics_apis import AssessmentRowSerializer, row_data
+
+    api = APIClient()
+    api.force_authenticate(User.objects.create_superuser("boss"))
+    for group in GROUPS:
+        result = assessment(actor=Actor.of(User.objects.get(username="boss")), group=group, start=MARCH, end=APRIL,
+                            now=NOW)
+        assert result.rows, group
+        for row in [*result.rows, result.totals]:
+            plain, by_drf = row_data(row.as_dict()), AssessmentRowSerializer(row.as_dict()).data
+            assert JSONRenderer().render(plain) == JSONRenderer().render(by_drf), (group, row.code)
+        body = api.get("/api/assessment/", {"group": group, "start": "2025-03-01", "end": "2025-04-01"}).json()
+        assert [list(r) for r in body["rows"]] == [list(AssessmentRowSerializer().fields)] * len(result.rows)
+        assert [r["code"] for r in body["rows"]] == [r.code for r in result.rows]
+
+
 def test_api_defaults_to_this_month(march):
     api = APIClient()
     api.force_authenticate(User.objects.create_superuser("boss"))

@@ -52,6 +52,7 @@ def test_behind_a_session_pooler_prepared_statements_stay():
     assert "options" not in loaded["dbs"]["default"].get("OPTIONS", {})
     direct = json.loads(settings_with().stdout)
     assert direct["prepared"] is True and "plan_cache_mode" in direct["dbs"]["default"]["OPTIONS"]["options"]
+    assert "-c jit=off" in direct["dbs"]["default"]["OPTIONS"]["options"]
 
 
 @pytest.mark.parametrize("value", ["statement", "yes"])
