@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GistIndex
-from django.db.models import Q
+from django.db.models import F, Q
 
 from grids.models import BoundaryGeneration, Grid, Person, Town, Village
 from incidents import rules
@@ -192,8 +192,9 @@ class Incident(models.Model):
             # the open incidents' points (a city's open ones are about 1 % of its incidents): the duplicate
             # search of every report (incidents.duplicates) and the live map ask only for open ones, and
             # the whole table's location index made them visit every incident ever reported near the point
-            GistIndex(fields=["location"], condition=Q(state__in=sorted(rules.OPEN)),
-                      name="incident_open_location_idx"),
+            # (an expression, not fields=: GeoDjango's spatial index SQL for a geometry field drops the
+            # condition, which made this a second whole-table index)
+            GistIndex(F("location"), condition=Q(state__in=sorted(rules.OPEN)), name="incident_open_location_idx"),
             # few incidents name a component: a small index, for the recurring problems per component
             models.Index(fields=["component", "created_at"], condition=Q(component__isnull=False),
                          name="incident_component_idx"),

@@ -359,3 +359,24 @@ def test_merge_refused():
     assert caught.value.reason == "state"
     assert f.reload(a).state == S.DISPATCHED
     assert f.actions_of(a) == ["report", "register", "dispatch"]
+
+
+@pytest.mark.django_db
+def test_the_duplicate_search_reads_the_open_incidents_location_index():
+    """The open incidents' points have an index of their own (partial: GeoDjango's spatial index SQL drops
+    a condition given with fields=, so the model gives an expression), and the duplicate search's query is
+    one the planner answers from it."""
+    from django.db import connection
+
+    from incidents import rules
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'incident_open_location_idx'")
+        (definition,) = cursor.fetchone()
+        assert "USING gist (location) WHERE" in definition
+        assert all(f"'{state}'" in definition for state in rules.OPEN)
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN SELECT id FROM incidents_incident WHERE state = ANY(%s) "
+                       "AND location && ST_MakeEnvelope(119.3, 32.2, 119.31, 32.21, 4326)", [sorted(rules.OPEN)])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "incident_open_location_idx" in plan, plan
