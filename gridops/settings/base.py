@@ -131,8 +131,8 @@ DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", DB_POOLER != "transa
 # The app's session settings, given at connect time (on a pooler's role instead, above):
 # - jit off: the analytical reads of a city (the assessment, the heatmaps) are short scans of rollup rows
 #   that the planner costs high, and PostgreSQL's JIT compiled each for longer than it ran (the assessment
-#   of a month of the 10M city: 1.1 s of JIT for a 50 ms aggregate, bench/README.md); the app has no query
-#   long enough to win it back.
+#   of a month of the 10M city: 1.1 s of JIT beside a 0.55 s read of 164,000 rollup rows, bench/README.md);
+#   the app has no query long enough to win it back.
 # - plan_cache_mode for the prepared statements: plan them once (with array parameters PostgreSQL would
 #   otherwise keep making custom plans); only prepared statements are affected, Django prepares none.
 DB_SESSION_SETTINGS = {"jit": "off"}
