@@ -3,6 +3,7 @@ page (an input with capture), and the command centre's detail shows it: a placeh
 thumbnail is made, then the thumbnail, whose link opens the full-size photo (served by the app, scoped)."""
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
@@ -124,3 +125,36 @@ def test_the_phone_shows_the_photos_by_stage_and_the_viewer_steps_through_them(d
     shown.locator(".pv-close").click()
     command.locator(".photo-viewer[hidden]").wait_for(state="attached", timeout=TIMEOUT)
     assert phone.console_errors == [] and command.console_errors == []
+
+
+def test_a_photo_chosen_while_the_card_is_drawn_again_is_uploaded(demo_data, asgi_server, new_page):
+    """The camera app can take a while; if the incident changes meanwhile (here another photo attached
+    elsewhere), the card is drawn again, and the photo chosen on the input the user tapped still goes up."""
+    own = Grid.objects.active().filter(kind="comprehensive").order_by("code").first()
+    incident_id = report(asgi_server, own, "占道经营 street stall")
+    phone, card = accepted_on_the_phone(new_page, asgi_server, incident_id)
+    card.locator(".d-actions [data-action=report_handled]").wait_for(timeout=TIMEOUT)  # drawn with its context
+    tapped = card.locator("input[type=file][data-photo-stage=after]").element_handle(timeout=TIMEOUT)
+    key = card.get_attribute("data-key")
+
+    # another photo arrives meanwhile (taken in another tab, the same user): the incident changes on the server
+    status = phone.evaluate("""async ([id, b64]) => {
+        const body = new FormData(), bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        body.append("stage", "before");
+        body.append("photos", new Blob([bytes], {type: "image/jpeg"}), "before.jpg");
+        const meta = document.querySelector('meta[name="csrf-token"]');
+        const cookie = document.cookie.match(/(?:^|;\\s*)csrftoken=([^;]+)/);
+        const token = cookie ? decodeURIComponent(cookie[1]) : meta.content;
+        const r = await fetch(`/api/incidents/${id}/photos/`, {method: "POST", body, credentials: "same-origin",
+            headers: {"X-CSRFToken": token, Accept: "application/json"}});
+        return r.status; }""", [incident_id, base64.b64encode(jpeg_bytes()).decode()])
+    assert status == 201
+    # drawn again for the change and once more with the changed incident's context (the key's parts 0 and 3)
+    phone.wait_for_function("([id, key]) => { const k = document.querySelector(`#inbox li.card[data-incident-id="
+                            "'${id}']`).dataset.key, p = k.split('|'); return k !== key && p[0] === p[3]; }",
+                            arg=[incident_id, key], timeout=TIMEOUT)
+
+    assert tapped.evaluate("input => input.isConnected")
+    tapped.set_input_files({"name": "after.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()})
+    card.locator(".photo-status[data-ok='1']").wait_for(timeout=TIMEOUT)
+    assert sorted(Photo.objects.filter(incident_id=incident_id).values_list("stage", flat=True)) == ["after", "before"]

@@ -141,7 +141,15 @@ function renderInbox() {
     li.className = "card" + (isOverdue(f.properties) ? " late" : "") + (S.selected === f.id ? " selected" : "");
     li.dataset.state = f.properties.state;
     const key = cardKey(f);
-    if (li.dataset.key !== key && !S.forms.has(f.id)) { li.dataset.key = key; li.innerHTML = cardHtml(f); }
+    if (li.dataset.key !== key && !S.forms.has(f.id)) {
+      /* the photo inputs are kept across a redraw: a photo being chosen (the camera app can take a while)
+         is handed to the input it was chosen for, and a replaced input would drop it unheard */
+      const inputs = li.querySelector(".photo-inputs");
+      li.dataset.key = key;
+      li.innerHTML = cardHtml(f);
+      const fresh = li.querySelector(".photo-inputs");
+      if (inputs && fresh) { fresh.replaceWith(inputs); }
+    }
   });
   nodes.forEach(function (li, id) { if (!S.forms.has(id) || !store.items.has(id)) { S.forms.delete(id); li.remove(); } });
   if (!busy) { items.forEach(function (f) { inbox.appendChild(inbox.querySelector('li.card[data-incident-id="' + f.id + '"]')); }); }
