@@ -16,7 +16,7 @@ from core.actors import Actor
 from core.api import BBoxField, validated_query
 from incidents import assessment_files, rules
 from incidents.analytics import GROUPS, assessment
-from incidents.hotspots import BUCKETS, METRIC_SRID, cells_covering, heat_cells, trend
+from incidents.hotspots import BUCKETS, METRIC_SRID, cells_covering, heat_map, trend
 from incidents.models import Category, Incident
 from incidents.rollups import CELL_M
 from incidents.rules import month_bounds
@@ -188,17 +188,17 @@ class HeatmapApi(APIView):
     def get(self, request):
         q = validated_query(HeatmapQuerySerializer, request)
         within = cells_covering(q["bbox"], q["cell"]) if "bbox" in q else None
-        cells = heat_cells(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
-                           categories=q.get("category"), sources=q["source"], within=within)
-        shown = [c for c in cells if c.count >= q["min_count"]]
+        heat = heat_map(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
+                        categories=q.get("category"), sources=q["source"], within=within,
+                        min_count=q["min_count"], limit=MAX_HEAT_CELLS)
         features = [{
             "type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c.lon, 6), round(c.lat, 6)]},
             "properties": {"count": c.count, "categories": c.categories, "top_category": c.top_category,
                            "grid_code": c.grid_code, "grid_name": c.grid_name, "x": c.x, "y": c.y},
-        } for c in shown[:MAX_HEAT_CELLS]]
+        } for c in heat.cells]
         return Response({"type": "FeatureCollection", "cell_m": q["cell"], "srid_cells": METRIC_SRID,
-                         "start": q["start"], "end": q["end"], "total": sum(c.count for c in cells),
-                         "capped": len(shown) > MAX_HEAT_CELLS, "features": features})
+                         "start": q["start"], "end": q["end"], "total": heat.total,
+                         "capped": heat.shown > MAX_HEAT_CELLS, "features": features})
 
 
 class TrendApi(APIView):

@@ -14,7 +14,8 @@ figures, ``incidents.rules.NOT_COUNTED``), optionally of some categories and sou
   count, so the first are the hotspots.
 - read from the rollups (``incidents.rollups``) for the whole local days of the period, corrected by
   the ordinary path (the ``*_direct`` aggregation on the incidents, kept as the reference) for the
-  incidents of its part-days; a test keeps both paths equal.
+  incidents of its part-days; a test keeps both paths equal. The heatmap's cells are summed in the
+  database (``heat_map``), which hands back the fullest cells only (an answer holds at most a limit).
 - trend: incidents reported and closed per local day or week (Asia/Shanghai; a week starts on
   Monday), every bucket of the period present, with the reports per category.
 """
@@ -31,6 +32,8 @@ import numpy as np
 import pandas as pd
 from django.contrib.gis.db.models.functions import Transform
 from django.contrib.gis.geos import Polygon
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, transaction
 from django.db.models import Count, F, FloatField, Func, Max, Q, Sum, Value
 from django.db.models.functions import Cast, Floor, TruncDay, TruncWeek
 from django.utils import timezone
@@ -130,10 +133,11 @@ def cells_covering(bbox: BBox, cell_m: int) -> CellRange:
                      cell_index(float(ys.min()), cell_m), cell_index(float(ys.max()), cell_m))
 
 
-def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime],
-                        within: CellRange | None = None) -> list[CellCounts]:
-    """Return per period [start, end) the cell counts of the incidents of ``qs`` reported in it (the
-    ordinary path), in one query; only the cells ``within`` when given."""
+def _direct_rows(qs, cell_m: int, *periods: tuple[datetime, datetime], within: CellRange | None = None,
+                 net: bool = False):
+    """Return the grouped rows (i, j, category id, grid id, a count per period) of the incidents of ``qs``
+    reported in the periods [start, end) (the ordinary path); only the cells ``within`` when given.
+    ``net``: one count, the first period's minus the second's (the rounding's correction)."""
     # only points where EPSG:4549 means something (a report from the other side of the earth, kept in
     # triage, would make ST_Transform fail: "Point outside of projection domain")
     reported = [Q(created_at__gte=start, created_at__lt=end) for start, end in periods]
@@ -144,17 +148,27 @@ def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime],
                      j=cell_index(Func(metric, function="ST_Y"), cell_m))
     if within is not None:
         qs = qs.filter(i__gte=within.i0, i__lte=within.i1, j__gte=within.j0, j__lte=within.j1)
-    rows = list(qs.values_list("i", "j", "category_id", "grid_id")
-                .annotate(**{f"n{k}": Count("id", filter=q) for k, q in enumerate(reported)}).order_by())
+    qs = qs.values_list("i", "j", "category_id", "grid_id")
+    if net:
+        return qs.annotate(n=Count("id", filter=reported[0]) - Count("id", filter=reported[1])).order_by()
+    return qs.annotate(**{f"n{k}": Count("id", filter=q) for k, q in enumerate(reported)}).order_by()
+
+
+def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime],
+                        within: CellRange | None = None) -> list[CellCounts]:
+    """Return per period [start, end) the cell counts of the incidents of ``qs`` reported in it (the
+    ordinary path), in one query; only the cells ``within`` when given."""
+    rows = list(_direct_rows(qs, cell_m, *periods, within=within))
     return [Counter({(int(r[0]), int(r[1]), r[2], r[3]): r[4 + k] for r in rows}) for k in range(len(periods))]
 
 
-def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categories, sources,
-                        within: CellRange | None = None) -> CellCounts:
-    """Return the cell counts of the window's whole days from the rollups (their cells summed up): for a
-    reader who sees everything and a cell size that is a multiple of ``rollups.HEAT_CELL_M``, the whole
-    months from the month rows (``rollups.HEAT``) and the days of the part-months from the day rows;
-    otherwise (a scoped reader, another size) the day rows (``scope_q`` filters them)."""
+def _rollup_rows(actor: Actor, window: rollups.Window, cell_m: int, categories, sources,
+                 within: CellRange | None = None) -> list:
+    """Return the grouped rows (i, j, category id, grid id, n) of the window's whole days from the rollups,
+    their cells summed up to ``cell_m``, as querysets: for a reader who sees everything and a cell size
+    that is a multiple of ``rollups.HEAT_CELL_M``, the whole months from the month rows (``rollups.HEAT``)
+    and the days of the part-months from the day rows; otherwise (a scoped reader, another size) the day
+    rows (``scope_q`` filters them). A key may come in more than one of them."""
     first, last = window.days
     day_rows = _rollup(actor, rollups.Kind.RECEIVED, categories, sources)
     months = None
@@ -167,27 +181,22 @@ def _cell_counts_rollup(actor: Actor, window: rollups.Window, cell_m: int, categ
         parts = [(_rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1),
                   rollups.HEAT_CELL_M),
                  (day_rows.filter(Q(day__gte=first, day__lt=m0) | Q(day__gte=m1, day__lt=last)), rollups.CELL_M)]
-    counts: CellCounts = Counter()
+    out = []
     for part, part_cell_m in parts:  # each part's cells are part_cell_m wide: a cell is a block of them
         blocks = cell_m // part_cell_m
         if within is not None:  # the part's cells inside the view's cells
             part = part.filter(cell_x__gte=within.i0 * blocks, cell_x__lt=(within.i1 + 1) * blocks,
                                cell_y__gte=within.j0 * blocks, cell_y__lt=(within.j1 + 1) * blocks)
-        rows = (part.filter(cell_x__isnull=False)
-                .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
-                .values_list("i", "j", "category_id", "grid_id").annotate(n=Sum("n")).order_by())
-        if counts:
-            for i, j, category, grid, n in rows:
-                counts[(int(i), int(j), category, grid)] += n
-        else:  # the first part's keys are distinct
-            counts.update({(int(i), int(j), category, grid): n for i, j, category, grid, n in rows})
-    return counts
+        out.append(part.filter(cell_x__isnull=False)
+                   .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
+                   .values_list("i", "j", "category_id", "grid_id").annotate(n=Sum("n")).order_by())
+    return out
 
 
 def _cells(counts: CellCounts, cell_m: int) -> list[Cell]:
     """Return the cells of the counts: per cell its count per category (by code), its total and its main
     grid (the grid code and name with the most incidents in it, the higher code on a tie), the fullest
-    first. Grouped with pandas: a city's year at 250 m is some 150,000 keys."""
+    first (the reference path's assembly; ``heat_map`` does the same in SQL). Grouped with pandas."""
     keys = [key for key, n in counts.items() if n]
     if not keys:
         return []
@@ -236,24 +245,113 @@ def heat_cells_direct(actor: Actor, *, start: datetime, end: datetime, cell_m: i
     return _cells(_cell_counts_direct(qs, cell_m, (start, end), within=within)[0], cell_m)
 
 
-def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
-               categories: list[str] | None = None, sources: list[str] | None = None,
-               within: CellRange | None = None) -> list[Cell]:
-    """Return the non-empty cells of the period (only those ``within`` a view when given: a map asks
-    for what it shows), the fullest first (then west to east, south to north), read from the rollups
-    for the whole local days of the period and corrected by the ordinary path for the incidents
-    reported in its part-days (``rollups.Window``)."""
+@dataclass(frozen=True)
+class HeatMap:
+    """A heatmap answer: its cells with at least ``min_count`` incidents (the fullest first, at most the
+    limit), how many such cells there are, and the incidents of every cell."""
+
+    cells: list[Cell]
+    shown: int
+    total: int
+
+
+# The cells summed in the database, so that a city's year (700,000 keys of cell, category and grid at
+# 250 m) is not carried to Python: the keys summed over the parts, then per cell its total; for the
+# fullest cells only, their counts per category and their main grid (most incidents, then the higher
+# code and name, as ``_cells`` decides; names compared by code point, COLLATE "C").
+_HEAT_SQL = """
+WITH k AS MATERIALIZED (
+    SELECT i, j, category_id, grid_id, SUM(n)::bigint AS n
+    FROM ({parts}) AS p (i, j, category_id, grid_id, n)
+    GROUP BY i, j, category_id, grid_id HAVING SUM(n) <> 0
+), c AS MATERIALIZED (
+    SELECT i, j, SUM(n)::bigint AS total FROM k GROUP BY i, j
+), top AS MATERIALIZED (
+    SELECT i, j, total FROM c WHERE total >= %s ORDER BY total DESC, i, j {limit}
+), cats AS (
+    SELECT k.i, k.j, array_agg(k.category_id ORDER BY k.category_id) AS ids, array_agg(k.n ORDER BY k.category_id) AS ns
+    FROM (SELECT k.i, k.j, k.category_id, SUM(k.n)::bigint AS n FROM k JOIN top USING (i, j)
+          GROUP BY k.i, k.j, k.category_id HAVING SUM(k.n) <> 0) AS k
+    GROUP BY k.i, k.j
+), main AS (
+    SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.code, g.name
+    FROM (SELECT k.i, k.j, grid.code, grid.name, SUM(k.n) AS n
+          FROM k JOIN top USING (i, j) JOIN grids_grid AS grid ON grid.id = k.grid_id
+          GROUP BY k.i, k.j, grid.code, grid.name) AS g
+    ORDER BY g.i, g.j, g.n DESC, g.code COLLATE "C" DESC, g.name COLLATE "C" DESC
+)
+SELECT s.total, s.shown, t.i, t.j, t.total, t.ids, t.ns, t.code, t.name
+FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
+LEFT JOIN (SELECT top.i, top.j, top.total, cats.ids, cats.ns, main.code, main.name
+           FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)) AS t ON true
+ORDER BY t.total DESC, t.i, t.j
+"""
+HEAT_WORK_MEM = "256MB"  # the sums of a city's year at 250 m in memory (some 50 MB), not spilled to disk
+
+
+def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None) -> HeatMap:
+    """Return the heatmap of the grouped rows ``parts`` (querysets of (i, j, category id, grid id, n)),
+    summed in one statement on their database."""
+    sqls, params = [], []
+    for part in parts:
+        try:
+            sql, part_params = part.query.sql_with_params()
+        except EmptyResultSet:  # a filter that holds nothing (an empty scope): no rows
+            continue
+        sqls.append(f"({sql})")
+        params.extend(part_params)
+    if not sqls:
+        return HeatMap([], 0, 0)
+    query = _HEAT_SQL.format(parts=" UNION ALL ".join(sqls), limit="" if limit is None else f"LIMIT {int(limit)}")
+    db = parts[0].db
+    with transaction.atomic(using=db), connections[db].cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
+        cursor.execute(query, [*params, min_count, min_count])
+        rows = cursor.fetchall()
+    total, shown = int(rows[0][0]), int(rows[0][1])
+    found = [r[2:] for r in rows if r[2] is not None]
+    if not found:
+        return HeatMap([], shown, total)
+    codes = dict(Category.objects.filter(pk__in={c for r in found for c in r[3] if c is not None})
+                 .values_list("pk", "code"))
+    xs = np.array([(float(r[0]) + 0.5) * cell_m for r in found], dtype=float)
+    ys = np.array([(float(r[1]) + 0.5) * cell_m for r in found], dtype=float)
+    lons, lats = from_metric(xs, ys)
+    cells = []
+    for r, x, y, lon, lat in zip(found, xs.tolist(), ys.tolist(), lons.tolist(), lats.tolist(), strict=True):
+        per_category: dict[str | None, int] = {}
+        for category, n in zip(r[3], r[4], strict=True):
+            code = codes.get(category)
+            per_category[code] = per_category.get(code, 0) + int(n)
+        cells.append(Cell(x, y, lon, lat, int(r[2]), per_category, r[5], r[6]))
+    return HeatMap(cells, shown, total)
+
+
+def heat_map(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
+             categories: list[str] | None = None, sources: list[str] | None = None,
+             within: CellRange | None = None, min_count: int = 1, limit: int | None = None) -> HeatMap:
+    """Return the cells of the period with at least ``min_count`` incidents (only those ``within`` a view
+    when given: a map asks for what it shows), the fullest first (then west to east, south to north), at
+    most ``limit``; read from the rollups for the whole local days of the period and corrected by the
+    ordinary path for the incidents reported in its part-days (``rollups.Window``), summed in the database."""
     if cell_m % rollups.CELL_M:
         raise ValueError(f"cell_m must be a multiple of {rollups.CELL_M}")
     window = rollups.Window.of(start, end, start)
-    counts = _cell_counts_rollup(actor, window, cell_m, categories, sources, within)
-    edge = counted(actor, categories=categories, sources=sources).filter(
-        window.edge_q(columns=("created_at",), clocks=False))
+    parts = _rollup_rows(actor, window, cell_m, categories, sources, within)
     if window.gaps():
-        exact, rounded = _cell_counts_direct(edge, cell_m, (start, end), (window.d0, window.d1), within=within)
-        counts.update(exact)
-        counts.subtract(rounded)
-    return _cells(counts, cell_m)
+        edge = counted(actor, categories=categories, sources=sources).filter(
+            window.edge_q(columns=("created_at",), clocks=False))
+        parts.append(_direct_rows(edge, cell_m, (start, end), (window.d0, window.d1), within=within, net=True))
+    return _heat_map_sql(parts, cell_m, min_count, limit)
+
+
+def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
+               categories: list[str] | None = None, sources: list[str] | None = None,
+               within: CellRange | None = None) -> list[Cell]:
+    """Return every non-empty cell of the period (``heat_map``), the fullest first: equal to
+    ``heat_cells_direct``."""
+    return heat_map(actor, start=start, end=end, cell_m=cell_m, categories=categories, sources=sources,
+                    within=within).cells
 
 
 def _bucket_starts(start: datetime, end: datetime, bucket: str) -> list[datetime]:

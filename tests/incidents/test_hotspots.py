@@ -70,6 +70,20 @@ def test_incidents_are_counted_in_the_metric_cell_that_holds_them():
     assert list(only) == [(cx, cy)] and only[(cx, cy)]["properties"]["count"] == 3
 
 
+def test_an_answer_with_more_cells_than_it_may_hold_keeps_the_fullest_and_says_so(monkeypatch):
+    cx, cy = _centre(250)
+    for dx, n in ((0, 3), (250, 1), (500, 2), (-250, 1)):  # four cells with 3, 1, 2 and 1 incidents
+        for _ in range(n):
+            _report_at(cx + dx, cy)
+    monkeypatch.setattr(analytics_apis, "MAX_HEAT_CELLS", 2)
+    response = _client("operator").get("/api/review/heatmap/", {"cell": 250})
+    body = response.json()
+    assert [c["properties"]["count"] for c in body["features"]] == [3, 2]
+    assert (body["capped"], body["total"]) == (True, 7)  # the total counts every cell, shown or not
+    body = _client("operator").get("/api/review/heatmap/", {"cell": 250, "min_count": 2}).json()
+    assert ([c["properties"]["count"] for c in body["features"]], body["capped"], body["total"]) == ([3, 2], False, 7)
+
+
 def test_wider_cells_are_blocks_of_the_narrower_ones():
     cx, cy = _centre(1000)
     points = [(cx + 10, cy + 10), (cx + 260, cy - 240), (cx + 480, cy + 30), (cx - 260, cy + 260), (cx + 740, cy + 5)]

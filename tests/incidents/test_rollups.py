@@ -21,7 +21,7 @@ from incidents import rollups
 from incidents.actions import incident_merge, incident_relocate
 from incidents.analytics import GROUPS, assessment, assessment_direct
 from incidents.extensions import incident_decide_extension, incident_request_extension
-from incidents.hotspots import heat_cells, heat_cells_direct, trend, trend_direct
+from incidents.hotspots import heat_cells, heat_cells_direct, heat_map, trend, trend_direct
 from incidents.lifecycle import apply_transition, locked
 from incidents.models import Category, Incident
 from incidents.rollups import Kind, Rollup, Window, drift, rebuild_rollups
@@ -260,6 +260,21 @@ def test_the_heatmap_from_the_rollups_equals_the_direct_one(city):
     assert heat_cells(OPERATOR, start=start, end=end, cell_m=250, **some) == heat_cells_direct(
         OPERATOR, start=start, end=end, cell_m=250, **some)
     assert sum(c.count for c in heat_cells(OPERATOR, start=start, end=end, cell_m=250)) > 50
+
+
+def test_a_capped_heatmap_is_the_fullest_cells_of_the_whole_one(city):
+    """``heat_map`` sums in the database and keeps the fullest cells: they are the first of the direct
+    path's cells with at least ``min_count``, its total counts every cell, ``shown`` how many qualified."""
+    now = city["now"]
+    start, end = now - timedelta(days=75, hours=5), now  # part-days at both ends: the correction counts
+    for label, actor in _actors(city).items():
+        for cell, min_count, limit in ((250, 1, 5), (250, 2, 3), (1000, 1, 1), (50, 3, None), (500, 10_000, 2)):
+            whole = heat_cells_direct(actor, start=start, end=end, cell_m=cell)
+            qualified = [c for c in whole if c.count >= min_count]
+            heat = heat_map(actor, start=start, end=end, cell_m=cell, min_count=min_count, limit=limit)
+            assert heat.cells == qualified[:limit], (label, cell, min_count)
+            assert (heat.shown, heat.total) == (len(qualified), sum(c.count for c in whole)), (label, cell)
+    assert len(heat_map(OPERATOR, start=start, end=end, cell_m=250, limit=5).cells) == 5  # the data has more
 
 
 def test_the_trend_from_the_rollups_equals_the_direct_one(city):
