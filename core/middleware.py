@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.middleware.gzip import GZipMiddleware
 from rest_framework import exceptions, status
 
 
@@ -133,3 +134,19 @@ class BodyLimitMiddleware:
         if getattr(request, "_body_too_large", False) and response.status_code != 413:
             return too_large_response(limit)  # whatever caught the error (Django's 400/500, a view)
         return response
+
+
+class TextGZipMiddleware(GZipMiddleware):
+    """Django's GZipMiddleware for the answers that gain from it: text (JSON, GeoJSON, HTML, CSV, scripts).
+    Photos and spreadsheets (already compressed) go as they are: gzipping a JPEG costs the server's CPU and
+    saves nothing."""
+
+    def process_response(self, request, response):
+        kind = response.get("Content-Type", "").split(";")[0].strip().lower()
+        if not (kind.startswith("text/") or kind in COMPRESSIBLE_TYPES or kind.endswith(("+json", "+xml"))):
+            return response
+        return super().process_response(request, response)
+
+
+COMPRESSIBLE_TYPES = frozenset({"application/json", "application/geo+json", "application/javascript",
+                                "application/xml", "image/svg+xml"})
