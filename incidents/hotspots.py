@@ -164,11 +164,11 @@ def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime],
 
 def _rollup_rows(actor: Actor, window: rollups.Window, cell_m: int, categories, sources,
                  within: CellRange | None = None) -> list:
-    """Return the grouped rows (i, j, category id, grid id, n) of the window's whole days from the rollups,
-    their cells summed up to ``cell_m``, as querysets: for a reader who sees everything and a cell size
-    that is a multiple of ``rollups.HEAT_CELL_M``, the whole months from the month rows (``rollups.HEAT``)
-    and the days of the part-months from the day rows; otherwise (a scoped reader, another size) the day
-    rows (``scope_q`` filters them). A key may come in more than one of them."""
+    """Return the rows (i, j, category id, grid id, n) of the window's whole days from the rollups, their
+    cells those of ``cell_m`` that hold them, as querysets (``heat_map`` sums them): for a reader who sees
+    everything and a cell size that is a multiple of ``rollups.HEAT_CELL_M``, the whole months from the
+    month rows (``rollups.HEAT``) and the days of the part-months from the day rows; otherwise (a scoped
+    reader, another size) the day rows (``scope_q`` filters them). A key may come in several rows."""
     first, last = window.days
     day_rows = _rollup(actor, rollups.Kind.RECEIVED, categories, sources)
     months = None
@@ -189,7 +189,7 @@ def _rollup_rows(actor: Actor, window: rollups.Window, cell_m: int, categories, 
                                cell_y__gte=within.j0 * blocks, cell_y__lt=(within.j1 + 1) * blocks)
         out.append(part.filter(cell_x__isnull=False)
                    .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
-                   .values_list("i", "j", "category_id", "grid_id").annotate(n=Sum("n")).order_by())
+                   .values_list("i", "j", "category_id", "grid_id", "n").order_by())
     return out
 
 
@@ -261,27 +261,27 @@ class HeatMap:
 # code and name, as ``_cells`` decides; names compared by code point, COLLATE "C").
 _HEAT_SQL = """
 WITH k AS MATERIALIZED (
-    SELECT i, j, category_id, grid_id, SUM(n)::bigint AS n
+    SELECT i::integer AS i, j::integer AS j, category_id, grid_id, SUM(n::integer) AS n
     FROM ({parts}) AS p (i, j, category_id, grid_id, n)
-    GROUP BY i, j, category_id, grid_id HAVING SUM(n) <> 0
+    GROUP BY 1, 2, category_id, grid_id HAVING SUM(n::integer) <> 0
 ), c AS MATERIALIZED (
-    SELECT i, j, SUM(n)::bigint AS total FROM k GROUP BY i, j
+    SELECT i, j, SUM(n::integer) AS total FROM k GROUP BY i, j
 ), top AS MATERIALIZED (
     SELECT i, j, total FROM c WHERE total >= %s ORDER BY total DESC, i, j {limit}
 ), cats AS (
     SELECT k.i, k.j, array_agg(k.category_id ORDER BY k.category_id) AS ids, array_agg(k.n ORDER BY k.category_id) AS ns
-    FROM (SELECT k.i, k.j, k.category_id, SUM(k.n)::bigint AS n FROM k JOIN top USING (i, j)
-          GROUP BY k.i, k.j, k.category_id HAVING SUM(k.n) <> 0) AS k
+    FROM (SELECT k.i, k.j, k.category_id, SUM(k.n::integer) AS n FROM k JOIN top USING (i, j)
+          GROUP BY k.i, k.j, k.category_id HAVING SUM(k.n::integer) <> 0) AS k
     GROUP BY k.i, k.j
 ), main AS (
     SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.code, g.name
-    FROM (SELECT k.i, k.j, grid.code, grid.name, SUM(k.n) AS n
+    FROM (SELECT k.i, k.j, grid.code, grid.name, SUM(k.n::integer) AS n
           FROM k JOIN top USING (i, j) JOIN grids_grid AS grid ON grid.id = k.grid_id
           GROUP BY k.i, k.j, grid.code, grid.name) AS g
     ORDER BY g.i, g.j, g.n DESC, g.code COLLATE "C" DESC, g.name COLLATE "C" DESC
 )
 SELECT s.total, s.shown, t.i, t.j, t.total, t.ids, t.ns, t.code, t.name
-FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
+FROM (SELECT COALESCE(SUM(total::integer), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
 LEFT JOIN (SELECT top.i, top.j, top.total, cats.ids, cats.ns, main.code, main.name
            FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)) AS t ON true
 ORDER BY t.total DESC, t.i, t.j

@@ -326,7 +326,7 @@ _ZERO = "{t}n = 0 AND {t}n2 = 0 AND {t}secs_n = 0 AND {t}n3 = 0 AND {t}n4 = 0 AN
 
 
 # Rows with a key already there are added to (a trigger's delta, a chunk of the rebuild).
-_ADD = """ON CONFLICT (key) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
+_ADD = """ON CONFLICT (key, kind) DO UPDATE SET n = t.n + excluded.n, n2 = t.n2 + excluded.n2,
       secs = CASE WHEN t.secs_n + excluded.secs_n = 0 THEN 0 ELSE t.secs + excluded.secs END,
       secs_n = t.secs_n + excluded.secs_n, n3 = t.n3 + excluded.n3, n4 = t.n4 + excluded.n4,
       n5 = t.n5 + excluded.n5"""
@@ -340,16 +340,16 @@ def _apply(facts: str) -> str:
   applied AS (
     INSERT INTO {TABLE} AS t ({columns}) SELECT {columns} FROM delta ORDER BY key
     {_ADD}
-    RETURNING t.key, t.n, t.n2, t.secs_n, t.n3, t.n4, t.n5)
-  SELECT array_agg(key) INTO zeros FROM applied WHERE {_ZERO.format(t='')};
+    RETURNING t.key, t.kind, t.n, t.n2, t.secs_n, t.n3, t.n4, t.n5)
+  SELECT array_agg(key), array_agg(DISTINCT kind) INTO zeros, zero_kinds FROM applied WHERE {_ZERO.format(t='')};
   IF zeros IS NOT NULL THEN
-    DELETE FROM {TABLE} WHERE key = ANY(zeros) AND {_ZERO.format(t='')};
+    DELETE FROM {TABLE} WHERE kind = ANY(zero_kinds) AND key = ANY(zeros) AND {_ZERO.format(t='')};
   END IF;"""
 
 
 def _function(name: str, body: str) -> str:
     return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $rollup$
-DECLARE zeros text[];
+DECLARE zeros text[]; zero_kinds int[];
 BEGIN{body}
   RETURN NULL;
 END $rollup$;"""
@@ -440,7 +440,8 @@ def _drop_secondary_indexes(cursor) -> list[str]:
     indexes = cursor.fetchall()
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {name}")
-    return [definition for _, definition in indexes]
+    # a partitioned table's index reads "ON ONLY" (the parent alone); made again, it is for every partition
+    return [definition.replace(" ON ONLY ", " ON ", 1) for _, definition in indexes]
 
 
 def drift() -> list[tuple]:

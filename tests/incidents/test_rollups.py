@@ -3,7 +3,9 @@ reader that reads them answers what the ordinary path (the direct aggregation) a
 actor's scope, for periods on and off local midnights, and at a ``now`` in the middle of a day."""
 from __future__ import annotations
 
+import importlib
 import random
+import re
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -17,7 +19,7 @@ from core.actors import Actor
 from dispatch.aftercare import incident_return_visit
 from dispatch.services import incident_escalate, incident_reassign, incident_return_to_centre, sweep_overdue
 from grids.models import Grid, GridTeam, Person, VillageLeader
-from incidents import rollups
+from incidents import hotspots, rollups
 from incidents.actions import incident_merge, incident_relocate
 from incidents.analytics import GROUPS, assessment, assessment_direct
 from incidents.extensions import incident_decide_extension, incident_request_extension
@@ -28,6 +30,8 @@ from incidents.rollups import Kind, Rollup, Window, drift, rebuild_rollups
 from incidents.selectors import incident_stats, incident_stats_direct, open_counts, open_counts_direct
 from tests.incidents import factories as f
 from tests.incidents.test_analytics import fixed_on_the_spot
+
+KINDS = importlib.import_module("incidents.migrations.0025_rollup_partitions").KINDS
 
 pytestmark = pytest.mark.django_db
 OPERATOR = Actor(user=None, label="test operator", groups=frozenset({"operator"}))
@@ -419,6 +423,26 @@ def test_concurrent_writers_lose_no_count(demo_data):
 def test_the_rollup_table_leaves_room_for_in_place_counter_updates():
     """The triggers update counters (n = n + delta) and no indexed column: with free room on each page
     (fillfactor 70, migration 0021) such an update is a HOT update that writes no index entry."""
+    with connection.cursor() as cursor:  # the table's rows are in its partitions (0025), each with the room
+        cursor.execute("SELECT c.relname, c.reloptions FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                       "WHERE i.inhparent = %s::regclass", [rollups.TABLE])
+        partitions = dict(cursor.fetchall())
+    assert len(partitions) == len(rollups.Kind) + 1  # one a kind, and the default
+    assert all("fillfactor=70" in (options or []) for options in partitions.values()), partitions
+
+
+def test_a_read_of_one_kind_reads_its_partition_only(city):
+    """The rollups are partitioned by kind (0025): a kind's rows share their pages, and a read of the
+    whole city's month heat rows scans that partition alone."""
+    assert {k.value for k in rollups.Kind} == set(KINDS)  # a new kind gets its partition in a migration
+    now = city["now"]
+    window = Window.of(now - timedelta(days=80), now, now - timedelta(days=80))
+    assert rollups.whole_months(*window.days)  # so the first part is the month rows
+    parts = hotspots._rollup_rows(OPERATOR, window, 1000, None, None)
+    sql, params = parts[0].query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [rollups.TABLE])
-        assert "fillfactor=70" in (cursor.fetchone()[0] or [])
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    scanned = set(re.findall(r"on (incidents_rollup\w*)", plan))
+    assert scanned == {f"incidents_rollup_k{rollups.Kind.HEAT_RECEIVED}"}, plan
+    assert parts[0].exists()
