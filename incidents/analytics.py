@@ -27,7 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import Count, DurationField, ExpressionWrapper, F, IntegerField, Max, Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core.actors import Actor
@@ -143,6 +146,25 @@ def _event_figures(qs, group: str, *periods: tuple[datetime, datetime]) -> list[
             for n in range(len(periods))]
 
 
+def _isum(column: str, **kwargs) -> Sum:
+    """SUM of an integer column as an integer (sum of a bigint is a numeric in PostgreSQL)."""
+    return Sum(Cast(column, IntegerField()), **kwargs)
+
+
+def _raw_rows(qs) -> list[dict]:
+    """Return the rows of a ``values()`` queryset as dicts read straight from the cursor: no per-value
+    converters (a city's 10,000 person rows of 20 figures spent 0.08 s in Django's), the sums being
+    integers in SQL (``_isum``) and the handling time a float."""
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:  # a filter that holds nothing
+        return []
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
     """Return {group key: {name, figures}} summed from the rollups for the window's whole days, at t0."""
     key, name = GROUPS[group]
@@ -163,22 +185,22 @@ def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
                             K.VISIT]) & in_period
                 | Q(kind=K.OPEN, day__lt=today)))
             .values(code=F(key))
-            .annotate(name=Max(name), accepted=Sum("n", filter=received), registered=Sum("n2", filter=received),
-                      to_dispatch=Sum("n5", filter=received),
-                      dispatched=Sum("n3", filter=received), dispatched_accurately=Sum("n4", filter=received),
-                      received=Sum("n", filter=Q(kind=K.RECEIVED + by)),
-                      closed=Sum("n", filter=closed), closed_on_time=Sum("n2", filter=closed),
-                      closed_reworked=Sum("n3", filter=closed), closed_extended=Sum("n4", filter=closed),
-                      found_and_fixed=Sum("n5", filter=closed),
-                      handling_total=Sum("secs", filter=closed), handling_count=Sum("secs_n", filter=closed),
-                      due=Sum("n", filter=Q(kind=K.DUE + by, day__lt=due_end)),
-                      closed_due=Sum("n", filter=closed & Q(day2__gte=first, day2__lt=due_end)),
-                      overdue_now=Sum("n", filter=Q(kind=K.OPEN)),
-                      reworks=Sum("n", filter=Q(kind=K.REWORK)), visits=Sum("n", filter=visits),
-                      satisfied=Sum("n2", filter=visits))
+            .annotate(name=Max(name), accepted=_isum("n", filter=received), registered=_isum("n2", filter=received),
+                      to_dispatch=_isum("n5", filter=received),
+                      dispatched=_isum("n3", filter=received), dispatched_accurately=_isum("n4", filter=received),
+                      received=_isum("n", filter=Q(kind=K.RECEIVED + by)),
+                      closed=_isum("n", filter=closed), closed_on_time=_isum("n2", filter=closed),
+                      closed_reworked=_isum("n3", filter=closed), closed_extended=_isum("n4", filter=closed),
+                      found_and_fixed=_isum("n5", filter=closed),
+                      handling_total=Sum("secs", filter=closed), handling_count=_isum("secs_n", filter=closed),
+                      due=_isum("n", filter=Q(kind=K.DUE + by, day__lt=due_end)),
+                      closed_due=_isum("n", filter=closed & Q(day2__gte=first, day2__lt=due_end)),
+                      overdue_now=_isum("n", filter=Q(kind=K.OPEN)),
+                      reworks=_isum("n", filter=Q(kind=K.REWORK)), visits=_isum("n", filter=visits),
+                      satisfied=_isum("n2", filter=visits))
             .order_by())
     out = {}
-    for r in rows:
+    for r in _raw_rows(rows):
         r = {k: (v or 0) if k not in ("code", "name") else v for k, v in r.items()}
         r["due_to_close"] = r.pop("due") + r["closed"] - r.pop("closed_due")
         r["handling_total_min"] = r.pop("handling_total") / 60
