@@ -25,6 +25,7 @@ The table goes to the END of bench/README.md, between city-bench markers.
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client as http_client
 import json
 import os
@@ -224,7 +225,7 @@ def fetch(http, path: str) -> tuple[int, int]:
         worst, size = max(worst, status), size + len(body)
         if status != 200:
             return worst, size
-        features = json.loads(body)["features"]
+        features = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)["features"]
         if len(features) < 10000:
             return worst, size
         before = features[-1]["id"]
@@ -258,7 +259,7 @@ def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool
     intake_bench.wait_ready = lambda base, proc, token: ready(base, proc, token, timeout=600)
 
     table = reads(params)
-    results = {name: {"warm": [], "cold": [], "status": 200, "bytes": 0} for name, _, _ in table}
+    results = {name: {"warm": [], "cold": [], "status": 200, "bytes": 0, "gzipped": 0} for name, _, _ in table}
     log, dropped = ROOT / "var" / "bench-city-server.log", False
     order = random.Random(7)
     saved = ROOT / "var" / "bench" / f"city-{args.incidents}-cold.json"
@@ -291,6 +292,10 @@ def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool
                 r["status"], r["bytes"] = max(r["status"], status), size
                 print(f"warm {name}: {ms:.0f} ms ({status}, {size:,} bytes)", flush=True)
             print(f"warm run {run + 1}/{args.runs}", flush=True)
+        for name, who, requests in table:  # what goes over the wire to a browser (it accepts gzip)
+            packed = Http(https[who].base, tokens[who])
+            packed.headers = {**packed.headers, "Accept-Encoding": "gzip"}
+            results[name]["gzipped"] = timed(packed, requests)[2]
         intake = None
         if args.intake_seconds:
             n = int(args.rate * args.intake_seconds)
@@ -321,12 +326,12 @@ def report(args, results: dict, intake: dict | None, dropped: bool, served_by: s
              f"Server: {served_by}. Load averages at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}.",
              f"Warm: {args.runs} runs after {args.warmups} warm-up run(s). Cold ({args.cold_runs} rounds): {cold}.",
              f"Command: `.venv/bin/python bench/city_bench.py --incidents {args.incidents} --reuse-db`.", "",
-             "| read | warm p50 ms | warm p95 ms | cold p50 ms | cold p95 ms | bytes | status |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| read | warm p50 ms | warm p95 ms | cold p50 ms | cold p95 ms | bytes | gzipped | status |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {percentile(r['warm'], 50):,.0f} | {percentile(r['warm'], 95):,.0f} | "
                      f"{percentile(r['cold'], 50):,.0f} | {percentile(r['cold'], 95):,.0f} | {r['bytes']:,} | "
-                     f"{r['status']} |")
+                     f"{r['gzipped']:,} | {r['status']} |")
     if intake:
         lines += ["", f"Intake, single reports at {args.rate:.0f}/s for {args.intake_seconds:.0f} s with the city "
                       f"present: p50 {intake['p50']:.1f} ms, p95 {intake['p95']:.1f} ms, p99 {intake['p99']:.1f} ms "

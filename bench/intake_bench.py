@@ -116,7 +116,7 @@ class Http:
 
     def __init__(self, base: str, token: str):
         url = urllib.parse.urlsplit(base)
-        self.host, self.port = url.hostname, url.port or 80
+        self.base, self.host, self.port = base, url.hostname, url.port or 80
         self.headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
         self.local = threading.local()
 
