@@ -256,32 +256,34 @@ class HeatMap:
 
 
 # The cells summed in the database, so that a city's year (700,000 keys of cell, category and grid at
-# 250 m) is not carried to Python: the keys summed over the parts, then per cell its total; for the
-# fullest cells only, their counts per category and their main grid (most incidents, then the higher
-# code and name, as ``_cells`` decides; names compared by code point, COLLATE "C").
+# 250 m) is not carried to Python: the parts' rows (p) summed per cell (c); for the fullest cells only
+# (top), their counts per category and their main grid (most incidents, then the higher code and name,
+# as ``_cells`` decides; names compared by code point, COLLATE "C"). A key's count is never negative
+# (the part-days' correction takes away what the rollups counted), so a sum that is zero is a key or a
+# grid ``_cells`` leaves out, and a cell with nothing is never among the fullest.
 _HEAT_SQL = """
-WITH k AS MATERIALIZED (
-    SELECT i::integer AS i, j::integer AS j, category_id, grid_id, SUM(n::integer) AS n
+WITH p AS MATERIALIZED (
+    SELECT i::integer AS i, j::integer AS j, category_id, grid_id, n::integer AS n
     FROM ({parts}) AS p (i, j, category_id, grid_id, n)
-    GROUP BY 1, 2, category_id, grid_id HAVING SUM(n::integer) <> 0
 ), c AS MATERIALIZED (
-    SELECT i, j, SUM(n::integer) AS total FROM k GROUP BY i, j
+    SELECT i, j, SUM(n) AS total FROM p GROUP BY i, j
 ), top AS MATERIALIZED (
     SELECT i, j, total FROM c WHERE total >= %s ORDER BY total DESC, i, j {limit}
+), inside AS MATERIALIZED (
+    SELECT p.i, p.j, p.category_id, p.grid_id, p.n FROM p JOIN top USING (i, j)
 ), cats AS (
     SELECT k.i, k.j, array_agg(k.category_id ORDER BY k.category_id) AS ids, array_agg(k.n ORDER BY k.category_id) AS ns
-    FROM (SELECT k.i, k.j, k.category_id, SUM(k.n::integer) AS n FROM k JOIN top USING (i, j)
-          GROUP BY k.i, k.j, k.category_id HAVING SUM(k.n::integer) <> 0) AS k
+    FROM (SELECT i, j, category_id, SUM(n) AS n FROM inside GROUP BY i, j, category_id HAVING SUM(n) <> 0) AS k
     GROUP BY k.i, k.j
 ), main AS (
     SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.code, g.name
-    FROM (SELECT k.i, k.j, grid.code, grid.name, SUM(k.n::integer) AS n
-          FROM k JOIN top USING (i, j) JOIN grids_grid AS grid ON grid.id = k.grid_id
-          GROUP BY k.i, k.j, grid.code, grid.name) AS g
+    FROM (SELECT inside.i, inside.j, grid.code, grid.name, SUM(inside.n) AS n
+          FROM inside JOIN grids_grid AS grid ON grid.id = inside.grid_id
+          GROUP BY inside.i, inside.j, grid.code, grid.name HAVING SUM(inside.n) <> 0) AS g
     ORDER BY g.i, g.j, g.n DESC, g.code COLLATE "C" DESC, g.name COLLATE "C" DESC
 )
 SELECT s.total, s.shown, t.i, t.j, t.total, t.ids, t.ns, t.code, t.name
-FROM (SELECT COALESCE(SUM(total::integer), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
+FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
 LEFT JOIN (SELECT top.i, top.j, top.total, cats.ids, cats.ns, main.code, main.name
            FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)) AS t ON true
 ORDER BY t.total DESC, t.i, t.j
