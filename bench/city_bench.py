@@ -64,6 +64,8 @@ def reads(p: dict) -> list[tuple[str, str, list[str]]]:
         ("heatmap 1 km, a year", "leader", [f"/api/review/heatmap/?cell=1000&{year}"]),
         ("heatmap 5 km, a year", "leader", [f"/api/review/heatmap/?cell=5000&{year}"]),
         ("hotspots (250 m, >= 3), a year", "leader", [f"/api/review/heatmap/?cell=250&min_count=3&{year}"]),
+        # the review page's default period (30 days) with the map showing the whole city
+        ("heatmap 250 m, 30 days", "leader", [f"/api/review/heatmap/?cell=250&{p['days30']}"]),
         # as the review page asks (web/static/web/review.js): the cells of its view, here a town's
         ("heatmap 250 m, a year, a town's view", "leader", [f"/api/review/heatmap/?cell=250&bbox={p['bbox']}&{year}"]),
         ("heatmap 1 km, a year, a town's view", "leader", [f"/api/review/heatmap/?cell=1000&bbox={p['bbox']}&{year}"]),
@@ -208,6 +210,7 @@ def actors_and_params() -> tuple[dict[str, str], dict]:
     x0, y0, x1, y1 = town.boundary.extent
     params = {"year": period(today - timedelta(days=365), today), "quarter": period(today - timedelta(days=92), today),
               "month": period(today.replace(day=1), today), "incident": incident,
+              "days30": period(now - timedelta(days=30), now),
               "last_month": period((today.replace(day=1) - timedelta(days=1)).replace(day=1), today.replace(day=1)),
               "bbox": f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}", "grid": busiest.code,
               "city_bbox": "{:.5f},{:.5f},{:.5f},{:.5f}".format(*Town.objects.aggregate(e=Extent("boundary"))["e"])}
