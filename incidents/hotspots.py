@@ -26,7 +26,7 @@ import math
 import operator
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,8 @@ from django.contrib.gis.db.models.functions import Transform
 from django.contrib.gis.geos import Polygon
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
-from django.db.models import Count, F, FloatField, Func, Max, Q, Sum, Value
+from django.db.models import BooleanField, Count, F, FloatField, Func, Max, Q, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Floor, TruncDay, TruncWeek
 from django.utils import timezone
 
@@ -43,7 +44,8 @@ from gis_core.coords import from_metric, metric_domain, to_metric
 from gis_core.srid import METRIC_SRID
 from gis_core.tiles import BBox
 from grids.models import Grid
-from incidents import rollups, rules
+from incidents import heat_ahead, rollups, rules
+from incidents.heat_ahead import AHEAD_CELLS, AHEAD_DAYS, AHEAD_DRIFT_DAYS, LATE_REBUILD, HeatLate, HeatRun, HeatRunCell
 from incidents.models import Category, Incident
 from incidents.selectors import incidents_visible_to, scope_q, scoped
 
@@ -162,6 +164,29 @@ def _cell_counts_direct(qs, cell_m: int, *periods: tuple[datetime, datetime],
     return [Counter({(int(r[0]), int(r[1]), r[2], r[3]): r[4 + k] for r in rows}) for k in range(len(periods))]
 
 
+def _cell_rows(part, part_cell_m: int, cell_m: int, within: CellRange | None = None, sign: int = 1):
+    """Return the rows (i, j, category id, grid id, n) of ``part``, rows with cells ``part_cell_m`` wide
+    (``cell_x``, ``cell_y``) and a count ``n``, in the cells ``cell_m`` wide that hold them (a block of
+    theirs), only those ``within`` when given; ``sign`` -1 takes them away."""
+    blocks = cell_m // part_cell_m
+    if within is not None:  # the part's cells inside the view's cells
+        part = part.filter(cell_x__gte=within.i0 * blocks, cell_x__lt=(within.i1 + 1) * blocks,
+                           cell_y__gte=within.j0 * blocks, cell_y__lt=(within.j1 + 1) * blocks)
+    part = part.filter(cell_x__isnull=False).annotate(i=cell_index(F("cell_x"), blocks),
+                                                       j=cell_index(F("cell_y"), blocks))
+    if sign < 0:
+        return part.annotate(taken=-F("n")).values_list("i", "j", "category_id", "grid_id", "taken").order_by()
+    return part.values_list("i", "j", "category_id", "grid_id", "n").order_by()
+
+
+def _day_rows(actor: Actor, first, last, cell_m: int, categories, sources, within: CellRange | None = None,
+              sign: int = 1):
+    """Return the rows (i, j, category id, grid id, n) of the local days [first, last) from the RECEIVED
+    day rows the actor may see (``_cell_rows``)."""
+    rows = _rollup(actor, rollups.Kind.RECEIVED, categories, sources).filter(day__gte=first, day__lt=last)
+    return _cell_rows(rows, rollups.CELL_M, cell_m, within, sign)
+
+
 def _rollup_rows(actor: Actor, window: rollups.Window, cell_m: int, categories, sources,
                  within: CellRange | None = None) -> list:
     """Return the rows (i, j, category id, grid id, n) of the window's whole days from the rollups, their
@@ -170,27 +195,16 @@ def _rollup_rows(actor: Actor, window: rollups.Window, cell_m: int, categories, 
     month rows (``rollups.HEAT``) and the days of the part-months from the day rows; otherwise (a scoped
     reader, another size) the day rows (``scope_q`` filters them). A key may come in several rows."""
     first, last = window.days
-    day_rows = _rollup(actor, rollups.Kind.RECEIVED, categories, sources)
     months = None
     if scope_q(actor) is None and cell_m % rollups.HEAT_CELL_M == 0:
         months = rollups.whole_months(first, last)
     if months is None:
-        parts = [(day_rows.filter(day__gte=first, day__lt=last), rollups.CELL_M)]
-    else:
-        m0, m1 = months
-        parts = [(_rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1),
-                  rollups.HEAT_CELL_M),
-                 (day_rows.filter(Q(day__gte=first, day__lt=m0) | Q(day__gte=m1, day__lt=last)), rollups.CELL_M)]
-    out = []
-    for part, part_cell_m in parts:  # each part's cells are part_cell_m wide: a cell is a block of them
-        blocks = cell_m // part_cell_m
-        if within is not None:  # the part's cells inside the view's cells
-            part = part.filter(cell_x__gte=within.i0 * blocks, cell_x__lt=(within.i1 + 1) * blocks,
-                               cell_y__gte=within.j0 * blocks, cell_y__lt=(within.j1 + 1) * blocks)
-        out.append(part.filter(cell_x__isnull=False)
-                   .annotate(i=cell_index(F("cell_x"), blocks), j=cell_index(F("cell_y"), blocks))
-                   .values_list("i", "j", "category_id", "grid_id", "n").order_by())
-    return out
+        return [_day_rows(actor, first, last, cell_m, categories, sources, within)]
+    m0, m1 = months
+    month_rows = _rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1)
+    return [_cell_rows(month_rows, rollups.HEAT_CELL_M, cell_m, within),
+            _day_rows(actor, first, m0, cell_m, categories, sources, within),
+            _day_rows(actor, m1, last, cell_m, categories, sources, within)]
 
 
 def _cells(counts: CellCounts, cell_m: int) -> list[Cell]:
@@ -257,29 +271,51 @@ class HeatMap:
 
 # The cells summed in the database, so that a city's year (700,000 keys of cell, category and grid at
 # 250 m) is not carried to Python: the parts' rows (p) summed per cell (c); for the fullest cells only
-# (top), their counts per category and their main grid (most incidents, then the higher code and name,
-# as ``_cells`` decides; names compared by code point, COLLATE "C"). A key's count is never negative
-# (the part-days' correction takes away what the rollups counted), so a sum that is zero is a key or a
-# grid ``_cells`` leaves out, and a cell with nothing is never among the fullest.
-_HEAT_SQL = """
-WITH p AS MATERIALIZED (
+# (top), their counts per category (kc) and per grid (kg), whence each cell's categories and main grid
+# (most incidents, then the higher code and name, as ``_cells`` decides; names compared by code point,
+# COLLATE "C"). A key's count is never negative (the part-days' correction takes away what the rollups
+# counted), so a sum that is zero is a key or a grid ``_cells`` leaves out, and a cell with nothing is
+# never among the fullest. Two heads make c, top, kc and kg: from the parts alone, or from a run kept
+# ahead (``heat_ahead``: a row a cell, its counts in arrays) and the parts that bring it to the period.
+_HEAT_TOP = """top AS MATERIALIZED (
+    SELECT i, j, total FROM c WHERE total >= %s ORDER BY total DESC, i, j {limit}
+)"""
+_HEAT_PARTS = """p AS MATERIALIZED (
     SELECT i::integer AS i, j::integer AS j, category_id, grid_id, n::integer AS n
     FROM ({parts}) AS p (i, j, category_id, grid_id, n)
-), c AS MATERIALIZED (
+)"""
+_HEAT_HEAD = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
     SELECT i, j, SUM(n) AS total FROM p GROUP BY i, j
-), top AS MATERIALIZED (
-    SELECT i, j, total FROM c WHERE total >= %s ORDER BY total DESC, i, j {limit}
-), inside AS MATERIALIZED (
+), {_HEAT_TOP}, inside AS MATERIALIZED (
     SELECT p.i, p.j, p.category_id, p.grid_id, p.n FROM p JOIN top USING (i, j)
-), cats AS (
+), kc AS (
+    SELECT i, j, category_id, n FROM inside
+), kg AS (
+    SELECT i, j, grid_id, n FROM inside
+)"""
+_HEAT_AHEAD_HEAD = f"""WITH {_HEAT_PARTS}, a AS MATERIALIZED (
+    SELECT i, j, total, category_ids, category_ns, grid_ids, grid_ns FROM incidents_heatruncell
+    WHERE run_id = %s {{within}}
+), c AS MATERIALIZED (
+    SELECT i, j, SUM(total) AS total FROM (SELECT i, j, total FROM a UNION ALL SELECT i, j, n FROM p) AS x
+    GROUP BY i, j
+), {_HEAT_TOP}, kc AS (
+    SELECT a.i, a.j, u.category_id, u.n
+    FROM a JOIN top USING (i, j), unnest(a.category_ids, a.category_ns) AS u (category_id, n)
+    UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN top USING (i, j)
+), kg AS (
+    SELECT a.i, a.j, u.grid_id, u.n FROM a JOIN top USING (i, j), unnest(a.grid_ids, a.grid_ns) AS u (grid_id, n)
+    UNION ALL SELECT p.i, p.j, p.grid_id, p.n FROM p JOIN top USING (i, j)
+)"""
+_HEAT_TAIL = """, cats AS (
     SELECT k.i, k.j, array_agg(k.category_id ORDER BY k.category_id) AS ids, array_agg(k.n ORDER BY k.category_id) AS ns
-    FROM (SELECT i, j, category_id, SUM(n) AS n FROM inside GROUP BY i, j, category_id HAVING SUM(n) <> 0) AS k
+    FROM (SELECT i, j, category_id, SUM(n) AS n FROM kc GROUP BY i, j, category_id HAVING SUM(n) <> 0) AS k
     GROUP BY k.i, k.j
 ), main AS (
     SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.code, g.name
-    FROM (SELECT inside.i, inside.j, grid.code, grid.name, SUM(inside.n) AS n
-          FROM inside JOIN grids_grid AS grid ON grid.id = inside.grid_id
-          GROUP BY inside.i, inside.j, grid.code, grid.name HAVING SUM(inside.n) <> 0) AS g
+    FROM (SELECT kg.i, kg.j, grid.code, grid.name, SUM(kg.n) AS n
+          FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id
+          GROUP BY kg.i, kg.j, grid.code, grid.name HAVING SUM(kg.n) <> 0) AS g
     ORDER BY g.i, g.j, g.n DESC, g.code COLLATE "C" DESC, g.name COLLATE "C" DESC
 )
 SELECT s.total, s.shown, t.i, t.j, t.total, t.ids, t.ns, t.code, t.name
@@ -291,9 +327,8 @@ ORDER BY t.total DESC, t.i, t.j
 HEAT_WORK_MEM = "256MB"  # the sums of a city's year at 250 m in memory (some 50 MB), not spilled to disk
 
 
-def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None) -> HeatMap:
-    """Return the heatmap of the grouped rows ``parts`` (querysets of (i, j, category id, grid id, n)),
-    summed in one statement on their database."""
+def _compiled(parts: list) -> tuple[str, list]:
+    """Return the querysets ``parts`` as one UNION ALL and its parameters ("" when none holds a row)."""
     sqls, params = [], []
     for part in parts:
         try:
@@ -302,10 +337,27 @@ def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None) -
             continue
         sqls.append(f"({sql})")
         params.extend(part_params)
-    if not sqls:
-        return HeatMap([], 0, 0)
-    query = _HEAT_SQL.format(parts=" UNION ALL ".join(sqls), limit="" if limit is None else f"LIMIT {int(limit)}")
-    db = parts[0].db
+    return " UNION ALL ".join(sqls), params
+
+
+def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None, run=None,
+                  within: CellRange | None = None) -> HeatMap:
+    """Return the heatmap of the grouped rows ``parts`` (querysets of (i, j, category id, grid id, n)),
+    summed in one statement on their database; with the cells of ``run`` (a ``HeatRun``, only those
+    ``within`` when given) when one is given."""
+    union, params = _compiled(parts)
+    if not union:
+        if run is None:
+            return HeatMap([], 0, 0)
+        union = "SELECT NULL::integer, NULL::integer, NULL::integer, NULL::integer, NULL::integer WHERE false"
+    limit_sql = "" if limit is None else f"LIMIT {int(limit)}"
+    if run is None:
+        query = _HEAT_HEAD.format(parts=union, limit=limit_sql) + _HEAT_TAIL
+    else:
+        box = "" if within is None else "AND i BETWEEN %s AND %s AND j BETWEEN %s AND %s"
+        query = _HEAT_AHEAD_HEAD.format(parts=union, limit=limit_sql, within=box) + _HEAT_TAIL
+        params = [*params, run.pk, *([] if within is None else [within.i0, within.i1, within.j0, within.j1])]
+    db = parts[0].db if parts else "default"
     with transaction.atomic(using=db), connections[db].cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
         cursor.execute(query, [*params, min_count, min_count])
@@ -331,20 +383,161 @@ def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None) -
 
 def heat_map(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
              categories: list[str] | None = None, sources: list[str] | None = None,
-             within: CellRange | None = None, min_count: int = 1, limit: int | None = None) -> HeatMap:
+             within: CellRange | None = None, min_count: int = 1, limit: int | None = None,
+             ahead: bool = True) -> HeatMap:
     """Return the cells of the period with at least ``min_count`` incidents (only those ``within`` a view
     when given: a map asks for what it shows), the fullest first (then west to east, south to north), at
     most ``limit``; read from the rollups for the whole local days of the period and corrected by the
-    ordinary path for the incidents reported in its part-days (``rollups.Window``), summed in the database."""
+    ordinary path for the incidents reported in its part-days (``rollups.Window``), summed in the database.
+    For a reader who sees everything and no filter, from a run kept ahead (``heat_ahead``) when one is
+    near the period (``ahead`` False: never, the same answer from the rollups alone)."""
     if cell_m % rollups.CELL_M:
         raise ValueError(f"cell_m must be a multiple of {rollups.CELL_M}")
     window = rollups.Window.of(start, end, start)
-    parts = _rollup_rows(actor, window, cell_m, categories, sources, within)
+    run = None
+    if ahead and scope_q(actor) is None and not categories and not sources:
+        run = _ahead_run(cell_m, *window.days)
+    if run is None:
+        parts = _rollup_rows(actor, window, cell_m, categories, sources, within)
+    else:
+        parts = _ahead_parts(actor, run, *window.days, cell_m, within)
     if window.gaps():
         edge = counted(actor, categories=categories, sources=sources).filter(
             window.edge_q(columns=("created_at",), clocks=False))
         parts.append(_direct_rows(edge, cell_m, (start, end), (window.d0, window.d1), within=within, net=True))
-    return _heat_map_sql(parts, cell_m, min_count, limit)
+    return _heat_map_sql(parts, cell_m, min_count, limit, run=run, within=within)
+
+
+def _ahead_run(cell_m: int, first: date, last: date) -> HeatRun | None:
+    """Return the run kept ahead (``heat_ahead``) of cells ``cell_m`` wide whose days are nearest the
+    days [first, last), None when none is within ``AHEAD_DRIFT_DAYS`` of them."""
+    drift = timedelta(days=AHEAD_DRIFT_DAYS)
+    runs = HeatRun.objects.filter(cell_m=cell_m, last_day__gte=last - drift, last_day__lte=last + drift)
+    best = None
+    for run in runs.order_by("-built_at", "-pk"):
+        off = abs((first - run.first_day).days) + abs((last - run.last_day).days)
+        if off <= AHEAD_DRIFT_DAYS and (best is None or off < best[0]):
+            best = (off, run)
+    return None if best is None else best[1]
+
+
+def _ahead_parts(actor: Actor, run: HeatRun, first: date, last: date, cell_m: int,
+                 within: CellRange | None) -> list:
+    """Return the rows that bring ``run`` to the days [first, last): the day rows of the days one has
+    and the other has not (added or taken away), and the late changes in the run's days it did not
+    see (``heat_ahead``)."""
+    spans = [(first, run.first_day, 1), (run.first_day, first, -1), (run.last_day, last, 1), (last, run.last_day, -1)]
+    parts = [_day_rows(actor, lo, hi, cell_m, None, None, within, sign) for lo, hi, sign in spans if lo < hi]
+    unseen = RawSQL("txid_visible_in_snapshot(xid, %s::txid_snapshot)", [run.snapshot], output_field=BooleanField())
+    late = HeatLate.objects.filter(day__gte=run.first_day, day__lt=run.last_day).alias(seen=unseen).filter(seen=False)
+    parts.append(_cell_rows(late, rollups.CELL_M, cell_m, within))
+    return parts
+
+
+# A run's cells from the keys (i, j, category id, grid id, n) of its days at HEAT_CELL_M, summed into
+# the run's cells (blocks of them): a row a cell, its counts per category and per grid in arrays.
+_RUN_CELLS_SQL = """
+INSERT INTO incidents_heatruncell (run_id, i, j, total, category_ids, category_ns, grid_ids, grid_ns)
+WITH k AS (
+    SELECT floor(i / %s::float8)::integer AS i, floor(j / %s::float8)::integer AS j, category_id, grid_id,
+           SUM(n) AS n
+    FROM heat_keys GROUP BY 1, 2, 3, 4
+), kc AS (
+    SELECT i, j, category_id, SUM(n)::integer AS n FROM k GROUP BY i, j, category_id HAVING SUM(n) <> 0
+), kg AS (
+    SELECT i, j, grid_id, SUM(n)::integer AS n FROM k WHERE grid_id IS NOT NULL
+    GROUP BY i, j, grid_id HAVING SUM(n) <> 0
+), cc AS (
+    SELECT i, j, SUM(n)::integer AS total, array_agg(category_id ORDER BY category_id) AS ids,
+           array_agg(n ORDER BY category_id) AS ns
+    FROM kc GROUP BY i, j
+), gg AS (
+    SELECT i, j, array_agg(grid_id ORDER BY grid_id) AS ids, array_agg(n ORDER BY grid_id) AS ns FROM kg GROUP BY i, j
+)
+SELECT %s, cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}'), COALESCE(gg.ns, '{}')
+FROM cc LEFT JOIN gg USING (i, j)
+"""
+_LATE_UNSEEN_SQL = (f"SELECT count(*) FROM {heat_ahead.LATE_TABLE} WHERE day >= %s AND day < %s "
+                    "AND NOT txid_visible_in_snapshot(xid, %s::txid_snapshot)")
+# the late rows no run will read: seen by every run (visible in its snapshot; when there is no run,
+# any committed row), or outside every run's days (a run summed later sees them, committed)
+_LATE_PRUNE_SQL = f"""
+DELETE FROM {heat_ahead.LATE_TABLE}
+WHERE NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT snapshot FROM incidents_heatrun) AS r
+                  WHERE NOT txid_visible_in_snapshot(xid, r.snapshot::txid_snapshot))
+   OR day >= (SELECT max(last_day) FROM incidents_heatrun) OR day < (SELECT min(first_day) FROM incidents_heatrun)
+"""
+AHEAD_LOCK = 0x4EA7  # the advisory lock of the job (pg_try_advisory_lock): one run at a time
+
+
+def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> list[HeatRun]:
+    """Sum the runs kept ahead (``heat_ahead``) that are missing or stale: for each of ``AHEAD_DAYS``, the
+    whole city's cells of every size of ``AHEAD_CELLS`` over the local days [today - days, today), when
+    its runs are of an earlier day or ``LATE_REBUILD`` late rows fall in their days (``force``: always).
+    Replace the runs of the same length in the same transaction (a reader sees the old or the new), then
+    delete the late rows no run will read. Return the runs summed. Safe to run twice, and at once: a job
+    finding another at work leaves (an advisory lock). Each length is summed in one REPEATABLE READ
+    transaction whose snapshot the runs keep, so never inside a caller's transaction (its own writes
+    would be late rows the snapshot did not see, counted twice)."""
+    today = today or rollups.local_day(timezone.now())
+    conn = connections["default"]
+    if conn.in_atomic_block:
+        raise RuntimeError("refresh_heat_ahead sums each length in a transaction of its own")
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [AHEAD_LOCK])
+        if not cursor.fetchone()[0]:
+            return []
+    made: list[HeatRun] = []
+    try:
+        for days in AHEAD_DAYS:
+            made.extend(_refresh_length(conn, today, days, force))
+        with conn.cursor() as cursor:
+            cursor.execute(_LATE_PRUNE_SQL)
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [AHEAD_LOCK])
+    return made
+
+
+def _refresh_length(conn, today: date, days: int, force: bool) -> list[HeatRun]:
+    first = today - timedelta(days=days)
+    with transaction.atomic(), conn.cursor() as cursor:
+        # the runs' snapshot is the one every statement below reads
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT txid_current_snapshot()::text")
+        snapshot = cursor.fetchone()[0]
+        current = list(HeatRun.objects.filter(days=days, last_day=today))
+        if not force and {run.cell_m for run in current} >= set(AHEAD_CELLS):
+            cursor.execute(_LATE_UNSEEN_SQL, [first, today, min(current, key=lambda r: r.pk).snapshot])
+            if cursor.fetchone()[0] < LATE_REBUILD:
+                return []
+        everyone = Actor.system("heat-ahead")
+        window = rollups.Window.of(_midnight(first), _midnight(today), _midnight(first))
+        union, params = _compiled(_rollup_rows(everyone, window, rollups.HEAT_CELL_M, None, None))
+        cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
+        cursor.execute("DROP TABLE IF EXISTS heat_keys")
+        cursor.execute("CREATE TEMP TABLE heat_keys ON COMMIT DROP AS "
+                       "SELECT i::integer AS i, j::integer AS j, category_id, grid_id, SUM(n)::bigint AS n "
+                       f"FROM ({union or 'SELECT 0, 0, 0, 0, 0 WHERE false'}) AS p (i, j, category_id, grid_id, n) "
+                       "GROUP BY 1, 2, 3, 4", params)
+        made = []
+        for cell_m in AHEAD_CELLS:
+            run = HeatRun.objects.create(cell_m=cell_m, days=days, first_day=first, last_day=today,
+                                         snapshot=snapshot, built_at=timezone.now())
+            blocks = cell_m // rollups.HEAT_CELL_M
+            cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
+            run.cells = cursor.rowcount
+            run.save(update_fields=["cells"])
+            made.append(run)
+        cursor.execute("DROP TABLE heat_keys")
+        replaced = HeatRun.objects.filter(days=days).exclude(pk__in=[run.pk for run in made])
+        HeatRunCell.objects.filter(run__in=replaced).delete()
+        replaced.delete()
+    return made
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time()))
 
 
 def heat_cells(actor: Actor, *, start: datetime, end: datetime, cell_m: int,

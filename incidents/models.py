@@ -353,6 +353,7 @@ class IntakeKey(models.Model):
 
 # The rollup table is defined beside its triggers and rule (incidents.rollups); imported here so that
 # Django registers it with the app's models.
+from incidents.heat_ahead import HeatLate, HeatRun, HeatRunCell  # noqa: E402,F401  (the heatmaps kept ahead)
 from incidents.rollups import Rollup  # noqa: E402,F401
 
 

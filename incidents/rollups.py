@@ -398,6 +398,9 @@ def _all_facts() -> str:
 
 
 REBUILD_CHUNK = 250_000  # incident ids per statement of a rebuild
+# Set (SET LOCAL, 'on') by a rebuild: the triggers that follow the rollups' changes one by one
+# (``heat_ahead.late_trigger_sql``) leave a rebuild's rows alone.
+REBUILDING = "gridops.rollup_rebuild"
 
 
 def rebuild_rollups(*, chunk: int = REBUILD_CHUNK, progress=None, offline: bool = False) -> int:
@@ -411,10 +414,16 @@ def rebuild_rollups(*, chunk: int = REBUILD_CHUNK, progress=None, offline: bool 
 
     ``offline`` (a bulk build's, nobody reading): the table's indexes but its key are dropped for the
     rebuild and made again at its end, each in one sorted pass instead of row by row; readers of the
-    rollups wait for the whole rebuild (the drop locks the table), so never on a live database."""
+    rollups wait for the whole rebuild (the drop locks the table), so never on a live database.
+
+    The heatmaps kept ahead (``heat_ahead``) are forgotten: the job sums them again from these rows."""
+    from incidents.heat_ahead import forget_runs  # its models sit on this module's table
+
     columns = ", ".join(ROW_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {INCIDENTS}, {EVENTS} IN SHARE MODE")
+        cursor.execute(f"SET LOCAL {REBUILDING} = 'on'")
+        forget_runs(cursor)
         cursor.execute(f"DELETE FROM {TABLE}")
         dropped = _drop_secondary_indexes(cursor) if offline else []
         cursor.execute(f"SELECT min(id), max(id) FROM {INCIDENTS}")

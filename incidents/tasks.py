@@ -20,3 +20,11 @@ def make_thumbnail(photo_id: int) -> bool:
 def make_missing_thumbnails(limit: int = MISSING_BATCH) -> int:
     """Make the thumbnails a lost message left missing (a broker down at upload); return how many."""
     return sum(thumbnail_of(p) for p in Photo.objects.filter(thumbnail="").order_by("id")[:limit])
+
+
+@shared_task(name="incidents.refresh_heat_ahead", acks_late=True)
+def refresh_heat_ahead() -> int:
+    """Sum the heatmaps kept ahead that are missing or stale (``hotspots.refresh_heat_ahead``); return how many."""
+    from incidents.hotspots import refresh_heat_ahead as refresh  # pandas and the rest, only in the worker
+
+    return len(refresh())

@@ -1,0 +1,187 @@
+"""The heatmaps kept ahead (incidents.heat_ahead): a run answers as the rollups do, late changes count."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.actors import Actor
+from gis_core.tiles import BBox
+from incidents import heat_ahead, hotspots, rollups
+from incidents.actions import incident_merge, incident_relocate
+from incidents.heat_ahead import AHEAD_CELLS, AHEAD_DAYS, HeatLate, HeatRun, HeatRunCell
+from incidents.hotspots import CellRange, cells_covering, heat_cells_direct, heat_map, refresh_heat_ahead
+from incidents.models import Category, Incident
+from tests.incidents import factories as f
+from tests.incidents.test_rollups import city  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)  # a run keeps its transaction's snapshot: each its own
+OPERATOR = Actor(user=None, label="test operator", groups=frozenset({"operator"}))
+
+
+def _same(start, end, cell_m, **kwargs):
+    """The heatmap from the run equals the rollups' alone and the direct path's."""
+    fast = heat_map(OPERATOR, start=start, end=end, cell_m=cell_m, **kwargs)
+    plain = heat_map(OPERATOR, start=start, end=end, cell_m=cell_m, ahead=False, **kwargs)
+    assert fast == plain, (start, end, cell_m, kwargs)
+    if not kwargs:
+        assert fast.cells == heat_cells_direct(OPERATOR, start=start, end=end, cell_m=cell_m)
+    return fast
+
+
+def _periods(now):
+    """The review page's periods and ones a few days off them (whole days added and taken away)."""
+    out = []
+    for days in AHEAD_DAYS:
+        out += [(now - timedelta(days=days), now),
+                (now - timedelta(days=days + 3, hours=2), now),  # starts 3 days earlier
+                (now - timedelta(days=days - 2), now - timedelta(days=2, hours=5)),  # later, ends earlier
+                (now - timedelta(days=days), now + timedelta(days=1))]  # ends tomorrow
+    return out
+
+
+def test_a_run_answers_the_periods_near_it_as_the_rollups_do(demo_data, city):  # noqa: F811
+    now = city["now"]
+    runs = refresh_heat_ahead()
+    assert {(r.days, r.cell_m) for r in runs} == {(d, c) for d in AHEAD_DAYS for c in AHEAD_CELLS}
+    assert HeatRunCell.objects.filter(run__in=runs).count() == sum(r.cells for r in runs) > 0
+    for start, end in _periods(now):
+        first, last = rollups.Window.of(start, end, start).days
+        for cell_m in AHEAD_CELLS:
+            assert hotspots._ahead_run(cell_m, first, last) is not None, (start, end, cell_m)
+            _same(start, end, cell_m)
+    # capped, with a minimum, within a view (a town's map)
+    start, end = now - timedelta(days=30), now
+    whole = _same(start, end, 250)
+    assert len(whole.cells) > 5
+    assert _same(start, end, 250, limit=5).cells == whole.cells[:5]
+    assert _same(start, end, 250, min_count=2).shown == len([c for c in whole.cells if c.count >= 2])
+    lon, lat = whole.cells[0].lon, whole.cells[0].lat
+    view = cells_covering(BBox(lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01), 250)
+    inside = _same(start, end, 250, within=view)
+    assert 0 < len(inside.cells) < len(whole.cells)
+    assert _same(start, end, 250, within=CellRange(0, 1, 0, 1)).cells == []
+
+
+def test_periods_far_from_every_run_and_filtered_or_scoped_reads_do_not_use_one(demo_data, city):  # noqa: F811
+    now = city["now"]
+    refresh_heat_ahead()
+    first, last = rollups.Window.of(now - timedelta(days=50), now, now).days
+    assert hotspots._ahead_run(250, first, last) is None  # 20 days from the 30 and 90 days' runs
+    assert hotspots._ahead_run(300, *rollups.Window.of(now - timedelta(days=30), now, now).days) is None
+    _same(now - timedelta(days=50), now, 250)
+    _same(now - timedelta(days=30), now, 250, categories=["other"])
+    leader = Actor.of(f.user("grid_leader", person=f.team_of(city["grids"][0]).leader))
+    start, end = now - timedelta(days=30), now
+    assert heat_map(leader, start=start, end=end, cell_m=250).cells == heat_cells_direct(
+        leader, start=start, end=end, cell_m=250)
+
+
+def test_changes_after_a_run_count_as_late_rows_and_a_new_run_has_them(demo_data, city):  # noqa: F811
+    now = city["now"]
+    refresh_heat_ahead()
+    HeatLate.objects.all().delete()  # what the run saw (its days) is in it: start from nothing
+    categories = list(Category.objects.filter(active=True).order_by("code"))
+    old = list(Incident.objects.filter(created_at__lt=now - timedelta(days=5)).exclude(grid=None).order_by("id"))
+    # another category (an UPDATE of day rows), a duplicate merged (counted no more), a relocated
+    # triage report (a new cell), reports imported with their own past dates (INSERTs)
+    Incident.objects.filter(pk__in=[i.pk for i in old[:6]]).update(category=categories[-1])
+    dispatched = list(Incident.objects.filter(state="dispatched", created_at__lt=now - timedelta(days=2))
+                      .order_by("id"))
+    incident_merge(duplicate_id=dispatched[0].pk, into_id=dispatched[1].pk, actor=f.operator())
+    waiting = Incident.objects.filter(state="reported", grid=None, location__isnull=False).order_by("id").first()
+    if waiting is not None:
+        x, y = f.interior_point(city["grids"][1])
+        incident_relocate(incident_id=waiting.pk, actor=f.operator(), x=x, y=y)
+    f.report_many([f.item("other", at=f.interior_point(city["grids"][2])) for _ in range(3)],
+                  now=now - timedelta(days=20))
+    assert HeatLate.objects.count() >= 6
+    assert {r.n for r in HeatLate.objects.all()} & {-1} and {r.n for r in HeatLate.objects.all()} & {1}
+    for start, end in _periods(now):
+        for cell_m in (250, 1000):
+            _same(start, end, cell_m)
+    # a new run has the changes, so it does not add the late rows again; the job deletes them
+    assert refresh_heat_ahead() == []  # the day is the same and few late rows: nothing to do
+    runs = refresh_heat_ahead(force=True)
+    assert len(runs) == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+    assert HeatRun.objects.count() == len(runs)  # the runs replaced are gone, and their cells
+    assert not HeatRunCell.objects.exclude(run__in=runs).exists()
+    assert HeatLate.objects.count() == 0
+    for start, end in _periods(now):
+        _same(start, end, 250)
+
+
+def test_a_run_of_an_earlier_day_is_read_with_the_days_since(demo_data, city):  # noqa: F811
+    now = city["now"]
+    today = rollups.local_day(now)
+    runs = refresh_heat_ahead(today=today - timedelta(days=2))
+    assert {r.last_day for r in runs} == {today - timedelta(days=2)}
+    for start, end in _periods(now)[:4]:
+        _same(start, end, 500)
+    assert len(refresh_heat_ahead(today=today)) == len(runs)  # the day changed: summed again
+    assert set(HeatRun.objects.values_list("last_day", flat=True)) == {today}
+
+
+def test_many_late_rows_make_the_job_sum_again(demo_data, city, monkeypatch):  # noqa: F811
+    refresh_heat_ahead()
+    monkeypatch.setattr(hotspots, "LATE_REBUILD", 2)
+    for days in (10, 11):  # two day rows changed: two late rows
+        f.report_many([f.item("other", at=f.interior_point(city["grids"][0]))], now=city["now"] - timedelta(days=days))
+    assert len(refresh_heat_ahead()) == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+
+
+def test_the_job_leaves_when_another_is_at_work_and_refuses_a_callers_transaction(demo_data, city):  # noqa: F811
+    from django.db import connections
+
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [hotspots.AHEAD_LOCK])
+        assert refresh_heat_ahead() == []
+        assert not HeatRun.objects.exists()
+    finally:
+        other.close()
+    with transaction.atomic(), pytest.raises(RuntimeError):
+        refresh_heat_ahead()
+    call_command("refresh_heatmaps")
+    assert HeatRun.objects.count() == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+
+
+def test_a_rebuild_logs_no_late_rows_and_forgets_the_runs(demo_data, city):  # noqa: F811
+    refresh_heat_ahead()
+    HeatLate.objects.all().delete()
+    rollups.rebuild_rollups()
+    assert not HeatLate.objects.exists() and not HeatRun.objects.exists()
+    now = city["now"]
+    refresh_heat_ahead()
+    _same(now - timedelta(days=30), now, 250)
+
+
+def test_the_database_runs_the_late_trigger_the_module_renders_today(demo_data):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'incidents_heat_late'")
+        (source,) = cursor.fetchone()
+        cursor.execute("SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass "
+                       "AND tgname LIKE 'heat_late_%%' ORDER BY 1", [heat_ahead.PARTITION])
+        triggers = cursor.fetchall()
+    rendered = heat_ahead.late_trigger_sql()
+    assert f"$late${source}$late$" in rendered
+    assert [name for name, _ in triggers] == ["heat_late_delete", "heat_late_insert", "heat_late_update"]
+    for name, definition in triggers:
+        assert f"CREATE TRIGGER {name} AFTER" in definition and "incidents_heat_late()" in definition
+        assert rollups.REBUILDING in definition
+
+
+def test_the_whole_city_heatmap_over_the_api_reads_the_run(demo_data, city, client):  # noqa: F811
+    now = city["now"]
+    refresh_heat_ahead()
+    client.force_login(f.user("operator"))
+    start, end = (now - timedelta(days=90)).isoformat(), now.isoformat()
+    body = client.get("/api/review/heatmap/", {"start": start, "end": end, "cell": 1000}).json()
+    plain = heat_map(OPERATOR, start=now - timedelta(days=90), end=now, cell_m=1000, ahead=False)
+    assert body["total"] == plain.total
+    assert [feature["properties"]["count"] for feature in body["features"]] == [c.count for c in plain.cells]
+    assert timezone.now() >= now
