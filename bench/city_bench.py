@@ -121,6 +121,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--bulk", action="store_true", help="build with `build_city --bulk` (the triggers off, "
                         "the rollups computed once at the end)")
+    parser.add_argument("--ahead-only", action="store_true",
+                        help="sum the heatmaps kept ahead, read the whole city's in process from them and "
+                             "without, stop")
     parser.add_argument("--build-only", action="store_true", help="build gridops_city_<N>, print the time, stop "
                         "(a 10M build runs apart from the reads, which a later --reuse-db run measures)")
     return parser.parse_args()
@@ -215,6 +218,36 @@ def actors_and_params() -> tuple[dict[str, str], dict]:
               "bbox": f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}", "grid": busiest.code,
               "city_bbox": "{:.5f},{:.5f},{:.5f},{:.5f}".format(*Town.objects.aggregate(e=Extent("boundary"))["e"])}
     return tokens, params
+
+
+def heat_ahead_figures(runs: int = 3) -> list[str]:
+    """Sum the heatmaps kept ahead as the beat job does (timed), then read the whole city's heatmaps in
+    process from them and, the same-run baseline, from the rollups alone (``ahead=False``): report lines."""
+    from django.utils import timezone
+
+    from core.actors import Actor
+    from incidents.hotspots import heat_map, refresh_heat_ahead
+
+    started = time.monotonic()
+    made = refresh_heat_ahead(force=True)
+    summed = time.monotonic() - started
+    everyone = Actor.system("bench")
+    now = timezone.now()
+    lines = [f"Heatmaps kept ahead (`manage.py refresh_heatmaps --force`, as the beat job): {len(made)} runs, "
+             f"{sum(r.cells for r in made):,} cells, summed in {summed:,.1f} s. The whole city's heatmap in "
+             f"process, best / worst of {runs} runs, from the runs beside the rollups alone (same run):", "",
+             "| read | from the runs ms | rollups alone ms | cells |", "|---|---:|---:|---:|"]
+    for days, cell_m in ((365, 250), (365, 1000), (365, 5000), (90, 250), (30, 250)):
+        times = {True: [], False: []}
+        for _ in range(runs):
+            for ahead in (True, False):
+                t = time.monotonic()
+                answer = heat_map(everyone, start=now - timedelta(days=days), end=now, cell_m=cell_m, limit=20_000,
+                                  ahead=ahead)
+                times[ahead].append((time.monotonic() - t) * 1000)
+        lines.append(f"| {cell_m} m, {days} days | {min(times[True]):,.0f}-{max(times[True]):,.0f} | "
+                     f"{min(times[False]):,.0f}-{max(times[False]):,.0f} | {answer.shown:,} |")
+    return lines
 
 
 def fetch(http, path: str) -> tuple[int, int]:
@@ -317,7 +350,7 @@ def measure(args, db: str, tokens: dict, params: dict) -> tuple[dict, dict, bool
 
 
 def report(args, results: dict, intake: dict | None, dropped: bool, served_by: str, built: float | None,
-           counts: str) -> str:
+           counts: str, ahead: list[str]) -> str:
     cold = ("after restarting PostgreSQL and the server, OS page cache dropped" if dropped else
             "after restarting PostgreSQL and the server; the OS page cache could NOT be dropped (no permission), "
             "so cold means PostgreSQL's and the server's caches empty, the file cache warm")
@@ -340,7 +373,7 @@ def report(args, results: dict, intake: dict | None, dropped: bool, served_by: s
                       f"present: p50 {intake['p50']:.1f} ms, p95 {intake['p95']:.1f} ms, p99 {intake['p99']:.1f} ms "
                       f"({intake['ok']:,} of {intake['requests']:,} answered 201); WAL written "
                       f"{intake['wal_per_incident'] / 1024:,.1f} kB per report."]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *ahead])
 
 
 def write_readme(section: str) -> None:
@@ -364,6 +397,10 @@ def main() -> None:
         return
     setup_django(db)
     tokens, params = actors_and_params()
+    ahead = heat_ahead_figures()
+    print("\n".join(ahead))
+    if args.ahead_only:
+        return
     counts = psql(db, "SELECT format('%s towns, %s grids, %s incidents (%s open), %s events', "
                       "(SELECT count(*) FROM grids_town), (SELECT count(*) FROM grids_grid g JOIN "
                       "grids_boundarygeneration b ON b.id = g.generation_id WHERE b.status = 'active'), "
@@ -371,7 +408,7 @@ def main() -> None:
                       "state IN ('reported','registered','dispatched','in_progress','handled','verified')), "
                       "(SELECT count(*) FROM incidents_incidentevent))")
     results, intake, dropped, served_by = measure(args, db, tokens, params)
-    section = report(args, results, intake, dropped, served_by, built, counts)
+    section = report(args, results, intake, dropped, served_by, built, counts, ahead)
     print("\n" + section)
     if not args.no_readme:
         write_readme(section)

@@ -489,6 +489,13 @@ def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> lis
             return []
     made: list[HeatRun] = []
     try:
+        with conn.cursor() as cursor:  # runs of another cluster's transactions (a restored copy): forgotten
+            cursor.execute("SELECT id FROM incidents_heatrun WHERE txid_snapshot_xmax(snapshot::txid_snapshot) "
+                           "> txid_snapshot_xmax(txid_current_snapshot())")
+            alien = [pk for (pk,) in cursor.fetchall()]
+        if alien:
+            HeatRunCell.objects.filter(run__in=alien).delete()
+            HeatRun.objects.filter(pk__in=alien).delete()
         for days in AHEAD_DAYS:
             made.extend(_refresh_length(conn, today, days, force))
         with conn.cursor() as cursor:
