@@ -25,6 +25,7 @@ The table goes to the END of bench/README.md, between city-bench markers.
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import http.client as http_client
 import json
@@ -228,6 +229,7 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
     from core.actors import Actor
     from incidents.hotspots import heat_map, refresh_heat_ahead
 
+    gc.freeze()  # as a server process does after start-up (gridops/asgi.py): its heap out of every collection
     started = time.monotonic()
     made = refresh_heat_ahead(force=True)
     summed = time.monotonic() - started

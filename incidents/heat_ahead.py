@@ -77,6 +77,7 @@ class HeatRunCell(models.Model):
     category_ns = ArrayField(models.IntegerField())
     grid_ids = ArrayField(models.IntegerField())
     grid_ns = ArrayField(models.IntegerField())
+    main_grid_id = models.IntegerField(null=True, help_text="the grid with the most (a tie: the higher code)")
 
     class Meta:
         db_table = "incidents_heatruncell"

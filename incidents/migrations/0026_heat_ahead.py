@@ -87,6 +87,7 @@ class Migration(migrations.Migration):
                 ('category_ns', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), size=None)),
                 ('grid_ids', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), size=None)),
                 ('grid_ns', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), size=None)),
+                ('main_grid_id', models.IntegerField(help_text='the grid with the most (a tie: the higher code)', null=True)),
                 ('run', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='incidents.heatrun')),
             ],
             options={
