@@ -206,9 +206,9 @@ def _rollup_rows(actor: Actor, window: rollups.Window, cell_m: int, categories, 
         return [_day_rows(actor, first, last, cell_m, categories, sources, within)]
     m0, m1 = months
     month_rows = _rollup(actor, rollups.Kind.HEAT_RECEIVED, categories, sources).filter(day__gte=m0, day__lt=m1)
-    return [_cell_rows(month_rows, rollups.HEAT_CELL_M, cell_m, within),
-            _day_rows(actor, first, m0, cell_m, categories, sources, within),
-            _day_rows(actor, m1, last, cell_m, categories, sources, within)]
+    spans = [(lo, hi) for lo, hi in ((first, m0), (m1, last)) if lo < hi]  # the part-months' days, if any
+    return [_cell_rows(month_rows, rollups.HEAT_CELL_M, cell_m, within)] + [
+        _day_rows(actor, lo, hi, cell_m, categories, sources, within) for lo, hi in spans]
 
 
 def _cells(counts: CellCounts, cell_m: int) -> list[Cell]:
@@ -284,6 +284,9 @@ _HEAT_PARTS = """p AS MATERIALIZED (
     SELECT i::integer AS i, j::integer AS j, category_id, grid_id, n::integer AS n
     FROM ({parts}) AS p (i, j, category_id, grid_id, n)
 )"""
+# A cell's main grid: the grid with most incidents in it, then the higher code and name (byte order),
+# as ``_cells`` decides it; the one order both the read (``_HEAT_TAIL``) and the runs' sum use.
+_MAIN_GRID_ORDER = 'g.n DESC, g.code COLLATE "C" DESC, g.name COLLATE "C" DESC'
 _HEAT_TAIL = """, cats AS (
     SELECT k.i, k.j, array_agg(k.category_id ORDER BY k.category_id) AS ids, array_agg(k.n ORDER BY k.category_id) AS ns
     FROM (SELECT i, j, category_id, SUM(n) AS n FROM kc GROUP BY i, j, category_id HAVING SUM(n) <> 0) AS k
@@ -293,7 +296,7 @@ _HEAT_TAIL = """, cats AS (
     FROM (SELECT kg.i, kg.j, grid.code, grid.name, SUM(kg.n) AS n
           FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id
           GROUP BY kg.i, kg.j, grid.code, grid.name HAVING SUM(kg.n) <> 0) AS g
-    ORDER BY g.i, g.j, g.n DESC, g.code COLLATE "C" DESC, g.name COLLATE "C" DESC
+    ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
 )
 SELECT s.total, s.shown, t.i, t.j, t.total, t.ids, t.ns, t.code, t.name
 FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
@@ -472,9 +475,10 @@ WITH k AS (
 ), gg AS (
     SELECT i, j, array_agg(grid_id ORDER BY grid_id) AS ids, array_agg(n ORDER BY grid_id) AS ns FROM kg GROUP BY i, j
 ), main AS (
-    SELECT DISTINCT ON (kg.i, kg.j) kg.i, kg.j, kg.grid_id
-    FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id
-    ORDER BY kg.i, kg.j, kg.n DESC, grid.code COLLATE "C" DESC, grid.name COLLATE "C" DESC
+    SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.grid_id
+    FROM (SELECT kg.i, kg.j, kg.grid_id, grid.code, grid.name, kg.n
+          FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id) AS g
+    ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
 )
 SELECT %s, cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}'), COALESCE(gg.ns, '{}'), main.grid_id
 FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)
