@@ -12,6 +12,7 @@ import re
 import weakref
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # psycopg2 connection -> names
@@ -42,3 +43,12 @@ def execute(cursor, name: str, sql: str, params: dict):
         names.add(name)
     placeholders = ", ".join(f"%({key})s" for key in order)
     cursor.execute(f"EXECUTE {name}({placeholders})" if order else f"EXECUTE {name}", params)
+
+
+def compiled(qs) -> tuple[str, tuple] | None:
+    """Return a queryset's SQL and parameters, to run or to nest in a statement of one's own; None when
+    its filter holds nothing (Django raises ``EmptyResultSet`` for, say, an empty ``__in``: no rows)."""
+    try:
+        return qs.query.sql_with_params()
+    except EmptyResultSet:
+        return None

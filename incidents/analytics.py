@@ -27,12 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Count, DurationField, ExpressionWrapper, F, IntegerField, Max, Q, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from core import db
 from core.actors import Actor
 from grids.models import Person
 from incidents import rollups, rules
@@ -155,12 +155,11 @@ def _raw_rows(qs) -> list[dict]:
     """Return the rows of a ``values()`` queryset as dicts read straight from the cursor: no per-value
     converters (a city's 10,000 person rows of 20 figures spent 0.08 s in Django's), the sums being
     integers in SQL (``_isum``) and the handling time a float."""
-    try:
-        sql, params = qs.query.sql_with_params()
-    except EmptyResultSet:  # a filter that holds nothing
+    query = db.compiled(qs)
+    if query is None:
         return []
     with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*query)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

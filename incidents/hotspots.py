@@ -31,13 +31,13 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import pandas as pd
 from django.contrib.gis.db.models.functions import Transform
-from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import BooleanField, Count, F, FloatField, Func, Max, Q, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Floor, TruncDay, TruncWeek
 from django.utils import timezone
 
+from core import db
 from core.actors import Actor
 from gis_core.coords import from_metric, metric_domain, to_metric
 from gis_core.srid import METRIC_SRID
@@ -351,10 +351,10 @@ def _compiled(parts: list) -> tuple[str, list]:
     """Return the querysets ``parts`` as one UNION ALL and its parameters ("" when none holds a row)."""
     sqls, params = [], []
     for part in parts:
-        try:
-            sql, part_params = part.query.sql_with_params()
-        except EmptyResultSet:  # a filter that holds nothing (an empty scope): no rows
+        query = db.compiled(part)
+        if query is None:  # a filter that holds nothing (an empty scope): no rows
             continue
+        sql, part_params = query
         sqls.append(f"({sql})")
         params.extend(part_params)
     return " UNION ALL ".join(sqls), params
@@ -377,8 +377,8 @@ def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None, r
         box = "" if within is None else "AND i BETWEEN %s AND %s AND j BETWEEN %s AND %s"
         query = _HEAT_AHEAD_SQL.format(parts=union, limit=limit_sql, within=box)
         params = [*params, run.pk, *([] if within is None else [within.i0, within.i1, within.j0, within.j1])]
-    db = parts[0].db if parts else "default"
-    with transaction.atomic(using=db), connections[db].cursor() as cursor:
+    alias = parts[0].db if parts else "default"
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
         cursor.execute(query, [*params, min_count, min_count])
         rows = cursor.fetchall()

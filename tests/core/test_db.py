@@ -41,3 +41,16 @@ def test_plain_execution_when_turned_off(settings):
     connection.close()
     assert _run("gridops_test_plain", a=4, b=4, words=["x"]) == (8, 8, ["x"])
     assert "gridops_test_plain" not in _prepared_names()
+
+
+def test_compiled_runs_as_the_queryset_and_is_none_when_the_filter_holds_nothing(demo_data):
+    from incidents.models import Category
+
+    categories = Category.objects.filter(code__gte="").order_by("code").values_list("code", "name_zh")
+    sql, params = db.compiled(categories)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    assert rows and rows == list(categories)  # the demo data's categories
+    assert db.compiled(Category.objects.filter(pk__in=[])) is None  # Django raises EmptyResultSet: no rows
+    assert db.compiled(Category.objects.filter(pk__in=[]).values("code")) is None
