@@ -55,6 +55,9 @@ class HeatRun(models.Model):
     snapshot = models.TextField(help_text="txid_current_snapshot() of the transaction that summed it")
     built_at = models.DateTimeField()
     cells = models.PositiveIntegerField(default=0)
+    category_codes = ArrayField(models.TextField(null=True), default=list,
+                                help_text="the categories' codes by id (1, 2, ...) when it was summed: its cells' "
+                                          "props hold them")
 
     class Meta:
         db_table = "incidents_heatrun"
@@ -78,6 +81,8 @@ class HeatRunCell(models.Model):
     grid_ids = ArrayField(models.IntegerField())
     grid_ns = ArrayField(models.IntegerField())
     main_grid_id = models.IntegerField(null=True, help_text="the grid with the most (a tie: the higher code)")
+    props = models.TextField(null=True, help_text="its counts per category and top category as the heatmap "
+                                                  "API's JSON (hotspots._HEAT_CATEGORIES_JSON)")
 
     class Meta:
         db_table = "incidents_heatruncell"

@@ -298,11 +298,33 @@ _HEAT_TAIL = """, cats AS (
           GROUP BY kg.i, kg.j, grid.code, grid.name HAVING SUM(kg.n) <> 0) AS g
     ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
 )
-SELECT s.total, s.shown, t.i, t.j, t.total, t.ids, t.ns, t.code, t.name
+SELECT s.total, s.shown, t.i, t.j, t.total, {out}
 FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
-LEFT JOIN (CELLS) AS t ON true
+LEFT JOIN (CELLS) AS t ON true{extra}
 ORDER BY t.total DESC, t.i, t.j
 """
+# What the statement gives of each cell: its counts per category (ids) and its main grid, as rows
+# (``_heat_map_sql``), or the properties of its GeoJSON feature as JSON text (``heat_features``):
+# "categories" (code: count), "top_category" (the most, then the higher code, as ``Cell.top_category``),
+# "grid_code", "grid_name". The categories' part (``_CATEGORIES_JSON`` over ``_CATEGORIES_JOIN``, the
+# codes from an array indexed by category id, ``_CODES_SQL``) is written once per cell of a run kept
+# ahead (``props``) and again only for the cells a read touches (``t.touched``).
+_HEAT_ROWS_OUT = "t.ids, t.ns, t.code, t.name"
+_CODES_SQL = """SELECT array_agg(cat.code ORDER BY g.id)
+FROM generate_series(1, (SELECT max(id) FROM incidents_category)) AS g (id)
+LEFT JOIN incidents_category AS cat ON cat.id = g.id"""
+_CATEGORIES_JSON = """'"categories":' || COALESCE(pc.obj, '{}')
+       || ',"top_category":' || COALESCE(to_json(pc.top)::text, 'null')"""
+_CATEGORIES_JOIN = """
+CROSS JOIN (""" + _CODES_SQL + """) AS codes (a)
+LEFT JOIN LATERAL (
+    SELECT '{' || string_agg(COALESCE(to_json(k.code)::text, '"null"') || ':' || k.n, ',' ORDER BY k.id) || '}',
+           (array_agg(k.code ORDER BY k.n DESC, k.code COLLATE "C" DESC))[1]
+    FROM (SELECT u.id, codes.a[u.id], u.n FROM unnest(t.ids, t.ns) AS u (id, n) WHERE t.touched) AS k (id, code, n)
+) AS pc (obj, top) ON true"""
+_HEAT_JSON_OUT = ("CASE WHEN t.touched THEN " + _CATEGORIES_JSON + """ ELSE t.props END
+       || ',"grid_code":' || COALESCE(to_json(t.code)::text, 'null')
+       || ',"grid_name":' || COALESCE(to_json(t.name)::text, 'null')""")
 _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
     SELECT i, j, SUM(n) AS total FROM p GROUP BY i, j
 ), top AS MATERIALIZED (
@@ -313,13 +335,14 @@ _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
     SELECT i, j, category_id, n FROM inside
 ), kg AS (
     SELECT i, j, grid_id, n FROM inside
-)""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total, cats.ids, cats.ns, main.code, main.name
+)""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total, cats.ids, cats.ns, main.code, main.name,
+                  true AS touched, NULL::text AS props
            FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)""")
 # From a run kept ahead (``heat_ahead``: a row a cell, its counts per category and per grid in arrays,
 # its main grid) and the parts that bring it to the period: a cell no part touches is the run's row as
 # it is; a touched one is summed again from its arrays and its parts' rows.
 _HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, a AS MATERIALIZED (
-    SELECT i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id FROM incidents_heatruncell
+    SELECT i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props FROM incidents_heatruncell
     WHERE run_id = %s {{within}}
 ), pc AS MATERIALIZED (
     SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
@@ -341,7 +364,8 @@ _HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, a AS MATERIALIZED (
                   CASE WHEN top.touched THEN cats.ids ELSE a.category_ids END AS ids,
                   CASE WHEN top.touched THEN cats.ns ELSE a.category_ns END AS ns,
                   CASE WHEN top.touched THEN main.code ELSE grid.code END AS code,
-                  CASE WHEN top.touched THEN main.name ELSE grid.name END AS name
+                  CASE WHEN top.touched THEN main.name ELSE grid.name END AS name,
+                  top.touched, a.props
            FROM top LEFT JOIN a USING (i, j) LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)
            LEFT JOIN grids_grid AS grid ON grid.id = a.main_grid_id""")
 HEAT_WORK_MEM = "256MB"  # the sums of a city's year at 250 m in memory (some 50 MB), not spilled to disk
@@ -360,28 +384,38 @@ def _compiled(parts: list) -> tuple[str, list]:
     return " UNION ALL ".join(sqls), params
 
 
-def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None, run=None,
-                  within: CellRange | None = None) -> HeatMap:
-    """Return the heatmap of the grouped rows ``parts`` (querysets of (i, j, category id, grid id, n)),
-    summed in one statement on their database; with the cells of ``run`` (a ``HeatRun``, only those
-    ``within`` when given) when one is given."""
+def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: CellRange | None,
+               json: bool) -> list[tuple] | None:
+    """Return the rows of the heatmap statement over the grouped rows ``parts`` (querysets of (i, j,
+    category id, grid id, n)), summed in one statement on their database, with the cells of ``run`` (a
+    ``HeatRun``, only those ``within`` when given) when one is given: (total, shown) and a cell (i, j,
+    count, then ``_HEAT_ROWS_OUT`` or ``_HEAT_JSON_OUT``) in every row; None when nothing can hold a row."""
     union, params = _compiled(parts)
     if not union:
         if run is None:
-            return HeatMap([], 0, 0)
+            return None
         union = "SELECT NULL::integer, NULL::integer, NULL::integer, NULL::integer, NULL::integer WHERE false"
-    limit_sql = "" if limit is None else f"LIMIT {int(limit)}"
+    shape = {"limit": "" if limit is None else f"LIMIT {int(limit)}",
+             "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "extra": _CATEGORIES_JOIN if json else ""}
     if run is None:
-        query = _HEAT_SQL.format(parts=union, limit=limit_sql)
+        query = _HEAT_SQL.format(parts=union, **shape)
     else:
         box = "" if within is None else "AND i BETWEEN %s AND %s AND j BETWEEN %s AND %s"
-        query = _HEAT_AHEAD_SQL.format(parts=union, limit=limit_sql, within=box)
+        query = _HEAT_AHEAD_SQL.format(parts=union, within=box, **shape)
         params = [*params, run.pk, *([] if within is None else [within.i0, within.i1, within.j0, within.j1])]
     alias = parts[0].db if parts else "default"
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
         cursor.execute(query, [*params, min_count, min_count])
-        rows = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None, run=None,
+                  within: CellRange | None = None) -> HeatMap:
+    """Return the heatmap of the grouped rows ``parts`` (``_heat_rows``)."""
+    rows = _heat_rows(parts, min_count, limit, run, within, json=False)
+    if rows is None:
+        return HeatMap([], 0, 0)
     total, shown = int(rows[0][0]), int(rows[0][1])
     found = [r[2:] for r in rows if r[2] is not None]
     if not found:
@@ -411,6 +445,76 @@ def heat_map(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
     ordinary path for the incidents reported in its part-days (``rollups.Window``), summed in the database.
     For a reader who sees everything and no filter, from a run kept ahead (``heat_ahead``) when one is
     near the period (``ahead`` False: never, the same answer from the rollups alone)."""
+    parts, run = _heat_parts(actor, start, end, cell_m, categories, sources, within, ahead)
+    return _heat_map_sql(parts, cell_m, min_count, limit, run=run, within=within)
+
+
+@dataclass(slots=True)
+class HeatFeatures:
+    """``heat_map``'s answer as the GeoJSON features of the heatmap API, already JSON: ``features`` is
+    the text of the array's items (cell centres as points, each with its count, counts per category,
+    top category, main grid and centre in metres), the fullest first."""
+
+    features: str
+    shown: int
+    total: int
+
+
+def heat_features(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
+                  categories: list[str] | None = None, sources: list[str] | None = None,
+                  within: CellRange | None = None, min_count: int = 1, limit: int | None = None,
+                  ahead: bool = True) -> HeatFeatures:
+    """Return ``heat_map``'s cells as the API's GeoJSON features, their properties written by the
+    database (``_HEAT_JSON_OUT``) and their centres here (``from_metric``, as ``heat_map``): a city's
+    20,000 cells without a Python object each (``heat_geojson`` is the same answer from ``heat_map``;
+    a test keeps them equal)."""
+    parts, run = _heat_parts(actor, start, end, cell_m, categories, sources, within, ahead)
+    if run is not None and run.category_codes != _category_codes():  # its props name codes no longer so
+        parts, run = _heat_parts(actor, start, end, cell_m, categories, sources, within, ahead=False)
+    rows = _heat_rows(parts, min_count, limit, run, within, json=True)
+    if rows is None:
+        return HeatFeatures("", 0, 0)
+    total, shown = int(rows[0][0]), int(rows[0][1])
+    found = [r[2:] for r in rows if r[2] is not None]
+    if not found:
+        return HeatFeatures("", shown, total)
+    xs = (np.fromiter((r[0] for r in found), dtype=float, count=len(found)) + 0.5) * cell_m
+    ys = (np.fromiter((r[1] for r in found), dtype=float, count=len(found)) + 0.5) * cell_m
+    lons, lats = from_metric(xs, ys)
+    features = ",".join(
+        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{_number(round(lon, 6))},'
+        f'{_number(round(lat, 6))}]}},"properties":{{"count":{r[2]},{r[3]},"x":{x!r},"y":{y!r}}}}}'
+        for r, x, y, lon, lat in zip(found, xs.tolist(), ys.tolist(), lons.tolist(), lats.tolist(), strict=True))
+    return HeatFeatures(features, shown, total)
+
+
+def _category_codes() -> list[str | None]:
+    """Return the categories' codes by id from 1 (None for an id no category has): what a run's props
+    were written with (``HeatRun.category_codes``)."""
+    with connections[Category.objects.all().db].cursor() as cursor:
+        cursor.execute(_CODES_SQL)
+        return cursor.fetchone()[0] or []
+
+
+def _number(value: float) -> str:
+    """A float as JSON writes it (``repr``); null where it is not finite (a centre PROJ cannot place)."""
+    return repr(value) if math.isfinite(value) else "null"
+
+
+def heat_geojson(cells: list[Cell]) -> list[dict]:
+    """Return the cells as the heatmap API's GeoJSON features (points at their centres): the ordinary
+    path ``heat_features`` answers like."""
+    return [{
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c.lon, 6), round(c.lat, 6)]},
+        "properties": {"count": c.count, "categories": c.categories, "top_category": c.top_category,
+                       "grid_code": c.grid_code, "grid_name": c.grid_name, "x": c.x, "y": c.y},
+    } for c in cells]
+
+
+def _heat_parts(actor: Actor, start: datetime, end: datetime, cell_m: int, categories, sources,
+                within: CellRange | None, ahead: bool) -> tuple[list, HeatRun | None]:
+    """Return the grouped rows ``heat_map`` sums for the period (querysets) and the run kept ahead they
+    bring to it (None: the rollups alone)."""
     if cell_m % rollups.CELL_M:
         raise ValueError(f"cell_m must be a multiple of {rollups.CELL_M}")
     window = rollups.Window.of(start, end, start)
@@ -425,7 +529,7 @@ def heat_map(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
         edge = counted(actor, categories=categories, sources=sources).filter(
             window.edge_q(columns=("created_at",), clocks=False))
         parts.append(_direct_rows(edge, cell_m, (start, end), (window.d0, window.d1), within=within, net=True))
-    return _heat_map_sql(parts, cell_m, min_count, limit, run=run, within=within)
+    return parts, run
 
 
 def _ahead_run(cell_m: int, first: date, last: date) -> HeatRun | None:
@@ -458,7 +562,8 @@ def _ahead_parts(actor: Actor, run: HeatRun, first: date, last: date, cell_m: in
 # the run's cells (blocks of them): a row a cell, its counts per category and per grid in arrays, and
 # its main grid as ``_HEAT_TAIL`` decides it.
 _RUN_CELLS_SQL = """
-INSERT INTO incidents_heatruncell (run_id, i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id)
+INSERT INTO incidents_heatruncell (run_id, i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id,
+                                   props)
 WITH k AS (
     SELECT floor(i / %s::float8)::integer AS i, floor(j / %s::float8)::integer AS j, category_id, grid_id,
            SUM(n) AS n
@@ -480,8 +585,10 @@ WITH k AS (
           FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id) AS g
     ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
 )
-SELECT %s, cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}'), COALESCE(gg.ns, '{}'), main.grid_id
-FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)
+SELECT %s, t.i, t.j, t.total, t.ids, t.ns, t.grid_ids, t.grid_ns, t.main_grid_id, """ + _CATEGORIES_JSON + """
+FROM (SELECT cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}') AS grid_ids, COALESCE(gg.ns, '{}') AS grid_ns,
+             main.grid_id AS main_grid_id, true AS touched
+      FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)) AS t""" + _CATEGORIES_JOIN + """
 """
 _LATE_UNSEEN_SQL = (f"SELECT count(*) FROM {heat_ahead.LATE_TABLE} WHERE day >= %s AND day < %s "
                     "AND NOT txid_visible_in_snapshot(xid, %s::txid_snapshot)")
@@ -556,7 +663,8 @@ def _refresh_length(conn, today: date, days: int, force: bool) -> list[HeatRun]:
         made = []
         for cell_m in AHEAD_CELLS:
             run = HeatRun.objects.create(cell_m=cell_m, days=days, first_day=first, last_day=today,
-                                         snapshot=snapshot, built_at=timezone.now())
+                                         snapshot=snapshot, built_at=timezone.now(),
+                                         category_codes=_category_codes())
             blocks = cell_m // rollups.HEAT_CELL_M
             cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
             run.cells = cursor.rowcount

@@ -1,6 +1,7 @@
 """The heatmaps kept ahead (incidents.heat_ahead): a run answers as the rollups do, late changes count."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -22,13 +23,19 @@ pytestmark = pytest.mark.django_db(transaction=True)  # a run keeps its transact
 OPERATOR = Actor(user=None, label="test operator", groups=frozenset({"operator"}))
 
 
-def _same(start, end, cell_m, **kwargs):
-    """The heatmap from the run equals the rollups' alone and the direct path's."""
-    fast = heat_map(OPERATOR, start=start, end=end, cell_m=cell_m, **kwargs)
-    plain = heat_map(OPERATOR, start=start, end=end, cell_m=cell_m, ahead=False, **kwargs)
+def _same(start, end, cell_m, actor=OPERATOR, **kwargs):
+    """The heatmap from the run equals the rollups' alone and the direct path's, and the API's features
+    written by the database (``heat_features``, from the run and without) equal those of its cells."""
+    fast = heat_map(actor, start=start, end=end, cell_m=cell_m, **kwargs)
+    plain = heat_map(actor, start=start, end=end, cell_m=cell_m, ahead=False, **kwargs)
     assert fast == plain, (start, end, cell_m, kwargs)
     if not kwargs:
-        assert fast.cells == heat_cells_direct(OPERATOR, start=start, end=end, cell_m=cell_m)
+        assert fast.cells == heat_cells_direct(actor, start=start, end=end, cell_m=cell_m)
+    expected = json.loads(json.dumps(hotspots.heat_geojson(fast.cells), ensure_ascii=False))
+    for ahead in (True, False):
+        written = hotspots.heat_features(actor, start=start, end=end, cell_m=cell_m, ahead=ahead, **kwargs)
+        assert (written.shown, written.total) == (fast.shown, fast.total)
+        assert json.loads(f"[{written.features}]") == expected, (start, end, cell_m, kwargs, ahead)
     return fast
 
 
@@ -78,6 +85,22 @@ def test_periods_far_from_every_run_and_filtered_or_scoped_reads_do_not_use_one(
     start, end = now - timedelta(days=30), now
     assert heat_map(leader, start=start, end=end, cell_m=250).cells == heat_cells_direct(
         leader, start=start, end=end, cell_m=250)
+    _same(start, end, 250, actor=leader)
+
+
+def test_a_run_written_with_other_category_codes_is_not_read_for_the_api(demo_data, city):  # noqa: F811
+    now = city["now"]
+    refresh_heat_ahead()
+    start, end = now - timedelta(days=30), now
+    assert all(json.loads("{" + props + "}")["categories"]
+               for props in HeatRunCell.objects.values_list("props", flat=True)[:50])
+    busiest = Category.objects.get(code=_same(start, end, 250).cells[0].top_category)
+    busiest.code = "renamed-" + busiest.code  # a code changed since the run was summed: its props are stale
+    busiest.save(update_fields=["code"])
+    fast = _same(start, end, 250)
+    assert fast.cells[0].top_category == busiest.code
+    assert f'"top_category":"{busiest.code}"' in hotspots.heat_features(OPERATOR, start=start, end=end,
+                                                                         cell_m=250).features
 
 
 def test_changes_after_a_run_count_as_late_rows_and_a_new_run_has_them(demo_data, city):  # noqa: F811
