@@ -249,7 +249,35 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
                 times[ahead].append((time.monotonic() - t) * 1000)
         lines.append(f"| {cell_m} m, {days} days | {min(times[True]):,.0f}-{max(times[True]):,.0f} | "
                      f"{min(times[False]):,.0f}-{max(times[False]):,.0f} | {answer.shown:,} |")
+    lines += ["", f"The heatmap API's JSON in process, best / worst of {runs} runs (from the runs, capped at 20,000 "
+              "cells): the features written by the database (`heat_features`) beside the Python path it replaced "
+              "(`heat_map`, a dict a cell, DRF's JSON renderer), same run:", "",
+              "| read | written by the database ms | Python objects ms | bytes |", "|---|---:|---:|---:|"]
+    for days, cell_m in ((365, 250), (365, 1000), (365, 5000), (90, 250), (30, 250)):
+        times = {"sql": [], "python": []}
+        for _ in range(runs):
+            for how in times:
+                t = time.monotonic()
+                body = _api_answer(everyone, now - timedelta(days=days), now, cell_m, how)
+                times[how].append((time.monotonic() - t) * 1000)
+        lines.append(f"| {cell_m} m, {days} days | {min(times['sql']):,.0f}-{max(times['sql']):,.0f} | "
+                     f"{min(times['python']):,.0f}-{max(times['python']):,.0f} | {len(body):,} |")
     return lines
+
+
+def _api_answer(actor, start, end, cell_m: int, how: str) -> bytes:
+    """The heatmap API's body as it is written now (``sql``) or was before the twelfth session (``python``)."""
+    from rest_framework.renderers import JSONRenderer
+
+    from incidents.hotspots import heat_features, heat_geojson, heat_map
+
+    head = {"type": "FeatureCollection", "cell_m": cell_m, "start": start, "end": end}
+    if how == "python":
+        answer = heat_map(actor, start=start, end=end, cell_m=cell_m, limit=20_000)
+        return JSONRenderer().render({**head, "total": answer.total, "features": heat_geojson(answer.cells)})
+    written = heat_features(actor, start=start, end=end, cell_m=cell_m, limit=20_000)
+    return b"".join((JSONRenderer().render({**head, "total": written.total})[:-1], b',"features":[',
+                     written.features.encode(), b"]}"))
 
 
 def fetch(http, path: str) -> tuple[int, int]:

@@ -287,9 +287,19 @@ _HEAT_PARTS = """p AS MATERIALIZED (
 # A cell's main grid: the grid with most incidents in it, then the higher code and name (byte order),
 # as ``_cells`` decides it; the one order both the read (``_HEAT_TAIL``) and the runs' sum use.
 _MAIN_GRID_ORDER = 'g.n DESC, g.code COLLATE "C" DESC, g.name COLLATE "C" DESC'
+# A cell's counts per category and top category as the heatmap API's JSON ("categories": {code: n},
+# "top_category": the most, then the higher code, as ``Cell.top_category``), aggregated over its rows
+# ``k`` (category_id, n) joined to their category ``cat``: written by the runs' sum for each cell of a
+# run (``props``) and by a read for the cells it sums (``heat_features``).
+_CATEGORIES_PROPS = """'"categories":{' || string_agg(COALESCE(to_json(cat.code)::text, '"null"') || ':' || k.n, ','
+                                          ORDER BY k.category_id)
+       || '},"top_category":'
+       || COALESCE(to_json((array_agg(cat.code ORDER BY k.n DESC, cat.code COLLATE "C" DESC))[1])::text, 'null')"""
 _HEAT_TAIL = """, cats AS (
-    SELECT k.i, k.j, array_agg(k.category_id ORDER BY k.category_id) AS ids, array_agg(k.n ORDER BY k.category_id) AS ns
+    SELECT k.i, k.j, array_agg(k.category_id ORDER BY k.category_id) AS ids,
+           array_agg(k.n ORDER BY k.category_id) AS ns, {props} AS props
     FROM (SELECT i, j, category_id, SUM(n) AS n FROM kc GROUP BY i, j, category_id HAVING SUM(n) <> 0) AS k
+    LEFT JOIN incidents_category AS cat ON cat.id = k.category_id
     GROUP BY k.i, k.j
 ), main AS (
     SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.code, g.name
@@ -300,31 +310,19 @@ _HEAT_TAIL = """, cats AS (
 )
 SELECT s.total, s.shown, t.i, t.j, t.total, {out}
 FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
-LEFT JOIN (CELLS) AS t ON true{extra}
+LEFT JOIN (CELLS) AS t ON true
 ORDER BY t.total DESC, t.i, t.j
 """
 # What the statement gives of each cell: its counts per category (ids) and its main grid, as rows
-# (``_heat_map_sql``), or the properties of its GeoJSON feature as JSON text (``heat_features``):
-# "categories" (code: count), "top_category" (the most, then the higher code, as ``Cell.top_category``),
-# "grid_code", "grid_name". The categories' part (``_CATEGORIES_JSON`` over ``_CATEGORIES_JOIN``, the
-# codes from an array indexed by category id, ``_CODES_SQL``) is written once per cell of a run kept
-# ahead (``props``) and again only for the cells a read touches (``t.touched``).
+# (``_heat_map_sql``), or the properties of its GeoJSON feature as JSON text (``heat_features``): the
+# categories' part (``_CATEGORIES_PROPS``: a run's own for a cell no part touches) and the main grid.
 _HEAT_ROWS_OUT = "t.ids, t.ns, t.code, t.name"
+_HEAT_JSON_OUT = """t.props || ',"grid_code":' || COALESCE(to_json(t.code)::text, 'null')
+       || ',"grid_name":' || COALESCE(to_json(t.name)::text, 'null')"""
+# the categories' codes by id from 1 (NULL where no category has the id): a run's props are written with them
 _CODES_SQL = """SELECT array_agg(cat.code ORDER BY g.id)
 FROM generate_series(1, (SELECT max(id) FROM incidents_category)) AS g (id)
 LEFT JOIN incidents_category AS cat ON cat.id = g.id"""
-_CATEGORIES_JSON = """'"categories":' || COALESCE(pc.obj, '{}')
-       || ',"top_category":' || COALESCE(to_json(pc.top)::text, 'null')"""
-_CATEGORIES_JOIN = """
-CROSS JOIN (""" + _CODES_SQL + """) AS codes (a)
-LEFT JOIN LATERAL (
-    SELECT '{' || string_agg(COALESCE(to_json(k.code)::text, '"null"') || ':' || k.n, ',' ORDER BY k.id) || '}',
-           (array_agg(k.code ORDER BY k.n DESC, k.code COLLATE "C" DESC))[1]
-    FROM (SELECT u.id, codes.a[u.id], u.n FROM unnest(t.ids, t.ns) AS u (id, n) WHERE t.touched) AS k (id, code, n)
-) AS pc (obj, top) ON true"""
-_HEAT_JSON_OUT = ("CASE WHEN t.touched THEN " + _CATEGORIES_JSON + """ ELSE t.props END
-       || ',"grid_code":' || COALESCE(to_json(t.code)::text, 'null')
-       || ',"grid_name":' || COALESCE(to_json(t.name)::text, 'null')""")
 _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
     SELECT i, j, SUM(n) AS total FROM p GROUP BY i, j
 ), top AS MATERIALIZED (
@@ -336,38 +334,37 @@ _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
 ), kg AS (
     SELECT i, j, grid_id, n FROM inside
 )""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total, cats.ids, cats.ns, main.code, main.name,
-                  true AS touched, NULL::text AS props
+                  cats.props
            FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)""")
 # From a run kept ahead (``heat_ahead``: a row a cell, its counts per category and per grid in arrays,
 # its main grid) and the parts that bring it to the period: a cell no part touches is the run's row as
 # it is; a touched one is summed again from its arrays and its parts' rows.
-_HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, a AS MATERIALIZED (
-    SELECT i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props FROM incidents_heatruncell
-    WHERE run_id = %s {{within}}
-), pc AS MATERIALIZED (
+_HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
     SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
 ), c AS MATERIALIZED (
     SELECT COALESCE(a.i, pc.i) AS i, COALESCE(a.j, pc.j) AS j, COALESCE(a.total, 0) + COALESCE(pc.n, 0) AS total,
-           pc.i IS NOT NULL AS touched
-    FROM a FULL JOIN pc ON pc.i = a.i AND pc.j = a.j
+           pc.i IS NOT NULL AS touched, a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
+    FROM (SELECT i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props
+          FROM incidents_heatruncell WHERE run_id = %s {{within}}) AS a
+    FULL JOIN pc ON pc.i = a.i AND pc.j = a.j
 ), top AS MATERIALIZED (
-    SELECT i, j, total, touched FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
+    SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
 ), kc AS (
-    SELECT a.i, a.j, u.category_id, u.n
-    FROM top JOIN a USING (i, j), unnest(a.category_ids, a.category_ns) AS u (category_id, n) WHERE top.touched
+    SELECT top.i, top.j, u.category_id, u.n
+    FROM top, unnest(top.category_ids, top.category_ns) AS u (category_id, n) WHERE top.touched
     UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN top USING (i, j)
 ), kg AS (
-    SELECT a.i, a.j, u.grid_id, u.n
-    FROM top JOIN a USING (i, j), unnest(a.grid_ids, a.grid_ns) AS u (grid_id, n) WHERE top.touched
+    SELECT top.i, top.j, u.grid_id, u.n
+    FROM top, unnest(top.grid_ids, top.grid_ns) AS u (grid_id, n) WHERE top.touched
     UNION ALL SELECT p.i, p.j, p.grid_id, p.n FROM p JOIN top USING (i, j)
 )""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total,
-                  CASE WHEN top.touched THEN cats.ids ELSE a.category_ids END AS ids,
-                  CASE WHEN top.touched THEN cats.ns ELSE a.category_ns END AS ns,
+                  CASE WHEN top.touched THEN cats.ids ELSE top.category_ids END AS ids,
+                  CASE WHEN top.touched THEN cats.ns ELSE top.category_ns END AS ns,
                   CASE WHEN top.touched THEN main.code ELSE grid.code END AS code,
                   CASE WHEN top.touched THEN main.name ELSE grid.name END AS name,
-                  top.touched, a.props
-           FROM top LEFT JOIN a USING (i, j) LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)
-           LEFT JOIN grids_grid AS grid ON grid.id = a.main_grid_id""")
+                  CASE WHEN top.touched THEN cats.props ELSE top.props END AS props
+           FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)
+           LEFT JOIN grids_grid AS grid ON grid.id = top.main_grid_id""")
 HEAT_WORK_MEM = "256MB"  # the sums of a city's year at 250 m in memory (some 50 MB), not spilled to disk
 
 
@@ -396,7 +393,7 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
             return None
         union = "SELECT NULL::integer, NULL::integer, NULL::integer, NULL::integer, NULL::integer WHERE false"
     shape = {"limit": "" if limit is None else f"LIMIT {int(limit)}",
-             "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "extra": _CATEGORIES_JOIN if json else ""}
+             "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "props": _CATEGORIES_PROPS if json else "NULL::text"}
     if run is None:
         query = _HEAT_SQL.format(parts=union, **shape)
     else:
@@ -482,9 +479,9 @@ def heat_features(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
     ys = (np.fromiter((r[1] for r in found), dtype=float, count=len(found)) + 0.5) * cell_m
     lons, lats = from_metric(xs, ys)
     features = ",".join(
-        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{_number(round(lon, 6))},'
-        f'{_number(round(lat, 6))}]}},"properties":{{"count":{r[2]},{r[3]},"x":{x!r},"y":{y!r}}}}}'
-        for r, x, y, lon, lat in zip(found, xs.tolist(), ys.tolist(), lons.tolist(), lats.tolist(), strict=True))
+        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{lon},{lat}]}},'
+        f'"properties":{{"count":{r[2]},{r[3]},"x":{x!r},"y":{y!r}}}}}'
+        for r, x, y, lon, lat in zip(found, xs.tolist(), ys.tolist(), _degrees(lons), _degrees(lats), strict=True))
     return HeatFeatures(features, shown, total)
 
 
@@ -496,9 +493,10 @@ def _category_codes() -> list[str | None]:
         return cursor.fetchone()[0] or []
 
 
-def _number(value: float) -> str:
-    """A float as JSON writes it (``repr``); null where it is not finite (a centre PROJ cannot place)."""
-    return repr(value) if math.isfinite(value) else "null"
+def _degrees(values: np.ndarray) -> list[str]:
+    """Degrees as JSON numbers to 6 decimals (0.1 m): the number ``round(value, 6)`` is, both rounding
+    the exact value correctly; null where it is not finite (a centre PROJ cannot place)."""
+    return [f"{value:.6f}" if math.isfinite(value) else "null" for value in values.tolist()]
 
 
 def heat_geojson(cells: list[Cell]) -> list[dict]:
@@ -574,9 +572,9 @@ WITH k AS (
     SELECT i, j, grid_id, SUM(n)::integer AS n FROM k WHERE grid_id IS NOT NULL
     GROUP BY i, j, grid_id HAVING SUM(n) <> 0
 ), cc AS (
-    SELECT i, j, SUM(n)::integer AS total, array_agg(category_id ORDER BY category_id) AS ids,
-           array_agg(n ORDER BY category_id) AS ns
-    FROM kc GROUP BY i, j
+    SELECT k.i, k.j, SUM(k.n)::integer AS total, array_agg(k.category_id ORDER BY k.category_id) AS ids,
+           array_agg(k.n ORDER BY k.category_id) AS ns, """ + _CATEGORIES_PROPS + """ AS props
+    FROM kc AS k LEFT JOIN incidents_category AS cat ON cat.id = k.category_id GROUP BY k.i, k.j
 ), gg AS (
     SELECT i, j, array_agg(grid_id ORDER BY grid_id) AS ids, array_agg(n ORDER BY grid_id) AS ns FROM kg GROUP BY i, j
 ), main AS (
@@ -585,10 +583,8 @@ WITH k AS (
           FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id) AS g
     ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
 )
-SELECT %s, t.i, t.j, t.total, t.ids, t.ns, t.grid_ids, t.grid_ns, t.main_grid_id, """ + _CATEGORIES_JSON + """
-FROM (SELECT cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}') AS grid_ids, COALESCE(gg.ns, '{}') AS grid_ns,
-             main.grid_id AS main_grid_id, true AS touched
-      FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)) AS t""" + _CATEGORIES_JOIN + """
+SELECT %s, cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}'), COALESCE(gg.ns, '{}'), main.grid_id, cc.props
+FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)
 """
 _LATE_UNSEEN_SQL = (f"SELECT count(*) FROM {heat_ahead.LATE_TABLE} WHERE day >= %s AND day < %s "
                     "AND NOT txid_visible_in_snapshot(xid, %s::txid_snapshot)")
