@@ -82,7 +82,7 @@ class HeatRunCell(models.Model):
     grid_ns = ArrayField(models.IntegerField())
     main_grid_id = models.IntegerField(null=True, help_text="the grid with the most (a tie: the higher code)")
     props = models.TextField(null=True, help_text="its counts per category and top category as the heatmap "
-                                                  "API's JSON (hotspots._HEAT_CATEGORIES_JSON)")
+                                                  "API's JSON (hotspots._CATEGORIES_PROPS)")
 
     class Meta:
         db_table = "incidents_heatruncell"
