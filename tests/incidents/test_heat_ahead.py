@@ -207,6 +207,11 @@ def test_the_whole_city_heatmap_over_the_api_reads_the_run(demo_data, city, clie
     plain = heat_map(OPERATOR, start=now - timedelta(days=90), end=now, cell_m=1000, ahead=False)
     assert body["total"] == plain.total
     assert [feature["properties"]["count"] for feature in body["features"]] == [c.count for c in plain.cells]
+    # the features written by the database are those of the cells, the envelope as DRF writes it
+    assert body["features"] == json.loads(json.dumps(hotspots.heat_geojson(plain.cells), ensure_ascii=False))
+    assert {k: v for k, v in body.items() if k != "features"} == {
+        "type": "FeatureCollection", "cell_m": 1000, "srid_cells": 4549, "total": plain.total, "capped": False,
+        "start": timezone.localtime(now - timedelta(days=90)).isoformat(), "end": timezone.localtime(now).isoformat()}
 
 
 def test_runs_of_another_clusters_transactions_are_forgotten(demo_data):
