@@ -1,8 +1,8 @@
 from rest_framework import serializers
-from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from cameras.models import Camera
+from gis_core.fields import GeometryField
 from grids.models import Grid
 
 

@@ -1,8 +1,8 @@
 from rest_framework import serializers
-from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from components.models import Component
+from gis_core.fields import GeometryField
 
 
 class ComponentSerializer(GeoFeatureModelSerializer):

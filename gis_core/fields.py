@@ -4,10 +4,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import shapely
+import shapely.geometry
 from drf_spectacular.utils import extend_schema_field
 from numpy.typing import ArrayLike, NDArray
 from pyproj.exceptions import ProjError
 from rest_framework import serializers
+from rest_framework_gis import fields as gis_fields
 
 from gis_core.coords import (
     ACCEPTED_CRS,
@@ -114,3 +117,26 @@ def points_valid(xs: ArrayLike, ys: ArrayLike, crs: str) -> NDArray[np.bool_]:
         lon, lat = gcj02_to_wgs84_array(x, y)
     ok[idx] = _on_globe(lon, lat)
     return ok
+
+
+class GeometryField(gis_fields.GeometryField):
+    """drf-gis's geometry field, its GeoJSON written from the geometry's coordinates (read by shapely from
+    its WKB: exact, a ring at a time) rather than from GDAL's GeoJSON text parsed back (drf-gis asks GDAL
+    for it twice a geometry; GEOS's own ``coords`` reads a coordinate at a time through ctypes, slower
+    still); rounded to ``precision`` as drf-gis does (``round``). Anything else it handles (a transform, no
+    precision, a collection, Z) goes to it."""
+
+    def to_representation(self, value):
+        if (isinstance(value, dict) or value is None or self.precision is None or self.transform is not None
+                or self.remove_dupes or self.auto_bbox or value.empty or value.hasz
+                or value.geom_type == "GeometryCollection"):
+            return super().to_representation(value)
+        coordinates = shapely.geometry.mapping(shapely.from_wkb(bytes(value.wkb)))["coordinates"]  # exact doubles
+        return gis_fields.GeoJsonDict({"type": value.geom_type, "coordinates": _rounded(coordinates, self.precision)})
+
+
+def _rounded(coords: tuple, digits: int) -> tuple:
+    """Return coordinates (a pair, or nested tuples of pairs) with every number rounded."""
+    if not isinstance(coords[0], tuple):
+        return tuple(round(c, digits) for c in coords)
+    return tuple(_rounded(part, digits) for part in coords)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from core.actors import Actor
-from gis_core.fields import CoordinateField, CRSField, check_point
+from gis_core.fields import CoordinateField, CRSField, GeometryField, check_point
 from grids import privacy
 from grids.models import Grid, Person, TeamMembership, Town, Village
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from gis_core.fields import GeometryField
 from incidents import rules
 from incidents.models import Incident
 
