@@ -269,15 +269,15 @@ def _api_answer(actor, start, end, cell_m: int, how: str) -> bytes:
     """The heatmap API's body as it is written now (``sql``) or was before the twelfth session (``python``)."""
     from rest_framework.renderers import JSONRenderer
 
-    from incidents.hotspots import heat_features, heat_geojson, heat_map
+    from incidents.analytics_apis import MAX_HEAT_CELLS, heatmap_body
+    from incidents.hotspots import METRIC_SRID, heat_geojson, heat_map
 
-    head = {"type": "FeatureCollection", "cell_m": cell_m, "start": start, "end": end}
-    if how == "python":
-        answer = heat_map(actor, start=start, end=end, cell_m=cell_m, limit=20_000)
-        return JSONRenderer().render({**head, "total": answer.total, "features": heat_geojson(answer.cells)})
-    written = heat_features(actor, start=start, end=end, cell_m=cell_m, limit=20_000)
-    return b"".join((JSONRenderer().render({**head, "total": written.total})[:-1], b',"features":[',
-                     written.features.encode(), b"]}"))
+    if how == "sql":
+        return heatmap_body(actor, start=start, end=end, cell_m=cell_m)
+    answer = heat_map(actor, start=start, end=end, cell_m=cell_m, limit=MAX_HEAT_CELLS)
+    return JSONRenderer().render({"type": "FeatureCollection", "cell_m": cell_m, "srid_cells": METRIC_SRID,
+                                  "start": start, "end": end, "total": answer.total,
+                                  "capped": answer.shown > MAX_HEAT_CELLS, "features": heat_geojson(answer.cells)})
 
 
 def fetch(http, path: str) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 period, scoped to the user; the heatmap and trend APIs of the leaders' review."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from core.actors import Actor
 from core.api import BBoxField, validated_query
 from incidents import assessment_files, rules
 from incidents.analytics import GROUPS, assessment
-from incidents.hotspots import BUCKETS, METRIC_SRID, cells_covering, heat_features, trend
+from incidents.hotspots import BUCKETS, METRIC_SRID, CellRange, cells_covering, heat_features, trend
 from incidents.models import Category, Incident
 from incidents.rollups import CELL_M
 from incidents.rules import month_bounds
@@ -179,6 +179,20 @@ MAX_DAY_BUCKETS = 400
 MAX_HEAT_CELLS = 20_000
 
 
+def heatmap_body(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
+                 categories: list[str] | None = None, sources: list[str] | None = None,
+                 within: CellRange | None = None, min_count: int = 1) -> bytes:
+    """The heatmap API's JSON body: the envelope as the API writes JSON, the features (up to
+    ``MAX_HEAT_CELLS``, 4-8 MB at a city's year) put in as ``heat_features`` wrote them, so a city's
+    answer needs no Python object per cell nor its encoding (the bench times this same function)."""
+    heat = heat_features(actor, start=start, end=end, cell_m=cell_m, categories=categories, sources=sources,
+                         within=within, min_count=min_count, limit=MAX_HEAT_CELLS)
+    head = JSONRenderer().render({"type": "FeatureCollection", "cell_m": cell_m, "srid_cells": METRIC_SRID,
+                                  "start": start, "end": end, "total": heat.total,
+                                  "capped": heat.shown > MAX_HEAT_CELLS})
+    return b"".join((head[:-1], b',"features":[', heat.features.encode(), b"]}"))  # head[-1:] is its "}"
+
+
 class HeatmapApi(APIView):
     """Heatmap cells of the incidents the user may see: a FeatureCollection of cell centres (points),
     the fullest first, each with its count, count per category, top category and main grid."""
@@ -189,15 +203,9 @@ class HeatmapApi(APIView):
     def get(self, request):
         q = validated_query(HeatmapQuerySerializer, request)
         within = cells_covering(q["bbox"], q["cell"]) if "bbox" in q else None
-        heat = heat_features(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
-                             categories=q.get("category"), sources=q["source"], within=within,
-                             min_count=q["min_count"], limit=MAX_HEAT_CELLS)
-        # the envelope as the API writes JSON, the features (up to 20,000, 4-8 MB) put in as written by
-        # ``heat_features``: a city's answer without a Python object per cell and its encoding
-        head = JSONRenderer().render({"type": "FeatureCollection", "cell_m": q["cell"], "srid_cells": METRIC_SRID,
-                                      "start": q["start"], "end": q["end"], "total": heat.total,
-                                      "capped": heat.shown > MAX_HEAT_CELLS})
-        body = b"".join((head[:-1], b',"features":[', heat.features.encode(), b"]}"))  # head[-1:] is its "}"
+        body = heatmap_body(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
+                            categories=q.get("category"), sources=q["source"], within=within,
+                            min_count=q["min_count"])
         return HttpResponse(body, content_type="application/json")
 
 

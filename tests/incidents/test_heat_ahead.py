@@ -165,6 +165,8 @@ def test_the_job_leaves_when_another_is_at_work_and_refuses_a_callers_transactio
             cursor.execute("SELECT pg_advisory_lock(%s)", [hotspots.AHEAD_LOCK])
         assert refresh_heat_ahead() == []
         assert not HeatRun.objects.exists()
+        with other.cursor() as cursor:  # released now: closing would free it only when the backend exits,
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [hotspots.AHEAD_LOCK])  # later on a busy host
     finally:
         other.close()
     with transaction.atomic(), pytest.raises(RuntimeError):
