@@ -87,6 +87,9 @@ class HeatRunCell(models.Model):
     class Meta:
         db_table = "incidents_heatruncell"
         constraints = [models.UniqueConstraint(fields=["run", "i", "j"], name="heatruncell_run_cell")]
+        # a run's fullest cells in the order a heatmap shows them (hotspots._HEAT_AHEAD_TOP_SQL), and its
+        # sums read from the index alone
+        indexes = [models.Index("run", models.F("total").desc(), "i", "j", name="heatruncell_run_top")]
 
     def __str__(self) -> str:
         return f"({self.i}, {self.j}) {self.total}"

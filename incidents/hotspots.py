@@ -309,7 +309,7 @@ _HEAT_TAIL = """, cats AS (
     ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
 )
 SELECT s.total, s.shown, t.i, t.j, t.total, {out}
-FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c) AS s (total, shown)
+FROM (SUMS) AS s (total, shown)
 LEFT JOIN (CELLS) AS t ON true
 ORDER BY t.total DESC, t.i, t.j
 """
@@ -323,6 +323,8 @@ _HEAT_JSON_OUT = """t.props || ',"grid_code":' || COALESCE(to_json(t.code)::text
 _CODES_SQL = """SELECT array_agg(cat.code ORDER BY g.id)
 FROM generate_series(1, (SELECT max(id) FROM incidents_category)) AS g (id)
 LEFT JOIN incidents_category AS cat ON cat.id = g.id"""
+# the incidents of every cell summed (c) and how many cells hold at least min_count
+_SUMS_OF_C = "SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM c"
 _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
     SELECT i, j, SUM(n) AS total FROM p GROUP BY i, j
 ), top AS MATERIALIZED (
@@ -335,21 +337,16 @@ _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
     SELECT i, j, grid_id, n FROM inside
 )""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total, cats.ids, cats.ns, main.code, main.name,
                   cats.props
-           FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)""")
+           FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)""").replace("SUMS", _SUMS_OF_C)
 # From a run kept ahead (``heat_ahead``: a row a cell, its counts per category and per grid in arrays,
-# its main grid) and the parts that bring it to the period: a cell no part touches is the run's row as
-# it is; a touched one is summed again from its arrays and its parts' rows.
-_HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
-    SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
-), c AS MATERIALIZED (
-    SELECT COALESCE(a.i, pc.i) AS i, COALESCE(a.j, pc.j) AS j, COALESCE(a.total, 0) + COALESCE(pc.n, 0) AS total,
-           pc.i IS NOT NULL AS touched, a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
-    FROM (SELECT i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props
-          FROM incidents_heatruncell WHERE run_id = %s {{within}}) AS a
-    FULL JOIN pc ON pc.i = a.i AND pc.j = a.j
-), top AS MATERIALIZED (
-    SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
-), kc AS (
+# its main grid) and the parts that bring it to the period (their sums per cell, pc): a cell no part
+# touches is the run's row as it is; a touched one is summed again from its arrays and its parts' rows.
+# ``_HEAT_AHEAD_SQL`` joins all the run's cells (those ``within`` a view) to the parts; ``_HEAT_AHEAD_TOP_SQL``,
+# for the fullest ``limit`` of the whole city, reads only the run's fullest cells from its index by total
+# (``heatruncell_run_top``: enough of them that the touched ones cannot push one of the fullest out)
+# and the touched cells, and its sums from the index (the run's) corrected by the touched cells.
+_AHEAD_CELL_COLUMNS = "category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props"
+_AHEAD_TAIL = """, kc AS (
     SELECT top.i, top.j, u.category_id, u.n
     FROM top, unnest(top.category_ids, top.category_ns) AS u (category_id, n) WHERE top.touched
     UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN top USING (i, j)
@@ -365,6 +362,36 @@ _HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
                   CASE WHEN top.touched THEN cats.props ELSE top.props END AS props
            FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)
            LEFT JOIN grids_grid AS grid ON grid.id = top.main_grid_id""")
+_HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
+    SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
+), c AS MATERIALIZED (
+    SELECT COALESCE(a.i, pc.i) AS i, COALESCE(a.j, pc.j) AS j, COALESCE(a.total, 0) + COALESCE(pc.n, 0) AS total,
+           pc.i IS NOT NULL AS touched, a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
+    FROM (SELECT i, j, total, {_AHEAD_CELL_COLUMNS}
+          FROM incidents_heatruncell WHERE run_id = %s {{within}}) AS a
+    FULL JOIN pc ON pc.i = a.i AND pc.j = a.j
+), top AS MATERIALIZED (
+    SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
+)""" + _AHEAD_TAIL.replace("SUMS", _SUMS_OF_C)
+_HEAT_AHEAD_TOP_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
+    SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
+), touched AS MATERIALIZED (
+    SELECT pc.i, pc.j, COALESCE(a.total, 0) + pc.n AS total, a.total AS was, true AS touched,
+           a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
+    FROM pc LEFT JOIN incidents_heatruncell AS a ON a.run_id = %s AND a.i = pc.i AND a.j = pc.j
+), c AS MATERIALIZED (
+    SELECT a.i, a.j, a.total, false AS touched, a.{_AHEAD_CELL_COLUMNS.replace(", ", ", a.")}
+    FROM (SELECT i, j, total, {_AHEAD_CELL_COLUMNS} FROM incidents_heatruncell WHERE run_id = %s AND total >= %s
+          ORDER BY total DESC, i, j {{limit}} + (SELECT count(*) FROM touched)) AS a
+    WHERE NOT EXISTS (SELECT 1 FROM pc WHERE pc.i = a.i AND pc.j = a.j)
+    UNION ALL SELECT i, j, total, touched, {_AHEAD_CELL_COLUMNS} FROM touched
+), top AS MATERIALIZED (
+    SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
+)""" + _AHEAD_TAIL.replace("SUMS", """SELECT r.total + t.n, r.shown - t.was_shown + t.now_shown
+      FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM incidents_heatruncell
+            WHERE run_id = %s) AS r (total, shown),
+           (SELECT COALESCE(SUM(total - COALESCE(was, 0)), 0), COUNT(*) FILTER (WHERE was >= %s),
+                   COUNT(*) FILTER (WHERE total >= %s) FROM touched) AS t (n, was_shown, now_shown)""")
 HEAT_WORK_MEM = "256MB"  # the sums of a city's year at 250 m in memory (some 50 MB), not spilled to disk
 
 
@@ -396,14 +423,19 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
              "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "props": _CATEGORIES_PROPS if json else "NULL::text"}
     if run is None:
         query = _HEAT_SQL.format(parts=union, **shape)
+        params = [*params, min_count, min_count]
+    elif within is None and limit is not None:  # the whole city's fullest: the run's fullest and the touched
+        query = _HEAT_AHEAD_TOP_SQL.format(parts=union, **shape)
+        params = [*params, run.pk, run.pk, min_count, min_count, min_count, run.pk, min_count, min_count]
     else:
         box = "" if within is None else "AND i BETWEEN %s AND %s AND j BETWEEN %s AND %s"
         query = _HEAT_AHEAD_SQL.format(parts=union, within=box, **shape)
-        params = [*params, run.pk, *([] if within is None else [within.i0, within.i1, within.j0, within.j1])]
+        params = [*params, run.pk, *([] if within is None else [within.i0, within.i1, within.j0, within.j1]),
+                  min_count, min_count]
     alias = parts[0].db if parts else "default"
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
-        cursor.execute(query, [*params, min_count, min_count])
+        cursor.execute(query, params)
         return cursor.fetchall()
 
 
@@ -629,6 +661,8 @@ def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> lis
             made.extend(_refresh_length(conn, today, days, force))
         with conn.cursor() as cursor:
             cursor.execute(_LATE_PRUNE_SQL)
+            if made:  # the replaced runs' rows gone and the visibility map set: the runs' sums read the index alone
+                cursor.execute(f"VACUUM (ANALYZE) {HeatRunCell._meta.db_table}")
     finally:
         with conn.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [AHEAD_LOCK])

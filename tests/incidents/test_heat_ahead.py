@@ -36,7 +36,24 @@ def _same(start, end, cell_m, actor=OPERATOR, **kwargs):
         written = hotspots.heat_features(actor, start=start, end=end, cell_m=cell_m, ahead=ahead, **kwargs)
         assert (written.shown, written.total) == (fast.shown, fast.total)
         assert json.loads(f"[{written.features}]") == expected, (start, end, cell_m, kwargs, ahead)
+    if not kwargs:  # the whole city's fullest (the run's fullest by its index and the touched cells) too
+        _same_capped(start, end, cell_m, actor, fast, expected)
     return fast
+
+
+def _same_capped(start, end, cell_m, actor, whole, expected):
+    """The fullest cells, capped and with a minimum, as the whole answer has them (a run's cells the parts
+    touch may rise into the fullest, fall out, or fall under the minimum)."""
+    half = len(whole.cells) // 2 + 1
+    for limit, least in ((1, 1), (half, 1), (half, 2), (len(whole.cells) + 5, 3)):
+        kept = [c for c in whole.cells if c.count >= least]
+        capped = heat_map(actor, start=start, end=end, cell_m=cell_m, limit=limit, min_count=least)
+        assert capped == hotspots.HeatMap(kept[:limit], len(kept), whole.total), (start, end, cell_m, limit, least)
+        assert capped == heat_map(actor, start=start, end=end, cell_m=cell_m, limit=limit, min_count=least,
+                                  ahead=False)
+    written = hotspots.heat_features(actor, start=start, end=end, cell_m=cell_m, limit=half)
+    assert (written.shown, written.total) == (len(whole.cells), whole.total)
+    assert json.loads(f"[{written.features}]") == expected[:half], (start, end, cell_m)
 
 
 def _periods(now):
