@@ -59,6 +59,8 @@ INCIDENT_COUNTS = ["accepted", "registered", "to_dispatch", "dispatched", "dispa
 EVENT_COUNTS = ["reworks", "visits", "satisfied"]
 FIGURES = [*INCIDENT_COUNTS, *EVENT_COUNTS, "handling_total_min", "handling_count"]
 RATES = [r.name for r in rules.STANDARD_RATES]
+# What a row may be ranked by (``ranked``): its key and name, every count and rate, the mean handling time, 在岗率
+ORDER_KEYS = ["code", "name", *INCIDENT_COUNTS, *EVENT_COUNTS, *RATES, "avg_handling_min", "presence"]
 
 
 @dataclass
@@ -300,3 +302,15 @@ def _totals(rows: list[AssessmentRow]) -> AssessmentRow:
     rated = [row.presence for row in rows if row.presence is not None]
     total.presence = round(sum(rated) / len(rated), 4) if rated else None
     return total.finish()
+
+
+def ranked(rows: list[AssessmentRow], order: str) -> list[AssessmentRow]:
+    """Return the rows ranked by one of ``ORDER_KEYS`` (``-key``: the most first): rows with no value
+    (a rate of nothing, no one's presence) last either way, ties in the rows' order (by code)."""
+    key = order.removeprefix("-")
+    if key not in ORDER_KEYS:
+        raise ValueError(f"unknown order {order!r}")
+    valued = [row for row in rows if getattr(row, key) is not None]
+    empty = [row for row in rows if getattr(row, key) is None]
+    # a stable sort keeps equal rows in their order, reversed or not
+    return sorted(valued, key=lambda row: getattr(row, key), reverse=order.startswith("-")) + empty

@@ -2,6 +2,7 @@
 period, scoped to the user; the heatmap and trend APIs of the leaders' review."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 from core.actors import Actor
 from core.api import BBoxField, validated_query
 from incidents import assessment_files, rules
-from incidents.analytics import GROUPS, assessment
+from incidents.analytics import GROUPS, ORDER_KEYS, assessment, ranked
 from incidents.hotspots import BUCKETS, METRIC_SRID, CellRange, cells_covering, heat_features, trend
 from incidents.models import Category, Incident
 from incidents.rollups import CELL_M
@@ -25,10 +26,23 @@ from incidents.rules import month_bounds
 MAX_PERIOD_DAYS = 3 * 366
 
 
+# the rows of one page of the assessment at most: a city's 5,000 grids or 8,000 persons are ranked and paged
+# (the totals count them all; the files have them all)
+MAX_ASSESSMENT_ROWS = 1000
+
+
 class AssessmentQuerySerializer(serializers.Serializer):
-    """The query: a grouping and a period [start, end); dates are midnight local time (Asia/Shanghai)."""
+    """The query: a grouping and a period [start, end); dates are midnight local time (Asia/Shanghai);
+    the rows' order and the page of them."""
 
     group = serializers.ChoiceField(choices=sorted(GROUPS), required=False, default="grid")
+    order = serializers.ChoiceField(choices=[*ORDER_KEYS, *(f"-{key}" for key in ORDER_KEYS)], required=False,
+                                    default="code", help_text="the field the rows are ranked by; -field: the most "
+                                    "first; rows without a value come last either way; ties by code")
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=10_000_000,
+                                      help_text="rows of the ranking to skip")
+    limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=MAX_ASSESSMENT_ROWS,
+                                     help_text=f"rows of the page (at most {MAX_ASSESSMENT_ROWS})")
     start = serializers.DateTimeField(required=False, help_text="first instant counted (default: this month)")
     end = serializers.DateTimeField(required=False,
                                     help_text="first instant not counted (default: the end of start's month)")
@@ -77,8 +91,11 @@ class AssessmentSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     now = serializers.DateTimeField()
-    rows = AssessmentRowSerializer(many=True)
-    totals = AssessmentRowSerializer()
+    order = serializers.CharField()
+    count = serializers.IntegerField(help_text="rows in the whole ranking")
+    offset = serializers.IntegerField(help_text="rows of the ranking before this page")
+    rows = AssessmentRowSerializer(many=True, help_text="the page: rows offset .. offset + limit of the ranking")
+    totals = AssessmentRowSerializer(help_text="of every row, not only the page's")
 
 
 class AssessmentApi(APIView):
@@ -91,16 +108,19 @@ class AssessmentApi(APIView):
     def get(self, request):
         q = validated_query(AssessmentQuerySerializer, request)
         result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"], end=q["end"])
+        page = ranked(result.rows, q["order"])[q["offset"]:q["offset"] + q["limit"]]
         head = {"group": result.group, "start": result.start, "end": result.end, "now": result.now,
+                "order": q["order"], "count": len(result.rows), "offset": q["offset"],
                 "rows": [], "totals": result.totals.as_dict()}
         data = AssessmentSerializer(head).data
-        data["rows"] = [row_data(row.as_dict()) for row in result.rows]
+        data["rows"] = [row_data(row.as_dict()) for row in page]
         return Response(data)
 
 
 class AssessmentExportApi(APIView):
     """The assessment of ``AssessmentApi`` (same query, same scope) as a file: Excel (``xlsx``) or CSV
-    (``csv``, UTF-8 with a byte-order mark so Excel reads the Chinese), a row per key and the total."""
+    (``csv``, UTF-8 with a byte-order mark so Excel reads the Chinese), a row per key in the query's order (every
+    row: offset and limit page the API's rows only) and the total."""
 
     permission_classes = [IsAuthenticated]
     file_type = "xlsx"
@@ -113,6 +133,7 @@ class AssessmentExportApi(APIView):
     def get(self, request):
         q = validated_query(AssessmentQuerySerializer, request)
         result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"], end=q["end"])
+        result = replace(result, rows=ranked(result.rows, q["order"]))  # every row, in the page's order
         if self.file_type == "csv":
             response = StreamingHttpResponse(assessment_files.csv_lines(result),
                                              content_type=self.CONTENT_TYPES["csv"])

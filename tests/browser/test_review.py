@@ -74,6 +74,21 @@ def test_town_leader_reviews_hotspots_trend_and_assessment(demo_data, asgi_serve
     page.wait_for_function("document.body.dataset.review === 'ready' && window.gridops.trend.length >= 52",
                            timeout=TIMEOUT)
     assert page.locator("#trend-bucket").inner_text() == "按周 by week"
+    # a page at a time (a row here; a city's thousands 200 at a time), the total of all in the footer
+    page.evaluate("window.gridops.assess.limit = 1")
+    page.select_option("select[name=group]", "grid")
+    page.wait_for_function("document.body.dataset.review === 'ready' && window.gridops.assessment.group === 'grid'",
+                           timeout=TIMEOUT)
+    whole = page.evaluate("window.gridops.assessment")
+    assert whole["count"] >= 2 and len(whole["rows"]) == 1 and whole["offset"] == 0
+    assert page.locator("#assessment .rv-pager span").inner_text() == f"1–1 / {whole['count']}"
+    page.click("#assessment button[data-page='1']")
+    page.wait_for_function("window.gridops.assessment.offset === 1", timeout=TIMEOUT)
+    assert page.evaluate("window.gridops.assessment.totals") == whole["totals"]
+    assert page.evaluate("window.gridops.assessment.rows[0].code") != whole["rows"][0]["code"]
+    page.click("#assessment button[data-page='-1']")
+    page.wait_for_function("window.gridops.assessment.offset === 0", timeout=TIMEOUT)
+    page.evaluate("window.gridops.assess.limit = 200")
 
     if SCREENSHOTS:
         page.screenshot(path=os.path.join(SCREENSHOTS, "review.png"))
@@ -90,6 +105,15 @@ def test_the_assessment_downloads_and_the_monthly_report_prints_on_a4(demo_data,
     # the table shows the standard's rates; the Excel link carries the table's query
     header = page.locator("#assessment thead").inner_text()
     assert "立案率" in header and "满意率" in header and "准确派遣率" in header
+    # a header ranks by its column, the most first, then the other way; the files follow the ranking
+    page.click("#assessment th[data-order=accepted]")
+    page.wait_for_function("window.gridops.assessment.order === '-accepted' && "
+                           "document.getElementById('assessment').dataset.state === 'ready'", timeout=TIMEOUT)
+    assert "order=-accepted" in page.get_attribute("#export-xlsx", "href")
+    counts = page.evaluate("window.gridops.assessment.rows.map(r => r.accepted)")
+    assert counts == sorted(counts, reverse=True) and counts[0] == 3
+    page.click("#assessment th[data-order=accepted]")
+    page.wait_for_function("window.gridops.assessment.order === 'accepted'", timeout=TIMEOUT)
     page.select_option("select[name=group]", "category")
     page.wait_for_function("document.body.dataset.review === 'ready' && "
                            "document.getElementById('export-xlsx').href.includes('group=category')", timeout=TIMEOUT)

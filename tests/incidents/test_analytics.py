@@ -15,7 +15,7 @@ from dispatch.aftercare import incident_return_visit
 from dispatch.services import incident_return_to_centre
 from grids.models import Grid, Person
 from incidents import evidence
-from incidents.analytics import GROUPS, assessment, assessment_direct
+from incidents.analytics import GROUPS, assessment, assessment_direct, ranked
 from incidents.extensions import incident_decide_extension, incident_request_extension
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import apply_transition, locked
@@ -200,6 +200,49 @@ def test_the_api_rows_are_what_the_row_serializer_renders(march):
         body = api.get("/api/assessment/", {"group": group, "start": "2025-03-01", "end": "2025-04-01"}).json()
         assert [list(r) for r in body["rows"]] == [list(AssessmentRowSerializer().fields)] * len(result.rows)
         assert [r["code"] for r in body["rows"]] == [r.code for r in result.rows]
+
+
+def test_the_api_ranks_the_rows_and_pages_them_with_the_totals_of_all(march):
+    api = APIClient()
+    api.force_authenticate(User.objects.create_superuser("boss"))
+    query = {"group": "grid", "start": "2025-03-01", "end": "2025-04-01"}
+
+    def codes(**more):
+        body = api.get("/api/assessment/", {**query, **more}).json()
+        return [row["code"] for row in body["rows"]]
+
+    whole = api.get("/api/assessment/", query).json()
+    assert (whole["order"], whole["count"], whole["offset"]) == ("code", 3, 0)
+    assert [row["code"] for row in whole["rows"]] == [G1, G2, None]  # not located last
+    # closure rate G1 2/3, G2 1.0, not located none (last either way); received G1 4, G2 1, not located 1
+    assert codes(order="-closure_rate") == [G2, G1, None]
+    assert codes(order="closure_rate") == [G1, G2, None]
+    assert codes(order="-received") == [G1, G2, None]
+    assert codes(order="received") == [G2, None, G1]  # a tie keeps the rows' order
+    assert codes(order="-code") == [G2, G1, None]
+    page = api.get("/api/assessment/", {**query, "order": "-closure_rate", "offset": 1, "limit": 1}).json()
+    assert ([r["code"] for r in page["rows"]], page["count"], page["offset"]) == ([G1], 3, 1)
+    assert page["totals"] == whole["totals"]
+    assert codes(offset=3) == [] and codes(limit=2) == [G1, G2]
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"order": "closure"}, "order"), ({"order": "--closed"}, "order"), ({"order": "handling_total_min"}, "order"),
+    ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"offset": -1}, "offset"), ({"offset": "x"}, "offset"),
+])
+def test_the_api_refuses_a_bad_order_or_page(query, field):
+    api = APIClient()
+    api.force_authenticate(User.objects.create_superuser("boss"))
+    for path in ("/api/assessment/", "/api/assessment/csv/"):
+        response = api.get(path, query)
+        assert response.status_code == 400 and field in response.json(), path
+
+
+def test_ranked_refuses_an_unknown_key(march):
+    rows = assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=NOW).rows
+    assert [r.code for r in ranked(rows, "-overdue_now")] == [G1, G2, None]
+    with pytest.raises(ValueError, match="unknown order"):
+        ranked(rows, "handling_count")
 
 
 def test_api_defaults_to_this_month(march):

@@ -64,6 +64,13 @@ def test_the_csv_streams_with_a_byte_order_mark(march):  # noqa: F811
     assert lines[-1][1] == "合计 total"
 
 
+def test_the_files_have_every_row_in_the_query_order_whatever_the_page(march):  # noqa: F811
+    query = {**QUERY, "group": "grid", "order": "-closure_rate", "limit": 1, "offset": 1}
+    text = b"".join(operator_client().get("/api/assessment/csv/", query).streaming_content).decode("utf-8")
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [line[0] for line in lines[1:-1]] == [G2, G1, ""]  # G2 closed all, G1 2/3, not located none
+
+
 def test_the_files_are_scoped_and_refuse_bad_input(march):  # noqa: F811
     anonymous = APIClient()
     assert anonymous.get("/api/assessment/xlsx/", QUERY).status_code == 401

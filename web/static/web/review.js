@@ -124,6 +124,10 @@ var ASSESSMENT_COLUMNS = [
   ["overdue_now", "超期 overdue"], ["presence", "在岗率", true, "person"]  // a person's (their patrols' days)
 ];
 
+/* The assessment's page: the rows ranked on the server (a city's thousands of grids or persons a page
+   at a time, the total of them all in the footer). A header ranks by its column (again: the other way);
+   the pager moves through the ranking. */
+var assess = G.assess = { order: "code", offset: 0, limit: 200, serial: 0 };
 function drawAssessment(body) {
   var shown = ASSESSMENT_COLUMNS.filter(function (c) { return !c[3] || c[3] === body.group; });
   var cell = function (r, c) {
@@ -135,12 +139,48 @@ function drawAssessment(body) {
     return "<tr><td>" + esc(r.name) + "</td>" +
       shown.map(function (c) { return "<td>" + cell(r, c) + "</td>"; }).join("") + "</tr>";
   };
-  document.getElementById("assessment").innerHTML = '<table class="rv-table"><thead><tr><th>名称 name</th>' +
-    shown.map(function (c) { return "<th>" + esc(c[1]) + "</th>"; }).join("") +
+  var head = function (key, label) {
+    var mark = body.order === key ? " ↑" : body.order === "-" + key ? " ↓" : "";
+    return '<th data-order="' + esc(key) + '" title="排序 rank">' + esc(label) + mark + "</th>";
+  };
+  var last = Math.min(body.offset + body.rows.length, body.count);
+  var pager = body.count > body.rows.length || body.offset > 0
+    ? '<div class="rv-pager"><button type="button" data-page="-1"' + (body.offset > 0 ? "" : " disabled") +
+      ">‹ 上一页 prev</button> <span>" + (body.count ? body.offset + 1 : 0) + "–" + last + " / " + body.count +
+      '</span> <button type="button" data-page="1"' + (last < body.count ? "" : " disabled") +
+      ">下一页 next ›</button></div>"
+    : "";
+  document.getElementById("assessment").innerHTML = '<table class="rv-table"><thead><tr>' + head("name", "名称 name") +
+    shown.map(function (c) { return head(c[0], c[1]); }).join("") +
     "</tr></thead><tbody>" + body.rows.map(row).join("") +
-    "</tbody><tfoot>" + row(Object.assign({}, body.totals, { name: "合计 total" })) + "</tfoot></table>";
+    "</tbody><tfoot>" + row(Object.assign({}, body.totals, { name: "合计 total" })) + "</tfoot></table>" + pager;
   G.assessment = body;
 }
+function loadAssessment(p) {  // resolves null when a later request was made meanwhile
+  var mine = ++assess.serial;
+  return getJSON("/api/assessment/?" + assessmentQuery(p, { offset: assess.offset, limit: assess.limit }))
+    .then(function (b) { return mine === assess.serial ? b : null; });
+}
+document.getElementById("assessment").addEventListener("click", function (ev) {
+  var th = ev.target.closest("th[data-order]"), button = ev.target.closest("button[data-page]");
+  if (th) {
+    var key = th.dataset.order;
+    // counts and rates rank the most first; names and codes from the start
+    var first = key === "name" ? key : "-" + key;
+    assess.order = assess.order === first ? (first.charAt(0) === "-" ? key : "-" + key) : first;
+    assess.offset = 0;
+  } else if (button && !button.disabled) {
+    assess.offset = Math.max(0, assess.offset + Number(button.dataset.page) * assess.limit);
+  } else {
+    return;
+  }
+  var p = period(), box = document.getElementById("assessment");
+  linkExports(p);
+  box.dataset.state = "loading";
+  loadAssessment(p).then(function (b) {
+    if (b) { drawAssessment(b); box.dataset.state = "ready"; }
+  }).catch(function (err) { box.dataset.state = "error"; console.error(err); });
+});
 
 // The files of the assessment on screen (the same query as the table), and the monthly report of the
 // month the period ends in.
@@ -153,8 +193,9 @@ function linkExports(p) {
     String(last.getMonth() + 1).padStart(2, "0");
 }
 
-function assessmentQuery(p) {
-  return new URLSearchParams({ group: form.elements.group.value, start: p.start, end: p.end });
+function assessmentQuery(p, page) {
+  return new URLSearchParams(Object.assign({ group: form.elements.group.value, start: p.start, end: p.end,
+                                             order: assess.order }, page || {}));
 }
 
 /* The heatmap of the view (with a margin, so a small pan asks nothing): a city's year of cells is
@@ -183,13 +224,13 @@ function reload() {
   linkExports(p);
   document.body.dataset.review = "loading";
   pending += 1;
+  assess.offset = 0;  // another period or filter: the ranking's first page
   var mine = pending;
   return Promise.all([
     loadHeat(true),
     getJSON("/api/review/trend/?" + query({ bucket: p.bucket })).then(function (b) { if (mine === pending) { drawTrend(b); } }),
     getJSON("/api/components/hotspots/?" + query({ limit: 10 })).then(function (b) { if (mine === pending) { drawComponents(b); } }),
-    getJSON("/api/assessment/?" + assessmentQuery(p))
-      .then(function (b) { if (mine === pending) { drawAssessment(b); } })
+    loadAssessment(p).then(function (b) { if (b && mine === pending) { drawAssessment(b); } })
   ]).then(function () {
     if (mine !== pending) { return; }
     G.loads += 1;
