@@ -431,6 +431,20 @@ def test_the_rollup_table_leaves_room_for_in_place_counter_updates():
     assert all("fillfactor=70" in (options or []) for options in partitions.values()), partitions
 
 
+def test_the_rollup_key_has_its_primary_key_and_no_pattern_index():
+    """Nothing reads the key by a LIKE pattern: Django's text_pattern_ops index on it is dropped (0029),
+    from the partitioned table and every partition; the primary key (key, kind) stays."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+                       "JOIN pg_class c ON c.oid = x.indrelid "
+                       "WHERE c.relname = %s OR c.oid IN (SELECT inhrelid FROM pg_inherits "
+                       "WHERE inhparent = %s::regclass)", [rollups.TABLE, rollups.TABLE])
+        indexes = cursor.fetchall()
+    assert not [d for _, d in indexes if "pattern_ops" in d]
+    keyed = {table for table, d in indexes if d.startswith("CREATE UNIQUE INDEX") and "(key, kind)" in d}
+    assert len(keyed) == len(rollups.Kind) + 2  # the partitioned table, a partition a kind and the default
+
+
 def test_a_read_of_one_kind_reads_its_partition_only(city):
     """The rollups are partitioned by kind (0025): a kind's rows share their pages, and a read of the
     whole city's month heat rows scans that partition alone."""
