@@ -262,6 +262,24 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
                 times[how].append((time.monotonic() - t) * 1000)
         lines.append(f"| {cell_m} m, {days} days | {min(times['sql']):,.0f}-{max(times['sql']):,.0f} | "
                      f"{min(times['python']):,.0f}-{max(times['python']):,.0f} | {len(body):,} |")
+    # the fullest of a run read by its index by total and the touched cells (the whole city's read), beside
+    # every cell of the run joined to the parts (the path of a view; here a view holding the whole city)
+    from incidents.hotspots import CellRange, heat_features
+    everywhere = CellRange(-2 ** 31, 2 ** 31 - 1, -2 ** 31, 2 ** 31 - 1)
+    lines += ["", f"The run's fullest 20,000 cells as JSON (`heat_features`), best / worst of {runs} runs: read by "
+              "the run's index by total and the touched cells, beside all the run's cells joined to the parts "
+              "(the same statement with a view holding the whole city), same run:", "",
+              "| read | the fullest by the index ms | every cell joined ms | cells |", "|---|---:|---:|---:|"]
+    for days, cell_m in ((365, 250), (365, 500), (365, 1000), (90, 250), (30, 250)):
+        times = {"top": [], "all": []}
+        for _ in range(runs):
+            for how in times:
+                t = time.monotonic()
+                written = heat_features(everyone, start=now - timedelta(days=days), end=now, cell_m=cell_m,
+                                        limit=20_000, within=None if how == "top" else everywhere)
+                times[how].append((time.monotonic() - t) * 1000)
+        lines.append(f"| {cell_m} m, {days} days | {min(times['top']):,.0f}-{max(times['top']):,.0f} | "
+                     f"{min(times['all']):,.0f}-{max(times['all']):,.0f} | {written.shown:,} |")
     return lines
 
 
