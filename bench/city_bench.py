@@ -239,29 +239,20 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
              f"{sum(r.cells for r in made):,} cells, summed in {summed:,.1f} s. The whole city's heatmap in "
              f"process, best / worst of {runs} runs, from the runs beside the rollups alone (same run):", "",
              "| read | from the runs ms | rollups alone ms | cells |", "|---|---:|---:|---:|"]
-    for days, cell_m in ((365, 250), (365, 1000), (365, 5000), (90, 250), (30, 250)):
-        times = {True: [], False: []}
-        for _ in range(runs):
-            for ahead in (True, False):
-                t = time.monotonic()
-                answer = heat_map(everyone, start=now - timedelta(days=days), end=now, cell_m=cell_m, limit=20_000,
-                                  ahead=ahead)
-                times[ahead].append((time.monotonic() - t) * 1000)
-        lines.append(f"| {cell_m} m, {days} days | {min(times[True]):,.0f}-{max(times[True]):,.0f} | "
-                     f"{min(times[False]):,.0f}-{max(times[False]):,.0f} | {answer.shown:,} |")
+    whole = ((365, 250), (365, 1000), (365, 5000), (90, 250), (30, 250))
+
+    def heat(ahead):
+        return lambda days, cell_m: heat_map(everyone, start=now - timedelta(days=days), end=now, cell_m=cell_m,
+                                             limit=20_000, ahead=ahead)
+    lines += _side_by_side(runs, whole, {"runs": heat(True), "rollups": heat(False)}, lambda a: f"{a.shown:,}")
     lines += ["", f"The heatmap API's JSON in process, best / worst of {runs} runs (from the runs, capped at 20,000 "
               "cells): the features written by the database (`heat_features`) beside the Python path it replaced "
               "(`heat_map`, a dict a cell, DRF's JSON renderer), same run:", "",
               "| read | written by the database ms | Python objects ms | bytes |", "|---|---:|---:|---:|"]
-    for days, cell_m in ((365, 250), (365, 1000), (365, 5000), (90, 250), (30, 250)):
-        times = {"sql": [], "python": []}
-        for _ in range(runs):
-            for how in times:
-                t = time.monotonic()
-                body = _api_answer(everyone, now - timedelta(days=days), now, cell_m, how)
-                times[how].append((time.monotonic() - t) * 1000)
-        lines.append(f"| {cell_m} m, {days} days | {min(times['sql']):,.0f}-{max(times['sql']):,.0f} | "
-                     f"{min(times['python']):,.0f}-{max(times['python']):,.0f} | {len(body):,} |")
+
+    def body(how):
+        return lambda days, cell_m: _api_answer(everyone, now - timedelta(days=days), now, cell_m, how)
+    lines += _side_by_side(runs, whole, {"sql": body("sql"), "python": body("python")}, lambda b: f"{len(b):,}")
     # the fullest of a run read by its index by total and the touched cells (the whole city's read), beside
     # every cell of the run joined to the parts (the path of a view; here a view holding the whole city)
     from incidents.hotspots import CellRange, heat_features
@@ -270,17 +261,29 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
               "the run's index by total and the touched cells, beside all the run's cells joined to the parts "
               "(the same statement with a view holding the whole city), same run:", "",
               "| read | the fullest by the index ms | every cell joined ms | cells |", "|---|---:|---:|---:|"]
-    for days, cell_m in ((365, 250), (365, 500), (365, 1000), (90, 250), (30, 250)):
-        times = {"top": [], "all": []}
-        for _ in range(runs):
-            for how in times:
-                t = time.monotonic()
-                written = heat_features(everyone, start=now - timedelta(days=days), end=now, cell_m=cell_m,
-                                        limit=20_000, within=None if how == "top" else everywhere)
-                times[how].append((time.monotonic() - t) * 1000)
-        lines.append(f"| {cell_m} m, {days} days | {min(times['top']):,.0f}-{max(times['top']):,.0f} | "
-                     f"{min(times['all']):,.0f}-{max(times['all']):,.0f} | {written.shown:,} |")
+
+    def features(within):
+        return lambda days, cell_m: heat_features(everyone, start=now - timedelta(days=days), end=now,
+                                                  cell_m=cell_m, limit=20_000, within=within)
+    lines += _side_by_side(runs, ((365, 250), (365, 500), (365, 1000), (90, 250), (30, 250)),
+                           {"index": features(None), "joined": features(everywhere)}, lambda w: f"{w.shown:,}")
     return lines
+
+
+def _side_by_side(runs: int, reads, ways: dict, last) -> list[str]:
+    """Time each of ``ways`` (name -> f(days, cell_m)) on each read (days, cell_m), in turns, ``runs``
+    times: a table row a read with each way's best-worst ms and ``last`` of the last answer."""
+    rows = []
+    for days, cell_m in reads:
+        times: dict[str, list[float]] = {name: [] for name in ways}
+        for _ in range(runs):
+            for name, way in ways.items():
+                t = time.monotonic()
+                answer = way(days, cell_m)
+                times[name].append((time.monotonic() - t) * 1000)
+        spans = " | ".join(f"{min(v):,.0f}-{max(v):,.0f}" for v in times.values())
+        rows.append(f"| {cell_m} m, {days} days | {spans} | {last(answer)} |")
+    return rows
 
 
 def _api_answer(actor, start, end, cell_m: int, how: str) -> bytes:
