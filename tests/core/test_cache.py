@@ -71,3 +71,28 @@ def test_count_adds_one_in_one_round_trip_and_expires():
     # any other cache (local memory in tests) counts the same way
     local = LocMemCache("count-test", {})
     assert [count(local, "window", 30) for _ in range(3)] == [1, 2, 3]
+
+
+def test_backends_of_one_process_share_one_client_and_connection():
+    """Django keeps a backend per context and the ASGI server runs each request in a copy of one: a
+    backend made for each request still borrows the process's pool (no new connection per request)."""
+    import contextvars
+
+    first, second = _cache("core-cache-shared"), _cache("core-cache-shared")
+    assert first is not second and first._cache is second._cache
+    other = RedisCache(TEST_REDIS_URL, {"KEY_PREFIX": "core-cache-shared", "OPTIONS": {"socket_timeout": 0.7}})
+    assert other._cache is not first._cache  # other options: a pool of their own
+
+    pool = first._cache.get_client().connection_pool
+    first.set("n", 0, 30)
+    made = pool._created_connections
+
+    def request(i: int) -> None:  # as a2wsgi runs a request: a copied context, a fresh backend
+        cache = _cache("core-cache-shared")
+        cache.set("n", i, 30)
+        assert cache.get("n") == i
+
+    for i in range(20):
+        contextvars.copy_context().run(request, i)
+    assert pool._created_connections == made  # every request reused the pool's connection
+    first.delete("n")
