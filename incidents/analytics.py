@@ -24,9 +24,11 @@ current assignee (a rework is counted for whoever holds the incident now). Incid
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 
+import numpy as np
 from django.db import connections
 from django.db.models import Count, DurationField, ExpressionWrapper, F, IntegerField, Max, Q, Sum
 from django.db.models.functions import Cast
@@ -59,7 +61,8 @@ INCIDENT_COUNTS = ["accepted", "registered", "to_dispatch", "dispatched", "dispa
 EVENT_COUNTS = ["reworks", "visits", "satisfied"]
 FIGURES = [*INCIDENT_COUNTS, *EVENT_COUNTS, "handling_total_min", "handling_count"]
 RATES = [r.name for r in rules.STANDARD_RATES]
-# What a row may be ranked by (``ranked``): its key and name, every count and rate, the mean handling time, 在岗率
+# What a row may be ranked by (``Assessment.ranked``): its key and name, every count and rate, the mean
+# handling time, 在岗率
 ORDER_KEYS = ["code", "name", *INCIDENT_COUNTS, *EVENT_COUNTS, *RATES, "avg_handling_min", "presence"]
 
 
@@ -85,8 +88,7 @@ class AssessmentRow:
     def finish(self) -> AssessmentRow:
         """Fill in the rates and the average from the counts."""
         self.rates = rules.standard_rates(self.counts)
-        self.avg_handling_min = (round(self.handling_total_min / self.handling_count, 1)
-                                 if self.handling_count else None)
+        self.avg_handling_min = _average(self.handling_total_min, self.handling_count)
         return self
 
     def as_dict(self) -> dict:
@@ -94,14 +96,78 @@ class AssessmentRow:
                 "avg_handling_min": self.avg_handling_min, "presence": self.presence}
 
 
+def _average(total_min: float, count: int) -> float | None:
+    """The mean handling time in minutes (one decimal), None when nothing was handled."""
+    return round(total_min / count, 1) if count else None
+
+
+COUNTS = INCIDENT_COUNTS + EVENT_COUNTS
+_HANDLING_TOTAL, _HANDLING_COUNT = FIGURES.index("handling_total_min"), FIGURES.index("handling_count")
+
+
 @dataclass
 class Assessment:
+    """The rows of an assessment as columns: a key, a name and the ``FIGURES`` per row (``figures``, a
+    row each, in ``FIGURES``' order) and the 在岗率 of person rows. A city's thousands of rows are summed,
+    totalled and ranked as arrays; an ``AssessmentRow`` (with its rates) is made only for a row that is
+    read: ``rows`` makes them all (the files, the printed report), ``page`` only a page's (the API)."""
+
     group: str
     start: datetime
     end: datetime
     now: datetime
-    rows: list[AssessmentRow]
+    codes: list[str | None]
+    names: list[str]
+    figures: np.ndarray
+    presence: list[float | None]
     totals: AssessmentRow
+    order: list[int] = field(default_factory=list)  # the rows' order (``ranked``), by key when made
+
+    @property
+    def count(self) -> int:
+        return len(self.order)
+
+    def row(self, i: int) -> AssessmentRow:
+        """Return row ``i`` (of ``codes``) with its counts, rates and averages."""
+        values = self.figures[i]
+        return AssessmentRow(code=self.codes[i], name=self.names[i],
+                             counts=dict(zip(COUNTS, map(int, values[:len(COUNTS)].tolist()), strict=True)),
+                             presence=self.presence[i], handling_total_min=float(values[_HANDLING_TOTAL]),
+                             handling_count=int(values[_HANDLING_COUNT])).finish()
+
+    @cached_property
+    def rows(self) -> list[AssessmentRow]:
+        """Every row, in ``order``."""
+        return [self.row(i) for i in self.order]
+
+    def page(self, offset: int, limit: int) -> list[AssessmentRow]:
+        """Return the rows ``offset`` .. ``offset + limit`` of ``order``."""
+        return [self.row(i) for i in self.order[offset:offset + limit]]
+
+    def ranked(self, order: str) -> Assessment:
+        """Return this assessment with its rows ranked by one of ``ORDER_KEYS`` (``-key``: the most first):
+        rows with no value (a rate of nothing, no one's presence) last either way, ties in the rows' order
+        (by code). An unknown key is a ValueError."""
+        key = order.removeprefix("-")
+        if key not in ORDER_KEYS:
+            raise ValueError(f"unknown order {order!r}")
+        values = self._values(key)
+        valued = [i for i in self.order if values[i] is not None]
+        # a stable sort keeps equal rows in their order, reversed or not
+        valued.sort(key=values.__getitem__, reverse=order.startswith("-"))
+        return replace(self, order=valued + [i for i in self.order if values[i] is None])
+
+    def _values(self, key: str) -> list:
+        """Return every row's value of ``key`` (None: no value), by row."""
+        if key in ("code", "name", "presence"):
+            return {"code": self.codes, "name": self.names, "presence": self.presence}[key]
+        if key in COUNTS:
+            return self.figures[:, FIGURES.index(key)].tolist()
+        columns = self.figures.T.tolist()
+        if key == "avg_handling_min":
+            return list(map(_average, columns[_HANDLING_TOTAL], columns[_HANDLING_COUNT]))
+        rule = next(r for r in rules.STANDARD_RATES if r.name == key)
+        return list(map(rules.rate, columns[FIGURES.index(rule.numerator)], columns[FIGURES.index(rule.denominator)]))
 
 
 def _incident_figures(qs, group: str, *periods: tuple[datetime, datetime, datetime]) -> list[dict]:
@@ -153,21 +219,55 @@ def _isum(column: str, **kwargs) -> Sum:
     return Sum(Cast(column, IntegerField()), **kwargs)
 
 
-def _raw_rows(qs) -> list[dict]:
-    """Return the rows of a ``values()`` queryset as dicts read straight from the cursor: no per-value
-    converters (a city's 10,000 person rows of 20 figures spent 0.08 s in Django's), the sums being
-    integers in SQL (``_isum``) and the handling time a float."""
+def _raw_rows(qs) -> tuple[list[str], list[tuple]]:
+    """Return the column names and the rows (tuples) of a ``values()`` queryset read straight from the
+    cursor: no per-value converters (a city's 10,000 person rows of 20 figures spent 0.08 s in Django's),
+    the sums being integers in SQL (``_isum``) and the handling time a float."""
     query = db.compiled(qs)
     if query is None:
-        return []
+        return [], []
     with connections[qs.db].cursor() as cursor:
         cursor.execute(*query)
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [column.name for column in cursor.description], cursor.fetchall()
 
 
-def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
-    """Return {group key: {name, figures}} summed from the rollups for the window's whole days, at t0."""
+class _Table:
+    """The figures by group key while an assessment is summed: the keys, their names and a row of
+    ``FIGURES`` each (``values``); ``add`` puts in the figures of a few keys (a correction)."""
+
+    def __init__(self, codes: list, names: list, values: np.ndarray) -> None:
+        self.codes, self.names, self.values = codes, names, values
+        self.index = {code: i for i, code in enumerate(codes)}
+
+    @classmethod
+    def of(cls, figures: dict) -> _Table:
+        """Make a table of {group key: {name, figure: value}}."""
+        table = cls([], [], np.zeros((0, len(FIGURES))))
+        table.add(figures, 1)
+        return table
+
+    def add(self, figures: dict, sign: int) -> None:
+        """Add ``sign`` times the figures {group key: {name, figure: value}}; a key not here gets a row."""
+        codes, names, rows = [], [], []
+        for code, r in figures.items():
+            values = [sign * (r.get(f) or 0) for f in FIGURES]
+            i = self.index.get(code)
+            if i is None:
+                self.index[code] = len(self.codes) + len(codes)
+                codes.append(code)
+                names.append(r.get("name"))
+                rows.append(values)
+            else:
+                self.values[i] += values
+                self.names[i] = self.names[i] or r.get("name")
+        if codes:
+            self.codes += codes
+            self.names += names
+            self.values = np.vstack([self.values, np.array(rows, dtype=np.float64)])
+
+
+def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> _Table:
+    """Return the figures by group key summed from the rollups for the window's whole days, at t0."""
     key, name = GROUPS[group]
     first, last = window.days
     today = window.today
@@ -200,57 +300,58 @@ def _rollup_figures(actor: Actor, group: str, window: rollups.Window) -> dict:
                       reworks=_isum("n", filter=Q(kind=K.REWORK)), visits=_isum("n", filter=visits),
                       satisfied=_isum("n2", filter=visits))
             .order_by())
-    out = {}
-    for r in _raw_rows(rows):
-        r = {k: (v or 0) if k not in ("code", "name") else v for k, v in r.items()}
-        r["due_to_close"] = r.pop("due") + r["closed"] - r.pop("closed_due")
-        r["handling_total_min"] = r.pop("handling_total") / 60
-        out[r.pop("code")] = r
-    return out
-
-
-def _combine(into: dict, rows: dict, sign: int) -> None:
-    for code, r in rows.items():
-        entry = into.setdefault(code, {"name": r.get("name"), **dict.fromkeys(FIGURES, 0)})
-        entry["name"] = entry["name"] or r.get("name")
-        for f in FIGURES:
-            entry[f] = entry.get(f, 0) + sign * r.get(f, 0)
+    columns, found = _raw_rows(rows)
+    if not found:
+        return _Table([], [], np.zeros((0, len(FIGURES))))
+    # the sums as a matrix (a sum of no row, NULL, as nan, then 0), a column per name after code and name
+    sums = np.nan_to_num(np.array([r[2:] for r in found], dtype=np.float64))
+    column = {name: sums[:, i] for i, name in enumerate(columns[2:])}
+    column["due_to_close"] = column["due"] + column["closed"] - column["closed_due"]
+    column["handling_total_min"] = column["handling_total"] / 60
+    return _Table([r[0] for r in found], [r[1] for r in found], np.column_stack([column[f] for f in FIGURES]))
 
 
 def _assemble(actor: Actor, group: str, start: datetime, end: datetime, now: datetime,
-              figures: dict) -> Assessment:
-    rows: list[AssessmentRow] = []
-    for code, r in figures.items():
-        if not any(r.get(f) for f in FIGURES if f != "handling_total_min"):
-            continue
-        rows.append(AssessmentRow(code=code, name=r["name"] or UNGROUPED_NAME[group],
-                                  counts={f: r.get(f, 0) for f in INCIDENT_COUNTS + EVENT_COUNTS},
-                                  handling_total_min=r.get("handling_total_min", 0.0),
-                                  handling_count=r.get("handling_count", 0)))
+              table: _Table) -> Assessment:
+    """Return the assessment of the keys with a figure (the handling time's sum aside), the persons with a
+    presence too, by key (the keyless row last)."""
+    figured = [j for j, f in enumerate(FIGURES) if f != "handling_total_min"]
+    keep = np.flatnonzero((table.values[:, figured] != 0).any(axis=1)).tolist()
+    codes = [table.codes[i] for i in keep]
+    names = [table.names[i] or UNGROUPED_NAME[group] for i in keep]
+    values = table.values[keep]
+    presence: list[float | None] = [None] * len(codes)
     if group == "person":
-        _add_presence(rows, actor, start, end)
-    rows.sort(key=lambda row: (row.code is None, row.code or ""))
-    return Assessment(group=group, start=start, end=end, now=now,
-                      rows=[row.finish() for row in rows], totals=_totals(rows))
+        added = _add_presence(codes, names, presence, actor, start, end)
+        values = np.vstack([values, np.zeros((added, len(FIGURES)))])
+    order = sorted(range(len(codes)), key=lambda i: (codes[i] is None, codes[i] or ""))
+    return Assessment(group=group, start=start, end=end, now=now, codes=codes, names=names, figures=values,
+                      presence=presence, totals=_totals(values, presence), order=order)
 
 
-def _add_presence(rows: list[AssessmentRow], actor: Actor, start: datetime, end: datetime) -> None:
+def _add_presence(codes: list, names: list, presence: list, actor: Actor, start: datetime, end: datetime) -> int:
     """Give each person row its 在岗率 over the period (``patrols.figures``: the recorded days of the
     persons the actor may see, ``patrols.selectors``), adding a row for a worker on patrol who had no
-    incident: presence is assessed whether or not anything happened in their grid."""
-    presence = presence_by_person(persons_visible_q(actor), start, end)
-    if not presence:
-        return
+    incident: presence is assessed whether or not anything happened in their grid. Return the number of
+    rows added (at the end of the lists)."""
+    by_person = presence_by_person(persons_visible_q(actor), start, end)
+    if not by_person:
+        return 0
     people = {pk: (external_id, name) for pk, external_id, name in
-              Person.objects.filter(pk__in=presence).values_list("pk", "external_id", "name")}
-    by_code = {row.code: row for row in rows}
-    for pk, rate in presence.items():
+              Person.objects.filter(pk__in=by_person).values_list("pk", "external_id", "name")}
+    by_code = {code: i for i, code in enumerate(codes)}
+    added = 0
+    for pk, rate in by_person.items():
         code, name = people[pk]
-        row = by_code.get(code)
-        if row is None:
-            row = by_code[code] = AssessmentRow(code=code, name=name)
-            rows.append(row)
-        row.presence = round(rate, 4)
+        i = by_code.get(code)
+        if i is None:
+            i = by_code[code] = len(codes)
+            codes.append(code)
+            names.append(name)
+            presence.append(None)
+            added += 1
+        presence[i] = round(rate, 4)
+    return added
 
 
 def _check_group(group: str) -> None:
@@ -264,10 +365,9 @@ def assessment_direct(*, actor: Actor, group: str, start: datetime, end: datetim
     _check_group(group)
     now = now or timezone.now()
     visible = incidents_visible_to(actor)
-    figures: dict = {}
-    _combine(figures, _incident_figures(visible, group, (start, end, now))[0], 1)
-    _combine(figures, _event_figures(visible, group, (start, end))[0], 1)
-    return _assemble(actor, group, start, end, now, figures)
+    table = _Table.of(_incident_figures(visible, group, (start, end, now))[0])
+    table.add(_event_figures(visible, group, (start, end))[0], 1)
+    return _assemble(actor, group, start, end, now, table)
 
 
 def assessment(*, actor: Actor, group: str, start: datetime, end: datetime,
@@ -279,38 +379,24 @@ def assessment(*, actor: Actor, group: str, start: datetime, end: datetime,
     now = now or timezone.now()
     window = rollups.Window.of(start, end, now)
     visible = incidents_visible_to(actor)
-    figures = _rollup_figures(actor, group, window)
+    table = _rollup_figures(actor, group, window)
     if window.gaps():
         edge = visible.filter(window.edge_q())
         exact, rounded = _incident_figures(edge, group, (start, end, now), (window.d0, window.d1, window.t0))
-        _combine(figures, exact, 1)
-        _combine(figures, rounded, -1)
+        table.add(exact, 1)
+        table.add(rounded, -1)
     if window.d1 < end or window.d0 < start:  # events in [d1, end) count, those in [d0, start) do not
         later, earlier = _event_figures(visible, group, (window.d1, end), (window.d0, start))
-        _combine(figures, later, 1)
-        _combine(figures, earlier, -1)
-    return _assemble(actor, group, start, end, now, figures)
+        table.add(later, 1)
+        table.add(earlier, -1)
+    return _assemble(actor, group, start, end, now, table)
 
 
-def _totals(rows: list[AssessmentRow]) -> AssessmentRow:
-    total = AssessmentRow(code=None, name="合计 total")
-    for row in rows:
-        for f, v in row.counts.items():
-            total.counts[f] += v
-        total.handling_total_min += row.handling_total_min
-        total.handling_count += row.handling_count
-    rated = [row.presence for row in rows if row.presence is not None]
-    total.presence = round(sum(rated) / len(rated), 4) if rated else None
-    return total.finish()
-
-
-def ranked(rows: list[AssessmentRow], order: str) -> list[AssessmentRow]:
-    """Return the rows ranked by one of ``ORDER_KEYS`` (``-key``: the most first): rows with no value
-    (a rate of nothing, no one's presence) last either way, ties in the rows' order (by code)."""
-    key = order.removeprefix("-")
-    if key not in ORDER_KEYS:
-        raise ValueError(f"unknown order {order!r}")
-    valued = [row for row in rows if getattr(row, key) is not None]
-    empty = [row for row in rows if getattr(row, key) is None]
-    # a stable sort keeps equal rows in their order, reversed or not
-    return sorted(valued, key=lambda row: getattr(row, key), reverse=order.startswith("-")) + empty
+def _totals(values: np.ndarray, presence: list[float | None]) -> AssessmentRow:
+    """The total row: every count and the handling time summed, 在岗率 the mean of the persons who have one."""
+    sums = values.sum(axis=0).tolist()
+    rated = [p for p in presence if p is not None]
+    counts = dict(zip(COUNTS, map(int, sums[:len(COUNTS)]), strict=True))
+    return AssessmentRow(code=None, name="合计 total", counts=counts,
+                         handling_total_min=float(sums[_HANDLING_TOTAL]), handling_count=int(sums[_HANDLING_COUNT]),
+                         presence=round(sum(rated) / len(rated), 4) if rated else None).finish()

@@ -2,7 +2,6 @@
 period, scoped to the user; the heatmap and trend APIs of the leaders' review."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -17,7 +16,7 @@ from rest_framework.views import APIView
 from core.actors import Actor
 from core.api import BBoxField, validated_query
 from incidents import assessment_files, rules
-from incidents.analytics import GROUPS, ORDER_KEYS, assessment, ranked
+from incidents.analytics import GROUPS, ORDER_KEYS, assessment
 from incidents.hotspots import BUCKETS, METRIC_SRID, CellRange, cells_covering, heat_features, trend
 from incidents.models import Category, Incident
 from incidents.rollups import CELL_M
@@ -107,10 +106,11 @@ class AssessmentApi(APIView):
     @extend_schema(parameters=[AssessmentQuerySerializer], responses=AssessmentSerializer)
     def get(self, request):
         q = validated_query(AssessmentQuerySerializer, request)
-        result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"], end=q["end"])
-        page = ranked(result.rows, q["order"])[q["offset"]:q["offset"] + q["limit"]]
+        result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"],
+                            end=q["end"]).ranked(q["order"])
+        page = result.page(q["offset"], q["limit"])  # only the page's rows are made (rates and all)
         head = {"group": result.group, "start": result.start, "end": result.end, "now": result.now,
-                "order": q["order"], "count": len(result.rows), "offset": q["offset"],
+                "order": q["order"], "count": result.count, "offset": q["offset"],
                 "rows": [], "totals": result.totals.as_dict()}
         data = AssessmentSerializer(head).data
         data["rows"] = [row_data(row.as_dict()) for row in page]
@@ -132,8 +132,9 @@ class AssessmentExportApi(APIView):
                               (200, "text/csv"): str})
     def get(self, request):
         q = validated_query(AssessmentQuerySerializer, request)
-        result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"], end=q["end"])
-        result = replace(result, rows=ranked(result.rows, q["order"]))  # every row, in the page's order
+        # every row, in the page's order
+        result = assessment(actor=Actor.of(request.user), group=q["group"], start=q["start"],
+                            end=q["end"]).ranked(q["order"])
         if self.file_type == "csv":
             response = StreamingHttpResponse(assessment_files.csv_lines(result),
                                              content_type=self.CONTENT_TYPES["csv"])

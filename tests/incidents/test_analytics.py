@@ -15,7 +15,7 @@ from dispatch.aftercare import incident_return_visit
 from dispatch.services import incident_return_to_centre
 from grids.models import Grid, Person
 from incidents import evidence
-from incidents.analytics import GROUPS, assessment, assessment_direct, ranked
+from incidents.analytics import GROUPS, assessment, assessment_direct
 from incidents.extensions import incident_decide_extension, incident_request_extension
 from incidents.intake import IntakeItem, intake
 from incidents.lifecycle import apply_transition, locked
@@ -239,10 +239,10 @@ def test_the_api_refuses_a_bad_order_or_page(query, field):
 
 
 def test_ranked_refuses_an_unknown_key(march):
-    rows = assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=NOW).rows
-    assert [r.code for r in ranked(rows, "-overdue_now")] == [G1, G2, None]
+    result = assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=NOW)
+    assert [r.code for r in result.ranked("-overdue_now").rows] == [G1, G2, None]
     with pytest.raises(ValueError, match="unknown order"):
-        ranked(rows, "handling_count")
+        result.ranked("handling_count")
 
 
 def test_api_defaults_to_this_month(march):
@@ -337,3 +337,24 @@ def test_the_standard_rates_have_their_known_answers_on_both_paths():
     assert list(towns) == [gongdao, None] and (towns[gongdao].accepted, towns[None].accepted) == (6, 1)
     categories = assessment(actor=OPERATOR, group="category", start=start, end=end, now=now).rows
     assert [(r.code, r.accepted) for r in categories] == [("neighbour_dispute", 7)]
+
+
+@pytest.mark.parametrize("group", ["grid", "person", "village"])
+def test_ranking_the_columns_answers_as_ranking_the_rows(march, group):
+    """``Assessment.ranked`` ranks arrays and makes only the rows read: the same order as ranking the
+    finished rows by their attributes (None last either way, ties by code), for every key both ways."""
+    from incidents.analytics import ORDER_KEYS
+
+    result = assessment(actor=OPERATOR, group=group, start=MARCH, end=APRIL, now=NOW)
+    rows = result.rows
+    assert len(rows) == result.count >= 2
+    for key in ORDER_KEYS:
+        for order in (key, f"-{key}"):
+            valued = [r for r in rows if getattr(r, key) is not None]
+            expected = (sorted(valued, key=lambda r: getattr(r, key), reverse=order.startswith("-"))
+                        + [r for r in rows if getattr(r, key) is None])
+            ranked = result.ranked(order)
+            assert [r.as_dict() for r in ranked.rows] == [r.as_dict() for r in expected], order
+            assert [r.as_dict() for r in ranked.page(1, 2)] == [r.as_dict() for r in expected[1:3]], order
+    assert result.totals.received == sum(r.received for r in rows)
+    assert result.totals.handling_count == sum(r.handling_count for r in rows)
