@@ -358,3 +358,22 @@ def test_ranking_the_columns_answers_as_ranking_the_rows(march, group):
             assert [r.as_dict() for r in ranked.page(1, 2)] == [r.as_dict() for r in expected[1:3]], order
     assert result.totals.received == sum(r.received for r in rows)
     assert result.totals.handling_count == sum(r.handling_count for r in rows)
+
+
+def test_a_grid_code_of_two_generations_is_one_row(march):
+    """The rollups are summed by grid id, then by the code: a grid redrawn (a new generation keeps its
+    code) is one row holding the incidents located in either generation's grid, as on the direct path."""
+    from grids.models import BoundaryGeneration
+
+    now_grid = Grid.objects.active().get(code=G2)
+    old = BoundaryGeneration.objects.create(town=now_grid.generation.town, status="retired")
+    then_grid = Grid.objects.create(generation=old, village=now_grid.village, code=G2, name=now_grid.name,
+                                    kind=now_grid.kind, boundary=now_grid.boundary)
+    before = by_code(assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=NOW))
+    moved = Incident.objects.filter(grid=now_grid, external_id="analytics-3").update(grid=then_grid)
+    assert moved == 1  # the rollups follow the update (its trigger)
+    fast = assessment(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=NOW)
+    slow = assessment_direct(actor=OPERATOR, group="grid", start=MARCH, end=APRIL, now=NOW)
+    assert [r.code for r in fast.rows] == [G1, G2, None]
+    assert [r.as_dict() for r in fast.rows] == [r.as_dict() for r in slow.rows]
+    assert by_code(fast)[G2].as_dict() == before[G2].as_dict() and by_code(fast)[G2].closed == 2
