@@ -4,13 +4,14 @@ actor's scope, for periods on and off local midnights, and at a ``now`` in the m
 from __future__ import annotations
 
 import importlib
+import io
 import random
 import re
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import Sum as models_sum
 from django.utils import timezone
@@ -460,3 +461,55 @@ def test_a_read_of_one_kind_reads_its_partition_only(city):
     scanned = set(re.findall(r"on (incidents_rollup\w*)", plan))
     assert scanned == {f"incidents_rollup_k{rollups.Kind.HEAT_RECEIVED}"}, plan
     assert parts[0].exists()
+
+
+def _in_key_order() -> dict[str, bool]:
+    """{partition: whether its rows lie in the order of their key} for the partitions holding rows."""
+    from incidents.rollups import partitions
+
+    with connection.cursor() as cursor:
+        out = {}
+        for partition in partitions(cursor):
+            cursor.execute(f"SELECT count(*), array_agg(key ORDER BY ctid) = array_agg(key ORDER BY key) "
+                           f"FROM {partition}")
+            count, ordered = cursor.fetchone()
+            if count > 1:
+                out[partition] = ordered
+    return out
+
+
+def test_clustering_puts_every_partition_in_key_order_and_changes_no_count(city):
+    """``rebuild_rollups --cluster`` rewrites each partition in the order of its key (kind, day, ...): a
+    period's rows lie together; no count changes."""
+    kept = sorted(Rollup.objects.values_list("key", "n", "n2", "n3", "n4", "n5", "secs_n"))
+    first = Rollup.objects.filter(kind=Kind.DUE).order_by("key").first()
+    Rollup.objects.filter(pk=first.pk).update(n2=first.n2)  # a new row version, after the others
+    assert not all(_in_key_order().values())
+    out = io.StringIO()
+    call_command("rebuild_rollups", cluster=True, stdout=out, stderr=io.StringIO())
+    assert out.getvalue().startswith("clustered ") and " rollup partitions in " in out.getvalue()
+    ordered = _in_key_order()
+    assert f"{rollups.TABLE}_k{Kind.DUE}" in ordered and all(ordered.values()), ordered
+    assert sorted(Rollup.objects.values_list("key", "n", "n2", "n3", "n4", "n5", "secs_n")) == kept
+    assert drift() == []
+
+
+def test_an_offline_rebuild_leaves_the_rows_in_key_order(city):
+    kept = sorted(Rollup.objects.values_list("key", "n", "n2", "n3", "n4", "n5", "secs_n"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
+                       [rollups.TABLE])
+        indexes = sorted(name for (name,) in cursor.fetchall())
+    assert rebuild_rollups(offline=True) == len(kept)
+    assert all(_in_key_order().values()) and _in_key_order()
+    assert sorted(Rollup.objects.values_list("key", "n", "n2", "n3", "n4", "n5", "secs_n")) == kept
+    with connection.cursor() as cursor:  # the dropped indexes are back
+        cursor.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
+                       [rollups.TABLE])
+        assert sorted(name for (name,) in cursor.fetchall()) == indexes
+    assert drift() == []
+
+
+def test_check_and_cluster_are_one_at_a_time():
+    with pytest.raises(CommandError, match="one at a time"):
+        call_command("rebuild_rollups", check=True, cluster=True)
