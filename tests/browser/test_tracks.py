@@ -22,10 +22,9 @@ TIMEOUT = 15_000
 LISTED, IDS = "#tracks .tr-list li[data-patrol-id]", "els => els.map(e => +e.dataset.patrolId)"
 
 
-def walked(person: Person, grid: Grid, key: str, *, flagged_at: int | None = None) -> int:
-    """A patrol of ``person`` an hour ago: 12 points 5 m apart every 10 s in ``grid``; the one at
+def walked(person: Person, grid: Grid, key: str, start, *, flagged_at: int | None = None) -> int:
+    """A patrol of ``person`` from ``start``: 12 points 5 m apart every 10 s in ``grid``; the one at
     ``flagged_at`` jumps 2 km (too fast: flagged by the server)."""
-    start = timezone.now() - timedelta(hours=1)
     actor = Actor.of(person.user) if person.user_id else Actor.of(f.user("grid_member", person=person))
     patrol, _ = services.start_patrol(actor=actor, key=key, now=start)
     origin = Point(*f.interior_point(grid), srid=4326).transform(METRIC_SRID, clone=True)
@@ -39,12 +38,12 @@ def walked(person: Person, grid: Grid, key: str, *, flagged_at: int | None = Non
     return patrol.pk
 
 
-def open_tracks(new_page, base: str, username: str, password: str):
+def open_tracks(new_page, base: str, username: str, password: str, day):
     page = new_page(width=1600, height=900)
     login(page, base, username, password, next_url="/review/")
     page.wait_for_url("**/review/", timeout=TIMEOUT)
     page.wait_for_selector("body[data-review=ready]", timeout=TIMEOUT)
-    page.fill("#tracks input[name=day]", timezone.localdate().isoformat())  # the server's day, whatever the browser's
+    page.fill("#tracks input[name=day]", day.isoformat())  # the server's day, whatever the browser's
     page.dispatch_event("#tracks input[name=day]", "change")
     page.wait_for_selector("#tracks .tr-list li", timeout=TIMEOUT)
     return page
@@ -56,10 +55,13 @@ def test_leaders_see_the_tracks_of_their_scope_with_flagged_points(demo_data, as
     others = Grid.objects.active().filter(kind="comprehensive").exclude(own_grids_q(worker.pk))
     stranger_grid = others.order_by("code").last()
     stranger = f.team_of(stranger_grid).memberships.exclude(person=worker).first().person
-    mine = walked(worker, own, "browser-patrol-own", flagged_at=6)
-    theirs = walked(stranger, stranger_grid, "browser-patrol-other")
+    # an hour ago, and the page asked for that day: between midnight and one o'clock that is yesterday
+    start = timezone.now() - timedelta(hours=1)
+    day = timezone.localtime(start).date()
+    mine = walked(worker, own, "browser-patrol-own", start, flagged_at=6)
+    theirs = walked(stranger, stranger_grid, "browser-patrol-other", start)
 
-    page = open_tracks(new_page, asgi_server, "gridleader", "gongdao-gridleader")
+    page = open_tracks(new_page, asgi_server, "gridleader", "gongdao-gridleader", day)
     listed = page.eval_on_selector_all(LISTED, IDS)
     assert listed == [mine]  # their own team's worker, not the stranger
     assert worker.name in page.inner_text("#tracks .tr-list")
@@ -76,6 +78,6 @@ def test_leaders_see_the_tracks_of_their_scope_with_flagged_points(demo_data, as
     answer = page.evaluate(f"fetch('/api/patrols/{theirs}/track/').then(r => r.status)")
     assert answer == 404
 
-    town = open_tracks(new_page, asgi_server, "leader", "gongdao-leader")
+    town = open_tracks(new_page, asgi_server, "leader", "gongdao-leader", day)
     listed = town.eval_on_selector_all(LISTED, IDS)
     assert sorted(listed) == sorted([mine, theirs])
