@@ -177,6 +177,24 @@ def test_intake_works_as_the_app_role(app_role):
         assert cursor.fetchone()[0] != app_role[0]  # the test itself is the owner
 
 
+@pytest.mark.django_db(transaction=True)
+def test_clustering_the_rollups_as_the_app_role_is_refused_with_a_message(app_role):
+    """CLUSTER is the tables' owner's: ``rebuild_rollups --cluster`` run as the app's role says so and
+    exits non-zero (no traceback), and the rollups are as they were."""
+    f.located("other")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), sum(n) FROM incidents_rollup")
+        before = cursor.fetchone()
+    env = server_env(DJANGO_ENV="test", DATABASE_URL=role_database_url(*app_role))
+    result = subprocess.run([sys.executable, "manage.py", "rebuild_rollups", "--cluster"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "--cluster must run as the tables' owner" in result.stderr and "Traceback" not in result.stderr
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), sum(n) FROM incidents_rollup")
+        assert cursor.fetchone() == before
+
+
 @pytest.mark.django_db
 def test_create_app_role_refuses_the_owner_and_odd_names():
     with connection.cursor() as cursor:

@@ -2,6 +2,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import ProgrammingError
 
 from core.progress import Progress
 from incidents.rollups import REBUILD_CHUNK, cluster_rollups, drift, rebuild_rollups
@@ -24,7 +25,11 @@ class Command(BaseCommand):
         if check and cluster:
             raise CommandError("--check and --cluster: one at a time")
         if cluster:
-            names = cluster_rollups(progress=Progress(self.stderr, "partitions"))
+            try:
+                names = cluster_rollups(progress=Progress(self.stderr, "partitions"))
+            except ProgrammingError as exc:  # CLUSTER is the owner's: the app's own role may not
+                raise CommandError(f"--cluster must run as the tables' owner (the role `migrate` runs as): "
+                                   f"{str(exc).strip()}") from exc
             self.stdout.write(f"clustered {len(names)} rollup partitions in {time.monotonic() - started:.1f} s")
             return
         if check:
