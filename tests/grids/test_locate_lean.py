@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.parse
 
 import pytest
@@ -227,8 +228,11 @@ def test_throttling_counts_both_paths_together(both):
             assert ordinary[0] == lean[0] == 200  # four of four
             ordinary, lean = both({"lon": 119.35, "lat": 32.58}, auth)
             assert ordinary[0] == lean[0] == 429
-            assert int(ordinary[1]["Retry-After"]) > 0 and int(lean[1]["Retry-After"]) > 0
-            assert ordinary[2] == lean[2] and set(json.loads(lean[2])) == {"detail"}
+            waits = int(ordinary[1]["Retry-After"]), int(lean[1]["Retry-After"])
+            assert min(waits) > 0 and abs(waits[0] - waits[1]) <= 1  # asked a moment apart: a second may tick
+            # the same refusal, its seconds aside (they count down between the two requests)
+            assert re.sub(rb"\d+", b"N", ordinary[2]) == re.sub(rb"\d+", b"N", lean[2])
+            assert set(json.loads(lean[2])) == {"detail"}
     finally:
         cache.delete(key)
 
