@@ -9,6 +9,9 @@ A user may hold several of these; the sources add up.
 """
 from __future__ import annotations
 
+from django.db import connection
+
+from core import db
 from core.actors import Actor, Role
 from incidents.models import Incident, SourceGrant
 
@@ -25,8 +28,19 @@ def sources_allowed(actor: Actor) -> frozenset[str]:
     if roles & {Role.GRID_LEADER, Role.GRID_MEMBER}:
         allowed |= GRID_TEAM_SOURCES
     if Role.INTEGRATION in roles and actor.user is not None:
-        allowed |= set(SourceGrant.objects.filter(client_id=actor.user.pk).values_list("source", flat=True))
+        allowed |= _granted(actor.user.pk)
     return frozenset(allowed)
+
+
+def _granted(client_id: int) -> set[str]:
+    """Return the sources granted to the client: a prepared statement (every integration request asks,
+    and building the ORM query cost more than running it)."""
+    quote, meta = connection.ops.quote_name, SourceGrant._meta
+    sql = (f"SELECT {quote(meta.get_field('source').column)} FROM {quote(meta.db_table)} "
+           f"WHERE {quote(meta.get_field('client').column)} = %(client)s")
+    with connection.cursor() as cursor:
+        db.execute(cursor, "gridops_source_grants", sql, {"client": client_id})
+        return {row[0] for row in cursor.fetchall()}
 
 
 def refusal(source: str, allowed: frozenset[str]) -> str | None:

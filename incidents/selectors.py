@@ -3,7 +3,7 @@ detail, action, map layer, export, count and live message goes through ``inciden
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 
 from django.conf import settings
@@ -130,16 +130,20 @@ def incidents_visible_to(actor: Actor) -> QuerySet[Incident]:
     return scoped(actor, Incident.objects.all())
 
 
-def active_categories() -> list[Category]:
-    """Return the active categories (every intake request validates against them).
+def active_categories(codes: Collection[str]) -> list[Category]:
+    """Return the active categories of these codes (every intake request validates against those it names).
 
-    A prepared raw query: the ORM's compilation cost more than the query itself on this path.
+    A prepared raw query: the ORM's compilation cost more than the query itself on this path; and only
+    the categories named, not every one (a city has many, each a model with its questions to build).
     """
     fields = [f for f in Category._meta.concrete_fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    if not codes:
+        return []
     with connection.cursor() as cursor:
         db.execute(cursor, "gridops_active_categories",
-                   f"SELECT {columns} FROM incidents_category WHERE active = %(active)s", {"active": True})
+                   f"SELECT {columns} FROM incidents_category WHERE active = %(active)s AND code = ANY(%(codes)s)",
+                   {"active": True, "codes": sorted(codes)})
         names = [f.attname for f in fields]
         # the fields that convert what the database gives (the JSON ones: the questions) convert it here
         convert = [(n, f) for n, f in enumerate(fields) if hasattr(f, "from_db_value")]

@@ -49,10 +49,12 @@ class Codes:
     """Objects by code, loaded in one query: the categories and cameras a request names."""
 
     def __init__(self, queryset, codes=None):
-        """``queryset``: a queryset (filtered by ``codes`` when given) or a list of the objects."""
+        """``queryset``: a queryset (filtered by ``codes`` when given) or a list of the objects (those of
+        ``codes`` when given)."""
         if codes is not None:
             codes = {c for c in codes if c is not None}
-            queryset = queryset.filter(code__in=codes) if codes else None
+            if isinstance(queryset, QuerySet):
+                queryset = queryset.filter(code__in=codes) if codes else None
         objects = queryset.order_by() if isinstance(queryset, QuerySet) else queryset or ()
         self.objects = {obj.code: obj for obj in objects}
         self.codes = codes  # the codes looked up (None: all of the queryset)
@@ -156,12 +158,14 @@ def validate_intake(rows: list) -> list[IntakeItem | dict]:
     """Validate intake rows (request bodies) at once: per row its IntakeItem, or its errors (a dict of
     field messages, exactly what ``IntakeSerializer(data=row).errors`` gives).
 
-    At most three queries for the whole list (the active categories; the cameras and the components the
+    At most three queries for the whole list (the active categories, the cameras and the components the
     rows name), the fields bound once; points in other CRSs than WGS84 are checked together per CRS.
     """
     if not rows:
         return []
-    categories = Codes(active_categories())
+    named = {lookup_key(row.get("category")) for row in rows
+             if isinstance(row, Mapping) and row.get("category") not in (None, "")} - {None}
+    categories = Codes(active_categories(named), named)
     cameras = Codes(Camera.objects.all(), {lookup_key(row.get("camera")) for row in rows
                                            if isinstance(row, Mapping) and row.get("camera") not in (None, "")})
     components = Codes(Component.objects.all(), {
