@@ -71,16 +71,19 @@ class IncidentSerializer(GeoFeatureModelSerializer):
         return rules.is_overdue(incident, timezone.now())
 
 
-def _time(value: datetime | None) -> str | None:
+def _time(value: datetime | None, tz=None) -> str | None:
+    """Return the time as DRF's DateTimeField gives it, in ``tz`` (default: the current time zone; a
+    caller with many times passes it once, as looking it up costs more than converting)."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = timezone.localtime(value, tz).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _feature(row: dict, now: datetime) -> dict:
     props = {name: row[name] for name in PLAIN}
-    props.update({name: _time(row[name]) for name in TIMES})
+    tz = timezone.get_current_timezone()
+    props.update({name: _time(row[name], tz) for name in TIMES})
     props.update({name: row[path] for name, path in RELATED.items()})
     props["reference"] = f"INC-{row['id']:07d}"
     props["assignee"] = ({"person_id": row[ASSIGNEE[0]], "name": row[ASSIGNEE[1]], "role": row[ASSIGNEE[2]]}

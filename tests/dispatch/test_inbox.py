@@ -73,6 +73,35 @@ def test_a_change_tells_the_sockets_of_the_users_it_notified(settings):
     assert not [s for s in sends if s[1]["type"] == "inbox.changed"]
 
 
+def test_changed_users_are_the_fresh_unread_notifications_of_people_with_a_login():
+    """changed_users (a prepared statement) answers as the ORM's query: the users of the people with an
+    unread notification about these incidents written in the last FRESH, each once, in order."""
+    from dispatch.inbox import FRESH, changed_users
+
+    first, second, elsewhere = f.located("other"), f.located("other"), f.located("other")
+    now = timezone.now()
+    users = [f.user("grid_member", person=f.new_person(name=f"测试{n}")) for n in range(4)]
+    unlinked = f.new_person(name="无账号")
+    Notification.objects.update(read_at=now)  # what intake wrote: read
+    Notification.objects.bulk_create([
+        Notification(person=users[0].person, incident=first, kind="informed", message="fresh", created_at=now),
+        Notification(person=users[0].person, incident=second, kind="informed", message="twice", created_at=now),
+        Notification(person=users[1].person, incident=second, kind="informed", message="read", created_at=now,
+                     read_at=now),
+        Notification(person=users[2].person, incident=first, kind="informed", message="old",
+                     created_at=now - FRESH - timedelta(seconds=5)),
+        Notification(person=users[3].person, incident=elsewhere, kind="informed", message="other", created_at=now),
+        Notification(person=unlinked, incident=first, kind="informed", message="no login", created_at=now),
+    ])
+    ids = [first.pk, second.pk]
+    orm = sorted(set(Notification.objects.filter(
+        incident_id__in=ids, created_at__gte=timezone.now() - FRESH, read_at__isnull=True,
+        person__user__isnull=False).values_list("person__user_id", flat=True)))
+    assert changed_users(ids) == orm == [users[0].pk]
+    assert changed_users([elsewhere.pk]) == [users[3].pk]
+    assert changed_users([]) == [] and changed_users([-1]) == []
+
+
 # --- 延期 extensions: a request to its deciders, a decision to its asker -------------------------------
 
 def extension_notices(incident, kind: str) -> list[tuple[int, str]]:

@@ -358,3 +358,30 @@ def test_commits_within_the_coalescing_window_share_one_run(demo_data, redis_lay
     late = _report_in(grid, "after the window").pk
     assert live.wait_idle(10)
     assert recorder.runs == [ids, [late]]
+
+
+def test_only_groups_with_a_socket_are_sent_to(redis_layer):
+    """The push asks Redis which of its groups have a member (``_occupied``) and sends to those only: the
+    check follows the layer's own group_add and group_discard; the in-memory layer is sent everything."""
+    layer = channel_layers["default"]
+
+    async def scenario():
+        channel = await layer.new_channel()
+        groups = {"inc.grid.test-occupied", "inc.grid.test-empty", "inc.all"}
+        await layer.group_discard("inc.grid.test-occupied", channel)
+        assert await live._occupied(layer, groups) & {"inc.grid.test-occupied", "inc.grid.test-empty"} == set()
+        await layer.group_add("inc.grid.test-occupied", channel)
+        assert await live._occupied(layer, groups) & {"inc.grid.test-occupied", "inc.grid.test-empty"} == {
+            "inc.grid.test-occupied"}
+        message = {"type": "incident.message", "payload": {"n": 1}}
+        await live._send_all(layer, [(["inc.grid.test-empty", "inc.grid.test-occupied"], message)])
+        assert (await layer.receive(channel))["payload"] == {"n": 1}
+        await layer.group_discard("inc.grid.test-occupied", channel)
+        assert "inc.grid.test-occupied" not in await live._occupied(layer, groups)
+        await layer.flush()
+
+    async_to_sync(scenario)()
+
+    from channels.layers import InMemoryChannelLayer
+
+    assert async_to_sync(live._occupied)(InMemoryChannelLayer(), {"inc.a", "inc.b"}) == {"inc.a", "inc.b"}
