@@ -83,10 +83,16 @@ def find_possible_duplicates(new: list[Incident], lons: np.ndarray, lats: np.nda
         return {}
     own = np.column_stack([[i.pk for i in new], [i.category_id for i in new],
                            [i.created_at.timestamp() for i in new], lons, lats]).astype(np.float64)
-    candidates = np.vstack([_stored_candidates(new, lons, lats), own])
+    stored = _stored_candidates(new, lons, lats)
+    # only a candidate of one of the new incidents' categories can pair: the others go before the
+    # projection, and a lone report with none left (the common case) is answered without projecting
+    stored = stored[np.isin(stored[:, 1], own[:, 1])]
+    if len(stored) == 0 and len(new) == 1:
+        return {}
+    candidates = np.vstack([stored, own])  # the new incidents last, as they are
     ids, cats, created = candidates[:, 0].astype(np.int64), candidates[:, 1].astype(np.int64), candidates[:, 2]
-    tree = shapely.STRtree(_metric(candidates[:, 3], candidates[:, 4]))
-    points = _metric(lons, lats)
+    metric = _metric(candidates[:, 3], candidates[:, 4])  # one projection for both sides
+    tree, points = shapely.STRtree(metric), metric[-len(new):]
     n_idx, c_idx = tree.query(points, predicate="dwithin", distance=RADIUS_M)
     new_ids, new_cats, new_created = ids[-len(new):], cats[-len(new):], created[-len(new):]
     keep = ((cats[c_idx] == new_cats[n_idx]) & (ids[c_idx] < new_ids[n_idx])
