@@ -1,21 +1,26 @@
-"""A lean path for a few hot read endpoints: the same DRF view, served without the framework around it.
+"""A lean path for a few hot endpoints: the same DRF view, served without the framework around it.
 
-A GET to a path named in ``settings.LEAN_API_URLS`` (URL names; e.g. ``/api/locate``) is answered in
-the ASGI application itself: one hop to the HTTP threads, where Django's own ``ASGIRequest`` is built
-from the scope and handed, through the middleware that has work to do for such a request, to the very
-view the URL resolves to (its authentication, permissions, throttles, validation, answer and error
-handling are the view's: DRF's and the project's, not a copy). Skipped on that path:
+A request to a path named in ``settings.LEAN_API_URLS`` (URL names: ``/api/locate``, and
+``/api/incidents/`` where every single report arrives) is answered in the ASGI application itself:
+one hop to the HTTP threads, where Django's own ``ASGIRequest`` is built from the scope (and the
+body, read first) and handed, through the middleware that has work to do for such a request, to the
+very view the URL resolves to (its authentication, permissions, throttles, validation, answer and
+error handling are the view's: DRF's and the project's, not a copy). Skipped on that path:
 
-- a2wsgi's WSGI bridge (an environ, a thread hand-off and a queue per response: about a quarter of a
-  millisecond of CPU per request, more than the point lookup itself), Django's URL resolver;
+- a2wsgi's WSGI bridge (an environ, a thread hand-off and a queue per response, each send a future
+  handed back to the event loop: about a quarter of a millisecond of CPU per request, more than the
+  point lookup itself, a tenth of the server's CPU for a report), Django's URL resolver;
 - the middleware in ``LEAN_SKIPPED_MIDDLEWARE``, each with the reason it has nothing to do for a
-  body-less GET of a JSON API view. Every other middleware of ``settings.MIDDLEWARE`` runs, in its
+  request to a JSON API view. Every other middleware of ``settings.MIDDLEWARE`` runs, in its
   order and with its view hooks: security headers and the HTTPS redirect, CSP, body limits,
   sessions, CSRF, authentication, the login requirement (which DRF views waive), X-Frame-Options.
 
-Anything else (another method, a body, a script prefix, a query string that is not ASCII) goes the
-ordinary way, so the lean path only ever answers what the ordinary path would answer the same:
-tests/grids/test_locate_lean.py compares both, byte for byte and header for header.
+Taken: a GET without a body; a POST of JSON whose declared length is within the path's body limit
+(``core.middleware.body_limit``: the body is read into memory before the view, as Django reads a JSON
+body anyway). Anything else (another method, a body of another type or without a declared length, a
+script prefix, a query string that is not ASCII) goes the ordinary way, so the lean path only ever
+answers what the ordinary path would answer the same: tests/grids/test_locate_lean.py and
+tests/incidents/test_intake_lean.py compare both, byte for byte and header for header.
 """
 from __future__ import annotations
 
@@ -30,12 +35,15 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.urls import resolve, reverse, set_urlconf
 from django.utils.module_loading import import_string
 
-# Middleware with nothing to do for a body-less GET answered by a DRF API view, and why.
+from core.middleware import body_limit
+
+# Middleware with nothing to do for a request answered by a DRF API view, and why.
 LEAN_SKIPPED_MIDDLEWARE = {
     "whitenoise.middleware.WhiteNoiseMiddleware": "serves files under STATIC_URL only",
     "django.contrib.messages.middleware.MessageMiddleware": "an API view neither adds nor shows messages",
-    "axes.middleware.AxesMiddleware": "acts on lockouts, which only a login attempt sets",
+    "axes.middleware.AxesMiddleware": "acts on lockouts, which only a login attempt (the login page) sets",
 }
+JSON = b"application/json"
 _UNSUPPORTED_HOOKS = ("process_exception", "process_template_response")
 
 
@@ -95,17 +103,30 @@ class LeanRoutes:
         self.served = 0  # requests answered by the lean path in this process (tests, diagnostics)
 
     def wants(self, scope) -> bool:
-        """Return whether the lean path answers this HTTP scope (else the ordinary path does)."""
-        if scope["method"] != "GET" or scope["path"] not in self.chains or scope.get("root_path"):
+        """Return whether the lean path answers this HTTP scope (else the ordinary path does): a GET
+        without a body, or a POST of JSON with a declared length within the path's body limit."""
+        method = scope["method"]
+        if method not in ("GET", "POST") or scope["path"] not in self.chains or scope.get("root_path"):
             return False
         if not scope.get("query_string", b"").isascii():
             return False
+        length, kind = None, b""
         for name, value in scope.get("headers", ()):
-            if name in (b"content-length", b"transfer-encoding") and value != b"0":
+            if name == b"transfer-encoding" and value != b"0":
                 return False
-        return True
+            if name == b"content-length":
+                if length is not None:
+                    return False  # twice: the ordinary path decides
+                length = value
+            elif name == b"content-type":
+                kind = value
+        if method == "GET":
+            return length in (None, b"0")
+        if length is None or not length.isdigit() or kind.split(b";")[0].strip().lower() != JSON:
+            return False
+        return int(length) <= body_limit(scope["path"], kind.decode("latin1"))
 
-    def handle(self, scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def handle(self, scope, body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Answer one request (in an HTTP thread): return the status, the headers and the body.
 
         As Django's handlers do: the request_started signal (old connections closed), the request
@@ -116,7 +137,7 @@ class LeanRoutes:
         response = None
         try:
             set_urlconf(settings.ROOT_URLCONF)
-            request = ASGIRequest(scope, io.BytesIO())
+            request = ASGIRequest(scope, io.BytesIO(body))
             response = self.chains[scope["path"]](request)
             response._handler_class = self.__class__
             body = b"".join(response)  # the content, or a streaming response's chunks
@@ -150,7 +171,18 @@ class LeanDispatch:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.url_names or not self.routes.wants(scope):
             return await self.app(scope, receive, send)
+        body = b""
+        if scope["method"] == "POST":  # its declared length, within the path's limit (``wants``)
+            chunks = []
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client left before its body arrived: nothing to answer
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
         status, headers, body = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self.routes.handle, scope)
+            self.executor, self.routes.handle, scope, body)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -5,9 +5,9 @@ synchronous: Django's ASGI handler runs each request's sync code in a thread of 
 persistent database connection is never reused (each request connected to PostgreSQL afresh, a
 backend fork, and the old connections piled up until "too many clients"). a2wsgi runs the views in
 a fixed pool of HTTP_THREADS threads, whose connections live for CONN_MAX_AGE; several server
-processes (uvicorn --workers) use several cores. The GETs of settings.LEAN_API_URLS (/api/locate) take
-a shorter way to the same view (core.lean: no WSGI bridge, no URL resolver, only the middleware that
-has work to do for them).
+processes (uvicorn --workers) use several cores. The requests of settings.LEAN_API_URLS (GET /api/locate,
+a JSON POST to /api/incidents/) take a shorter way to the same view (core.lean: no WSGI bridge, no URL
+resolver, only the middleware that has work to do for them).
 """
 import asyncio
 import gc

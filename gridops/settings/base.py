@@ -294,10 +294,11 @@ CACHES = {
                 "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
     if os.environ.get("REDIS_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
-# The lean path (core.lean): GETs of these URL names are answered by their view in the ASGI application,
+# The lean path (core.lean): body-less GETs and JSON POSTs of these URL names (the point lookup, and the
+# incidents' list where every single report is posted) are answered by their view in the ASGI application,
 # without the WSGI bridge, the URL resolver and the middleware that has nothing to do for them
 # (API_LEAN=0 sends them the ordinary way, e.g. to compare).
-LEAN_API_URLS = ["locate"] if env_bool("API_LEAN", True) else []
+LEAN_API_URLS = ["locate", "incident-list"] if env_bool("API_LEAN", True) else []
 # Open311's api_key travels in the query string: the log filter scrubs it from every log line.
 LOG_SCRUB_PARAMETERS = ["api_key", "token", "auth_token"]
 # --- end of issue 11 auth block ------------------------------------------------------------------

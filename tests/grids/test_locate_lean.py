@@ -286,7 +286,7 @@ def test_the_dispatch_answers_its_route_and_passes_the_rest():
 def test_the_served_application_takes_the_lean_path_for_locate():
     from gridops import asgi
 
-    assert asgi.lean.url_names == tuple(settings.LEAN_API_URLS) == ("locate",)
+    assert asgi.lean.url_names == tuple(settings.LEAN_API_URLS) == ("locate", "incident-list")
     assert asgi.application.app.application_mapping["http"] is asgi.lean
     assert asgi.lean.executor is asgi.http.executor  # the a2wsgi threads: their connections, no others
     assert asgi.lean.routes.wants(_scope("lon=1&lat=2", {}))
