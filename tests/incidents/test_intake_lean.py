@@ -211,3 +211,21 @@ def test_the_dispatch_reads_the_body_in_parts_and_answers_nothing_to_a_client_go
         asyncio.run(dispatch(scope, messages([{"type": "http.request", "body": body[:10], "more_body": True},
                                               {"type": "http.disconnect"}]), send))
         assert sent == [] and dispatch.routes.served == 1
+
+
+@pytest.mark.parametrize("query", ["", "page_size=2", "state=dispatched", "bbox=119.2,32.5,119.5,32.7", "page=x"])
+def test_the_list_is_answered_alike(routes, query):
+    """The list's GET (the same route) takes the lean path too: the same answer."""
+    for _n in range(3):
+        f.located("other")
+    headers = {"Authorization": f"Token {token_for(f.user('operator'))}"}
+    response = Client().get(f"{PATH}?{query}", **_meta(headers))
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        status, raw, answer = routes.handle(_scope(query, headers, path=PATH))
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    assert status == response.status_code and answer == response.content
+    assert _headers({k.decode(): v.decode() for k, v in raw}) == _headers(dict(response.items()))
