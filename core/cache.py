@@ -56,7 +56,6 @@ class RedisCache(DjangoRedisCache):
 
     def __init__(self, server, params):
         super().__init__(server, params)
-        self._class = KeptClientRedisCacheClient
         self._shared_key = (tuple(self._servers), repr(sorted(self._options.items())))
 
     @property

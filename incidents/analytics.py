@@ -163,11 +163,12 @@ class Assessment:
             return {"code": self.codes, "name": self.names, "presence": self.presence}[key]
         if key in COUNTS:
             return self.figures[:, FIGURES.index(key)].tolist()
-        columns = self.figures.T.tolist()
+        def column(n: int) -> list:
+            return self.figures[:, n].tolist()
         if key == "avg_handling_min":
-            return list(map(_average, columns[_HANDLING_TOTAL], columns[_HANDLING_COUNT]))
+            return list(map(_average, column(_HANDLING_TOTAL), column(_HANDLING_COUNT)))
         rule = next(r for r in rules.STANDARD_RATES if r.name == key)
-        return list(map(rules.rate, columns[FIGURES.index(rule.numerator)], columns[FIGURES.index(rule.denominator)]))
+        return list(map(rules.rate, column(FIGURES.index(rule.numerator)), column(FIGURES.index(rule.denominator))))
 
 
 def _incident_figures(qs, group: str, *periods: tuple[datetime, datetime, datetime]) -> list[dict]:
