@@ -15,12 +15,15 @@ only when ``request.body`` is read, and answers 400; DRF has no size check at al
 """
 from __future__ import annotations
 
+import gzip
 import re
+import secrets
 from functools import lru_cache
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.middleware.gzip import GZipMiddleware
+from django.middleware.gzip import GZipMiddleware, re_accepts_gzip
+from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions, status
 
 
@@ -139,13 +142,43 @@ class BodyLimitMiddleware:
 class TextGZipMiddleware(GZipMiddleware):
     """Django's GZipMiddleware for the answers that gain from it: text (JSON, GeoJSON, HTML, CSV, scripts).
     Photos and spreadsheets (already compressed) go as they are: gzipping a JPEG costs the server's CPU and
-    saves nothing."""
+    saves nothing.
+
+    A large answer (over ``GZIP_FAST_ABOVE`` bytes: a whole city's heatmap is 8 MB of JSON) is compressed
+    at level 1 instead of Django's 6: several times faster (a level-6 pass over 8 MB took longer than
+    the query that made it) for a somewhat larger transfer; with the same random file name in its header
+    against BREACH. The rest is Django's."""
 
     def process_response(self, request, response):
         kind = response.get("Content-Type", "").split(";")[0].strip().lower()
         if not (kind.startswith("text/") or kind in COMPRESSIBLE_TYPES or kind.endswith(("+json", "+xml"))):
             return response
-        return super().process_response(request, response)
+        if response.streaming or len(response.content) <= GZIP_FAST_ABOVE or response.has_header("Content-Encoding"):
+            return super().process_response(request, response)
+        patch_vary_headers(response, ("Accept-Encoding",))
+        if not re_accepts_gzip.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            return response
+        response.content = gzip_fast(response.content, self.max_random_bytes)
+        response.headers["Content-Length"] = str(len(response.content))
+        etag = response.get("ETag")
+        if etag and etag.startswith('"'):
+            response.headers["ETag"] = "W/" + etag  # as Django's: a strong ETag is weak once encoded
+        response.headers["Content-Encoding"] = "gzip"
+        return response
+
+
+GZIP_FAST_ABOVE = 256 * 1024
+
+
+def gzip_fast(data: bytes, max_random_bytes: int) -> bytes:
+    """Return ``data`` gzipped at level 1, its header naming a random file of 1 to ``max_random_bytes``
+    bytes (none zero): the compressed length then varies by a random amount, as Django's own gzip does
+    against BREACH."""
+    packed = gzip.compress(data, compresslevel=1, mtime=0)
+    name = bytes(1 + secrets.randbelow(255) for _ in range(1 + secrets.randbelow(max_random_bytes)))
+    header = bytearray(packed[:10])
+    header[3] |= gzip.FNAME  # flags: a zero-terminated file name follows the 10-byte header
+    return bytes(header) + name + b"\x00" + packed[10:]
 
 
 COMPRESSIBLE_TYPES = frozenset({"application/json", "application/geo+json", "application/javascript",
