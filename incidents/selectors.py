@@ -136,10 +136,10 @@ def active_categories(codes: Collection[str]) -> list[Category]:
     A prepared raw query: the ORM's compilation cost more than the query itself on this path; and only
     the categories named, not every one (a city has many, each a model with its questions to build).
     """
-    fields = [f for f in Category._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     if not codes:
         return []
+    fields = [f for f in Category._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
         db.execute(cursor, "gridops_active_categories",
                    f"SELECT {columns} FROM incidents_category WHERE active = %(active)s AND code = ANY(%(codes)s)",

@@ -154,6 +154,12 @@ def _errors(detail) -> dict:
     return detail
 
 
+def _named(rows: list, field: str) -> set[str]:
+    """Return the codes the rows name in ``field``, as ``CodeField`` looks them up (``lookup_key``)."""
+    keys = {lookup_key(row.get(field)) for row in rows if isinstance(row, Mapping) and row.get(field) not in (None, "")}
+    return keys - {None}
+
+
 def validate_intake(rows: list) -> list[IntakeItem | dict]:
     """Validate intake rows (request bodies) at once: per row its IntakeItem, or its errors (a dict of
     field messages, exactly what ``IntakeSerializer(data=row).errors`` gives).
@@ -163,14 +169,10 @@ def validate_intake(rows: list) -> list[IntakeItem | dict]:
     """
     if not rows:
         return []
-    named = {lookup_key(row.get("category")) for row in rows
-             if isinstance(row, Mapping) and row.get("category") not in (None, "")} - {None}
+    named = _named(rows, "category")
     categories = Codes(active_categories(named), named)
-    cameras = Codes(Camera.objects.all(), {lookup_key(row.get("camera")) for row in rows
-                                           if isinstance(row, Mapping) and row.get("camera") not in (None, "")})
-    components = Codes(Component.objects.all(), {
-        lookup_key(row.get("component")) for row in rows
-        if isinstance(row, Mapping) and row.get("component") not in (None, "")})
+    cameras = Codes(Camera.objects.all(), _named(rows, "camera"))
+    components = Codes(Component.objects.all(), _named(rows, "component"))
     lean, bound = _lean_intake(), []
 
     def full(row) -> IntakeItem | dict:
