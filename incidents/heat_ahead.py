@@ -55,6 +55,8 @@ class HeatRun(models.Model):
     snapshot = models.TextField(help_text="txid_current_snapshot() of the transaction that summed it")
     built_at = models.DateTimeField()
     cells = models.PositiveIntegerField(default=0)
+    total = models.BigIntegerField(null=True, help_text="the incidents of its cells (None: a run summed before it "
+                                                        "was kept)")
     category_codes = ArrayField(models.TextField(null=True), default=list,
                                 help_text="the categories' codes by id (1, 2, ...) when it was summed: its cells' "
                                           "props hold them")

@@ -388,8 +388,7 @@ _HEAT_AHEAD_TOP_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
 ), top AS MATERIALIZED (
     SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
 )""" + _AHEAD_TAIL.replace("SUMS", """SELECT r.total + t.n, r.shown - t.was_shown + t.now_shown
-      FROM (SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM incidents_heatruncell
-            WHERE run_id = %s) AS r (total, shown),
+      FROM {run_sums} AS r (total, shown),
            (SELECT COALESCE(SUM(total - COALESCE(was, 0)), 0), COUNT(*) FILTER (WHERE was >= %s),
                    COUNT(*) FILTER (WHERE total >= %s) FROM touched) AS t (n, was_shown, now_shown)""")
 HEAT_WORK_MEM = "256MB"  # the sums of a city's year at 250 m in memory (some 50 MB), not spilled to disk
@@ -425,8 +424,9 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
         query = _HEAT_SQL.format(parts=union, **shape)
         params = [*params, min_count, min_count]
     elif within is None and limit is not None:  # the whole city's fullest: the run's fullest and the touched
-        query = _HEAT_AHEAD_TOP_SQL.format(parts=union, **shape)
-        params = [*params, run.pk, run.pk, min_count, min_count, min_count, run.pk, min_count, min_count]
+        run_sums, sums_params = _run_sums(run, min_count)
+        query = _HEAT_AHEAD_TOP_SQL.format(parts=union, run_sums=run_sums, **shape)
+        params = [*params, run.pk, run.pk, min_count, min_count, *sums_params, min_count, min_count]
     else:
         box = "" if within is None else "AND i BETWEEN %s AND %s AND j BETWEEN %s AND %s"
         query = _HEAT_AHEAD_SQL.format(parts=union, within=box, **shape)
@@ -437,6 +437,19 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
         cursor.execute(query, params)
         return cursor.fetchall()
+
+
+def _run_sums(run: HeatRun, min_count: int) -> tuple[str, list]:
+    """Return the SQL of a row (the incidents of ``run``'s cells, how many of its cells hold at least
+    ``min_count``) and its parameters: the run's own figures when it kept them (``HeatRun.total``; every
+    cell of a run holds one incident or more), else summed from its cells (a whole scan of them)."""
+    if run.total is None:
+        return ("(SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM incidents_heatruncell "
+                "WHERE run_id = %s)"), [min_count, run.pk]
+    if min_count <= 1:
+        return "(SELECT %s::bigint, %s::bigint)", [run.total, run.cells]
+    return ("(SELECT %s::bigint, (SELECT count(*) FROM incidents_heatruncell WHERE run_id = %s AND total >= %s))",
+            [run.total, run.pk, min_count])
 
 
 def _heat_map_sql(parts: list, cell_m: int, min_count: int, limit: int | None, run=None,
@@ -698,7 +711,9 @@ def _refresh_length(conn, today: date, days: int, force: bool) -> list[HeatRun]:
             blocks = cell_m // rollups.HEAT_CELL_M
             cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
             run.cells = cursor.rowcount
-            run.save(update_fields=["cells"])
+            cursor.execute("SELECT COALESCE(SUM(total), 0) FROM incidents_heatruncell WHERE run_id = %s", [run.pk])
+            run.total = cursor.fetchone()[0]  # a read of the whole city's fullest takes it, not a scan of every cell
+            run.save(update_fields=["cells", "total"])
             made.append(run)
         cursor.execute("DROP TABLE heat_keys")
         replaced = HeatRun.objects.filter(days=days).exclude(pk__in=[run.pk for run in made])

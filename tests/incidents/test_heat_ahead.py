@@ -90,6 +90,19 @@ def test_a_run_answers_the_periods_near_it_as_the_rollups_do(demo_data, city):  
     assert _same(start, end, 250, within=CellRange(0, 1, 0, 1)).cells == []
 
 
+def test_a_run_keeps_its_incidents_and_one_summed_before_it_did_answers_alike(demo_data, city):  # noqa: F811
+    now = city["now"]
+    runs = refresh_heat_ahead()
+    for run in runs:  # the whole city's read takes the run's sums from it, not from a scan of its cells
+        cells = HeatRunCell.objects.filter(run=run)
+        assert run.total == sum(cells.values_list("total", flat=True)) > 0
+        assert run.cells == cells.filter(total__gte=1).count()
+    start, end = now - timedelta(days=30), now
+    kept = _same(start, end, 250)
+    HeatRun.objects.update(total=None)  # runs summed before the total was kept: summed from their cells
+    assert _same(start, end, 250) == kept
+
+
 def test_periods_far_from_every_run_and_filtered_or_scoped_reads_do_not_use_one(demo_data, city):  # noqa: F811
     now = city["now"]
     refresh_heat_ahead()
