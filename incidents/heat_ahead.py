@@ -57,6 +57,9 @@ class HeatRun(models.Model):
     cells = models.PositiveIntegerField(default=0)
     total = models.BigIntegerField(null=True, help_text="the incidents of its cells (None: a run summed before it "
                                                         "was kept)")
+    extent = ArrayField(models.IntegerField(), size=4, null=True,
+                        help_text="the cells' least and greatest indexes i0, i1, j0, j1 (None: no cell, or a run "
+                                  "summed before it was kept)")
     category_codes = ArrayField(models.TextField(null=True), default=list,
                                 help_text="the categories' codes by id (1, 2, ...) when it was summed: its cells' "
                                           "props hold them")

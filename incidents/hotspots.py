@@ -111,6 +111,10 @@ class CellRange:
     j0: int
     j1: int
 
+    def holds(self, other: CellRange) -> bool:
+        """Whether every cell of ``other`` is one of these."""
+        return self.i0 <= other.i0 and other.i1 <= self.i1 and self.j0 <= other.j0 and other.j1 <= self.j1
+
 
 NOWHERE = CellRange(0, -1, 0, -1)  # a view outside the metric domain: no cell
 
@@ -423,7 +427,7 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
     if run is None:
         query = _HEAT_SQL.format(parts=union, **shape)
         params = [*params, min_count, min_count]
-    elif within is None and limit is not None:  # the whole city's fullest: the run's fullest and the touched
+    elif limit is not None and _covers(within, run):  # the whole city's fullest: the run's fullest and the touched
         run_sums, sums_params = _run_sums(run, min_count)
         query = _HEAT_AHEAD_TOP_SQL.format(parts=union, run_sums=run_sums, **shape)
         params = [*params, run.pk, run.pk, min_count, min_count, *sums_params, min_count, min_count]
@@ -437,6 +441,12 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
         cursor.execute(query, params)
         return cursor.fetchall()
+
+
+def _covers(within: CellRange | None, run: HeatRun) -> bool:
+    """Whether a view (None: everywhere) holds every cell of ``run``: a map zoomed out to the whole city
+    reads the run's fullest cells by its index, as a read of the whole city does (the parts are the view's)."""
+    return within is None or (run.extent is not None and within.holds(CellRange(*run.extent)))
 
 
 def _run_sums(run: HeatRun, min_count: int) -> tuple[str, list]:
@@ -711,9 +721,12 @@ def _refresh_length(conn, today: date, days: int, force: bool) -> list[HeatRun]:
             blocks = cell_m // rollups.HEAT_CELL_M
             cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
             run.cells = cursor.rowcount
-            cursor.execute("SELECT COALESCE(SUM(total), 0) FROM incidents_heatruncell WHERE run_id = %s", [run.pk])
-            run.total = cursor.fetchone()[0]  # a read of the whole city's fullest takes it, not a scan of every cell
-            run.save(update_fields=["cells", "total"])
+            # what a read of the whole city's fullest takes from the run, not from a scan of its every cell
+            cursor.execute("SELECT COALESCE(SUM(total), 0), min(i), max(i), min(j), max(j) FROM incidents_heatruncell "
+                           "WHERE run_id = %s", [run.pk])
+            run.total, *extent = cursor.fetchone()
+            run.extent = None if extent[0] is None else extent
+            run.save(update_fields=["cells", "total", "extent"])
             made.append(run)
         cursor.execute("DROP TABLE heat_keys")
         replaced = HeatRun.objects.filter(days=days).exclude(pk__in=[run.pk for run in made])

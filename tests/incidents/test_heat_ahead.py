@@ -90,16 +90,37 @@ def test_a_run_answers_the_periods_near_it_as_the_rollups_do(demo_data, city):  
     assert _same(start, end, 250, within=CellRange(0, 1, 0, 1)).cells == []
 
 
-def test_a_run_keeps_its_incidents_and_one_summed_before_it_did_answers_alike(demo_data, city):  # noqa: F811
+def test_a_run_keeps_its_incidents_and_extent_and_one_summed_before_it_did_answers_alike(demo_data, city,  # noqa: F811
+                                                                                         monkeypatch):
     now = city["now"]
     runs = refresh_heat_ahead()
     for run in runs:  # the whole city's read takes the run's sums from it, not from a scan of its cells
         cells = HeatRunCell.objects.filter(run=run)
         assert run.total == sum(cells.values_list("total", flat=True)) > 0
         assert run.cells == cells.filter(total__gte=1).count()
+        i0, i1, j0, j1 = run.extent
+        assert (cells.filter(i=i0).exists(), cells.filter(i=i1).exists(), cells.filter(j=j0).exists(),
+                cells.filter(j=j1).exists()) == (True, True, True, True)
+        assert not cells.exclude(i__range=(i0, i1), j__range=(j0, j1)).exists()
     start, end = now - timedelta(days=30), now
     kept = _same(start, end, 250)
-    HeatRun.objects.update(total=None)  # runs summed before the total was kept: summed from their cells
+    # a map zoomed out to the whole city reads the run's fullest by its index, as the whole city's read does;
+    # a view one cell short of the run's extent joins every cell of the run in the view
+    read = []
+    monkeypatch.setattr(hotspots, "_run_sums", lambda run, least, real=hotspots._run_sums: read.append(run) or
+                        real(run, least))
+    run = hotspots._ahead_run(250, *rollups.Window.of(start, end, start).days)
+    i0, i1, j0, j1 = run.extent
+    around = CellRange(i0 - 3, i1 + 3, j0 - 3, j1 + 3)
+    for view, by_index in ((around, True), (CellRange(i0, i1, j0, j1), True), (CellRange(i0 + 1, i1, j0, j1), False)):
+        read.clear()
+        answer = heat_map(OPERATOR, start=start, end=end, cell_m=250, within=view, limit=10_000)
+        assert answer == heat_map(OPERATOR, start=start, end=end, cell_m=250, within=view, ahead=False,
+                                  limit=10_000)
+        assert bool(read) is by_index, view
+        assert answer == kept if view is around else by_index or answer != kept
+    assert _same(start, end, 250, within=around) == kept
+    HeatRun.objects.update(total=None, extent=None)  # runs summed before these were kept: summed from their cells
     assert _same(start, end, 250) == kept
 
 
