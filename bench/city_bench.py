@@ -56,6 +56,9 @@ def urgent_page() -> str:
     return "/api/incidents/?" + "&".join(f"state={s}" for s in OPEN) + "&order=due&page_size=200"
 
 
+PAGE_HEAT = "layout=cells&detail=10"  # the review page's heatmap: every cell as [lon, lat, count], ten as features
+
+
 def reads(p: dict) -> list[tuple[str, str, list[str]]]:
     """The reads: (name, who, [request, ...]); ``p`` holds the period, an incident id, a grid code."""
     year, month, quarter = p["year"], p["month"], p["quarter"]
@@ -67,9 +70,16 @@ def reads(p: dict) -> list[tuple[str, str, list[str]]]:
         ("hotspots (250 m, >= 3), a year", "leader", [f"/api/review/heatmap/?cell=250&min_count=3&{year}"]),
         # the review page's default period (30 days) with the map showing the whole city
         ("heatmap 250 m, 30 days", "leader", [f"/api/review/heatmap/?cell=250&{p['days30']}"]),
-        # as the review page asks (web/static/web/review.js): the cells of its view, here a town's
-        ("heatmap 250 m, a year, a town's view", "leader", [f"/api/review/heatmap/?cell=250&bbox={p['bbox']}&{year}"]),
-        ("heatmap 1 km, a year, a town's view", "leader", [f"/api/review/heatmap/?cell=1000&bbox={p['bbox']}&{year}"]),
+        # as the review page asks (web/static/web/review.js): the cells of its view (a town's, or the whole
+        # city's with the page's margin) in the cells layout with its ten hotspots
+        ("heatmap 250 m, a year, a town's view", "leader",
+         [f"/api/review/heatmap/?cell=250&bbox={p['bbox']}&{year}&{PAGE_HEAT}"]),
+        ("heatmap 1 km, a year, a town's view", "leader",
+         [f"/api/review/heatmap/?cell=1000&bbox={p['bbox']}&{year}&{PAGE_HEAT}"]),
+        ("heatmap 250 m, a year, the city's view", "leader",
+         [f"/api/review/heatmap/?cell=250&bbox={p['city_view']}&{year}&{PAGE_HEAT}"]),
+        ("heatmap 250 m, 30 days, the city's view", "leader",
+         [f"/api/review/heatmap/?cell=250&bbox={p['city_view']}&{p['days30']}&{PAGE_HEAT}"]),
         ("trend by day, 92 days", "leader", [f"/api/review/trend/?bucket=day&{quarter}"]),
         ("trend by week, a year", "leader", [f"/api/review/trend/?bucket=week&{year}"]),
         ("stats (command centre)", "operator", ["/api/incidents/stats/"]),
@@ -218,6 +228,8 @@ def actors_and_params() -> tuple[dict[str, str], dict]:
               "last_month": period((today.replace(day=1) - timedelta(days=1)).replace(day=1), today.replace(day=1)),
               "bbox": f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}", "grid": busiest.code,
               "city_bbox": "{:.5f},{:.5f},{:.5f},{:.5f}".format(*Town.objects.aggregate(e=Extent("boundary"))["e"])}
+    w, s, e, n = Town.objects.aggregate(e=Extent("boundary"))["e"]  # the page's margin: half the view each side
+    params["city_view"] = f"{w - (e - w) / 2:.5f},{s - (n - s) / 2:.5f},{e + (e - w) / 2:.5f},{n + (n - s) / 2:.5f}"
     return tokens, params
 
 

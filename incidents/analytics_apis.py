@@ -170,6 +170,10 @@ class ReviewQuerySerializer(serializers.Serializer):
         return attrs
 
 
+HEAT_LAYOUTS = ("features", "cells")
+MAX_HEAT_DETAIL = 1000
+
+
 class HeatmapQuerySerializer(ReviewQuerySerializer):
     cell = serializers.IntegerField(required=False, default=250, min_value=CELL_M, max_value=5000,
                                     help_text=f"cell width in metres (EPSG:4549), a multiple of {CELL_M}; "
@@ -183,6 +187,14 @@ class HeatmapQuerySerializer(ReviewQuerySerializer):
                                          help_text="only cells with at least this many incidents")
     bbox = BBoxField(required=False, help_text="only the cells covering this view: west,south,east,north in "
                                                "degrees (WGS84); a map asks for what it shows")
+    layout = serializers.ChoiceField(
+        choices=HEAT_LAYOUTS, required=False, default="features",
+        help_text="features: a GeoJSON FeatureCollection, every cell with its counts per category and main "
+                  "grid; cells: every cell as [lon, lat, count] (a twelfth of the bytes; what a heat layer "
+                  "draws) and only the fullest `detail` as those features, under `hotspots`")
+    detail = serializers.IntegerField(required=False, default=10, min_value=0, max_value=MAX_HEAT_DETAIL,
+                                      help_text="with layout=cells: how many of the fullest cells come as "
+                                                "features with their categories and main grid")
 
 
 class TrendQuerySerializer(ReviewQuerySerializer):
@@ -203,21 +215,29 @@ MAX_HEAT_CELLS = 20_000
 
 def heatmap_body(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
                  categories: list[str] | None = None, sources: list[str] | None = None,
-                 within: CellRange | None = None, min_count: int = 1) -> bytes:
-    """The heatmap API's JSON body: the envelope as the API writes JSON, the features (up to
-    ``MAX_HEAT_CELLS``, 4-8 MB at a city's year) put in as ``heat_features`` wrote them, so a city's
-    answer needs no Python object per cell nor its encoding (the bench times this same function)."""
+                 within: CellRange | None = None, min_count: int = 1, layout: str = "features",
+                 detail: int = 10) -> bytes:
+    """The heatmap API's JSON body: the envelope as the API writes JSON, the cells (up to
+    ``MAX_HEAT_CELLS``; as features 4-8 MB at a city's year, as points a twelfth of it) put in as
+    ``heat_features`` wrote them, so a city's answer needs no Python object per cell nor its encoding
+    (the bench times this same function)."""
+    cells = layout == "cells"
     heat = heat_features(actor, start=start, end=end, cell_m=cell_m, categories=categories, sources=sources,
-                         within=within, min_count=min_count, limit=MAX_HEAT_CELLS)
-    head = JSONRenderer().render({"type": "FeatureCollection", "cell_m": cell_m, "srid_cells": METRIC_SRID,
-                                  "start": start, "end": end, "total": heat.total,
-                                  "capped": heat.shown > MAX_HEAT_CELLS})
-    return b"".join((head[:-1], b',"features":[', heat.features.encode(), b"]}"))  # head[-1:] is its "}"
+                         within=within, min_count=min_count, limit=MAX_HEAT_CELLS, detail=detail if cells else None)
+    envelope = {"cell_m": cell_m, "srid_cells": METRIC_SRID, "start": start, "end": end, "total": heat.total,
+                "capped": heat.shown > MAX_HEAT_CELLS}
+    if not cells:
+        head = JSONRenderer().render({"type": "FeatureCollection", **envelope})
+        return b"".join((head[:-1], b',"features":[', heat.features.encode(), b"]}"))  # head[-1:] is its "}"
+    head = JSONRenderer().render({"layout": "cells", **envelope, "fields": ["lon", "lat", "count"]})
+    return b"".join((head[:-1], b',"cells":[', heat.points.encode(), b'],"hotspots":[', heat.features.encode(),
+                     b"]}"))
 
 
 class HeatmapApi(APIView):
     """Heatmap cells of the incidents the user may see: a FeatureCollection of cell centres (points),
-    the fullest first, each with its count, count per category, top category and main grid."""
+    the fullest first, each with its count, count per category, top category and main grid; or
+    (``layout=cells``) every cell as [lon, lat, count] and the fullest few as those features."""
 
     permission_classes = [IsAuthenticated]
 
@@ -227,7 +247,7 @@ class HeatmapApi(APIView):
         within = cells_covering(q["bbox"], q["cell"]) if "bbox" in q else None
         body = heatmap_body(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
                             categories=q.get("category"), sources=q["source"], within=within,
-                            min_count=q["min_count"])
+                            min_count=q["min_count"], layout=q["layout"], detail=q["detail"])
         return HttpResponse(body, content_type="application/json")
 
 

@@ -412,11 +412,12 @@ def _compiled(parts: list) -> tuple[str, list]:
 
 
 def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: CellRange | None,
-               json: bool) -> list[tuple] | None:
+               json: bool, detail: int | None = None) -> list[tuple] | None:
     """Return the rows of the heatmap statement over the grouped rows ``parts`` (querysets of (i, j,
     category id, grid id, n)), summed in one statement on their database, with the cells of ``run`` (a
     ``HeatRun``, only those ``within`` when given) when one is given: (total, shown) and a cell (i, j,
-    count, then ``_HEAT_ROWS_OUT`` or ``_HEAT_JSON_OUT``) in every row; None when nothing can hold a row."""
+    count, then ``_HEAT_ROWS_OUT`` or ``_HEAT_JSON_OUT``, this only for the fullest ``detail`` cells when
+    given, NULL for the others) in every row; None when nothing can hold a row."""
     union, params = _compiled(parts)
     if not union:
         if run is None:
@@ -424,6 +425,9 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
         union = "SELECT NULL::integer, NULL::integer, NULL::integer, NULL::integer, NULL::integer WHERE false"
     shape = {"limit": "" if limit is None else f"LIMIT {int(limit)}",
              "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "props": _CATEGORIES_PROPS if json else "NULL::text"}
+    if json and detail is not None:  # the rank is the statement's order (a cell's (i, j) is unique)
+        shape["out"] = f"CASE WHEN row_number() OVER (ORDER BY t.total DESC, t.i, t.j) <= {int(detail)} " \
+                       f"THEN {_HEAT_JSON_OUT} END"
     if run is None:
         query = _HEAT_SQL.format(parts=union, **shape)
         params = [*params, min_count, min_count]
@@ -503,27 +507,30 @@ def heat_map(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
 
 @dataclass(slots=True)
 class HeatFeatures:
-    """``heat_map``'s answer as the GeoJSON features of the heatmap API, already JSON: ``features`` is
-    the text of the array's items (cell centres as points, each with its count, counts per category,
-    top category, main grid and centre in metres), the fullest first."""
+    """``heat_map``'s answer as the heatmap API writes it, already JSON: ``features`` is the text of an
+    array's items, the GeoJSON features of the cells (centres as points, each with its count, counts per
+    category, top category, main grid and centre in metres), the fullest first; ``points`` (when asked
+    for) the text of every cell as ``[lon, lat, count]``, ``features`` then of the fullest few only."""
 
     features: str
     shown: int
     total: int
+    points: str = ""
 
 
 def heat_features(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
                   categories: list[str] | None = None, sources: list[str] | None = None,
                   within: CellRange | None = None, min_count: int = 1, limit: int | None = None,
-                  ahead: bool = True) -> HeatFeatures:
+                  ahead: bool = True, detail: int | None = None) -> HeatFeatures:
     """Return ``heat_map``'s cells as the API's GeoJSON features, their properties written by the
     database (``_HEAT_JSON_OUT``) and their centres here (``from_metric``, as ``heat_map``): a city's
     20,000 cells without a Python object each (``heat_geojson`` is the same answer from ``heat_map``;
-    a test keeps them equal)."""
+    a test keeps them equal). ``detail`` given: every cell as a point with its count (``points``) and the
+    fullest ``detail`` as features, the others' properties neither written nor sent."""
     parts, run = _heat_parts(actor, start, end, cell_m, categories, sources, within, ahead)
     if run is not None and run.category_codes != _category_codes():  # its props name codes no longer so
         parts, run = _heat_parts(actor, start, end, cell_m, categories, sources, within, ahead=False)
-    rows = _heat_rows(parts, min_count, limit, run, within, json=True)
+    rows = _heat_rows(parts, min_count, limit, run, within, json=True, detail=detail)
     if rows is None:
         return HeatFeatures("", 0, 0)
     total, shown = int(rows[0][0]), int(rows[0][1])
@@ -533,11 +540,19 @@ def heat_features(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
     xs = (np.fromiter((r[0] for r in found), dtype=float, count=len(found)) + 0.5) * cell_m
     ys = (np.fromiter((r[1] for r in found), dtype=float, count=len(found)) + 0.5) * cell_m
     lons, lats = from_metric(xs, ys)
-    features = ",".join(
-        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{lon},{lat}]}},'
-        f'"properties":{{"count":{r[2]},{r[3]},"x":{x!r},"y":{y!r}}}}}'
-        for r, x, y, lon, lat in zip(found, xs.tolist(), ys.tolist(), _degrees(lons), _degrees(lats), strict=True))
-    return HeatFeatures(features, shown, total)
+    cells = zip(found, xs.tolist(), ys.tolist(), _degrees(lons), _degrees(lats), strict=True)
+    if detail is None:
+        return HeatFeatures(",".join(_feature(*cell) for cell in cells), shown, total)
+    cells = list(cells)
+    points = ",".join(f"[{lon},{lat},{r[2]}]" for r, _, _, lon, lat in cells)
+    return HeatFeatures(",".join(_feature(*cell) for cell in cells[:detail]), shown, total, points)
+
+
+def _feature(row: tuple, x: float, y: float, lon: str, lat: str) -> str:
+    """A cell's GeoJSON feature as JSON text: ``row`` (i, j, count, its properties' JSON as the database
+    wrote them), its centre in metres and in degrees (``_degrees``)."""
+    return (f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{lon},{lat}]}},'
+            f'"properties":{{"count":{row[2]},{row[3]},"x":{x!r},"y":{y!r}}}}}')
 
 
 def _category_codes() -> list[str | None]:
@@ -613,7 +628,8 @@ def _ahead_parts(actor: Actor, run: HeatRun, first: date, last: date, cell_m: in
 
 # A run's cells from the keys (i, j, category id, grid id, n) of its days at HEAT_CELL_M, summed into
 # the run's cells (blocks of them): a row a cell, its counts per category and per grid in arrays, and
-# its main grid as ``_HEAT_TAIL`` decides it.
+# its main grid as ``_HEAT_TAIL`` decides it. Written in the order of the run's index by total
+# (``heatruncell_run_top``), so that its fullest cells, which the whole city's read takes, lie together.
 _RUN_CELLS_SQL = """
 INSERT INTO incidents_heatruncell (run_id, i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id,
                                    props)
@@ -640,6 +656,7 @@ WITH k AS (
 )
 SELECT %s, cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}'), COALESCE(gg.ns, '{}'), main.grid_id, cc.props
 FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)
+ORDER BY cc.total DESC, cc.i, cc.j
 """
 _LATE_UNSEEN_SQL = (f"SELECT count(*) FROM {heat_ahead.LATE_TABLE} WHERE day >= %s AND day < %s "
                     "AND NOT txid_visible_in_snapshot(xid, %s::txid_snapshot)")

@@ -36,6 +36,11 @@ def _same(start, end, cell_m, actor=OPERATOR, **kwargs):
         written = hotspots.heat_features(actor, start=start, end=end, cell_m=cell_m, ahead=ahead, **kwargs)
         assert (written.shown, written.total) == (fast.shown, fast.total)
         assert json.loads(f"[{written.features}]") == expected, (start, end, cell_m, kwargs, ahead)
+        compact = hotspots.heat_features(actor, start=start, end=end, cell_m=cell_m, ahead=ahead, detail=2, **kwargs)
+        assert (compact.shown, compact.total) == (fast.shown, fast.total)
+        assert json.loads(f"[{compact.points}]") == [[*c["geometry"]["coordinates"], c["properties"]["count"]]
+                                                     for c in expected]
+        assert json.loads(f"[{compact.features}]") == expected[:2]
     if not kwargs:  # the whole city's fullest (the run's fullest by its index and the touched cells) too
         _same_capped(start, end, cell_m, actor, fast, expected)
     return fast

@@ -38,7 +38,23 @@ def _report_at(x: float, y: float, code: str = "other", **kwargs):
 def _cells(client: APIClient, **query) -> dict[tuple[float, float], dict]:
     response = client.get("/api/review/heatmap/", query)
     assert response.status_code == 200, response.content
+    _same_as_cells(client, query, response.json())
     return {(c["properties"]["x"], c["properties"]["y"]): c for c in response.json()["features"]}
+
+
+def _same_as_cells(client: APIClient, query: dict, body: dict) -> None:
+    """The answer in the cells layout holds the same cells in the same order as [lon, lat, count], the
+    fullest ``detail`` of them as the same features, in the same envelope (the same period)."""
+    period = {"start": body["start"], "end": body["end"]}
+    for detail in (0, 1, 1000):
+        compact = client.get("/api/review/heatmap/", {**query, **period, "layout": "cells", "detail": detail}).json()
+        assert compact.pop("cells") == [[*c["geometry"]["coordinates"], c["properties"]["count"]]
+                                        for c in body["features"]]
+        assert compact.pop("hotspots") == body["features"][:detail]
+        assert (compact.pop("layout"), compact.pop("fields")) == ("cells", ["lon", "lat", "count"])
+        assert [datetime.fromisoformat(compact.pop(key)) for key in period] == [
+            datetime.fromisoformat(value) for value in period.values()]
+        assert compact == {key: value for key, value in body.items() if key not in ("type", "features", *period)}
 
 
 def test_incidents_are_counted_in_the_metric_cell_that_holds_them():
@@ -82,6 +98,9 @@ def test_an_answer_with_more_cells_than_it_may_hold_keeps_the_fullest_and_says_s
     assert (body["capped"], body["total"]) == (True, 7)  # the total counts every cell, shown or not
     body = _client("operator").get("/api/review/heatmap/", {"cell": 250, "min_count": 2}).json()
     assert ([c["properties"]["count"] for c in body["features"]], body["capped"], body["total"]) == ([3, 2], False, 7)
+    body = _client("operator").get("/api/review/heatmap/", {"cell": 250, "layout": "cells", "detail": 1}).json()
+    assert ([c[2] for c in body["cells"]], body["capped"], body["total"]) == ([3, 2], True, 7)
+    assert [c["properties"]["count"] for c in body["hotspots"]] == [3]
 
 
 def test_wider_cells_are_blocks_of_the_narrower_ones():
@@ -113,6 +132,7 @@ def test_a_grid_leader_sees_only_their_grid_in_the_heatmap_and_the_trend():
     leader = _client(person=GridTeam.objects.get(grid=own).leader)
     body = leader.get("/api/review/heatmap/").json()
     assert body["total"] == 1 and {c["properties"]["grid_code"] for c in body["features"]} == {own.code}
+    _same_as_cells(leader, {}, body)
     series = leader.get("/api/review/trend/").json()["series"]
     assert sum(b["reported"] for b in series) == 1
     assert sum(b["reported"] for b in _client("operator").get("/api/review/trend/").json()["series"]) == 3
@@ -160,6 +180,10 @@ def test_the_trend_by_week_starts_on_monday():
     ("heatmap", {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
     ("heatmap", {"bbox": "119.5,32.2,119.4"}, "bbox"),
     ("heatmap", {"bbox": "119.6,32.2,119.4,32.3"}, "bbox"),  # west > east
+    ("heatmap", {"layout": "svg"}, "layout"),
+    ("heatmap", {"layout": "cells", "detail": "-1"}, "detail"),
+    ("heatmap", {"layout": "cells", "detail": "1001"}, "detail"),
+    ("heatmap", {"layout": "cells", "detail": "ten"}, "detail"),
     ("trend", {"bucket": "month"}, "bucket"),
     ("trend", {"start": "2025-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}, "bucket"),
 ])

@@ -49,27 +49,26 @@ function query(extra) {
   return q.toString();
 }
 
-function drawHeat(fc) {
-  var max = fc.features.reduce(function (m, f) { return Math.max(m, f.properties.count); }, 1);
+/* The heatmap answer in the cells layout: every cell as [lon, lat, count], the fullest first, and the
+   fullest few (body.hotspots) as features with their categories and main grid. */
+function drawHeat(body) {
+  var max = body.cells.length ? body.cells[0][2] : 1;
   heat.setOptions({ max: 1 });
-  heat.setLatLngs(fc.features.map(function (f) {
-    var c = f.geometry.coordinates;
-    return [c[1], c[0], f.properties.count / max];
-  }));
+  heat.setLatLngs(body.cells.map(function (c) { return [c[1], c[0], c[2] / max]; }));
   hot.clearLayers();
-  var spots = fc.features.filter(function (f) { return f.properties.count >= 3; }).slice(0, 10);
+  var spots = body.hotspots.filter(function (f) { return f.properties.count >= 3; }).slice(0, 10);
   spots.forEach(function (f, n) {
     var c = f.geometry.coordinates;
     L.circleMarker([c[1], c[0]], { radius: 7, color: "#c92a2a", weight: 2, fillOpacity: 0.15 })
       .bindTooltip(String(n + 1), { permanent: true, direction: "center", className: "hot-label" })
       .bindPopup(spotHtml(f, n)).addTo(hot);
   });
-  document.getElementById("total").textContent = "视图内 in view: " + fc.total + " 件 incidents, " + fc.features.length +
-    " 个单元 cells" + (fc.capped ? " (最多的 the fullest " + fc.features.length + ")" : "");
+  document.getElementById("total").textContent = "视图内 in view: " + body.total + " 件 incidents, " + body.cells.length +
+    " 个单元 cells" + (body.capped ? " (最多的 the fullest " + body.cells.length + ")" : "");
   document.getElementById("hotspots").innerHTML = spots.length ? spots.map(function (f, n) {
     return '<li data-hotspot="' + n + '">' + spotHtml(f, n) + "</li>";
   }).join("") : '<li class="muted">无 3 件以上的单元 no cell with 3 or more</li>';
-  G.cells = fc.features;
+  G.cells = body.cells;
   G.hotspots = spots;
 }
 function spotHtml(f, n) {
@@ -208,12 +207,13 @@ function viewBox() {
 function loadHeat(force) {
   if (!force && heatView.covered && heatView.covered.contains(map.getBounds())) { return Promise.resolve(null); }
   var box = viewBox(), mine = ++heatView.serial;
-  return getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value, bbox: box.toBBoxString() }))
-    .then(function (fc) {
+  return getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value, bbox: box.toBBoxString(),
+                                                   layout: "cells", detail: 10 }))
+    .then(function (body) {
       if (mine !== heatView.serial) { return null; }
       heatView.covered = box;
-      drawHeat(fc);
-      return fc;
+      drawHeat(body);
+      return body;
     });
 }
 map.on("moveend", debounce(function () { if (el.dataset.loaded === "true") { loadHeat(false); } }, 250));
