@@ -56,7 +56,7 @@ def urgent_page() -> str:
     return "/api/incidents/?" + "&".join(f"state={s}" for s in OPEN) + "&order=due&page_size=200"
 
 
-PAGE_HEAT = "layout=cells&detail=10"  # the review page's heatmap: every cell as [lon, lat, count], ten as features
+PAGE_HEAT = "layout=cells&hotspots=10"  # the review page's heatmap: every cell as [lon, lat, count], ten as features
 
 
 def reads(p: dict) -> list[tuple[str, str, list[str]]]:

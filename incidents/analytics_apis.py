@@ -171,7 +171,7 @@ class ReviewQuerySerializer(serializers.Serializer):
 
 
 HEAT_LAYOUTS = ("features", "cells")
-MAX_HEAT_DETAIL = 1000
+MAX_HEAT_HOTSPOTS = 1000
 
 
 class HeatmapQuerySerializer(ReviewQuerySerializer):
@@ -191,10 +191,10 @@ class HeatmapQuerySerializer(ReviewQuerySerializer):
         choices=HEAT_LAYOUTS, required=False, default="features",
         help_text="features: a GeoJSON FeatureCollection, every cell with its counts per category and main "
                   "grid; cells: every cell as [lon, lat, count] (a twelfth of the bytes; what a heat layer "
-                  "draws) and only the fullest `detail` as those features, under `hotspots`")
-    detail = serializers.IntegerField(required=False, default=10, min_value=0, max_value=MAX_HEAT_DETAIL,
-                                      help_text="with layout=cells: how many of the fullest cells come as "
-                                                "features with their categories and main grid")
+                  "draws) and only the fullest `hotspots` as those features, under `hotspots`")
+    hotspots = serializers.IntegerField(required=False, default=10, min_value=0, max_value=MAX_HEAT_HOTSPOTS,
+                                        help_text="with layout=cells: how many of the fullest cells come as "
+                                                  "features with their categories and main grid")
 
 
 class TrendQuerySerializer(ReviewQuerySerializer):
@@ -216,14 +216,15 @@ MAX_HEAT_CELLS = 20_000
 def heatmap_body(actor: Actor, *, start: datetime, end: datetime, cell_m: int,
                  categories: list[str] | None = None, sources: list[str] | None = None,
                  within: CellRange | None = None, min_count: int = 1, layout: str = "features",
-                 detail: int = 10) -> bytes:
+                 hotspots: int = 10) -> bytes:
     """The heatmap API's JSON body: the envelope as the API writes JSON, the cells (up to
     ``MAX_HEAT_CELLS``; as features 4-8 MB at a city's year, as points a twelfth of it) put in as
     ``heat_features`` wrote them, so a city's answer needs no Python object per cell nor its encoding
     (the bench times this same function)."""
     cells = layout == "cells"
     heat = heat_features(actor, start=start, end=end, cell_m=cell_m, categories=categories, sources=sources,
-                         within=within, min_count=min_count, limit=MAX_HEAT_CELLS, detail=detail if cells else None)
+                         within=within, min_count=min_count, limit=MAX_HEAT_CELLS,
+                         detail=hotspots if cells else None)
     envelope = {"cell_m": cell_m, "srid_cells": METRIC_SRID, "start": start, "end": end, "total": heat.total,
                 "capped": heat.shown > MAX_HEAT_CELLS}
     if not cells:
@@ -247,7 +248,7 @@ class HeatmapApi(APIView):
         within = cells_covering(q["bbox"], q["cell"]) if "bbox" in q else None
         body = heatmap_body(Actor.of(request.user), start=q["start"], end=q["end"], cell_m=q["cell"],
                             categories=q.get("category"), sources=q["source"], within=within,
-                            min_count=q["min_count"], layout=q["layout"], detail=q["detail"])
+                            min_count=q["min_count"], layout=q["layout"], hotspots=q["hotspots"])
         return HttpResponse(body, content_type="application/json")
 
 

@@ -44,13 +44,14 @@ def _cells(client: APIClient, **query) -> dict[tuple[float, float], dict]:
 
 def _same_as_cells(client: APIClient, query: dict, body: dict) -> None:
     """The answer in the cells layout holds the same cells in the same order as [lon, lat, count], the
-    fullest ``detail`` of them as the same features, in the same envelope (the same period)."""
+    fullest ``hotspots`` of them as the same features, in the same envelope (the same period)."""
     period = {"start": body["start"], "end": body["end"]}
-    for detail in (0, 1, 1000):
-        compact = client.get("/api/review/heatmap/", {**query, **period, "layout": "cells", "detail": detail}).json()
+    for hotspots in (0, 1, 1000):
+        asked = {**query, **period, "layout": "cells", "hotspots": hotspots}
+        compact = client.get("/api/review/heatmap/", asked).json()
         assert compact.pop("cells") == [[*c["geometry"]["coordinates"], c["properties"]["count"]]
                                         for c in body["features"]]
-        assert compact.pop("hotspots") == body["features"][:detail]
+        assert compact.pop("hotspots") == body["features"][:hotspots]
         assert (compact.pop("layout"), compact.pop("fields")) == ("cells", ["lon", "lat", "count"])
         assert [datetime.fromisoformat(compact.pop(key)) for key in period] == [
             datetime.fromisoformat(value) for value in period.values()]
@@ -98,7 +99,7 @@ def test_an_answer_with_more_cells_than_it_may_hold_keeps_the_fullest_and_says_s
     assert (body["capped"], body["total"]) == (True, 7)  # the total counts every cell, shown or not
     body = _client("operator").get("/api/review/heatmap/", {"cell": 250, "min_count": 2}).json()
     assert ([c["properties"]["count"] for c in body["features"]], body["capped"], body["total"]) == ([3, 2], False, 7)
-    body = _client("operator").get("/api/review/heatmap/", {"cell": 250, "layout": "cells", "detail": 1}).json()
+    body = _client("operator").get("/api/review/heatmap/", {"cell": 250, "layout": "cells", "hotspots": 1}).json()
     assert ([c[2] for c in body["cells"]], body["capped"], body["total"]) == ([3, 2], True, 7)
     assert [c["properties"]["count"] for c in body["hotspots"]] == [3]
 
@@ -181,9 +182,9 @@ def test_the_trend_by_week_starts_on_monday():
     ("heatmap", {"bbox": "119.5,32.2,119.4"}, "bbox"),
     ("heatmap", {"bbox": "119.6,32.2,119.4,32.3"}, "bbox"),  # west > east
     ("heatmap", {"layout": "svg"}, "layout"),
-    ("heatmap", {"layout": "cells", "detail": "-1"}, "detail"),
-    ("heatmap", {"layout": "cells", "detail": "1001"}, "detail"),
-    ("heatmap", {"layout": "cells", "detail": "ten"}, "detail"),
+    ("heatmap", {"layout": "cells", "hotspots": "-1"}, "hotspots"),
+    ("heatmap", {"layout": "cells", "hotspots": "1001"}, "hotspots"),
+    ("heatmap", {"layout": "cells", "hotspots": "ten"}, "hotspots"),
     ("trend", {"bucket": "month"}, "bucket"),
     ("trend", {"start": "2025-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}, "bucket"),
 ])

@@ -208,7 +208,7 @@ function loadHeat(force) {
   if (!force && heatView.covered && heatView.covered.contains(map.getBounds())) { return Promise.resolve(null); }
   var box = viewBox(), mine = ++heatView.serial;
   return getJSON("/api/review/heatmap/?" + query({ cell: form.elements.cell.value, bbox: box.toBBoxString(),
-                                                   layout: "cells", detail: 10 }))
+                                                   layout: "cells", hotspots: 10 }))
     .then(function (body) {
       if (mine !== heatView.serial) { return null; }
       heatView.covered = box;
