@@ -333,8 +333,8 @@ _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
     SELECT i, j, SUM(n) AS total FROM p GROUP BY i, j
 ), top AS MATERIALIZED (
     SELECT i, j, total FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
-), inside AS MATERIALIZED (
-    SELECT p.i, p.j, p.category_id, p.grid_id, p.n FROM p JOIN top USING (i, j)
+){{kept_cte}}, inside AS MATERIALIZED (
+    SELECT p.i, p.j, p.category_id, p.grid_id, p.n FROM p JOIN {{kept}} AS top USING (i, j)
 ), kc AS (
     SELECT i, j, category_id, n FROM inside
 ), kg AS (
@@ -350,14 +350,14 @@ _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
 # (``heatruncell_run_top``: enough of them that the touched ones cannot push one of the fullest out)
 # and the touched cells, and its sums from the index (the run's) corrected by the touched cells.
 _AHEAD_CELL_COLUMNS = "category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props"
-_AHEAD_TAIL = """, kc AS (
+_AHEAD_TAIL = """{kept_cte}, kc AS (
     SELECT top.i, top.j, u.category_id, u.n
-    FROM top, unnest(top.category_ids, top.category_ns) AS u (category_id, n) WHERE top.touched
-    UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN top USING (i, j)
+    FROM {kept} AS top, unnest(top.category_ids, top.category_ns) AS u (category_id, n) WHERE top.touched
+    UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN {kept} AS top USING (i, j)
 ), kg AS (
     SELECT top.i, top.j, u.grid_id, u.n
-    FROM top, unnest(top.grid_ids, top.grid_ns) AS u (grid_id, n) WHERE top.touched
-    UNION ALL SELECT p.i, p.j, p.grid_id, p.n FROM p JOIN top USING (i, j)
+    FROM {kept} AS top, unnest(top.grid_ids, top.grid_ns) AS u (grid_id, n) WHERE top.touched
+    UNION ALL SELECT p.i, p.j, p.grid_id, p.n FROM p JOIN {kept} AS top USING (i, j)
 )""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total,
                   CASE WHEN top.touched THEN cats.ids ELSE top.category_ids END AS ids,
                   CASE WHEN top.touched THEN cats.ns ELSE top.category_ns END AS ns,
@@ -425,9 +425,13 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
         union = "SELECT NULL::integer, NULL::integer, NULL::integer, NULL::integer, NULL::integer WHERE false"
     shape = {"limit": "" if limit is None else f"LIMIT {int(limit)}",
              "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "props": _CATEGORIES_PROPS if json else "NULL::text"}
+    shape.update(kept="top", kept_cte="")
     if json and detail is not None:  # the rank is the statement's order (a cell's (i, j) is unique)
         shape["out"] = f"CASE WHEN row_number() OVER (ORDER BY t.total DESC, t.i, t.j) <= {int(detail)} " \
                        f"THEN {_HEAT_JSON_OUT} END"
+        # the categories and main grid of those only (kc, kg): a touched cell's are summed again
+        shape.update(kept="kept", kept_cte=f", kept AS MATERIALIZED (SELECT * FROM top ORDER BY total DESC, i, j "
+                                           f"LIMIT {int(detail)})")
     if run is None:
         query = _HEAT_SQL.format(parts=union, **shape)
         params = [*params, min_count, min_count]
