@@ -222,13 +222,14 @@ def actors_and_params() -> tuple[dict[str, str], dict]:
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     town: Town = busiest.generation.town
     x0, y0, x1, y1 = town.boundary.extent
+    city = Town.objects.aggregate(e=Extent("boundary"))["e"]
     params = {"year": period(today - timedelta(days=365), today), "quarter": period(today - timedelta(days=92), today),
               "month": period(today.replace(day=1), today), "incident": incident,
               "days30": period(now - timedelta(days=30), now),
               "last_month": period((today.replace(day=1) - timedelta(days=1)).replace(day=1), today.replace(day=1)),
               "bbox": f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}", "grid": busiest.code,
-              "city_bbox": "{:.5f},{:.5f},{:.5f},{:.5f}".format(*Town.objects.aggregate(e=Extent("boundary"))["e"])}
-    w, s, e, n = Town.objects.aggregate(e=Extent("boundary"))["e"]  # the page's margin: half the view each side
+              "city_bbox": "{:.5f},{:.5f},{:.5f},{:.5f}".format(*city)}
+    w, s, e, n = city  # the review page's view of the whole city: its margin is half the view each side
     params["city_view"] = f"{w - (e - w) / 2:.5f},{s - (n - s) / 2:.5f},{e + (e - w) / 2:.5f},{n + (n - s) / 2:.5f}"
     return tokens, params
 
