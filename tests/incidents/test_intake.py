@@ -380,3 +380,46 @@ def test_the_duplicate_search_reads_the_open_incidents_location_index():
                        "AND location && ST_MakeEnvelope(119.3, 32.2, 119.31, 32.21, 4326)", [sorted(rules.OPEN)])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "incident_open_location_idx" in plan, plan
+
+
+@pytest.mark.django_db
+def test_the_rarely_set_foreign_keys_have_partial_indexes_that_serve_their_reads():
+    """camera, possible_duplicate_of and merged_into are indexed over the rows that set them only (a report
+    that sets none writes none of these indexes), handling_grid by the composite it leads; every read of them
+    (``= id``, the check a deleted camera or incident makes) is still an index scan, and each index holds
+    exactly the rows that set its key: none for a plain report, one for a flagged duplicate and a merge."""
+    partial = {"incident_camera_idx": "camera_id", "incident_possible_dup_idx": "possible_duplicate_of_id",
+               "incident_merged_idx": "merged_into_id"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents_incident'")
+        definitions = dict(cursor.fetchall())
+        for name, column in partial.items():
+            assert definitions[name].endswith(f"({column}) WHERE ({column} IS NOT NULL)"), definitions[name]
+        leading = [d.split("(", 1)[1].split(")")[0].split(",")[0].strip() for d in definitions.values()]
+        assert leading.count("handling_grid_id") == 1 and "incident_handling_state_idx" in definitions
+        assert not {"camera_id", "possible_duplicate_of_id", "merged_into_id"} & {
+            d.split("(", 1)[1].rstrip(")") for d in definitions.values() if " WHERE " not in d}
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for name, column in {**partial, "incident_handling_state_idx": "handling_grid_id"}.items():
+            cursor.execute(f"EXPLAIN SELECT 1 FROM incidents_incident WHERE {column} = %s", [7])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert name in plan, plan
+
+    def entries() -> dict[str, int]:  # what each index holds, read from the index itself (an index-only count)
+        counts = {}
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            for name, column in partial.items():
+                cursor.execute(f"SELECT count({column}) FROM incidents_incident WHERE {column} IS NOT NULL")
+                counts[name] = cursor.fetchone()[0]
+        return counts
+
+    before = entries()
+    original = f.located("other")
+    assert entries() == before
+    duplicate = f.report("other", at=near(original, 10))
+    assert duplicate.possible_duplicate_of == original
+    assert entries() == {**before, "incident_possible_dup_idx": before["incident_possible_dup_idx"] + 1}
+    incident_merge(duplicate_id=duplicate.pk, into_id=original.pk, actor=f.operator())
+    assert list(Incident.objects.filter(merged_into=original)) == [duplicate]
+    assert entries()["incident_merged_idx"] == before["incident_merged_idx"] + 1
