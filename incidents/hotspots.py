@@ -350,17 +350,17 @@ _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
 # (``heatruncell_run_top``: enough of them that the touched ones cannot push one of the fullest out)
 # and the touched cells, and its sums from the index (the run's) corrected by the touched cells.
 _AHEAD_CELL_COLUMNS = "category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props"
-_AHEAD_TAIL = """{kept_cte}, kc AS (
-    SELECT top.i, top.j, u.category_id, u.n
-    FROM {kept} AS top, unnest(top.category_ids, top.category_ns) AS u (category_id, n) WHERE top.touched
-    UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN {kept} AS top USING (i, j)
+# The touched cells among those kept (ta: every row of p is a touched cell's) with the run's arrays (NULL for
+# a cell the run has not): only they are summed again, from those arrays and their rows of p.
+_AHEAD_TAIL = """{kept_cte}, ta AS MATERIALIZED (
+    TOUCHED_ARRAYS
+), kc AS (
+    SELECT ta.i, ta.j, u.category_id, u.n FROM ta, unnest(ta.category_ids, ta.category_ns) AS u (category_id, n)
+    UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN ta USING (i, j)
 ), kg AS (
-    SELECT top.i, top.j, u.grid_id, u.n
-    FROM {kept} AS top, unnest(top.grid_ids, top.grid_ns) AS u (grid_id, n) WHERE top.touched
-    UNION ALL SELECT p.i, p.j, p.grid_id, p.n FROM p JOIN {kept} AS top USING (i, j)
-)""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total,
-                  CASE WHEN top.touched THEN cats.ids ELSE top.category_ids END AS ids,
-                  CASE WHEN top.touched THEN cats.ns ELSE top.category_ns END AS ns,
+    SELECT ta.i, ta.j, u.grid_id, u.n FROM ta, unnest(ta.grid_ids, ta.grid_ns) AS u (grid_id, n)
+    UNION ALL SELECT p.i, p.j, p.grid_id, p.n FROM p JOIN ta USING (i, j)
+)""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total, {ids}
                   CASE WHEN top.touched THEN main.code ELSE grid.code END AS code,
                   CASE WHEN top.touched THEN main.name ELSE grid.name END AS name,
                   CASE WHEN top.touched THEN cats.props ELSE top.props END AS props
@@ -376,7 +376,8 @@ _HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
     FULL JOIN pc ON pc.i = a.i AND pc.j = a.j
 ), top AS MATERIALIZED (
     SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
-)""" + _AHEAD_TAIL.replace("SUMS", _SUMS_OF_C)
+)""" + _AHEAD_TAIL.replace("SUMS", _SUMS_OF_C).replace(
+    "TOUCHED_ARRAYS", "SELECT i, j, category_ids, category_ns, grid_ids, grid_ns FROM {kept} WHERE touched")
 _HEAT_AHEAD_TOP_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
     SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
 ), touched AS MATERIALIZED (
@@ -384,14 +385,17 @@ _HEAT_AHEAD_TOP_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
            a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
     FROM pc LEFT JOIN incidents_heatruncell AS a ON a.run_id = %s AND a.i = pc.i AND a.j = pc.j
 ), c AS MATERIALIZED (
-    SELECT a.i, a.j, a.total, false AS touched, a.{_AHEAD_CELL_COLUMNS.replace(", ", ", a.")}
-    FROM (SELECT i, j, total, {_AHEAD_CELL_COLUMNS} FROM incidents_heatruncell WHERE run_id = %s AND total >= %s
-          ORDER BY total DESC, i, j {{limit}} + (SELECT count(*) FROM touched)) AS a
+    SELECT a.* FROM (SELECT i, j, total, false AS touched, main_grid_id, props{{arrays}} FROM incidents_heatruncell
+                     WHERE run_id = %s AND total >= %s
+                     ORDER BY total DESC, i, j {{limit}} + (SELECT count(*) FROM touched)) AS a
     WHERE NOT EXISTS (SELECT 1 FROM pc WHERE pc.i = a.i AND pc.j = a.j)
-    UNION ALL SELECT i, j, total, touched, {_AHEAD_CELL_COLUMNS} FROM touched
+    UNION ALL SELECT i, j, total, touched, main_grid_id, props{{arrays}} FROM touched
 ), top AS MATERIALIZED (
     SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
-)""" + _AHEAD_TAIL.replace("SUMS", """SELECT r.total + t.n, r.shown - t.was_shown + t.now_shown
+)""" + _AHEAD_TAIL.replace(
+    "TOUCHED_ARRAYS", "SELECT t.i, t.j, t.category_ids, t.category_ns, t.grid_ids, t.grid_ns "
+                      "FROM touched AS t JOIN {kept} USING (i, j)").replace(
+    "SUMS", """SELECT r.total + t.n, r.shown - t.was_shown + t.now_shown
       FROM {run_sums} AS r (total, shown),
            (SELECT COALESCE(SUM(total - COALESCE(was, 0)), 0), COUNT(*) FILTER (WHERE was >= %s),
                    COUNT(*) FILTER (WHERE total >= %s) FROM touched) AS t (n, was_shown, now_shown)""")
@@ -425,7 +429,11 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
         union = "SELECT NULL::integer, NULL::integer, NULL::integer, NULL::integer, NULL::integer WHERE false"
     shape = {"limit": "" if limit is None else f"LIMIT {int(limit)}",
              "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "props": _CATEGORIES_PROPS if json else "NULL::text"}
-    shape.update(kept="top", kept_cte="")
+    # the run's arrays of every cell kept are carried for the rows (``_HEAT_ROWS_OUT``) only: the JSON of an
+    # untouched cell is the run's props (the whole city's read sorted 20,000 rows of arrays for nothing)
+    shape.update(kept="top", kept_cte="", arrays="" if json else ", category_ids, category_ns, grid_ids, grid_ns",
+                 ids="" if json else """CASE WHEN top.touched THEN cats.ids ELSE top.category_ids END AS ids,
+                  CASE WHEN top.touched THEN cats.ns ELSE top.category_ns END AS ns,""")
     if json and detail is not None:  # the rank is the statement's order (a cell's (i, j) is unique)
         shape["out"] = f"CASE WHEN row_number() OVER (ORDER BY t.total DESC, t.i, t.j) <= {int(detail)} " \
                        f"THEN {_HEAT_JSON_OUT} END"
