@@ -1,6 +1,7 @@
 """Incidents API: intake (one and batch), list/detail as GeoJSON, the timeline, and actions."""
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 
@@ -303,8 +304,11 @@ class IncidentViewSet(IncidentScope, mixins.ListModelMixin, mixins.RetrieveModel
         except evidence.PhotoRejected as exc:
             return evidence_apis.rejected(exc)
         item.on_the_spot = self_handled
+        # the incident and its photos (and its closing on the spot), or nothing; a bare report is intake's
+        # own transaction (a savepoint inside this one cost two round trips a report)
+        whole = transaction.atomic() if photos or self_handled else contextlib.nullcontext()
         try:
-            with transaction.atomic():  # the incident and its photos (and its closing on the spot), or nothing
+            with whole:
                 outcome = intake([item], actor=self.actor())[0]
                 if outcome.created and photos:
                     evidence.attach_photos(incident_id=outcome.incident.pk, actor=self.actor(), photos=photos,
