@@ -40,6 +40,9 @@ AHEAD_DRIFT_DAYS = 7
 # A run is summed again (before the day changes) once this many late rows fall in its days: a
 # history import of old reports, say.
 LATE_REBUILD = 50_000
+# A run keeps how many of its cells hold each total up to this (``HeatRun.small_totals``): the cells a
+# heatmap with a minimum count up to SMALL_TOTALS + 1 shows are its cells less those, not a count of its index.
+SMALL_TOTALS = 20
 
 PARTITION = f"{rollups.TABLE}_k{int(rollups.Kind.RECEIVED)}"
 LATE_TABLE = "incidents_heatlate"
@@ -60,6 +63,9 @@ class HeatRun(models.Model):
     extent = ArrayField(models.IntegerField(), size=4, null=True,
                         help_text="the cells' least and greatest indexes i0, i1, j0, j1 (None: no cell, or a run "
                                   "summed before it was kept)")
+    small_totals = ArrayField(models.BigIntegerField(), null=True,
+                              help_text="how many of its cells hold 1, 2, ... SMALL_TOTALS incidents (None: a run "
+                                        "summed before it was kept): the cells a minimum count shows, uncounted")
     category_codes = ArrayField(models.TextField(null=True), default=list,
                                 help_text="the categories' codes by id (1, 2, ...) when it was summed: its cells' "
                                           "props hold them")

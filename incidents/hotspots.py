@@ -468,12 +468,15 @@ def _covers(within: CellRange | None, run: HeatRun) -> bool:
 def _run_sums(run: HeatRun, min_count: int) -> tuple[str, list]:
     """Return the SQL of a row (the incidents of ``run``'s cells, how many of its cells hold at least
     ``min_count``) and its parameters: the run's own figures when it kept them (``HeatRun.total``; every
-    cell of a run holds one incident or more), else summed from its cells (a whole scan of them)."""
+    cell of a run holds one incident or more; ``HeatRun.small_totals``, the cells under a small minimum), else
+    counted from its index by total, or summed from its cells (a whole scan of them)."""
     if run.total is None:
         return ("(SELECT COALESCE(SUM(total), 0), COUNT(*) FILTER (WHERE total >= %s) FROM incidents_heatruncell "
                 "WHERE run_id = %s)"), [min_count, run.pk]
     if min_count <= 1:
         return "(SELECT %s::bigint, %s::bigint)", [run.total, run.cells]
+    if run.small_totals is not None and min_count - 1 <= len(run.small_totals):  # its cells less the smaller
+        return "(SELECT %s::bigint, %s::bigint)", [run.total, run.cells - sum(run.small_totals[:min_count - 1])]
     return ("(SELECT %s::bigint, (SELECT count(*) FROM incidents_heatruncell WHERE run_id = %s AND total >= %s))",
             [run.total, run.pk, min_count])
 
@@ -751,11 +754,12 @@ def _refresh_length(conn, today: date, days: int, force: bool) -> list[HeatRun]:
             cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
             run.cells = cursor.rowcount
             # what a read of the whole city's fullest takes from the run, not from a scan of its every cell
-            cursor.execute("SELECT COALESCE(SUM(total), 0), min(i), max(i), min(j), max(j) FROM incidents_heatruncell "
-                           "WHERE run_id = %s", [run.pk])
-            run.total, *extent = cursor.fetchone()
+            small = ", ".join(f"count(*) FILTER (WHERE total = {k})" for k in range(1, heat_ahead.SMALL_TOTALS + 1))
+            cursor.execute(f"SELECT COALESCE(SUM(total), 0), ARRAY[{small}], min(i), max(i), min(j), max(j) "
+                           "FROM incidents_heatruncell WHERE run_id = %s", [run.pk])
+            run.total, run.small_totals, *extent = cursor.fetchone()
             run.extent = None if extent[0] is None else extent
-            run.save(update_fields=["cells", "total", "extent"])
+            run.save(update_fields=["cells", "total", "small_totals", "extent"])
             made.append(run)
         cursor.execute("DROP TABLE heat_keys")
         replaced = HeatRun.objects.filter(days=days).exclude(pk__in=[run.pk for run in made])

@@ -13,7 +13,7 @@ from core.actors import Actor
 from gis_core.tiles import BBox
 from incidents import heat_ahead, hotspots, rollups
 from incidents.actions import incident_merge, incident_relocate
-from incidents.heat_ahead import AHEAD_CELLS, AHEAD_DAYS, HeatLate, HeatRun, HeatRunCell
+from incidents.heat_ahead import AHEAD_CELLS, AHEAD_DAYS, SMALL_TOTALS, HeatLate, HeatRun, HeatRunCell
 from incidents.hotspots import CellRange, cells_covering, heat_cells_direct, heat_map, refresh_heat_ahead
 from incidents.models import Category, Incident
 from tests.incidents import factories as f
@@ -107,6 +107,8 @@ def test_a_run_keeps_its_incidents_and_extent_and_one_summed_before_it_did_answe
         assert (cells.filter(i=i0).exists(), cells.filter(i=i1).exists(), cells.filter(j=j0).exists(),
                 cells.filter(j=j1).exists()) == (True, True, True, True)
         assert not cells.exclude(i__range=(i0, i1), j__range=(j0, j1)).exists()
+        assert run.small_totals == [cells.filter(total=k).count() for k in range(1, SMALL_TOTALS + 1)]
+        assert run.cells - sum(run.small_totals[:2]) == cells.filter(total__gte=3).count()
     start, end = now - timedelta(days=30), now
     kept = _same(start, end, 250)
     # a map zoomed out to the whole city reads the run's fullest by its index, as the whole city's read does;
@@ -125,6 +127,14 @@ def test_a_run_keeps_its_incidents_and_extent_and_one_summed_before_it_did_answe
         assert bool(read) is by_index, view
         assert answer == kept if view is around else by_index or answer != kept
     assert _same(start, end, 250, within=around) == kept
+    # the cells a minimum shows: from the run's small totals up to SMALL_TOTALS + 1, counted by its index past it
+    whole = kept.cells
+    for least in (2, 3, SMALL_TOTALS + 1, SMALL_TOTALS + 2):
+        answer = heat_map(OPERATOR, start=start, end=end, cell_m=250, limit=len(whole) + 5, min_count=least)
+        assert answer.shown == len([c for c in whole if c.count >= least]) == heat_map(
+            OPERATOR, start=start, end=end, cell_m=250, limit=len(whole) + 5, min_count=least, ahead=False).shown
+    HeatRun.objects.update(small_totals=None)  # runs summed before they were kept: counted by the index
+    assert _same(start, end, 250) == kept
     HeatRun.objects.update(total=None, extent=None)  # runs summed before these were kept: summed from their cells
     assert _same(start, end, 250) == kept
 
