@@ -343,58 +343,62 @@ _HEAT_SQL = f"""WITH {_HEAT_PARTS}, c AS MATERIALIZED (
                   cats.props
            FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)""").replace("SUMS", _SUMS_OF_C)
 # From a run kept ahead (``heat_ahead``: a row a cell, its counts per category and per grid in arrays,
-# its main grid) and the parts that bring it to the period (their sums per cell, pc): a cell no part
-# touches is the run's row as it is; a touched one is summed again from its arrays and its parts' rows.
-# ``_HEAT_AHEAD_SQL`` joins all the run's cells (those ``within`` a view) to the parts; ``_HEAT_AHEAD_TOP_SQL``,
-# for the fullest ``limit`` of the whole city, reads only the run's fullest cells from its index by total
-# (``heatruncell_run_top``: enough of them that the touched ones cannot push one of the fullest out)
-# and the touched cells, and its sums from the index (the run's) corrected by the touched cells.
+# its main grid) and the parts that bring it to the period (their sums per cell, pc, with their rows'
+# categories, grids and counts as arrays): a cell no part touches is the run's row as it is; a touched one is
+# summed again from its arrays and its parts' arrays (ta: the touched cells kept). ``_HEAT_AHEAD_SQL`` joins
+# all the run's cells (those ``within`` a view) to the parts; ``_HEAT_AHEAD_TOP_SQL``, for the fullest
+# ``limit`` of the whole city, reads only the run's fullest cells from its index by total
+# (``heatruncell_run_top``: enough of them that the touched ones cannot push one of the fullest out) and the
+# touched cells, and its sums from the index (the run's) corrected by the touched cells; there the arrays of
+# an untouched cell are carried for the rows (``_HEAT_ROWS_OUT``) only: its JSON is the run's props.
+# No part is joined to the cells kept: its estimate is a guess (a few rows), and a nested loop of p over
+# the touched cells took 2 x 260 ms at 10M.
 _AHEAD_CELL_COLUMNS = "category_ids, category_ns, grid_ids, grid_ns, main_grid_id, props"
-# The touched cells among those kept (ta: every row of p is a touched cell's) with the run's arrays (NULL for
-# a cell the run has not): only they are summed again, from those arrays and their rows of p.
+_AHEAD_PC = """pc AS MATERIALIZED (
+    SELECT i, j, SUM(n) AS n, array_agg(category_id) AS p_category_ids, array_agg(grid_id) AS p_grid_ids,
+           array_agg(n) AS p_ns
+    FROM p GROUP BY i, j
+)"""
 _AHEAD_TAIL = """{kept_cte}, ta AS MATERIALIZED (
-    TOUCHED_ARRAYS
+    SELECT i, j, category_ids, category_ns, grid_ids, grid_ns, p_category_ids, p_grid_ids, p_ns
+    FROM {kept} WHERE touched
 ), kc AS (
     SELECT ta.i, ta.j, u.category_id, u.n FROM ta, unnest(ta.category_ids, ta.category_ns) AS u (category_id, n)
-    UNION ALL SELECT p.i, p.j, p.category_id, p.n FROM p JOIN ta USING (i, j)
+    UNION ALL SELECT ta.i, ta.j, u.category_id, u.n FROM ta, unnest(ta.p_category_ids, ta.p_ns) AS u (category_id, n)
 ), kg AS (
     SELECT ta.i, ta.j, u.grid_id, u.n FROM ta, unnest(ta.grid_ids, ta.grid_ns) AS u (grid_id, n)
-    UNION ALL SELECT p.i, p.j, p.grid_id, p.n FROM p JOIN ta USING (i, j)
+    UNION ALL SELECT ta.i, ta.j, u.grid_id, u.n FROM ta, unnest(ta.p_grid_ids, ta.p_ns) AS u (grid_id, n)
 )""" + _HEAT_TAIL.replace("CELLS", """SELECT top.i, top.j, top.total, {ids}
                   CASE WHEN top.touched THEN main.code ELSE grid.code END AS code,
                   CASE WHEN top.touched THEN main.name ELSE grid.name END AS name,
                   CASE WHEN top.touched THEN cats.props ELSE top.props END AS props
            FROM top LEFT JOIN cats USING (i, j) LEFT JOIN main USING (i, j)
            LEFT JOIN grids_grid AS grid ON grid.id = top.main_grid_id""")
-_HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
-    SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
-), c AS MATERIALIZED (
+_HEAT_AHEAD_SQL = f"""WITH {_HEAT_PARTS}, {_AHEAD_PC}, c AS MATERIALIZED (
     SELECT COALESCE(a.i, pc.i) AS i, COALESCE(a.j, pc.j) AS j, COALESCE(a.total, 0) + COALESCE(pc.n, 0) AS total,
-           pc.i IS NOT NULL AS touched, a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
+           pc.i IS NOT NULL AS touched, a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props,
+           pc.p_category_ids, pc.p_grid_ids, pc.p_ns
     FROM (SELECT i, j, total, {_AHEAD_CELL_COLUMNS}
           FROM incidents_heatruncell WHERE run_id = %s {{within}}) AS a
     FULL JOIN pc ON pc.i = a.i AND pc.j = a.j
 ), top AS MATERIALIZED (
     SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
-)""" + _AHEAD_TAIL.replace("SUMS", _SUMS_OF_C).replace(
-    "TOUCHED_ARRAYS", "SELECT i, j, category_ids, category_ns, grid_ids, grid_ns FROM {kept} WHERE touched")
-_HEAT_AHEAD_TOP_SQL = f"""WITH {_HEAT_PARTS}, pc AS MATERIALIZED (
-    SELECT i, j, SUM(n) AS n FROM p GROUP BY i, j
-), touched AS MATERIALIZED (
-    SELECT pc.i, pc.j, COALESCE(a.total, 0) + pc.n AS total, a.total AS was, true AS touched,
-           a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
+)""" + _AHEAD_TAIL.replace("SUMS", _SUMS_OF_C)
+_HEAT_AHEAD_TOP_SQL = f"""WITH {_HEAT_PARTS}, {_AHEAD_PC}, touched AS MATERIALIZED (
+    SELECT pc.i, pc.j, COALESCE(a.total, 0) + pc.n AS total, a.total AS was, true AS touched, a.main_grid_id, a.props,
+           a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, pc.p_category_ids, pc.p_grid_ids, pc.p_ns
     FROM pc LEFT JOIN incidents_heatruncell AS a ON a.run_id = %s AND a.i = pc.i AND a.j = pc.j
 ), c AS MATERIALIZED (
-    SELECT a.* FROM (SELECT i, j, total, false AS touched, main_grid_id, props{{arrays}} FROM incidents_heatruncell
-                     WHERE run_id = %s AND total >= %s
+    SELECT a.* FROM (SELECT i, j, total, false AS touched, main_grid_id, props, {{arrays}},
+                            NULL::integer[] AS p_category_ids, NULL::integer[] AS p_grid_ids, NULL::integer[] AS p_ns
+                     FROM incidents_heatruncell WHERE run_id = %s AND total >= %s
                      ORDER BY total DESC, i, j {{limit}} + (SELECT count(*) FROM touched)) AS a
     WHERE NOT EXISTS (SELECT 1 FROM pc WHERE pc.i = a.i AND pc.j = a.j)
-    UNION ALL SELECT i, j, total, touched, main_grid_id, props{{arrays}} FROM touched
+    UNION ALL SELECT i, j, total, touched, main_grid_id, props, category_ids, category_ns, grid_ids, grid_ns,
+                     p_category_ids, p_grid_ids, p_ns FROM touched
 ), top AS MATERIALIZED (
     SELECT * FROM c WHERE total >= %s ORDER BY total DESC, i, j {{limit}}
 )""" + _AHEAD_TAIL.replace(
-    "TOUCHED_ARRAYS", "SELECT t.i, t.j, t.category_ids, t.category_ns, t.grid_ids, t.grid_ns "
-                      "FROM touched AS t JOIN {kept} USING (i, j)").replace(
     "SUMS", """SELECT r.total + t.n, r.shown - t.was_shown + t.now_shown
       FROM {run_sums} AS r (total, shown),
            (SELECT COALESCE(SUM(total - COALESCE(was, 0)), 0), COUNT(*) FILTER (WHERE was >= %s),
@@ -429,9 +433,11 @@ def _heat_rows(parts: list, min_count: int, limit: int | None, run, within: Cell
         union = "SELECT NULL::integer, NULL::integer, NULL::integer, NULL::integer, NULL::integer WHERE false"
     shape = {"limit": "" if limit is None else f"LIMIT {int(limit)}",
              "out": _HEAT_JSON_OUT if json else _HEAT_ROWS_OUT, "props": _CATEGORIES_PROPS if json else "NULL::text"}
-    # the run's arrays of every cell kept are carried for the rows (``_HEAT_ROWS_OUT``) only: the JSON of an
-    # untouched cell is the run's props (the whole city's read sorted 20,000 rows of arrays for nothing)
-    shape.update(kept="top", kept_cte="", arrays="" if json else ", category_ids, category_ns, grid_ids, grid_ns",
+    # the run's arrays of an untouched cell are carried for the rows (``_HEAT_ROWS_OUT``) only: its JSON is
+    # the run's props (the whole city's read sorted 20,000 rows of arrays for nothing)
+    shape.update(kept="top", kept_cte="", arrays=("NULL::integer[] AS category_ids, NULL::integer[] AS category_ns, "
+                                                  "NULL::integer[] AS grid_ids, NULL::integer[] AS grid_ns") if json
+                 else "category_ids, category_ns, grid_ids, grid_ns",
                  ids="" if json else """CASE WHEN top.touched THEN cats.ids ELSE top.category_ids END AS ids,
                   CASE WHEN top.touched THEN cats.ns ELSE top.category_ns END AS ns,""")
     if json and detail is not None:  # the rank is the statement's order (a cell's (i, j) is unique)

@@ -139,6 +139,21 @@ def test_a_run_keeps_its_incidents_and_extent_and_one_summed_before_it_did_answe
     assert _same(start, end, 250) == kept
 
 
+def test_a_run_holds_the_whole_days_of_the_review_pages_n_days(demo_data, city):  # noqa: F811
+    """The review page asks for the N days ending now (web/static/web/review.js); a run of N days holds
+    exactly the whole days its window reads (the part-days at either end come from the incidents), so
+    that read takes no whole day of rows added or taken away."""
+    now = city["now"]
+    refresh_heat_ahead()
+    for days in AHEAD_DAYS:
+        start, end = now - timedelta(days=days), now
+        first, last = rollups.Window.of(start, end, start).days
+        run = hotspots._ahead_run(250, first, last)
+        assert (run.days, run.first_day, run.last_day) == (days, first, last), (days, start, end)
+        assert run.last_day == rollups.local_day(now)
+        _same(start, end, 250)
+
+
 def test_periods_far_from_every_run_and_filtered_or_scoped_reads_do_not_use_one(demo_data, city):  # noqa: F811
     now = city["now"]
     refresh_heat_ahead()
