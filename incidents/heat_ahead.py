@@ -2,12 +2,20 @@
 
 A reader who sees everything and asks for the whole city's year at 250 m would otherwise sum every
 month row of that year at each request (1.5 million at 10M incidents, 2.7-3.6 s). The job
-(``hotspots.refresh_heat_ahead``, under beat) sums, once a day and for each of ``AHEAD_DAYS`` and
+(``hotspots.refresh_heat_ahead``, under beat) sums, once a day and for each of ``AHEAD_LENGTHS`` and
 ``AHEAD_CELLS``, the whole local days [first_day, last_day) (last_day today) into a *run*: one row a
 cell with its total and its counts per category and per grid (``HeatRunCell``). A request whose
 whole days are within ``AHEAD_DRIFT_DAYS`` of a run's reads the run, the day rows between the two
 (added or taken away), the late changes, and the part-days' correction, all of them few; the answer
 is the one the rollups give (tests compare).
+
+Each of the review page's N days is kept twice, as N and N - 1 whole days ending yesterday. What a read
+sums besides the run is a day's incidents at most, but it sums each cell they touch again (its
+categories and main grid): some 4,000 cells of a city's day at 250 m, most of a read's time. The N days
+ending now start in the first of the N: read in the morning, the part of that day before the period
+starts is taken away; in the afternoon, the N - 1 and the part after it added are fewer
+(``hotspots._ahead_window`` takes the cheaper). A calendar's period ending tonight (the days from a
+date to today) is the N - 1 and today's rows, with no part-day.
 
 Late changes. A run is exact for the rollups it read (its transaction's snapshot, kept as
 ``txid_current_snapshot()``). A later change of a counted incident that falls in the run's days (a
@@ -30,8 +38,9 @@ from django.db.models import BigIntegerField, Func
 from incidents import rollups
 
 # The review page's N-day periods and cell sizes (web/templates/web/review.html), and the API's
-# coarsest (5 km): the runs the job keeps.
+# coarsest (5 km): the runs the job keeps, each period as its N whole days and its last N - 1 (above).
 AHEAD_DAYS = (30, 90, 365)
+AHEAD_LENGTHS = tuple(sorted({n - k for n in AHEAD_DAYS for k in (0, 1)}))
 AHEAD_CELLS = (250, 500, 1000, 5000)
 # How many whole days a request may differ from a run (at its start and end together) and still be
 # answered from it; the days between are read from the day rows (some 9,000 rows a day in a city of
@@ -52,7 +61,7 @@ class HeatRun(models.Model):
     """The whole city's heatmap cells ``cell_m`` wide for the local days [first_day, last_day)."""
 
     cell_m = models.PositiveIntegerField()
-    days = models.PositiveSmallIntegerField(help_text="last_day - first_day, one of AHEAD_DAYS")
+    days = models.PositiveSmallIntegerField(help_text="last_day - first_day, one of AHEAD_LENGTHS")
     first_day = models.DateField()
     last_day = models.DateField(help_text="the day after the last day summed (the day it was summed)")
     snapshot = models.TextField(help_text="txid_current_snapshot() of the transaction that summed it")

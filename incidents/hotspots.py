@@ -606,10 +606,9 @@ def _heat_parts(actor: Actor, start: datetime, end: datetime, cell_m: int, categ
     bring to it (None: the rollups alone)."""
     if cell_m % rollups.CELL_M:
         raise ValueError(f"cell_m must be a multiple of {rollups.CELL_M}")
-    window = rollups.Window.of(start, end, start)
-    run = None
+    window, run = _heat_window(start, end), None
     if ahead and scope_q(actor) is None and not categories and not sources:
-        run = _ahead_run(cell_m, *window.days)
+        window, run = _ahead_window(cell_m, start, end) or (window, None)
     if run is None:
         parts = _rollup_rows(actor, window, cell_m, categories, sources, within)
     else:
@@ -621,9 +620,39 @@ def _heat_parts(actor: Actor, start: datetime, end: datetime, cell_m: int, categ
     return parts, run
 
 
+def _heat_window(start: datetime, end: datetime, up: bool = False) -> rollups.Window:
+    """Return the period's window for a heatmap (``rollups.Window.of``; ``up``: its whole days from the
+    midnight after ``start``). A heatmap has no clock: its ``now`` is where its days begin."""
+    d0 = rollups.Window.of(start, end, start, up=up).d0
+    return rollups.Window.of(start, end, d0, up=up)
+
+
+def _ahead_window(cell_m: int, start: datetime, end: datetime) -> tuple[rollups.Window, HeatRun] | None:
+    """Return the window of the period and the run kept ahead that answer it with the least to sum
+    besides the run, None when no run is near: its whole days from the midnight before ``start`` or after
+    it, each with its nearest run (``_ahead_run``), weighed by the whole days between the two and the
+    part-day read from the incidents, in days. A period of N days ending now is read in the morning with
+    the N days' run (the part of its first day before ``start`` taken away), in the afternoon with the
+    N - 1's (the part after ``start`` added); one from a midnight to tonight is the N - 1's and today."""
+    best, floor = None, _heat_window(start, end)
+    for window in [floor] + ([_heat_window(start, end, up=True)] if floor.d0 < start else []):
+        nearest = _nearest_run(cell_m, *window.days)
+        if nearest is not None:
+            cost = nearest[0] + abs(start - window.d0) / timedelta(days=1)
+            if best is None or cost < best[0]:
+                best = (cost, window, nearest[1])
+    return None if best is None else best[1:]
+
+
 def _ahead_run(cell_m: int, first: date, last: date) -> HeatRun | None:
     """Return the run kept ahead (``heat_ahead``) of cells ``cell_m`` wide whose days are nearest the
     days [first, last), None when none is within ``AHEAD_DRIFT_DAYS`` of them."""
+    nearest = _nearest_run(cell_m, first, last)
+    return None if nearest is None else nearest[1]
+
+
+def _nearest_run(cell_m: int, first: date, last: date) -> tuple[int, HeatRun] | None:
+    """Return ``_ahead_run``'s run and how many whole days (at its start and end together) it is off."""
     drift = timedelta(days=AHEAD_DRIFT_DAYS)
     runs = HeatRun.objects.filter(cell_m=cell_m, last_day__gte=last - drift, last_day__lte=last + drift)
     best = None
@@ -631,7 +660,7 @@ def _ahead_run(cell_m: int, first: date, last: date) -> HeatRun | None:
         off = abs((first - run.first_day).days) + abs((last - run.last_day).days)
         if off <= AHEAD_DRIFT_DAYS and (best is None or off < best[0]):
             best = (off, run)
-    return None if best is None else best[1]
+    return best
 
 
 def _ahead_parts(actor: Actor, run: HeatRun, first: date, last: date, cell_m: int,
@@ -693,18 +722,18 @@ AHEAD_LOCK = 0x4EA7  # the advisory lock of the job (pg_try_advisory_lock): one 
 
 
 def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> list[HeatRun]:
-    """Sum the runs kept ahead (``heat_ahead``) that are missing or stale: for each of ``AHEAD_DAYS``, the
-    whole city's cells of every size of ``AHEAD_CELLS`` over the local days [today - days, today), when
-    its runs are of an earlier day or ``LATE_REBUILD`` late rows fall in their days (``force``: always).
-    Replace the runs of the same length in the same transaction (a reader sees the old or the new), then
-    delete the late rows no run will read. Return the runs summed. Safe to run twice, and at once: a job
-    finding another at work leaves (an advisory lock). Each length is summed in one REPEATABLE READ
-    transaction whose snapshot the runs keep, so never inside a caller's transaction (its own writes
-    would be late rows the snapshot did not see, counted twice)."""
+    """Sum the runs kept ahead (``heat_ahead``) that are missing or stale: for each of ``AHEAD_DAYS`` (N),
+    the whole city's cells of every size of ``AHEAD_CELLS`` over the local days [today - N, today) and
+    [today - N + 1, today), when its runs are of an earlier day or ``LATE_REBUILD`` late rows fall in their
+    days (``force``: always). Replace the runs of the period in the same transaction (a reader sees the old
+    or the new), then delete the late rows no run will read. Return the runs summed. Safe to run twice, and
+    at once: a job finding another at work leaves (an advisory lock). Each period is summed in one
+    REPEATABLE READ transaction whose snapshot its runs keep, so never inside a caller's transaction (its
+    own writes would be late rows the snapshot did not see, counted twice)."""
     today = today or rollups.local_day(timezone.now())
     conn = connections["default"]
     if conn.in_atomic_block:
-        raise RuntimeError("refresh_heat_ahead sums each length in a transaction of its own")
+        raise RuntimeError("refresh_heat_ahead sums each period in a transaction of its own")
     with conn.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [AHEAD_LOCK])
         if not cursor.fetchone()[0]:
@@ -719,7 +748,7 @@ def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> lis
             HeatRunCell.objects.filter(run__in=alien).delete()
             HeatRun.objects.filter(pk__in=alien).delete()
         for days in AHEAD_DAYS:
-            made.extend(_refresh_length(conn, today, days, force))
+            made.extend(_refresh_period(conn, today, days, force))
         with conn.cursor() as cursor:
             cursor.execute(_LATE_PRUNE_SQL)
             if made:  # the replaced runs' rows gone and the visibility map set: the runs' sums read the index alone
@@ -730,50 +759,66 @@ def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> lis
     return made
 
 
-def _refresh_length(conn, today: date, days: int, force: bool) -> list[HeatRun]:
+def _refresh_period(conn, today: date, days: int, force: bool) -> list[HeatRun]:
+    """Sum the runs of the N = ``days`` and N - 1 whole days ending yesterday, from one snapshot: the keys
+    of the later N - 1 days gathered once, their runs summed, the first day's keys added, the N days' runs
+    summed (``_RUN_CELLS_SQL`` sums a key's rows)."""
     first = today - timedelta(days=days)
+    lengths = (days - 1, days)
     with transaction.atomic(), conn.cursor() as cursor:
         # the runs' snapshot is the one every statement below reads
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute("SELECT txid_current_snapshot()::text")
         snapshot = cursor.fetchone()[0]
-        current = list(HeatRun.objects.filter(days=days, last_day=today))
-        if not force and {run.cell_m for run in current} >= set(AHEAD_CELLS):
+        current = list(HeatRun.objects.filter(days__in=lengths, last_day=today))
+        if not force and {(run.days, run.cell_m) for run in current} >= {(n, c) for n in lengths for c in AHEAD_CELLS}:
             cursor.execute(_LATE_UNSEEN_SQL, [first, today, min(current, key=lambda r: r.pk).snapshot])
             if cursor.fetchone()[0] < LATE_REBUILD:
                 return []
         everyone = Actor.system("heat-ahead")
-        window = rollups.Window.of(_midnight(first), _midnight(today), _midnight(first))
-        union, params = _compiled(_rollup_rows(everyone, window, rollups.HEAT_CELL_M, None, None))
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
         cursor.execute("DROP TABLE IF EXISTS heat_keys")
-        cursor.execute("CREATE TEMP TABLE heat_keys ON COMMIT DROP AS "
-                       "SELECT i::integer AS i, j::integer AS j, category_id, grid_id, SUM(n)::bigint AS n "
-                       f"FROM ({union or 'SELECT 0, 0, 0, 0, 0 WHERE false'}) AS p (i, j, category_id, grid_id, n) "
-                       "GROUP BY 1, 2, 3, 4", params)
         made = []
-        for cell_m in AHEAD_CELLS:
-            run = HeatRun.objects.create(cell_m=cell_m, days=days, first_day=first, last_day=today,
-                                         snapshot=snapshot, built_at=timezone.now(),
-                                         category_codes=_category_codes())
-            blocks = cell_m // rollups.HEAT_CELL_M
-            cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
-            run.cells = cursor.rowcount
-            # what a read of the whole city's fullest takes from the run, not from a scan of its every cell
-            small = ", ".join(f"count(*) FILTER (WHERE total = {k})" for k in range(1, heat_ahead.SMALL_TOTALS + 1))
-            cursor.execute(f"SELECT COALESCE(SUM(total), 0), ARRAY[{small}], min(i), max(i), min(j), max(j) "
-                           "FROM incidents_heatruncell WHERE run_id = %s", [run.pk])
-            run.total, run.small_totals, *extent = cursor.fetchone()
-            run.extent = None if extent[0] is None else extent
-            run.save(update_fields=["cells", "total", "small_totals", "extent"])
-            made.append(run)
+        for length in lengths:
+            since = today - timedelta(days=length)  # the keys of the days [since, until) are gathered now
+            until = today if length == lengths[0] else since + timedelta(days=1)
+            window = rollups.Window.of(_midnight(since), _midnight(until), _midnight(since))
+            union, params = _compiled(_rollup_rows(everyone, window, rollups.HEAT_CELL_M, None, None))
+            keys = ("SELECT i::integer AS i, j::integer AS j, category_id, grid_id, SUM(n)::bigint AS n "
+                    f"FROM ({union or 'SELECT 0, 0, 0, 0, 0 WHERE false'}) AS p (i, j, category_id, grid_id, n) "
+                    "GROUP BY 1, 2, 3, 4")
+            if length == lengths[0]:
+                cursor.execute(f"CREATE TEMP TABLE heat_keys ON COMMIT DROP AS {keys}", params)
+            else:
+                cursor.execute(f"INSERT INTO heat_keys {keys}", params)
+            made.extend(_sum_runs(cursor, since, today, snapshot))
         cursor.execute("DROP TABLE heat_keys")
-        replaced = HeatRun.objects.filter(days=days).exclude(pk__in=[run.pk for run in made])
+        replaced = HeatRun.objects.filter(days__in=lengths).exclude(pk__in=[run.pk for run in made])
         HeatRunCell.objects.filter(run__in=replaced).delete()
         replaced.delete()
         # the planner's figures of the new rows, committed with them (with a stale estimate a read of a
         # city's year at 250 m nested-looped over its 72,000 cells: 90 s instead of 0.5)
         cursor.execute(f"ANALYZE {HeatRunCell._meta.db_table}")
+    return made
+
+
+def _sum_runs(cursor, first: date, today: date, snapshot: str) -> list[HeatRun]:
+    """Sum the keys of ``heat_keys`` (the days [first, today)) into a run of each cell size."""
+    made = []
+    for cell_m in AHEAD_CELLS:
+        run = HeatRun.objects.create(cell_m=cell_m, days=(today - first).days, first_day=first, last_day=today,
+                                     snapshot=snapshot, built_at=timezone.now(), category_codes=_category_codes())
+        blocks = cell_m // rollups.HEAT_CELL_M
+        cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
+        run.cells = cursor.rowcount
+        # what a read of the whole city's fullest takes from the run, not from a scan of its every cell
+        small = ", ".join(f"count(*) FILTER (WHERE total = {k})" for k in range(1, heat_ahead.SMALL_TOTALS + 1))
+        cursor.execute(f"SELECT COALESCE(SUM(total), 0), ARRAY[{small}], min(i), max(i), min(j), max(j) "
+                       "FROM incidents_heatruncell WHERE run_id = %s", [run.pk])
+        run.total, run.small_totals, *extent = cursor.fetchone()
+        run.extent = None if extent[0] is None else extent
+        run.save(update_fields=["cells", "total", "small_totals", "extent"])
+        made.append(run)
     return made
 
 

@@ -533,8 +533,12 @@ class Window:
     t0: datetime
 
     @classmethod
-    def of(cls, start: datetime, end: datetime, now: datetime) -> Window:
+    def of(cls, start: datetime, end: datetime, now: datetime, *, up: bool = False) -> Window:
+        """The whole days from the midnight that begins ``start``'s day, or (``up``) the one after it when
+        ``start`` is within a day (its part-day then added from the incidents, not taken away)."""
         d0, d1 = local_midnight(start), local_midnight(end)
+        if up and d0 < start:
+            d0 = local_midnight(d0 + timedelta(hours=36))
         return cls(start, end, now, d0, max(d0, d1), local_midnight(now))
 
     @property
@@ -549,7 +553,7 @@ class Window:
     def gaps(self) -> list[tuple[datetime, datetime]]:
         """Return the intervals where the rounded and the exact bounds disagree (each shorter than a day)."""
         spans = [(self.d0, self.start), (self.d1, self.end), (self.t0, self.now)]
-        return [(a, b) for a, b in spans if a < b]
+        return [(min(a, b), max(a, b)) for a, b in spans if a != b]
 
     def edge_q(self, columns=("created_at", "closed_at", "handle_due_at"), *, clocks: bool = True) -> Q:
         """Return the filter of the incidents whose contribution the rounding may change: a time stamp

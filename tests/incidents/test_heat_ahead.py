@@ -13,7 +13,7 @@ from core.actors import Actor
 from gis_core.tiles import BBox
 from incidents import heat_ahead, hotspots, rollups
 from incidents.actions import incident_merge, incident_relocate
-from incidents.heat_ahead import AHEAD_CELLS, AHEAD_DAYS, SMALL_TOTALS, HeatLate, HeatRun, HeatRunCell
+from incidents.heat_ahead import AHEAD_CELLS, AHEAD_DAYS, AHEAD_LENGTHS, SMALL_TOTALS, HeatLate, HeatRun, HeatRunCell
 from incidents.hotspots import CellRange, cells_covering, heat_cells_direct, heat_map, refresh_heat_ahead
 from incidents.models import Category, Incident
 from tests.incidents import factories as f
@@ -75,7 +75,7 @@ def _periods(now):
 def test_a_run_answers_the_periods_near_it_as_the_rollups_do(demo_data, city):  # noqa: F811
     now = city["now"]
     runs = refresh_heat_ahead()
-    assert {(r.days, r.cell_m) for r in runs} == {(d, c) for d in AHEAD_DAYS for c in AHEAD_CELLS}
+    assert {(r.days, r.cell_m) for r in runs} == {(d, c) for d in AHEAD_LENGTHS for c in AHEAD_CELLS}
     assert HeatRunCell.objects.filter(run__in=runs).count() == sum(r.cells for r in runs) > 0
     for start, end in _periods(now):
         first, last = rollups.Window.of(start, end, start).days
@@ -139,19 +139,28 @@ def test_a_run_keeps_its_incidents_and_extent_and_one_summed_before_it_did_answe
     assert _same(start, end, 250) == kept
 
 
-def test_a_run_holds_the_whole_days_of_the_review_pages_n_days(demo_data, city):  # noqa: F811
-    """The review page asks for the N days ending now (web/static/web/review.js); a run of N days holds
-    exactly the whole days its window reads (the part-days at either end come from the incidents), so
-    that read takes no whole day of rows added or taken away."""
+def test_a_period_is_read_from_the_run_that_leaves_least_to_sum(demo_data, city):  # noqa: F811
+    """The review page asks for the N days ending now (web/static/web/review.js): they start within the
+    first of the N whole days ending yesterday. Started in the morning, the N days' run is read and the
+    part of that day before the start taken away; in the afternoon, the N - 1's and the part after the
+    start added. A period from a midnight to tonight (a calendar's) is the N - 1's and today's rows, and one
+    starting at a midnight has no part-day to weigh. Each answers as the rollups do."""
     now = city["now"]
     refresh_heat_ahead()
+    today = rollups.local_midnight(now)
     for days in AHEAD_DAYS:
-        start, end = now - timedelta(days=days), now
-        first, last = rollups.Window.of(start, end, start).days
-        run = hotspots._ahead_run(250, first, last)
-        assert (run.days, run.first_day, run.last_day) == (days, first, last), (days, start, end)
-        assert run.last_day == rollups.local_day(now)
-        _same(start, end, 250)
+        morning, afternoon = today - timedelta(days=days, hours=-9), today - timedelta(days=days, hours=-15)
+        for start, end, length, up in ((morning, now, days, False), (afternoon, now, days - 1, True),
+                                       (today - timedelta(days=days - 1), today + timedelta(days=1), days - 1, False),
+                                       (today - timedelta(days=days), today, days, False)):
+            window, run = hotspots._ahead_window(250, start, end)
+            d0 = today - timedelta(days=length)
+            assert (run.days, run.first_day, run.last_day) == (length, d0.date(), today.date()), (days, start, end)
+            assert window.d0 == d0 and (window.d0 > start) is up and window.gaps() == [
+                gap for gap in ((min(start, d0), max(start, d0)), (min(window.d1, end), max(window.d1, end)))
+                if gap[0] < gap[1]], (days, start, end)
+            _same(start, end, 250)
+    assert rollups.Window.of(today, now, today, up=True).d0 == today  # a midnight is not rounded up
 
 
 def test_periods_far_from_every_run_and_filtered_or_scoped_reads_do_not_use_one(demo_data, city):  # noqa: F811
@@ -210,7 +219,7 @@ def test_changes_after_a_run_count_as_late_rows_and_a_new_run_has_them(demo_data
     # a new run has the changes, so it does not add the late rows again; the job deletes them
     assert refresh_heat_ahead() == []  # the day is the same and few late rows: nothing to do
     runs = refresh_heat_ahead(force=True)
-    assert len(runs) == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+    assert len(runs) == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
     assert HeatRun.objects.count() == len(runs)  # the runs replaced are gone, and their cells
     assert not HeatRunCell.objects.exclude(run__in=runs).exists()
     assert HeatLate.objects.count() == 0
@@ -234,7 +243,7 @@ def test_many_late_rows_make_the_job_sum_again(demo_data, city, monkeypatch):  #
     monkeypatch.setattr(hotspots, "LATE_REBUILD", 2)
     for days in (10, 11):  # two day rows changed: two late rows
         f.report_many([f.item("other", at=f.interior_point(city["grids"][0]))], now=city["now"] - timedelta(days=days))
-    assert len(refresh_heat_ahead()) == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+    assert len(refresh_heat_ahead()) == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
 
 
 def test_the_job_leaves_when_another_is_at_work_and_refuses_a_callers_transaction(demo_data, city):  # noqa: F811
@@ -253,7 +262,7 @@ def test_the_job_leaves_when_another_is_at_work_and_refuses_a_callers_transactio
     with transaction.atomic(), pytest.raises(RuntimeError):
         refresh_heat_ahead()
     call_command("refresh_heatmaps")
-    assert HeatRun.objects.count() == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+    assert HeatRun.objects.count() == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
 
 
 def test_a_rebuild_logs_no_late_rows_and_forgets_the_runs(demo_data, city):  # noqa: F811
@@ -307,4 +316,4 @@ def test_runs_of_another_clusters_transactions_are_forgotten(demo_data):
                                grid_ns=[])
     refresh_heat_ahead()
     assert not HeatRun.objects.filter(pk=alien.pk).exists() and not HeatRunCell.objects.filter(run=alien).exists()
-    assert HeatRun.objects.count() == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+    assert HeatRun.objects.count() == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
