@@ -630,7 +630,7 @@ def _heat_window(start: datetime, end: datetime, up: bool = False) -> rollups.Wi
 def _ahead_window(cell_m: int, start: datetime, end: datetime) -> tuple[rollups.Window, HeatRun] | None:
     """Return the window of the period and the run kept ahead that answer it with the least to sum
     besides the run, None when no run is near: its whole days from the midnight before ``start`` or after
-    it, each with its nearest run (``_ahead_run``), weighed by the whole days between the two and the
+    it, each with its nearest run (``_nearest_run``), weighed by the whole days between the two and the
     part-day read from the incidents, in days. A period of N days ending now is read in the morning with
     the N days' run (the part of its first day before ``start`` taken away), in the afternoon with the
     N - 1's (the part after ``start`` added); one from a midnight to tonight is the N - 1's and today."""
@@ -644,15 +644,10 @@ def _ahead_window(cell_m: int, start: datetime, end: datetime) -> tuple[rollups.
     return None if best is None else best[1:]
 
 
-def _ahead_run(cell_m: int, first: date, last: date) -> HeatRun | None:
-    """Return the run kept ahead (``heat_ahead``) of cells ``cell_m`` wide whose days are nearest the
-    days [first, last), None when none is within ``AHEAD_DRIFT_DAYS`` of them."""
-    nearest = _nearest_run(cell_m, first, last)
-    return None if nearest is None else nearest[1]
-
-
 def _nearest_run(cell_m: int, first: date, last: date) -> tuple[int, HeatRun] | None:
-    """Return ``_ahead_run``'s run and how many whole days (at its start and end together) it is off."""
+    """Return the run kept ahead (``heat_ahead``) of cells ``cell_m`` wide whose days are nearest the
+    days [first, last) and how many whole days (at its start and end together) it is off them, None when
+    none is within ``AHEAD_DRIFT_DAYS``."""
     drift = timedelta(days=AHEAD_DRIFT_DAYS)
     runs = HeatRun.objects.filter(cell_m=cell_m, last_day__gte=last - drift, last_day__lte=last + drift)
     best = None

@@ -80,7 +80,7 @@ def test_a_run_answers_the_periods_near_it_as_the_rollups_do(demo_data, city):  
     for start, end in _periods(now):
         first, last = rollups.Window.of(start, end, start).days
         for cell_m in AHEAD_CELLS:
-            assert hotspots._ahead_run(cell_m, first, last) is not None, (start, end, cell_m)
+            assert hotspots._nearest_run(cell_m, first, last) is not None, (start, end, cell_m)
             _same(start, end, cell_m)
     # capped, with a minimum, within a view (a town's map)
     start, end = now - timedelta(days=30), now
@@ -116,7 +116,7 @@ def test_a_run_keeps_its_incidents_and_extent_and_one_summed_before_it_did_answe
     read = []
     monkeypatch.setattr(hotspots, "_run_sums", lambda run, least, real=hotspots._run_sums: read.append(run) or
                         real(run, least))
-    run = hotspots._ahead_run(250, *rollups.Window.of(start, end, start).days)
+    _, run = hotspots._nearest_run(250, *rollups.Window.of(start, end, start).days)
     i0, i1, j0, j1 = run.extent
     around = CellRange(i0 - 3, i1 + 3, j0 - 3, j1 + 3)
     for view, by_index in ((around, True), (CellRange(i0, i1, j0, j1), True), (CellRange(i0 + 1, i1, j0, j1), False)):
@@ -167,8 +167,8 @@ def test_periods_far_from_every_run_and_filtered_or_scoped_reads_do_not_use_one(
     now = city["now"]
     refresh_heat_ahead()
     first, last = rollups.Window.of(now - timedelta(days=50), now, now).days
-    assert hotspots._ahead_run(250, first, last) is None  # 20 days from the 30 and 90 days' runs
-    assert hotspots._ahead_run(300, *rollups.Window.of(now - timedelta(days=30), now, now).days) is None
+    assert hotspots._nearest_run(250, first, last) is None  # 20 days from the 30 and 90 days' runs
+    assert hotspots._nearest_run(300, *rollups.Window.of(now - timedelta(days=30), now, now).days) is None
     _same(now - timedelta(days=50), now, 250)
     _same(now - timedelta(days=30), now, 250, categories=["other"])
     leader = Actor.of(f.user("grid_leader", person=f.team_of(city["grids"][0]).leader))
