@@ -17,6 +17,16 @@ starts is taken away; in the afternoon, the N - 1 and the part after it added ar
 (``hotspots._ahead_window`` takes the cheaper). A calendar's period ending tonight (the days from a
 date to today) is the N - 1 and today's rows, with no part-day.
 
+Runs kept live. Between two days the N days ending now still start within a day, and in service today's
+reports are cells to sum again too: at midday at 10M, half a day's cells either way. So the job also
+keeps, for each N and size, a *live* run (``HeatRun.part_start`` set): the N days ending when it was
+summed, its first day from that moment (``part_start``) and today so far, made from the nearer daily run
+and the parts that bring it there (the daily run's cells a part touches summed again, the others
+copied). It is summed again every few minutes (``refresh_heat_live``), so a read of the N days ending
+now sums again only the reports of those minutes at either end, and the late rows since. A live run
+holds part of its first day, so a late row of that day cannot be told inside or outside it: while one
+it did not see exists, reads take the daily runs (a change of a report N days old, rare).
+
 Late changes. A run is exact for the rollups it read (its transaction's snapshot, kept as
 ``txid_current_snapshot()``). A later change of a counted incident that falls in the run's days (a
 report marked a duplicate, recategorised or moved, deleted, history imported with its own dates)
@@ -30,6 +40,8 @@ read. A rebuild of the rollups (``rollups.rebuild_rollups``) sets ``rollups.REBU
 millions of rows are not logged, and forgets the runs.
 """
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -63,7 +75,10 @@ class HeatRun(models.Model):
     cell_m = models.PositiveIntegerField()
     days = models.PositiveSmallIntegerField(help_text="last_day - first_day, one of AHEAD_LENGTHS")
     first_day = models.DateField()
-    last_day = models.DateField(help_text="the day after the last day summed (the day it was summed)")
+    last_day = models.DateField(help_text="the day after the last day summed (the day it was summed; a live run's: "
+                                          "tomorrow, today summed so far)")
+    part_start = models.DateTimeField(null=True, help_text="a live run's: its first day is summed from this moment "
+                                                           "(the N days ending when it was summed); None: whole days")
     snapshot = models.TextField(help_text="txid_current_snapshot() of the transaction that summed it")
     built_at = models.DateTimeField()
     cells = models.PositiveIntegerField(default=0)
@@ -84,7 +99,12 @@ class HeatRun(models.Model):
         indexes = [models.Index(fields=["cell_m", "last_day"], name="heatrun_cell_day")]
 
     def __str__(self) -> str:
-        return f"{self.cell_m} m, {self.first_day}..{self.last_day}"
+        return f"{self.cell_m} m, {self.part_start or self.first_day}..{self.last_day}"
+
+    @property
+    def first_whole_day(self) -> date:
+        """The first of its days it holds whole (a live run holds part of its first day)."""
+        return self.first_day if self.part_start is None else self.first_day + timedelta(days=1)
 
 
 class HeatRunCell(models.Model):

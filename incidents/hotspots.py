@@ -25,6 +25,7 @@ import functools
 import math
 import operator
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -601,14 +602,14 @@ def heat_geojson(cells: list[Cell]) -> list[dict]:
 
 
 def _heat_parts(actor: Actor, start: datetime, end: datetime, cell_m: int, categories, sources,
-                within: CellRange | None, ahead: bool) -> tuple[list, HeatRun | None]:
+                within: CellRange | None, ahead: bool, live: bool = True) -> tuple[list, HeatRun | None]:
     """Return the grouped rows ``heat_map`` sums for the period (querysets) and the run kept ahead they
-    bring to it (None: the rollups alone)."""
+    bring to it (None: the rollups alone; ``live`` False: a daily run, never a live one)."""
     if cell_m % rollups.CELL_M:
         raise ValueError(f"cell_m must be a multiple of {rollups.CELL_M}")
     window, run = _heat_window(start, end), None
     if ahead and scope_q(actor) is None and not categories and not sources:
-        window, run = _ahead_window(cell_m, start, end) or (window, None)
+        window, run = _ahead_window(cell_m, start, end, live) or (window, None)
     if run is None:
         parts = _rollup_rows(actor, window, cell_m, categories, sources, within)
     else:
@@ -627,21 +628,45 @@ def _heat_window(start: datetime, end: datetime, up: bool = False) -> rollups.Wi
     return rollups.Window.of(start, end, d0, up=up)
 
 
-def _ahead_window(cell_m: int, start: datetime, end: datetime) -> tuple[rollups.Window, HeatRun] | None:
+def _ahead_window(cell_m: int, start: datetime, end: datetime,
+                  live: bool = True) -> tuple[rollups.Window, HeatRun] | None:
     """Return the window of the period and the run kept ahead that answer it with the least to sum
-    besides the run, None when no run is near: its whole days from the midnight before ``start`` or after
-    it, each with its nearest run (``_nearest_run``), weighed by the whole days between the two and the
-    part-day read from the incidents, in days. A period of N days ending now is read in the morning with
-    the N days' run (the part of its first day before ``start`` taken away), in the afternoon with the
-    N - 1's (the part after ``start`` added); one from a midnight to tonight is the N - 1's and today."""
-    best, floor = None, _heat_window(start, end)
+    besides the run, None when no run is near. The daily runs: its whole days from the midnight before
+    ``start`` or after it, each with its nearest run (``_nearest_run``). A period of N days ending now is
+    read in the morning with the N days' run (the part of its first day before ``start`` taken away), in
+    the afternoon with the N - 1's (the part after ``start`` added); one from a midnight to tonight is the
+    N - 1's and today. The live runs (``live``): a window from the run's ``part_start`` to the end of its
+    last day, the minutes between the two starts and after ``end`` read from the incidents; not while a
+    late row of its first day is one it did not see (``_live_usable``). Each is weighed by what it leaves
+    to sum, in days: the whole days between the run and the window, the part-days between the window and
+    the period up to now, and a live run's changes since it was summed (the late rows)."""
+    now = timezone.now()
+
+    def _days(a: datetime, b: datetime) -> float:
+        return abs(min(a, now) - min(b, now)) / timedelta(days=1)
+
+    choices, floor = [], _heat_window(start, end)
     for window in [floor] + ([_heat_window(start, end, up=True)] if floor.d0 < start else []):
         nearest = _nearest_run(cell_m, *window.days)
         if nearest is not None:
-            cost = nearest[0] + abs(start - window.d0) / timedelta(days=1)
-            if best is None or cost < best[0]:
-                best = (cost, window, nearest[1])
-    return None if best is None else best[1:]
+            choices.append((nearest[0] + _days(start, window.d0) + _days(end, window.d1), window, nearest[1]))
+    if live:
+        for run in HeatRun.objects.filter(cell_m=cell_m, part_start__isnull=False).order_by("-built_at", "-pk"):
+            d0, d1 = run.part_start, _midnight(run.last_day)
+            if abs(start - d0) < timedelta(days=1) and d0 < d1:
+                window = rollups.Window(start, end, d0, d0, d1, d0)  # no clock: its "now" is where it begins
+                choices.append((_days(start, d0) + _days(end, d1) + _days(now, run.built_at), window, run))
+    for _, window, run in sorted(choices, key=lambda choice: choice[0]):
+        if run.part_start is None or _live_usable(run):
+            return window, run
+    return None
+
+
+def _live_usable(run: HeatRun) -> bool:
+    """Whether no late row of a live run's first day (held in part: a row cannot be told inside or
+    outside it) is one its snapshot did not see."""
+    unseen = RawSQL("txid_visible_in_snapshot(xid, %s::txid_snapshot)", [run.snapshot], output_field=BooleanField())
+    return not HeatLate.objects.filter(day=run.first_day).alias(seen=unseen).filter(seen=False).exists()
 
 
 def _nearest_run(cell_m: int, first: date, last: date) -> tuple[int, HeatRun] | None:
@@ -649,7 +674,8 @@ def _nearest_run(cell_m: int, first: date, last: date) -> tuple[int, HeatRun] | 
     days [first, last) and how many whole days (at its start and end together) it is off them, None when
     none is within ``AHEAD_DRIFT_DAYS``."""
     drift = timedelta(days=AHEAD_DRIFT_DAYS)
-    runs = HeatRun.objects.filter(cell_m=cell_m, last_day__gte=last - drift, last_day__lte=last + drift)
+    runs = HeatRun.objects.filter(cell_m=cell_m, part_start=None, last_day__gte=last - drift,
+                                  last_day__lte=last + drift)
     best = None
     for run in runs.order_by("-built_at", "-pk"):
         off = abs((first - run.first_day).days) + abs((last - run.last_day).days)
@@ -662,15 +688,34 @@ def _ahead_parts(actor: Actor, run: HeatRun, first: date, last: date, cell_m: in
                  within: CellRange | None) -> list:
     """Return the rows that bring ``run`` to the days [first, last): the day rows of the days one has
     and the other has not (added or taken away), and the late changes in the run's days it did not
-    see (``heat_ahead``)."""
+    see (``heat_ahead``; a live run's whole days: ``_ahead_window`` reads one only while its first day
+    has none)."""
     spans = [(first, run.first_day, 1), (run.first_day, first, -1), (run.last_day, last, 1), (last, run.last_day, -1)]
     parts = [_day_rows(actor, lo, hi, cell_m, None, None, within, sign) for lo, hi, sign in spans if lo < hi]
     unseen = RawSQL("txid_visible_in_snapshot(xid, %s::txid_snapshot)", [run.snapshot], output_field=BooleanField())
-    late = HeatLate.objects.filter(day__gte=run.first_day, day__lt=run.last_day).alias(seen=unseen).filter(seen=False)
+    late = (HeatLate.objects.filter(day__gte=run.first_whole_day, day__lt=run.last_day)
+            .alias(seen=unseen).filter(seen=False))
     parts.append(_cell_rows(late, rollups.CELL_M, cell_m, within))
     return parts
 
 
+# A run's cells from its keys by category (kc) and by grid (kg), each summed per cell: a row a cell, its
+# total, its counts per category and per grid in arrays, its props (``_CATEGORIES_PROPS``) and main grid
+# (``_MAIN_GRID_ORDER``), without its run's id (the first column, a parameter).
+_RUN_CELLS_TAIL = """, cc AS (
+    SELECT k.i, k.j, SUM(k.n)::integer AS total, array_agg(k.category_id ORDER BY k.category_id) AS ids,
+           array_agg(k.n ORDER BY k.category_id) AS ns, """ + _CATEGORIES_PROPS + """ AS props
+    FROM kc AS k LEFT JOIN incidents_category AS cat ON cat.id = k.category_id GROUP BY k.i, k.j
+), gg AS (
+    SELECT i, j, array_agg(grid_id ORDER BY grid_id) AS ids, array_agg(n ORDER BY grid_id) AS ns FROM kg GROUP BY i, j
+), main AS (
+    SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.grid_id
+    FROM (SELECT kg.i, kg.j, kg.grid_id, grid.code, grid.name, kg.n
+          FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id) AS g
+    ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
+)
+SELECT %s, cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}'), COALESCE(gg.ns, '{}'), main.grid_id, cc.props
+FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)"""
 # A run's cells from the keys (i, j, category id, grid id, n) of its days at HEAT_CELL_M, summed into
 # the run's cells (blocks of them): a row a cell, its counts per category and per grid in arrays, and
 # its main grid as ``_HEAT_TAIL`` decides it. Written in the order of the run's index by total
@@ -687,21 +732,36 @@ WITH k AS (
 ), kg AS MATERIALIZED (
     SELECT i, j, grid_id, SUM(n)::integer AS n FROM k WHERE grid_id IS NOT NULL
     GROUP BY i, j, grid_id HAVING SUM(n) <> 0
-), cc AS (
-    SELECT k.i, k.j, SUM(k.n)::integer AS total, array_agg(k.category_id ORDER BY k.category_id) AS ids,
-           array_agg(k.n ORDER BY k.category_id) AS ns, """ + _CATEGORIES_PROPS + """ AS props
-    FROM kc AS k LEFT JOIN incidents_category AS cat ON cat.id = k.category_id GROUP BY k.i, k.j
-), gg AS (
-    SELECT i, j, array_agg(grid_id ORDER BY grid_id) AS ids, array_agg(n ORDER BY grid_id) AS ns FROM kg GROUP BY i, j
-), main AS (
-    SELECT DISTINCT ON (g.i, g.j) g.i, g.j, g.grid_id
-    FROM (SELECT kg.i, kg.j, kg.grid_id, grid.code, grid.name, kg.n
-          FROM kg JOIN grids_grid AS grid ON grid.id = kg.grid_id) AS g
-    ORDER BY g.i, g.j, """ + _MAIN_GRID_ORDER + """
-)
-SELECT %s, cc.i, cc.j, cc.total, cc.ids, cc.ns, COALESCE(gg.ids, '{}'), COALESCE(gg.ns, '{}'), main.grid_id, cc.props
-FROM cc LEFT JOIN gg USING (i, j) LEFT JOIN main USING (i, j)
+)""" + _RUN_CELLS_TAIL + """
 ORDER BY cc.total DESC, cc.i, cc.j
+"""
+# A live run's cells (``refresh_heat_live``): the cells of a daily run the parts ``p`` (i, j, category id,
+# grid id, n at the run's size) touch summed again from its arrays and the parts' rows (b: those of the
+# daily run), the others copied; in the order of the run's index by total, as ``_RUN_CELLS_SQL``.
+_LIVE_CELLS_SQL = """
+INSERT INTO incidents_heatruncell (run_id, i, j, total, category_ids, category_ns, grid_ids, grid_ns, main_grid_id,
+                                   props)
+WITH """ + _HEAT_PARTS + """, pc AS MATERIALIZED (
+    SELECT DISTINCT i, j FROM p
+), b AS MATERIALIZED (
+    SELECT a.i, a.j, a.category_ids, a.category_ns, a.grid_ids, a.grid_ns
+    FROM pc JOIN incidents_heatruncell AS a ON a.run_id = %s AND a.i = pc.i AND a.j = pc.j
+), kc AS (
+    SELECT i, j, category_id, SUM(n)::integer AS n
+    FROM (SELECT b.i, b.j, u.category_id, u.n FROM b, unnest(b.category_ids, b.category_ns) AS u (category_id, n)
+          UNION ALL SELECT i, j, category_id, n FROM p) AS k
+    GROUP BY i, j, category_id HAVING SUM(n) <> 0
+), kg AS MATERIALIZED (
+    SELECT i, j, grid_id, SUM(n)::integer AS n
+    FROM (SELECT b.i, b.j, u.grid_id, u.n FROM b, unnest(b.grid_ids, b.grid_ns) AS u (grid_id, n)
+          UNION ALL SELECT i, j, grid_id, n FROM p WHERE grid_id IS NOT NULL) AS k
+    GROUP BY i, j, grid_id HAVING SUM(n) <> 0
+)""" + _RUN_CELLS_TAIL + """
+UNION ALL
+SELECT %s, a.i, a.j, a.total, a.category_ids, a.category_ns, a.grid_ids, a.grid_ns, a.main_grid_id, a.props
+FROM incidents_heatruncell AS a
+WHERE a.run_id = %s AND NOT EXISTS (SELECT 1 FROM pc WHERE pc.i = a.i AND pc.j = a.j)
+ORDER BY 4 DESC, 2, 3
 """
 _LATE_UNSEEN_SQL = (f"SELECT count(*) FROM {heat_ahead.LATE_TABLE} WHERE day >= %s AND day < %s "
                     "AND NOT txid_visible_in_snapshot(xid, %s::txid_snapshot)")
@@ -716,25 +776,40 @@ WHERE NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT snapshot FROM incidents_heatrun
 AHEAD_LOCK = 0x4EA7  # the advisory lock of the job (pg_try_advisory_lock): one run at a time
 
 
+@contextmanager
+def _the_job(name: str):
+    """Yield the default connection while this process holds the job's advisory lock (``AHEAD_LOCK``),
+    None when another holds it (it leaves). Never inside a caller's transaction: each period is summed in
+    a REPEATABLE READ transaction of its own, whose snapshot its runs keep (a caller's own writes would be
+    late rows the snapshot did not see, counted twice)."""
+    conn = connections["default"]
+    if conn.in_atomic_block:
+        raise RuntimeError(f"{name} sums each period in a transaction of its own")
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [AHEAD_LOCK])
+        held = cursor.fetchone()[0]
+    if not held:
+        yield None
+        return
+    try:
+        yield conn
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [AHEAD_LOCK])
+
+
 def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> list[HeatRun]:
     """Sum the runs kept ahead (``heat_ahead``) that are missing or stale: for each of ``AHEAD_DAYS`` (N),
     the whole city's cells of every size of ``AHEAD_CELLS`` over the local days [today - N, today) and
     [today - N + 1, today), when its runs are of an earlier day or ``LATE_REBUILD`` late rows fall in their
     days (``force``: always). Replace the runs of the period in the same transaction (a reader sees the old
     or the new), then delete the late rows no run will read. Return the runs summed. Safe to run twice, and
-    at once: a job finding another at work leaves (an advisory lock). Each period is summed in one
-    REPEATABLE READ transaction whose snapshot its runs keep, so never inside a caller's transaction (its
-    own writes would be late rows the snapshot did not see, counted twice)."""
+    at once: a job finding another at work leaves (``_the_job``)."""
     today = today or rollups.local_day(timezone.now())
-    conn = connections["default"]
-    if conn.in_atomic_block:
-        raise RuntimeError("refresh_heat_ahead sums each period in a transaction of its own")
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [AHEAD_LOCK])
-        if not cursor.fetchone()[0]:
-            return []
     made: list[HeatRun] = []
-    try:
+    with _the_job("refresh_heat_ahead") as conn:
+        if conn is None:
+            return []
         with conn.cursor() as cursor:  # runs of another cluster's transactions (a restored copy): forgotten
             cursor.execute("SELECT id FROM incidents_heatrun WHERE txid_snapshot_xmax(snapshot::txid_snapshot) "
                            "> txid_snapshot_xmax(txid_current_snapshot())")
@@ -748,9 +823,6 @@ def refresh_heat_ahead(*, today: date | None = None, force: bool = False) -> lis
             cursor.execute(_LATE_PRUNE_SQL)
             if made:  # the replaced runs' rows gone and the visibility map set: the runs' sums read the index alone
                 cursor.execute(f"VACUUM (ANALYZE) {HeatRunCell._meta.db_table}")
-    finally:
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [AHEAD_LOCK])
     return made
 
 
@@ -765,7 +837,7 @@ def _refresh_period(conn, today: date, days: int, force: bool) -> list[HeatRun]:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute("SELECT txid_current_snapshot()::text")
         snapshot = cursor.fetchone()[0]
-        current = list(HeatRun.objects.filter(days__in=lengths, last_day=today))
+        current = list(HeatRun.objects.filter(days__in=lengths, last_day=today, part_start=None))
         if not force and {(run.days, run.cell_m) for run in current} >= {(n, c) for n in lengths for c in AHEAD_CELLS}:
             cursor.execute(_LATE_UNSEEN_SQL, [first, today, min(current, key=lambda r: r.pk).snapshot])
             if cursor.fetchone()[0] < LATE_REBUILD:
@@ -788,7 +860,7 @@ def _refresh_period(conn, today: date, days: int, force: bool) -> list[HeatRun]:
                 cursor.execute(f"INSERT INTO heat_keys {keys}", params)
             made.extend(_sum_runs(cursor, since, today, snapshot))
         cursor.execute("DROP TABLE heat_keys")
-        replaced = HeatRun.objects.filter(days__in=lengths).exclude(pk__in=[run.pk for run in made])
+        replaced = HeatRun.objects.filter(days__in=lengths, part_start=None).exclude(pk__in=[run.pk for run in made])
         HeatRunCell.objects.filter(run__in=replaced).delete()
         replaced.delete()
         # the planner's figures of the new rows, committed with them (with a stale estimate a read of a
@@ -805,15 +877,65 @@ def _sum_runs(cursor, first: date, today: date, snapshot: str) -> list[HeatRun]:
                                      snapshot=snapshot, built_at=timezone.now(), category_codes=_category_codes())
         blocks = cell_m // rollups.HEAT_CELL_M
         cursor.execute(_RUN_CELLS_SQL, [blocks, blocks, run.pk])
-        run.cells = cursor.rowcount
-        # what a read of the whole city's fullest takes from the run, not from a scan of its every cell
-        small = ", ".join(f"count(*) FILTER (WHERE total = {k})" for k in range(1, heat_ahead.SMALL_TOTALS + 1))
-        cursor.execute(f"SELECT COALESCE(SUM(total), 0), ARRAY[{small}], min(i), max(i), min(j), max(j) "
-                       "FROM incidents_heatruncell WHERE run_id = %s", [run.pk])
-        run.total, run.small_totals, *extent = cursor.fetchone()
-        run.extent = None if extent[0] is None else extent
-        run.save(update_fields=["cells", "total", "small_totals", "extent"])
-        made.append(run)
+        made.append(_with_figures(cursor, run, cursor.rowcount))
+    return made
+
+
+def _with_figures(cursor, run: HeatRun, cells: int) -> HeatRun:
+    """Keep on a run just summed (``cells`` of them) what a read of the whole city's fullest takes from it,
+    not from a scan of its every cell: its incidents, small totals and extent."""
+    small = ", ".join(f"count(*) FILTER (WHERE total = {k})" for k in range(1, heat_ahead.SMALL_TOTALS + 1))
+    cursor.execute(f"SELECT COALESCE(SUM(total), 0), ARRAY[{small}], min(i), max(i), min(j), max(j) "
+                   "FROM incidents_heatruncell WHERE run_id = %s", [run.pk])
+    run.cells = cells
+    run.total, run.small_totals, *extent = cursor.fetchone()
+    run.extent = None if extent[0] is None else extent
+    run.save(update_fields=["cells", "total", "small_totals", "extent"])
+    return run
+
+
+def refresh_heat_live(*, now: datetime | None = None) -> list[HeatRun]:
+    """Sum the live runs (``heat_ahead``): for each of ``AHEAD_DAYS`` (N) and size of ``AHEAD_CELLS``, the
+    whole city's cells of the N days ending ``now`` (default: now) and the rest of today, from the daily
+    run nearest them and the parts that bring it there (``_heat_parts``, as a read; ``_LIVE_CELLS_SQL``).
+    Replace the live runs of the period in the same transaction; return the runs summed. A size with no
+    daily run near (the daily job has not summed them yet) or one written with other category codes has
+    none: reads take the daily runs. The lock and transactions of ``refresh_heat_ahead``."""
+    now = now or timezone.now()
+    made: list[HeatRun] = []
+    with _the_job("refresh_heat_live") as conn:
+        if conn is None:
+            return []
+        for days in AHEAD_DAYS:
+            made.extend(_refresh_live(conn, now, days))
+    return made
+
+
+def _refresh_live(conn, now: datetime, days: int) -> list[HeatRun]:
+    """Sum the live runs of the N = ``days`` days ending ``now``, from one snapshot."""
+    start, tomorrow = now - timedelta(days=days), _midnight(rollups.local_day(now) + timedelta(days=1))
+    everyone = Actor.system("heat-live")
+    with transaction.atomic(), conn.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT txid_current_snapshot()::text")
+        snapshot = cursor.fetchone()[0]
+        cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
+        codes, made = _category_codes(), []
+        for cell_m in AHEAD_CELLS:
+            parts, base = _heat_parts(everyone, start, tomorrow, cell_m, None, None, None, ahead=True, live=False)
+            if base is None or base.category_codes != codes:
+                continue
+            union, params = _compiled(parts)
+            run = HeatRun.objects.create(cell_m=cell_m, days=days, first_day=rollups.local_day(start),
+                                         last_day=rollups.local_day(tomorrow), part_start=start, snapshot=snapshot,
+                                         built_at=timezone.now(), category_codes=codes)
+            sql = _LIVE_CELLS_SQL.replace("{parts}", union or "SELECT 0, 0, 0, 0, 0 WHERE false")
+            cursor.execute(sql, [*params, base.pk, run.pk, run.pk, base.pk])
+            made.append(_with_figures(cursor, run, cursor.rowcount))
+        replaced = HeatRun.objects.filter(days=days, part_start__isnull=False).exclude(pk__in=[r.pk for r in made])
+        HeatRunCell.objects.filter(run__in=replaced).delete()
+        replaced.delete()
+        cursor.execute(f"ANALYZE {HeatRunCell._meta.db_table}")  # as ``_refresh_period``
     return made
 
 

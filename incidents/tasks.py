@@ -24,7 +24,8 @@ def make_missing_thumbnails(limit: int = MISSING_BATCH) -> int:
 
 @shared_task(name="incidents.refresh_heat_ahead", acks_late=True)
 def refresh_heat_ahead() -> int:
-    """Sum the heatmaps kept ahead that are missing or stale (``hotspots.refresh_heat_ahead``); return how many."""
-    from incidents.hotspots import refresh_heat_ahead as refresh  # pandas and the rest, only in the worker
+    """Sum the heatmaps kept ahead that are missing or stale (``hotspots.refresh_heat_ahead``), then the live
+    ones (``hotspots.refresh_heat_live``); return how many."""
+    from incidents import hotspots  # pandas and the rest, only in the worker
 
-    return len(refresh())
+    return len(hotspots.refresh_heat_ahead()) + len(hotspots.refresh_heat_live())

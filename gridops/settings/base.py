@@ -356,9 +356,10 @@ CELERY_BEAT_SCHEDULE = {
     "sms": {"task": "dispatch.send_sms", "schedule": 30.0},  # the retries, and the morning after quiet hours
     "patrol-tracks": {"task": "patrols.purge_tracks", "schedule": 3600.0},  # personal data: kept no longer
     "patrol-days": {"task": "patrols.record_patrol_days", "schedule": 300.0},  # the days of ended patrols
-    # the whole city's long heatmaps kept ahead (incidents.heat_ahead): summed after midnight, and again
-    # when many late changes fall in their days; otherwise a few small queries
-    "heat-ahead": {"task": "incidents.refresh_heat_ahead", "schedule": 600.0},
+    # the whole city's long heatmaps kept ahead (incidents.heat_ahead): the daily runs summed after
+    # midnight, and again when many late changes fall in their days; the live runs (the N days ending
+    # now) every time, so a read of the N days ending now sums again some minutes of reports only
+    "heat-ahead": {"task": "incidents.refresh_heat_ahead", "schedule": 300.0},
 }
 # Patrols (patrols/): a point less accurate than this, or further from the previous kept point than this
 # speed allows (a walker, a bicycle, an e-bike in town), is flagged and left out of the figures; steps

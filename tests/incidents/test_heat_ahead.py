@@ -261,8 +261,9 @@ def test_the_job_leaves_when_another_is_at_work_and_refuses_a_callers_transactio
         other.close()
     with transaction.atomic(), pytest.raises(RuntimeError):
         refresh_heat_ahead()
-    call_command("refresh_heatmaps")
-    assert HeatRun.objects.count() == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
+    call_command("refresh_heatmaps")  # the daily runs, then the live ones
+    assert HeatRun.objects.filter(part_start=None).count() == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
+    assert HeatRun.objects.exclude(part_start=None).count() == len(AHEAD_DAYS) * len(AHEAD_CELLS)
 
 
 def test_a_rebuild_logs_no_late_rows_and_forgets_the_runs(demo_data, city):  # noqa: F811
@@ -317,3 +318,104 @@ def test_runs_of_another_clusters_transactions_are_forgotten(demo_data):
     refresh_heat_ahead()
     assert not HeatRun.objects.filter(pk=alien.pk).exists() and not HeatRunCell.objects.filter(run=alien).exists()
     assert HeatRun.objects.count() == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
+
+
+def _ending_now(days):
+    now = timezone.now()
+    return now - timedelta(days=days), now
+
+
+def test_a_live_run_answers_the_n_days_ending_now_with_minutes_to_sum(demo_data, city):  # noqa: F811
+    """The live runs (``refresh_heat_live``): the N days ending when they were summed and today so far.
+    A read of the N days ending now takes one and sums again the minutes since at either end; a period
+    from a midnight to tonight, or ending now, answers as the rollups do whichever run it takes."""
+    assert hotspots.refresh_heat_live() == []  # no daily run yet to make them from
+    refresh_heat_ahead()
+    before = timezone.now()
+    live = hotspots.refresh_heat_live()
+    tomorrow = rollups.local_day(timezone.now()) + timedelta(days=1)
+    assert {(r.days, r.cell_m) for r in live} == {(d, c) for d in AHEAD_DAYS for c in AHEAD_CELLS}
+    for run in live:
+        assert before - timedelta(days=run.days) <= run.part_start <= timezone.now() - timedelta(days=run.days)
+        assert (run.first_day, run.last_day) == (rollups.local_day(run.part_start), tomorrow)
+        cells = HeatRunCell.objects.filter(run=run)
+        assert run.total == sum(cells.values_list("total", flat=True)) > 0 and run.cells == cells.count()
+    today = rollups.local_midnight(timezone.now())
+    for days in AHEAD_DAYS:
+        start, end = _ending_now(days)
+        window, run = hotspots._ahead_window(250, start, end)
+        assert run.part_start is not None and run.days == days
+        # read from the incidents: the minutes between the two starts, and from now to tonight (none yet)
+        assert all(min(b, end) - a < timedelta(minutes=5) for a, b in window.gaps()), window.gaps()
+        for cell_m in AHEAD_CELLS:
+            _same(*_ending_now(days), cell_m)
+        _same(today - timedelta(days=days - 1), today + timedelta(days=1), 250)  # a calendar's, to tonight
+        _same(start - timedelta(hours=20), end - timedelta(hours=3), 500)  # off it by hours
+    # a daily run is never made from a live one, and the daily job keeps the live runs
+    assert all(hotspots._nearest_run(c, *rollups.Window.of(*_ending_now(d), today).days)[1].part_start is None
+               for d in AHEAD_DAYS for c in AHEAD_CELLS)
+    refresh_heat_ahead(force=True)
+    assert set(HeatRun.objects.filter(part_start__isnull=False)) == set(live)
+    _same(*_ending_now(30), 250)
+
+
+def test_changes_after_a_live_run_count_and_a_change_of_its_first_day_sends_reads_to_the_daily_runs(
+        demo_data, city):  # noqa: F811
+    refresh_heat_ahead()
+    start = timezone.now() - timedelta(days=30)
+    first = rollups.local_midnight(start)
+    after = first + timedelta(days=1)
+    grid = city["grids"][0]
+    # two reports of the live run's first day: one before its start, one after (in the run)
+    f.report_many([f.item("other", at=f.interior_point(grid))], now=first + (start - first) / 2)
+    f.report_many([f.item("other", at=f.interior_point(grid))], now=start + (after - start) / 2)
+    outside, inside = Incident.objects.order_by("-id")[:2][::-1]
+    hotspots.refresh_heat_live()
+    HeatLate.objects.all().delete()  # what the runs saw is in them: start from nothing
+    categories = list(Category.objects.filter(active=True).order_by("code"))
+    # today's reports and changes, and one of a whole day of the run, after it was summed: late rows
+    f.report_many([f.item("other", at=f.interior_point(city["grids"][1])) for _ in range(3)])
+    recent = Incident.objects.filter(created_at__gte=start + timedelta(days=3)).exclude(grid=None).order_by("id")
+    Incident.objects.filter(pk__in=[i.pk for i in recent[:3]]).update(category=categories[-1])
+    assert HeatLate.objects.count() >= 4
+    for days in AHEAD_DAYS:
+        assert hotspots._ahead_window(250, *_ending_now(days))[1].part_start is not None
+        _same(*_ending_now(days), 250)
+    # a change of a report of the first day, in the run or not: the live run cannot tell, the daily runs answer
+    for incident in (inside, outside):
+        Incident.objects.filter(pk=incident.pk).update(category=categories[0])
+        window, run = hotspots._ahead_window(250, *_ending_now(30))
+        assert run.part_start is None, incident
+        assert hotspots._ahead_window(250, *_ending_now(90))[1].part_start is not None  # its first day is another
+        _same(*_ending_now(30), 250)
+        hotspots.refresh_heat_live()  # summed again: it has the change
+        assert hotspots._ahead_window(250, *_ending_now(30))[1].part_start is not None
+        _same(*_ending_now(30), 250)
+
+
+def test_live_runs_are_replaced_and_the_job_keeps_its_lock(demo_data, city):  # noqa: F811
+    from django.db import connections
+
+    refresh_heat_ahead()
+    first = hotspots.refresh_heat_live()
+    again = hotspots.refresh_heat_live()
+    assert set(HeatRun.objects.filter(part_start__isnull=False)) == set(again) and not set(first) & set(again)
+    assert not HeatRunCell.objects.filter(run__in=first).exists()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [hotspots.AHEAD_LOCK])
+        assert hotspots.refresh_heat_live() == []
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [hotspots.AHEAD_LOCK])
+    finally:
+        other.close()
+    with transaction.atomic(), pytest.raises(RuntimeError):
+        hotspots.refresh_heat_live()
+    # a code changed since the daily runs were summed: no live run of them (the reads leave them too)
+    category = Category.objects.order_by("id").first()
+    category.code = "renamed-" + category.code
+    category.save(update_fields=["code"])
+    assert hotspots.refresh_heat_live() == [] and not HeatRun.objects.filter(part_start__isnull=False).exists()
+    call_command("refresh_heatmaps", "--force")
+    assert HeatRun.objects.filter(part_start__isnull=False).count() == len(AHEAD_DAYS) * len(AHEAD_CELLS)
