@@ -360,7 +360,7 @@ def test_a_live_run_answers_the_n_days_ending_now_with_minutes_to_sum(demo_data,
 
 
 def test_changes_after_a_live_run_count_and_a_change_of_its_first_day_sends_reads_to_the_daily_runs(
-        demo_data, city):  # noqa: F811
+        demo_data, city, monkeypatch):  # noqa: F811
     refresh_heat_ahead()
     start = timezone.now() - timedelta(days=30)
     first = rollups.local_midnight(start)
@@ -381,6 +381,13 @@ def test_changes_after_a_live_run_count_and_a_change_of_its_first_day_sends_read
     for days in AHEAD_DAYS:
         assert hotspots._ahead_window(250, *_ending_now(days))[1].part_start is not None
         _same(*_ending_now(days), 250)
+    # a change of the first day committed between the read's check and its sums: the live run's answer, as
+    # before the change (its late rows are of that day, in the run or not: never added)
+    was = heat_map(OPERATOR, start=start, end=timezone.now(), cell_m=250)
+    monkeypatch.setattr(hotspots, "_live_usable", lambda run: True)
+    Incident.objects.filter(pk=outside.pk).update(category=categories[1])
+    assert heat_map(OPERATOR, start=start, end=timezone.now(), cell_m=250) == was
+    monkeypatch.undo()
     # a change of a report of the first day, in the run or not: the live run cannot tell, the daily runs answer
     for incident in (inside, outside):
         Incident.objects.filter(pk=incident.pk).update(category=categories[0])
