@@ -240,17 +240,22 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
     from django.utils import timezone
 
     from core.actors import Actor
-    from incidents.hotspots import heat_map, refresh_heat_ahead
+    from incidents.hotspots import heat_map, refresh_heat_ahead, refresh_heat_live
 
     gc.freeze()  # as a server process does after start-up (gridops/asgi.py): its heap out of every collection
     started = time.monotonic()
     made = refresh_heat_ahead(force=True)
     summed = time.monotonic() - started
+    started = time.monotonic()
+    live = refresh_heat_live()  # as the beat job does every 5 minutes (the reads below are minutes later)
+    live_summed = time.monotonic() - started
     everyone = Actor.system("bench")
     now = timezone.now()
-    lines = [f"Heatmaps kept ahead (`manage.py refresh_heatmaps --force`, as the beat job): {len(made)} runs, "
-             f"{sum(r.cells for r in made):,} cells, summed in {summed:,.1f} s. The whole city's heatmap in "
-             f"process, best / worst of {runs} runs, from the runs beside the rollups alone (same run):", "",
+    lines = [f"Heatmaps kept ahead (`manage.py refresh_heatmaps --force`, as the beat job): {len(made)} daily runs, "
+             f"{sum(r.cells for r in made):,} cells, summed in {summed:,.1f} s; then {len(live)} live runs (the N "
+             f"days ending now), {sum(r.cells for r in live):,} cells, summed in {live_summed:,.1f} s. "
+             f"The whole city's heatmap in process, best / worst of {runs} runs, from the runs beside the rollups "
+             "alone (same run):", "",
              "| read | from the runs ms | rollups alone ms | cells |", "|---|---:|---:|---:|"]
     whole = ((365, 250), (365, 1000), (365, 5000), (90, 250), (30, 250))
 
@@ -268,6 +273,9 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
     lines += _side_by_side(runs, whole, {"sql": body("sql"), "python": body("python")}, lambda b: f"{len(b):,}")
     # the fullest of a run read by its index by total and the touched cells (the whole city's read), beside
     # every cell of the run joined to the parts (the path of a view; here a view holding the whole city)
+    from django.db import transaction
+
+    from incidents.heat_ahead import HeatRun
     from incidents.hotspots import CellRange, heat_features
     everywhere = CellRange(-2 ** 31, 2 ** 31 - 1, -2 ** 31, 2 ** 31 - 1)
     lines += ["", f"The run's fullest 20,000 cells as JSON (`heat_features`), best / worst of {runs} runs: read by "
@@ -280,6 +288,19 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
                                                   cell_m=cell_m, limit=20_000, within=within)
     lines += _side_by_side(runs, ((365, 250), (365, 500), (365, 1000), (90, 250), (30, 250)),
                            {"index": features(None), "joined": features(everywhere)}, lambda w: f"{w.shown:,}")
+    lines += ["", f"The N days ending now as JSON (`heat_features`, capped at 20,000), best / worst of {runs} runs, "
+              f"at {timezone.localtime(now):%H:%M} local time: from the live runs beside the daily runs alone (the "
+              "live runs hidden in a transaction rolled back), same run:", "",
+              "| read | live runs ms | daily runs ms | cells |", "|---|---:|---:|---:|"]
+
+    def daily_only(days, cell_m):
+        with transaction.atomic():
+            HeatRun.objects.filter(part_start__isnull=False).delete()
+            answer = features(None)(days, cell_m)
+            transaction.set_rollback(True)
+        return answer
+    lines += _side_by_side(runs, ((30, 250), (30, 500), (90, 250), (365, 250), (365, 500)),
+                           {"live": features(None), "daily": daily_only}, lambda w: f"{w.shown:,}")
     return lines
 
 
