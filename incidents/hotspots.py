@@ -636,10 +636,11 @@ def _ahead_window(cell_m: int, start: datetime, end: datetime,
     read in the morning with the N days' run (the part of its first day before ``start`` taken away), in
     the afternoon with the N - 1's (the part after ``start`` added); one from a midnight to tonight is the
     N - 1's and today. The live runs (``live``): a window from the run's ``part_start`` to the end of its
-    last day, the minutes between the two starts and after ``end`` read from the incidents; not while a
-    late row of its first day is one it did not see (``_live_usable``). Each is weighed by what it leaves
-    to sum, in days: the whole days between the run and the window, the part-days between the window and
-    the period up to now, and a live run's changes since it was summed (the late rows)."""
+    last day, the minutes between the two starts and after ``end`` read from the incidents (less than a
+    day in all); not while a late row of its first day is one it did not see (``_live_usable``). Each is
+    weighed by what it leaves to sum, in days: the whole days between the run and the window, the
+    part-days between the window and the period up to now, and a live run's changes since it was summed
+    (the late rows)."""
     now = timezone.now()
 
     def _days(a: datetime, b: datetime) -> float:
@@ -653,9 +654,10 @@ def _ahead_window(cell_m: int, start: datetime, end: datetime,
     if live:
         for run in HeatRun.objects.filter(cell_m=cell_m, part_start__isnull=False).order_by("-built_at", "-pk"):
             d0, d1 = run.part_start, _midnight(run.last_day)
-            if abs(start - d0) < timedelta(days=1) and d0 < d1:
+            cost = _days(start, d0) + _days(end, d1) + _days(now, run.built_at)
+            if cost < 1 and d0 < d1:  # what is left is read from the incidents: less than a day of them
                 window = rollups.Window(start, end, d0, d0, d1, d0)  # no clock: its "now" is where it begins
-                choices.append((_days(start, d0) + _days(end, d1) + _days(now, run.built_at), window, run))
+                choices.append((cost, window, run))
     for _, window, run in sorted(choices, key=lambda choice: choice[0]):
         if run.part_start is None or _live_usable(run):
             return window, run

@@ -351,6 +351,14 @@ def test_a_live_run_answers_the_n_days_ending_now_with_minutes_to_sum(demo_data,
             _same(*_ending_now(days), cell_m)
         _same(today - timedelta(days=days - 1), today + timedelta(days=1), 250)  # a calendar's, to tonight
         _same(start - timedelta(hours=20), end - timedelta(hours=3), 500)  # off it by hours
+    start, end = _ending_now(30)
+    whole = _same(start, end, 250)
+    lon, lat = whole.cells[0].lon, whole.cells[0].lat  # a town's map
+    assert 0 < len(_same(start, end, 250, within=cells_covering(BBox(lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01),
+                                                                  250)).cells) < len(whole.cells)
+    # ending days before the live run: too much to read from the incidents, the daily runs answer
+    assert hotspots._ahead_window(250, start, end - timedelta(days=2))[1].part_start is None
+    _same(start, end - timedelta(days=2), 250)
     # a daily run is never made from a live one, and the daily job keeps the live runs
     assert all(hotspots._nearest_run(c, *rollups.Window.of(*_ending_now(d), today).days)[1].part_start is None
                for d in AHEAD_DAYS for c in AHEAD_CELLS)
