@@ -19,8 +19,9 @@ date to today) is the N - 1 and today's rows, with no part-day.
 
 Runs kept live. Between two days the N days ending now still start within a day, and in service today's
 reports are cells to sum again too: at midday at 10M, half a day's cells either way. So the job also
-keeps, for each N and size, a *live* run (``HeatRun.part_start`` set): the N days ending when it was
-summed, its first day from that moment (``part_start``) and today so far, made from the nearer daily run
+keeps, for each N and size, two *live* runs (``HeatRun.part_start`` set) with today so far: the N days
+ending when it was summed (its first day from that moment, ``part_start``), and the N days to tonight
+(from a midnight, as a calendar asks; the daily N - 1 and today), made from the nearer daily run
 and the parts that bring it there (the daily run's cells a part touches summed again, the others
 copied). It is summed again every few minutes (``refresh_heat_live``), so a read of the N days ending
 now sums again only the reports of those minutes at either end, and the late rows since. A live run
@@ -102,9 +103,14 @@ class HeatRun(models.Model):
         return f"{self.cell_m} m, {self.part_start or self.first_day}..{self.last_day}"
 
     @property
+    def holds_part_day(self) -> bool:
+        """Whether it holds part of its first day only (a live run started within a day)."""
+        return self.part_start is not None and self.part_start != rollups.local_midnight(self.part_start)
+
+    @property
     def first_whole_day(self) -> date:
-        """The first of its days it holds whole (a live run holds part of its first day)."""
-        return self.first_day if self.part_start is None else self.first_day + timedelta(days=1)
+        """The first of its days it holds whole."""
+        return self.first_day + timedelta(days=1) if self.holds_part_day else self.first_day
 
 
 class HeatRunCell(models.Model):

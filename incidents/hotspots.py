@@ -665,8 +665,10 @@ def _ahead_window(cell_m: int, start: datetime, end: datetime,
 
 
 def _live_usable(run: HeatRun) -> bool:
-    """Whether no late row of a live run's first day (held in part: a row cannot be told inside or
-    outside it) is one its snapshot did not see."""
+    """Whether no late row of a live run's first day, when it holds part of it (a row cannot be told
+    inside or outside it), is one its snapshot did not see."""
+    if not run.holds_part_day:
+        return True
     unseen = RawSQL("txid_visible_in_snapshot(xid, %s::txid_snapshot)", [run.snapshot], output_field=BooleanField())
     return not HeatLate.objects.filter(day=run.first_day).alias(seen=unseen).filter(seen=False).exists()
 
@@ -896,13 +898,21 @@ def _with_figures(cursor, run: HeatRun, cells: int) -> HeatRun:
     return run
 
 
+def live_starts(now: datetime, days: int) -> tuple[datetime, datetime]:
+    """Return where the live runs of N = ``days`` days summed at ``now`` start: N days before ``now`` (the
+    review page's N days ending now) and the midnight N - 1 days before today's (a calendar's N days
+    to tonight)."""
+    return now - timedelta(days=days), _midnight(rollups.local_day(now) - timedelta(days=days - 1))
+
+
 def refresh_heat_live(*, now: datetime | None = None) -> list[HeatRun]:
     """Sum the live runs (``heat_ahead``): for each of ``AHEAD_DAYS`` (N) and size of ``AHEAD_CELLS``, the
-    whole city's cells of the N days ending ``now`` (default: now) and the rest of today, from the daily
-    run nearest them and the parts that bring it there (``_heat_parts``, as a read; ``_LIVE_CELLS_SQL``).
-    Replace the live runs of the period in the same transaction; return the runs summed. A size with no
-    daily run near (the daily job has not summed them yet) or one written with other category codes has
-    none: reads take the daily runs. The lock and transactions of ``refresh_heat_ahead``."""
+    whole city's cells from each of ``live_starts`` (``now`` default: now) to tonight, today so far
+    included, from the daily run nearest them and the parts that bring it there (``_heat_parts``, as a
+    read; ``_LIVE_CELLS_SQL``). Replace the live runs of the period in the same transaction; return the
+    runs summed. A size with no daily run near (the daily job has not summed them yet) or one written with
+    other category codes has none: reads take the daily runs. The lock and transactions of
+    ``refresh_heat_ahead``."""
     now = now or timezone.now()
     made: list[HeatRun] = []
     with _the_job("refresh_heat_live") as conn:
@@ -914,8 +924,8 @@ def refresh_heat_live(*, now: datetime | None = None) -> list[HeatRun]:
 
 
 def _refresh_live(conn, now: datetime, days: int) -> list[HeatRun]:
-    """Sum the live runs of the N = ``days`` days ending ``now``, from one snapshot."""
-    start, tomorrow = now - timedelta(days=days), _midnight(rollups.local_day(now) + timedelta(days=1))
+    """Sum the live runs of N = ``days`` days summed at ``now``, from one snapshot."""
+    tomorrow = _midnight(rollups.local_day(now) + timedelta(days=1))
     everyone = Actor.system("heat-live")
     with transaction.atomic(), conn.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -923,7 +933,7 @@ def _refresh_live(conn, now: datetime, days: int) -> list[HeatRun]:
         snapshot = cursor.fetchone()[0]
         cursor.execute(f"SET LOCAL work_mem = '{HEAT_WORK_MEM}'")
         codes, made = _category_codes(), []
-        for cell_m in AHEAD_CELLS:
+        for start, cell_m in [(start, cell_m) for start in live_starts(now, days) for cell_m in AHEAD_CELLS]:
             parts, base = _heat_parts(everyone, start, tomorrow, cell_m, None, None, None, ahead=True, live=False)
             if base is None or base.category_codes != codes:
                 continue

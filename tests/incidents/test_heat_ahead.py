@@ -263,7 +263,7 @@ def test_the_job_leaves_when_another_is_at_work_and_refuses_a_callers_transactio
         refresh_heat_ahead()
     call_command("refresh_heatmaps")  # the daily runs, then the live ones
     assert HeatRun.objects.filter(part_start=None).count() == len(AHEAD_LENGTHS) * len(AHEAD_CELLS)
-    assert HeatRun.objects.exclude(part_start=None).count() == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+    assert HeatRun.objects.exclude(part_start=None).count() == 2 * len(AHEAD_DAYS) * len(AHEAD_CELLS)
 
 
 def test_a_rebuild_logs_no_late_rows_and_forgets_the_runs(demo_data, city):  # noqa: F811
@@ -326,30 +326,36 @@ def _ending_now(days):
 
 
 def test_a_live_run_answers_the_n_days_ending_now_with_minutes_to_sum(demo_data, city):  # noqa: F811
-    """The live runs (``refresh_heat_live``): the N days ending when they were summed and today so far.
-    A read of the N days ending now takes one and sums again the minutes since at either end; a period
-    from a midnight to tonight, or ending now, answers as the rollups do whichever run it takes."""
+    """The live runs (``refresh_heat_live``): the N days ending when they were summed, and the N days to
+    tonight, with today so far. A read of the N days ending now takes the first and sums again the minutes
+    since at either end; one of the N days to tonight (a calendar's) the second, with nothing to sum but
+    the changes since; a period near them answers as the rollups do whichever run it takes."""
     assert hotspots.refresh_heat_live() == []  # no daily run yet to make them from
     refresh_heat_ahead()
     before = timezone.now()
     live = hotspots.refresh_heat_live()
     tomorrow = rollups.local_day(timezone.now()) + timedelta(days=1)
-    assert {(r.days, r.cell_m) for r in live} == {(d, c) for d in AHEAD_DAYS for c in AHEAD_CELLS}
+    today = rollups.local_midnight(timezone.now())
+    assert sorted((r.days, r.cell_m, r.part_start == today - timedelta(days=r.days - 1)) for r in live) == sorted(
+        (d, c, calendar) for d in AHEAD_DAYS for c in AHEAD_CELLS for calendar in (False, True))
     for run in live:
-        assert before - timedelta(days=run.days) <= run.part_start <= timezone.now() - timedelta(days=run.days)
+        if run.holds_part_day:  # the N days ending when it was summed
+            assert before - timedelta(days=run.days) <= run.part_start <= timezone.now() - timedelta(days=run.days)
         assert (run.first_day, run.last_day) == (rollups.local_day(run.part_start), tomorrow)
         cells = HeatRunCell.objects.filter(run=run)
         assert run.total == sum(cells.values_list("total", flat=True)) > 0 and run.cells == cells.count()
-    today = rollups.local_midnight(timezone.now())
     for days in AHEAD_DAYS:
         start, end = _ending_now(days)
         window, run = hotspots._ahead_window(250, start, end)
-        assert run.part_start is not None and run.days == days
+        assert run.holds_part_day and run.days == days
         # read from the incidents: the minutes between the two starts, and from now to tonight (none yet)
         assert all(min(b, end) - a < timedelta(minutes=5) for a, b in window.gaps()), window.gaps()
         for cell_m in AHEAD_CELLS:
             _same(*_ending_now(days), cell_m)
-        _same(today - timedelta(days=days - 1), today + timedelta(days=1), 250)  # a calendar's, to tonight
+        calendar = (today - timedelta(days=days - 1), today + timedelta(days=1))  # a calendar's, to tonight
+        window, run = hotspots._ahead_window(250, *calendar)
+        assert (run.part_start, run.days, window.gaps()) == (calendar[0], days, [])
+        _same(*calendar, 250)
         _same(start - timedelta(hours=20), end - timedelta(hours=3), 500)  # off it by hours
     start, end = _ending_now(30)
     whole = _same(start, end, 250)
@@ -367,7 +373,7 @@ def test_a_live_run_answers_the_n_days_ending_now_with_minutes_to_sum(demo_data,
     _same(*_ending_now(30), 250)
 
 
-def test_changes_after_a_live_run_count_and_a_change_of_its_first_day_sends_reads_to_the_daily_runs(
+def test_changes_after_a_live_run_count_and_a_change_of_its_first_day_sends_reads_to_another_run(
         demo_data, city, monkeypatch):  # noqa: F811
     refresh_heat_ahead()
     start = timezone.now() - timedelta(days=30)
@@ -396,11 +402,11 @@ def test_changes_after_a_live_run_count_and_a_change_of_its_first_day_sends_read
     Incident.objects.filter(pk=outside.pk).update(category=categories[1])
     assert heat_map(OPERATOR, start=start, end=timezone.now(), cell_m=250) == was
     monkeypatch.undo()
-    # a change of a report of the first day, in the run or not: the live run cannot tell, the daily runs answer
+    # a change of a report of the first day, in the run or not: the live run cannot tell, others answer
     for incident in (inside, outside):
         Incident.objects.filter(pk=incident.pk).update(category=categories[0])
         window, run = hotspots._ahead_window(250, *_ending_now(30))
-        assert run.part_start is None, incident
+        assert not run.holds_part_day, incident  # a daily run, or the live one from a midnight
         assert hotspots._ahead_window(250, *_ending_now(90))[1].part_start is not None  # its first day is another
         _same(*_ending_now(30), 250)
         hotspots.refresh_heat_live()  # summed again: it has the change
@@ -433,4 +439,4 @@ def test_live_runs_are_replaced_and_the_job_keeps_its_lock(demo_data, city):  # 
     category.save(update_fields=["code"])
     assert hotspots.refresh_heat_live() == [] and not HeatRun.objects.filter(part_start__isnull=False).exists()
     call_command("refresh_heatmaps", "--force")
-    assert HeatRun.objects.filter(part_start__isnull=False).count() == len(AHEAD_DAYS) * len(AHEAD_CELLS)
+    assert HeatRun.objects.filter(part_start__isnull=False).count() == 2 * len(AHEAD_DAYS) * len(AHEAD_CELLS)
