@@ -253,7 +253,8 @@ def heat_ahead_figures(runs: int = 3) -> list[str]:
     now = timezone.now()
     lines = [f"Heatmaps kept ahead (`manage.py refresh_heatmaps --force`, as the beat job): {len(made)} daily runs, "
              f"{sum(r.cells for r in made):,} cells, summed in {summed:,.1f} s; then {len(live)} live runs (the N "
-             f"days ending now), {sum(r.cells for r in live):,} cells, summed in {live_summed:,.1f} s. "
+             f"days ending now and the N days to tonight), {sum(r.cells for r in live):,} cells, summed in "
+             f"{live_summed:,.1f} s. "
              f"The whole city's heatmap in process, best / worst of {runs} runs, from the runs beside the rollups "
              "alone (same run):", "",
              "| read | from the runs ms | rollups alone ms | cells |", "|---|---:|---:|---:|"]
