@@ -23,10 +23,11 @@ keeps, for each N and size, two *live* runs (``HeatRun.part_start`` set) with to
 ending when it was summed (its first day from that moment, ``part_start``), and the N days to tonight
 (from a midnight, as a calendar asks; the daily N - 1 and today), made from the nearer daily run
 and the parts that bring it there (the daily run's cells a part touches summed again, the others
-copied). It is summed again every few minutes (``refresh_heat_live``), so a read of the N days ending
-now sums again only the reports of those minutes at either end, and the late rows since. A live run
-holds part of its first day, so a late row of that day cannot be told inside or outside it: while one
-it did not see exists, reads take the daily runs (a change of a report N days old, rare).
+copied). They are summed again every few minutes (``refresh_heat_live``), so a read of the N days
+ending now sums again only the reports of those minutes at either end, and the late rows since. A live
+run that starts within a day holds part of its first day, so a late row of that day cannot be told
+inside or outside it: while one it did not see exists, reads take another run (a change of a report N
+days old, rare).
 
 Late changes. A run is exact for the rollups it read (its transaction's snapshot, kept as
 ``txid_current_snapshot()``). A later change of a counted incident that falls in the run's days (a
@@ -78,8 +79,8 @@ class HeatRun(models.Model):
     first_day = models.DateField()
     last_day = models.DateField(help_text="the day after the last day summed (the day it was summed; a live run's: "
                                           "tomorrow, today summed so far)")
-    part_start = models.DateTimeField(null=True, help_text="a live run's: its first day is summed from this moment "
-                                                           "(the N days ending when it was summed); None: whole days")
+    part_start = models.DateTimeField(null=True, help_text="a live run's: where it starts (the N days ending when it "
+                                                           "was summed, or a midnight); None: a daily run")
     snapshot = models.TextField(help_text="txid_current_snapshot() of the transaction that summed it")
     built_at = models.DateTimeField()
     cells = models.PositiveIntegerField(default=0)

@@ -11,8 +11,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='heatrun',
             name='part_start',
-            field=models.DateTimeField(help_text="a live run's: its first day is summed from this moment (the N days "
-                                                 "ending when it was summed); None: whole days", null=True),
+            field=models.DateTimeField(help_text="a live run's: where it starts (the N days ending when it was summed, "
+                                                 "or a midnight); None: a daily run", null=True),
         ),
         migrations.AlterField(
             model_name='heatrun',
