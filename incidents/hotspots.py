@@ -667,10 +667,13 @@ def _ahead_window(cell_m: int, start: datetime, end: datetime,
 def _live_usable(run: HeatRun) -> bool:
     """Whether no late row of a live run's first day, when it holds part of it (a row cannot be told
     inside or outside it), is one its snapshot did not see."""
-    if not run.holds_part_day:
-        return True
+    return not run.holds_part_day or not _late_unseen_by(run).filter(day=run.first_day).exists()
+
+
+def _late_unseen_by(run: HeatRun):
+    """Return the late rows (``heat_ahead``) the run's snapshot did not see."""
     unseen = RawSQL("txid_visible_in_snapshot(xid, %s::txid_snapshot)", [run.snapshot], output_field=BooleanField())
-    return not HeatLate.objects.filter(day=run.first_day).alias(seen=unseen).filter(seen=False).exists()
+    return HeatLate.objects.alias(seen=unseen).filter(seen=False)
 
 
 def _nearest_run(cell_m: int, first: date, last: date) -> tuple[int, HeatRun] | None:
@@ -696,9 +699,7 @@ def _ahead_parts(actor: Actor, run: HeatRun, first: date, last: date, cell_m: in
     has none)."""
     spans = [(first, run.first_day, 1), (run.first_day, first, -1), (run.last_day, last, 1), (last, run.last_day, -1)]
     parts = [_day_rows(actor, lo, hi, cell_m, None, None, within, sign) for lo, hi, sign in spans if lo < hi]
-    unseen = RawSQL("txid_visible_in_snapshot(xid, %s::txid_snapshot)", [run.snapshot], output_field=BooleanField())
-    late = (HeatLate.objects.filter(day__gte=run.first_whole_day, day__lt=run.last_day)
-            .alias(seen=unseen).filter(seen=False))
+    late = _late_unseen_by(run).filter(day__gte=run.first_whole_day, day__lt=run.last_day)
     parts.append(_cell_rows(late, rollups.CELL_M, cell_m, within))
     return parts
 
